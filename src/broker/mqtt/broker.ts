@@ -1,0 +1,340 @@
+import type { Duplex } from "node:stream";
+import type { Config } from "../../config/schema.ts";
+import type { Logger } from "../../log/logger.ts";
+import { type QoS, ReasonCode } from "../../protocol/mqtt/constants.ts";
+import type { Will } from "../../protocol/mqtt/packets.ts";
+import type { EnhancedAuthenticator } from "./auth.ts";
+import { ConnectionState, MqttConnection } from "./connection.ts";
+import { Message } from "./message.ts";
+import { RetainedStore } from "./retained.ts";
+import { Router, type SharedGroup } from "./router.ts";
+import { type Delivery, newDelivery, Session } from "./session.ts";
+import { BrokerStats } from "./stats.ts";
+
+/** Extra sockets accepted beyond max_connections so refusals can carry a CONNACK code. */
+const CONNECTION_HEADROOM = 64;
+
+export interface BrokerOptions {
+  /** Enhanced authentication methods (AUTH packet flows), by method name. */
+  authenticators?: EnhancedAuthenticator[];
+}
+
+/**
+ * The MQTT broker of one node: sessions, routing, retained messages, wills and session expiry.
+ * Connections call into it; it never touches sockets itself except through MqttConnection.
+ */
+export class MqttBroker {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly stats = new BrokerStats();
+  readonly sessions = new Map<string, Session>();
+  readonly connections = new Set<MqttConnection>();
+  readonly retained = new RetainedStore<Message>();
+  readonly router: Router;
+  readonly authenticators: Map<string, EnhancedAuthenticator>;
+  private readonly expiryTimers = new Map<Session, NodeJS.Timeout>();
+  private readonly willTimers = new Map<Session, { will: Will; timer: NodeJS.Timeout }>();
+  private readonly corked: MqttConnection[] = [];
+  private readonly flushBound = () => this.flush();
+  private shuttingDown = false;
+  readonly startedAtMs = Date.now();
+
+  constructor(config: Config, logger: Logger, options: BrokerOptions = {}) {
+    this.config = config;
+    this.logger = logger;
+    this.router = new Router(config.mqtt_limits.shared_subscription_strategy, (s, m, q, r, ids, k) =>
+      this.deliver(s, m, q, r, ids, k),
+    );
+    this.authenticators = new Map((options.authenticators ?? []).map((a) => [a.method, a]));
+  }
+
+  /** Takes a new client byte stream (TCP socket, TLS socket or WebSocket stream). */
+  accept(stream: Duplex, remoteAddress: string): void {
+    const limit = this.config.mqtt_limits.max_connections + CONNECTION_HEADROOM;
+    if (this.shuttingDown || this.connections.size >= limit) {
+      this.logger.info({ remote: remoteAddress }, "refusing connection: connection limit");
+      this.stats.connectionsRefused++;
+      stream.destroy();
+      return;
+    }
+    this.connections.add(new MqttConnection(this, stream, remoteAddress));
+  }
+
+  /** Sessions with a live connection. */
+  connectedClients = 0;
+
+  /** Batches writes: each connection written to in this turn is uncorked once, after it. */
+  scheduleUncork(conn: MqttConnection): void {
+    if (this.corked.length === 0) process.nextTick(this.flushBound);
+    this.corked.push(conn);
+  }
+
+  private flush(): void {
+    const list = this.corked;
+    for (let i = 0; i < list.length; i++) list[i].uncork();
+    list.length = 0;
+  }
+
+  // ---- publishing ---------------------------------------------------------------------
+
+  /** Stores a retained message if asked and routes it; returns the number of deliveries. */
+  publish(message: Message): number {
+    this.stats.messagesIn++;
+    if (message.retain) this.storeRetained(message);
+    return this.router.route(message);
+  }
+
+  private storeRetained(message: Message): void {
+    const limits = this.config.mqtt_limits;
+    if (message.payload.length === 0) {
+      this.retained.delete(message.topic); // [MQTT-3.3.1-6, -7]
+      return;
+    }
+    const tooBig =
+      limits.max_retained_payload_bytes > 0 &&
+      message.payload.length > limits.max_retained_payload_bytes;
+    const full =
+      limits.max_retained_messages > 0 &&
+      this.retained.size >= limits.max_retained_messages &&
+      this.retained.get(message.topic) === undefined;
+    if (tooBig || full) {
+      this.stats.retainedRefused++;
+      this.logger.debug({ topic: message.topic }, "retained message not stored: limit");
+      return;
+    }
+    message.compact();
+    this.retained.set(message.topic, message); // [MQTT-3.3.1-5]
+  }
+
+  private deliver(
+    session: Session,
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    subscriptionIds: number[] | null,
+    share: SharedGroup | null,
+  ): void {
+    const conn = session.link as MqttConnection | null;
+    if (message.isExpired(Date.now())) {
+      this.stats.droppedExpired++;
+      return;
+    }
+    if (qos === 0) {
+      if (conn !== null && conn.state === ConnectionState.CONNECTED) {
+        conn.sendQos0(message, retain, subscriptionIds);
+      } else {
+        this.stats.droppedOffline++;
+      }
+      return;
+    }
+    const delivery = newDelivery(message, qos, retain, subscriptionIds, share);
+    if (conn !== null && conn.state === ConnectionState.CONNECTED) conn.offer(delivery);
+    else this.enqueue(session, delivery);
+  }
+
+  /** Queues a delivery within the session's bound; overflow is dropped by policy and counted. */
+  enqueue(session: Session, delivery: Delivery): void {
+    const limits = this.config.mqtt_limits;
+    delivery.message.compact();
+    const result = session.enqueue(delivery, limits.max_queued_messages, limits.queue_drop_policy);
+    if (result !== "queued") {
+      this.stats.droppedQueueFull++;
+      this.logger.debug({ clientId: session.clientId, result }, "session queue full");
+    }
+  }
+
+  /** Delivers retained messages matching a new subscription, flagged retain [MQTT-3.3.1-9]. */
+  sendRetained(conn: MqttConnection, filter: string, qos: QoS, subscriptionId: number): void {
+    const ids = subscriptionId !== 0 ? [subscriptionId] : null;
+    const session = conn.session as Session;
+    this.retained.match(filter, (_topic, message) => {
+      if (message.isExpired(Date.now())) return;
+      const q = (message.qos < qos ? message.qos : qos) as QoS;
+      if (q === 0) conn.sendQos0(message, true, ids);
+      else conn.offer(newDelivery(message, q, true, ids, null));
+    });
+    void session;
+  }
+
+  // ---- sessions -----------------------------------------------------------------------
+
+  /**
+   * Attaches a connection to its session after a successful CONNECT: takes over any live
+   * connection with the same client id [MQTT-3.1.4-3], resumes or replaces the session.
+   * Returns whether a session was present.
+   */
+  openSession(conn: MqttConnection, cleanStart: boolean, expiryIntervalS: number): boolean {
+    let session = this.sessions.get(conn.clientId);
+    if (session !== undefined && session.link !== null) {
+      const old = session.link as MqttConnection;
+      this.logger.info({ clientId: conn.clientId }, "session taken over");
+      old.session = null;
+      session.link = null;
+      this.connectedClients--;
+      old.disconnect(ReasonCode.SESSION_TAKEN_OVER, "session taken over");
+      // The old connection's will follows the usual rules; a resumed session cancels a delayed one.
+      if (old.will !== null) this.scheduleWill(session, old.will, cleanStart);
+      if (session.expiryIntervalS === 0) {
+        this.endSession(session);
+        session = undefined;
+      }
+    }
+    if (session !== undefined && cleanStart) {
+      this.endSession(session); // [MQTT-3.1.2-4]
+      session = undefined;
+    }
+    const present = session !== undefined;
+    if (session === undefined) {
+      session = new Session(conn.clientId);
+      this.sessions.set(conn.clientId, session);
+    } else {
+      this.cancelExpiry(session);
+      this.cancelWill(session); // [MQTT-3.1.3-9]
+    }
+    session.expiryIntervalS = expiryIntervalS;
+    session.link = conn;
+    conn.session = session;
+    this.connectedClients++;
+    this.stats.connects++;
+    return present;
+  }
+
+  /** Called once per connection when it closes. */
+  onConnectionClosed(conn: MqttConnection, wasConnected: boolean, publishWill: boolean): void {
+    const session = conn.session;
+    if (!wasConnected || session === null) return;
+    conn.session = null;
+    session.link = null;
+    this.connectedClients--;
+    session.disconnectedAtMs = Date.now();
+    this.stats.disconnects++;
+    this.logger.debug({ clientId: conn.clientId, reason: conn.closeReason }, "client disconnected");
+    this.redistributeShared(session);
+    // Routing may be running (a close during delivery): wills and expiry happen after it.
+    setImmediate(() => {
+      if (publishWill && conn.will !== null) this.scheduleWill(session, conn.will, false);
+      if (session.link !== null) return;
+      if (session.expiryIntervalS === 0) this.endSession(session);
+      else this.scheduleExpiry(session);
+    });
+  }
+
+  onStreamGone(conn: MqttConnection): void {
+    this.connections.delete(conn);
+  }
+
+  /**
+   * A departed member's unacknowledged shared-subscription messages go to another member of
+   * the same group [MQTT-4.8.2-6 note]; they stay with the session if no member is left.
+   */
+  private redistributeShared(session: Session): void {
+    const taken = session.takeSharedDeliveries();
+    for (const d of taken) {
+      const group = d.share as SharedGroup;
+      if (this.router.deliverShared(group, d.message, session)) continue;
+      this.enqueue(session, newDelivery(d.message, d.qos, d.retain, d.subscriptionIds, group));
+    }
+  }
+
+  /** Ends a session: subscriptions, queued and inflight state are discarded. */
+  endSession(session: Session): void {
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    this.cancelExpiry(session);
+    const pending = this.willTimers.get(session);
+    if (pending !== undefined) {
+      this.cancelWill(session);
+      this.publishWill(pending.will, session.clientId); // [MQTT-3.1.3-9] session end fires it
+    }
+    for (const sub of session.subscriptions.values()) this.router.unsubscribe(session, sub);
+    if (session.link === null) this.redistributeShared(session);
+    session.clearAll();
+  }
+
+  private scheduleExpiry(session: Session): void {
+    this.cancelExpiry(session);
+    const delayMs = session.expiryIntervalS * 1000;
+    // 0xFFFFFFFF means the session never expires [MQTT-3.1.2-... session expiry].
+    if (session.expiryIntervalS === 0xffffffff) return;
+    const timer = setTimeout(() => {
+      this.expiryTimers.delete(session);
+      if (session.link === null) {
+        this.logger.debug({ clientId: session.clientId }, "session expired");
+        this.stats.sessionsExpired++;
+        this.endSession(session);
+      }
+    }, Math.min(delayMs, 2 ** 31 - 1));
+    timer.unref();
+    this.expiryTimers.set(session, timer);
+  }
+
+  private cancelExpiry(session: Session): void {
+    const timer = this.expiryTimers.get(session);
+    if (timer !== undefined) clearTimeout(timer);
+    this.expiryTimers.delete(session);
+  }
+
+  /** Publishes a will now or after its delay [MQTT-3.1.2-8, MQTT-3.1.3-9]. */
+  private scheduleWill(session: Session, will: Will, sessionEnding: boolean): void {
+    const delayS = will.properties?.willDelayInterval ?? 0;
+    if (delayS === 0 || sessionEnding || this.shuttingDown) {
+      this.publishWill(will, session.clientId);
+      return;
+    }
+    this.cancelWill(session);
+    const timer = setTimeout(() => {
+      this.willTimers.delete(session);
+      this.publishWill(will, session.clientId);
+    }, delayS * 1000);
+    timer.unref();
+    this.willTimers.set(session, { will, timer });
+  }
+
+  private cancelWill(session: Session): void {
+    const pending = this.willTimers.get(session);
+    if (pending !== undefined) clearTimeout(pending.timer);
+    this.willTimers.delete(session);
+  }
+
+  private publishWill(will: Will, clientId: string): void {
+    const props = will.properties;
+    let expiresAtMs = 0;
+    if (props?.messageExpiryInterval !== undefined) {
+      expiresAtMs = Date.now() + props.messageExpiryInterval * 1000;
+    }
+    let forwarded = props;
+    if (props !== undefined) {
+      const { willDelayInterval: _d, messageExpiryInterval: _e, ...rest } = props;
+      forwarded = rest;
+    }
+    this.logger.debug({ clientId, topic: will.topic }, "publishing will");
+    this.stats.willsPublished++;
+    this.publish(
+      new Message(will.topic, will.payload, will.qos, will.retain, forwarded, expiresAtMs, clientId),
+    );
+  }
+
+  // ---- shutdown -----------------------------------------------------------------------
+
+  /**
+   * Graceful stop: every client gets DISCONNECT 0x8B (v5) and its socket is flushed and closed;
+   * resolves when all sockets are gone or the timeout passes.
+   */
+  async shutdown(timeoutMs = 5000): Promise<void> {
+    this.shuttingDown = true;
+    for (const conn of this.connections) {
+      if (conn.state === ConnectionState.CONNECTED) {
+        conn.disconnect(ReasonCode.SERVER_SHUTTING_DOWN, "server shutting down");
+      } else {
+        conn.close("server shutting down", false);
+      }
+    }
+    this.flush();
+    const deadline = Date.now() + timeoutMs;
+    while (this.connections.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const conn of this.connections) conn.stream.destroy();
+    for (const timer of this.expiryTimers.values()) clearTimeout(timer);
+    for (const { timer } of this.willTimers.values()) clearTimeout(timer);
+  }
+}

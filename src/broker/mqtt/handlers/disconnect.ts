@@ -1,0 +1,22 @@
+import { ReasonCode } from "../../../protocol/mqtt/constants.ts";
+import type { DisconnectPacket } from "../../../protocol/mqtt/packets.ts";
+import type { MqttConnection } from "../connection.ts";
+import type { Session } from "../session.ts";
+
+/** DISCONNECT from the client: normal close drops the will [MQTT-3.14.4-3]; 0x04 keeps it. */
+export function handleDisconnect(conn: MqttConnection, packet: DisconnectPacket): void {
+  const session = conn.session as Session;
+  const requested = packet.properties?.sessionExpiryInterval;
+  if (requested !== undefined) {
+    if (session.expiryIntervalS === 0 && requested > 0) {
+      // [MQTT-3.14.2-2] a session opened with expiry 0 cannot be extended at DISCONNECT.
+      conn.protocolError(ReasonCode.PROTOCOL_ERROR, "session expiry set on DISCONNECT after 0");
+      return;
+    }
+    const max = conn.broker.config.mqtt_protocol_config.max_session_expiry_interval;
+    session.expiryIntervalS = Math.min(requested, max);
+  }
+  const withWill = packet.reasonCode === ReasonCode.DISCONNECT_WITH_WILL;
+  if (!withWill) conn.disconnectedCleanly = true;
+  conn.close(withWill ? "client disconnected with will" : "client disconnected", withWill);
+}

@@ -1,0 +1,126 @@
+import { isUtf8 } from "node:buffer";
+import { ReasonCode } from "../../../protocol/mqtt/constants.ts";
+import type { Properties, PublishPacket } from "../../../protocol/mqtt/packets.ts";
+import type { MqttConnection } from "../connection.ts";
+import { Message } from "../message.ts";
+import type { Session } from "../session.ts";
+import { isSysTopic, validateTopicName } from "../topic.ts";
+
+/** Resolves the topic name, applying an inbound Topic Alias [MQTT-3.3.2-7..12]; null = closed. */
+function resolveTopic(conn: MqttConnection, packet: PublishPacket): string | null {
+  const alias = packet.properties?.topicAlias;
+  if (alias === undefined || !conn.isV5) {
+    if (packet.topic === "") {
+      conn.protocolError(ReasonCode.PROTOCOL_ERROR, "empty topic name without topic alias");
+      return null;
+    }
+    return packet.topic;
+  }
+  if (alias > conn.broker.config.mqtt_protocol_config.topic_alias_max) {
+    conn.protocolError(ReasonCode.TOPIC_ALIAS_INVALID, `topic alias ${alias} above maximum`);
+    return null;
+  }
+  if (conn.inAliases === null) conn.inAliases = new Map();
+  if (packet.topic === "") {
+    const topic = conn.inAliases.get(alias);
+    if (topic === undefined) {
+      conn.protocolError(ReasonCode.PROTOCOL_ERROR, `unknown topic alias ${alias}`);
+      return null;
+    }
+    return topic;
+  }
+  conn.inAliases.set(alias, packet.topic);
+  return packet.topic;
+}
+
+/** Properties forwarded to subscribers: everything but the per-hop ones. */
+function forwardedProperties(properties: Properties | undefined): Properties | undefined {
+  if (properties === undefined) return undefined;
+  if (properties.topicAlias === undefined && properties.messageExpiryInterval === undefined) {
+    return properties;
+  }
+  const { topicAlias: _a, messageExpiryInterval: _e, ...rest } = properties;
+  return rest;
+}
+
+/** Sends PUBACK or PUBREC with a reason code (v3 has none: plain ack). */
+function acknowledge(conn: MqttConnection, packet: PublishPacket, reasonCode: number): void {
+  const packetId = packet.packetId as number;
+  const type = packet.qos === 1 ? "puback" : "pubrec";
+  conn.sendPacket({ type, packetId, reasonCode: conn.isV5 ? reasonCode : 0 });
+}
+
+/** Checks that end the connection; returns false when it was closed. */
+function admissible(conn: MqttConnection, packet: PublishPacket, session: Session): boolean {
+  const protocol = conn.broker.config.mqtt_protocol_config;
+  if (packet.properties?.subscriptionIdentifiers !== undefined) {
+    // [MQTT-3.3.4-6] only the server sends subscription identifiers.
+    conn.protocolError(ReasonCode.PROTOCOL_ERROR, "subscription identifier in PUBLISH");
+    return false;
+  }
+  if (packet.qos > protocol.max_qos) {
+    conn.protocolError(ReasonCode.QOS_NOT_SUPPORTED, `QoS ${packet.qos} above maximum QoS`); // [MQTT-3.2.2-11]
+    return false;
+  }
+  if (packet.retain && !protocol.retain_available) {
+    conn.protocolError(ReasonCode.RETAIN_NOT_SUPPORTED, "retain not supported"); // [MQTT-3.2.2-14]
+    return false;
+  }
+  if (
+    packet.qos === 2 &&
+    session.inboundQos2.size >= protocol.receive_max &&
+    !session.inboundQos2.has(packet.packetId as number)
+  ) {
+    conn.protocolError(ReasonCode.RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded"); // [MQTT-3.3.4-9]
+    return false;
+  }
+  return true;
+}
+
+export function handlePublish(conn: MqttConnection, packet: PublishPacket): void {
+  const broker = conn.broker;
+  const session = conn.session as Session;
+  const topic = resolveTopic(conn, packet);
+  if (topic === null) return;
+  if (!validateTopicName(topic)) {
+    conn.protocolError(ReasonCode.TOPIC_NAME_INVALID, "invalid topic name"); // [MQTT-3.3.2-2]
+    return;
+  }
+  if (!admissible(conn, packet, session)) return;
+  if (packet.qos === 2 && session.inboundQos2.has(packet.packetId as number)) {
+    acknowledge(conn, packet, ReasonCode.SUCCESS); // duplicate: already accepted [MQTT-4.3.3-10]
+    return;
+  }
+  if (isSysTopic(topic) && topic.startsWith("$SYS")) {
+    broker.stats.droppedNotAuthorized++;
+    if (packet.qos > 0) acknowledge(conn, packet, ReasonCode.NOT_AUTHORIZED);
+    return;
+  }
+  const props = packet.properties;
+  if (props?.payloadFormatIndicator === 1 && !isUtf8(packet.payload)) {
+    broker.stats.droppedPayloadFormat++;
+    if (packet.qos > 0) acknowledge(conn, packet, ReasonCode.PAYLOAD_FORMAT_INVALID);
+    return;
+  }
+  const message = new Message(
+    topic,
+    packet.payload,
+    packet.qos,
+    packet.retain,
+    forwardedProperties(props),
+    expiryOf(conn, props),
+    conn.clientId,
+  );
+  const deliveries = broker.publish(message);
+  if (packet.qos === 0) return;
+  if (packet.qos === 2) session.inboundQos2.add(packet.packetId as number);
+  acknowledge(conn, packet, deliveries === 0 ? ReasonCode.NO_MATCHING_SUBSCRIBERS : ReasonCode.SUCCESS);
+}
+
+/** Absolute expiry from the Message Expiry Interval, capped by configuration; 0 = none. */
+function expiryOf(conn: MqttConnection, props: Properties | undefined): number {
+  const capS = conn.broker.config.mqtt_protocol_config.max_message_expiry_interval;
+  let seconds = props?.messageExpiryInterval;
+  if (capS > 0 && (seconds === undefined || seconds > capS)) seconds = capS;
+  return seconds === undefined ? 0 : Date.now() + seconds * 1000;
+}

@@ -1,0 +1,81 @@
+import type { QoS } from "../../protocol/mqtt/constants.ts";
+import type { Properties } from "../../protocol/mqtt/packets.ts";
+
+/** Payload views smaller than this share of their backing buffer are copied before keeping. */
+const COMPACT_WASTE_BYTES_MIN = 1024;
+
+/**
+ * An application message as the broker holds it: one object per PUBLISH received, shared by
+ * every session it is delivered or queued to. Fields are all set in the constructor so the
+ * object shape stays stable on the hot path.
+ */
+export class Message {
+  readonly topic: string;
+  /** A slice of the read buffer until compact() is called. */
+  payload: Buffer;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  /**
+   * v5 properties forwarded to subscribers unchanged [MQTT-3.3.2-18..20]: payload format,
+   * content type, response topic, correlation data, user properties. Never topic alias,
+   * subscription identifiers or message expiry (those are per delivery).
+   */
+  readonly properties: Properties | undefined;
+  /** Absolute expiry time in ms since the epoch; 0 = never. */
+  readonly expiresAtMs: number;
+  /** Client id of the publisher (for No Local); "" for messages the broker makes itself. */
+  readonly origin: string;
+  /** Encoded PUBLISH buffers, indexed by variantIndex(); filled on first delivery. */
+  encoded: Array<Buffer | undefined> | null;
+  private compacted: boolean;
+
+  constructor(
+    topic: string,
+    payload: Buffer,
+    qos: QoS,
+    retain: boolean,
+    properties: Properties | undefined,
+    expiresAtMs: number,
+    origin: string,
+  ) {
+    this.topic = topic;
+    this.payload = payload;
+    this.qos = qos;
+    this.retain = retain;
+    this.properties = properties;
+    this.expiresAtMs = expiresAtMs;
+    this.origin = origin;
+    this.encoded = null;
+    this.compacted = false;
+  }
+
+  isExpired(nowMs: number): boolean {
+    return this.expiresAtMs !== 0 && nowMs >= this.expiresAtMs;
+  }
+
+  /** Seconds left for the Message Expiry Interval sent to a subscriber [MQTT-3.3.2-6]. */
+  remainingExpirySeconds(nowMs: number): number {
+    return Math.max(1, Math.ceil((this.expiresAtMs - nowMs) / 1000));
+  }
+
+  /**
+   * Called before the message is kept beyond the current read (queued, inflight, retained):
+   * a small view into a large socket chunk would otherwise pin the whole chunk in memory.
+   */
+  compact(): void {
+    if (this.compacted) return;
+    this.compacted = true;
+    const waste = this.payload.buffer.byteLength - this.payload.byteLength;
+    if (waste >= COMPACT_WASTE_BYTES_MIN) this.payload = Buffer.from(this.payload);
+    const correlation = this.properties?.correlationData;
+    if (correlation !== undefined && this.properties !== undefined) {
+      this.properties.correlationData = Buffer.from(correlation);
+    }
+  }
+}
+
+/** Cache slot for a PUBLISH variant: v5 or not, QoS 0-2, retain flag. */
+export function variantIndex(v5: boolean, qos: QoS, retain: boolean): number {
+  return (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
+}
+export const VARIANT_COUNT = 12;

@@ -1,0 +1,187 @@
+import { assert } from "../../errors.ts";
+import type { ProtocolLevel, QoS } from "../../protocol/mqtt/constants.ts";
+import { Deque } from "./deque.ts";
+import type { Message } from "./message.ts";
+
+export type QueueDropPolicy = "drop_new" | "drop_oldest";
+
+export interface Subscription {
+  /** The filter exactly as subscribed, including any `$share/{group}/` prefix. */
+  readonly filter: string;
+  /** The filter that is matched against topic names (without the share prefix). */
+  readonly matchFilter: string;
+  /** Share group name, or null for a normal subscription. */
+  readonly shareGroup: string | null;
+  readonly qos: QoS;
+  readonly noLocal: boolean;
+  readonly retainAsPublished: boolean;
+  readonly retainHandling: 0 | 1 | 2;
+  /** Subscription Identifier; 0 = none. */
+  readonly subscriptionId: number;
+}
+
+/** Delivery states of a message on its way to one session. */
+export const DeliveryState = {
+  QUEUED: 0,
+  /** PUBLISH sent, waiting for PUBACK (QoS 1) or PUBREC (QoS 2). */
+  AWAITING_ACK: 1,
+  /** PUBREL sent, waiting for PUBCOMP (QoS 2). */
+  AWAITING_COMP: 2,
+} as const;
+export type DeliveryStateValue = (typeof DeliveryState)[keyof typeof DeliveryState];
+
+/** One message on its way to one session. */
+export interface Delivery {
+  readonly message: Message;
+  readonly qos: QoS;
+  /** RETAIN flag to send (retain-as-published or a retained message on subscribe). */
+  readonly retain: boolean;
+  readonly subscriptionIds: number[] | null;
+  /** The share group it came through, for redelivery to another member; null otherwise. */
+  readonly share: ShareRef | null;
+  packetId: number;
+  state: DeliveryStateValue;
+}
+
+/** A share group as deliveries refer to it (the router owns the real object). */
+export interface ShareRef {
+  readonly group: string;
+  readonly filter: string;
+}
+
+/** What the session's owner (a live connection) must provide. */
+export interface SessionLink {
+  readonly protocolVersion: ProtocolLevel;
+}
+
+export type EnqueueResult = "queued" | "dropped_new" | "dropped_oldest";
+
+/**
+ * The broker-side state of one MQTT session [MQTT-4.1]: pure data and bookkeeping, no sockets
+ * and no timers, so it can be persisted and tested on its own.
+ */
+export class Session {
+  readonly clientId: string;
+  readonly subscriptions = new Map<string, Subscription>();
+  /** Outbound QoS 1/2 deliveries by packet identifier, in send order. */
+  readonly inflight = new Map<number, Delivery>();
+  /** Deliveries waiting for the inflight window or for the client to come back. */
+  readonly queue = new Deque<Delivery>();
+  /** Inbound QoS 2 packet identifiers received and PUBREC'd, waiting for PUBREL. */
+  readonly inboundQos2 = new Set<number>();
+  /** Session Expiry Interval in seconds; 0 = ends with the connection. */
+  expiryIntervalS = 0;
+  /** The live connection, or null while the session is offline. */
+  link: SessionLink | null = null;
+  /** When the session went offline (ms since epoch), for expiry. */
+  disconnectedAtMs = 0;
+  private nextPacketId = 1;
+
+  // Per-publish match aggregation scratch space (see Router): avoids a Map per publish.
+  matchEpoch = 0;
+  matchQos: QoS = 0;
+  matchRetain = false;
+  matchSubscriptionIds: number[] | null = null;
+
+  constructor(clientId: string) {
+    this.clientId = clientId;
+  }
+
+  /** A free packet identifier for an outbound QoS 1/2 PUBLISH, or 0 if all are in use. */
+  allocatePacketId(): number {
+    if (this.inflight.size >= 65535) return 0;
+    let id = this.nextPacketId;
+    while (this.inflight.has(id)) id = id === 65535 ? 1 : id + 1;
+    this.nextPacketId = id === 65535 ? 1 : id + 1;
+    assert(id >= 1 && id <= 65535, "packet id range");
+    return id;
+  }
+
+  /** Puts a delivery on the queue within `max`, applying the drop policy on overflow. */
+  enqueue(delivery: Delivery, max: number, policy: QueueDropPolicy): EnqueueResult {
+    assert(delivery.state === DeliveryState.QUEUED, "only queued deliveries go on the queue");
+    if (this.queue.length < max) {
+      this.queue.push(delivery);
+      return "queued";
+    }
+    if (policy === "drop_new" || max === 0) return "dropped_new";
+    this.queue.shift();
+    this.queue.push(delivery);
+    return "dropped_oldest";
+  }
+
+  /** Marks a delivery as sent under a fresh packet identifier. */
+  markSent(delivery: Delivery, packetId: number): void {
+    assert(delivery.qos > 0 && packetId > 0, "only QoS 1/2 deliveries are inflight");
+    assert(!this.inflight.has(packetId), "packet id in use");
+    delivery.packetId = packetId;
+    delivery.state = DeliveryState.AWAITING_ACK;
+    this.inflight.set(packetId, delivery);
+  }
+
+  /** PUBACK received: completes a QoS 1 delivery. */
+  onPuback(packetId: number): Delivery | undefined {
+    const delivery = this.inflight.get(packetId);
+    if (delivery === undefined || delivery.qos !== 1) return undefined;
+    this.inflight.delete(packetId);
+    return delivery;
+  }
+
+  /**
+   * PUBREC received. Returns "pubrel" when a PUBREL must be sent, "done" when the receiver
+   * refused the message (v5 reason >= 0x80 ends the flow), "unknown" for an unknown id.
+   */
+  onPubrec(packetId: number, reasonCode: number): "pubrel" | "done" | "unknown" {
+    const delivery = this.inflight.get(packetId);
+    if (delivery === undefined || delivery.qos !== 2) return "unknown";
+    if (reasonCode >= 0x80) {
+      this.inflight.delete(packetId);
+      return "done";
+    }
+    delivery.state = DeliveryState.AWAITING_COMP;
+    return "pubrel";
+  }
+
+  /** PUBCOMP received: completes a QoS 2 delivery. */
+  onPubcomp(packetId: number): boolean {
+    const delivery = this.inflight.get(packetId);
+    if (delivery === undefined || delivery.state !== DeliveryState.AWAITING_COMP) return false;
+    this.inflight.delete(packetId);
+    return true;
+  }
+
+  /** Takes every QoS 1/2 delivery that came through a shared subscription, inflight or queued. */
+  takeSharedDeliveries(): Delivery[] {
+    const taken: Delivery[] = [];
+    for (const [packetId, delivery] of this.inflight) {
+      // A QoS 2 message whose PUBREC arrived was received: it must not go to another member.
+      if (delivery.share === null || delivery.state === DeliveryState.AWAITING_COMP) continue;
+      this.inflight.delete(packetId);
+      taken.push(delivery);
+    }
+    const kept: Delivery[] = [];
+    for (let d = this.queue.shift(); d !== undefined; d = this.queue.shift()) {
+      if (d.share === null) kept.push(d);
+      else taken.push(d);
+    }
+    for (const d of kept) this.queue.push(d);
+    return taken;
+  }
+
+  clearAll(): void {
+    this.subscriptions.clear();
+    this.inflight.clear();
+    this.queue.clear();
+    this.inboundQos2.clear();
+  }
+}
+
+export function newDelivery(
+  message: Message,
+  qos: QoS,
+  retain: boolean,
+  subscriptionIds: number[] | null,
+  share: ShareRef | null,
+): Delivery {
+  return { message, qos, retain, subscriptionIds, share, packetId: 0, state: DeliveryState.QUEUED };
+}

@@ -1,0 +1,21 @@
+/** Counters of one broker, read by $SYS, metrics and the admin API. Plain numbers: cheap to bump. */
+export class BrokerStats {
+  connects = 0;
+  disconnects = 0;
+  connectionsRefused = 0;
+  protocolErrors = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  droppedSlowConsumer = 0;
+  droppedQueueFull = 0;
+  droppedExpired = 0;
+  droppedOffline = 0;
+  droppedTooLarge = 0;
+  droppedNotAuthorized = 0;
+  droppedPayloadFormat = 0;
+  retainedRefused = 0;
+  sessionsExpired = 0;
+  willsPublished = 0;
+}

@@ -1,0 +1,203 @@
+/**
+ * The configuration schema: one TOML file, validated here. Key names follow the original
+ * RobustMQ where it has one, so its users feel at home; units sit in the docs
+ * (docs/configuration.md), and a test keeps every key below documented there.
+ *
+ * Every object is strict: an unknown key is an error, because a misspelt key that is silently
+ * ignored leaves the operator running on a default they believe they changed.
+ */
+import { isIP } from "node:net";
+import { z } from "zod";
+
+/** What a key accepts, phrased to follow "must be ..." in an error message. */
+export interface KeyDoc {
+  readonly allowed: string;
+}
+
+/**
+ * Each key's schema registers its KeyDoc here, so error messages say what is allowed in words an
+ * operator reads ("an integer from 0 to 65535") rather than zod's generic text.
+ */
+export const keyDocs = z.registry<KeyDoc>();
+
+const UINT16_MAX = 65_535;
+const UINT32_MAX = 4_294_967_295;
+/** MQTT's largest packet: a 268,435,455-byte Remaining Length plus a 5-byte fixed header. */
+const MQTT_PACKET_SIZE_BYTES_MAX = 268_435_460;
+/** Below this a CONNECT with a few properties no longer fits, so smaller limits are mistakes. */
+const MQTT_PACKET_SIZE_BYTES_MIN = 64;
+
+export const ROLES = ["meta", "broker", "engine"] as const;
+export type Role = (typeof ROLES)[number];
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export const QUEUE_DROP_POLICIES = ["drop_new", "drop_oldest"] as const;
+export const SHARED_SUBSCRIPTION_STRATEGIES = ["round_robin", "random", "hash_clientid"] as const;
+
+function quoteAll(values: readonly (string | number)[]): string {
+  return values.map((v) => (typeof v === "string" ? JSON.stringify(v) : String(v))).join(", ");
+}
+
+function intRange(min: number, max: number, note = "") {
+  return z
+    .int()
+    .min(min)
+    .max(max)
+    .register(keyDocs, { allowed: `an integer from ${min} to ${max}${note}` });
+}
+
+function intAtLeast(min: number, note = "") {
+  return z
+    .int()
+    .min(min)
+    .register(keyDocs, { allowed: `an integer >= ${min}${note}` });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values).register(keyDocs, { allowed: `one of ${quoteAll(values)}` });
+}
+
+function flag() {
+  return z.boolean().register(keyDocs, { allowed: "true or false" });
+}
+
+function nonEmptyString(allowed: string) {
+  return z.string().min(1).register(keyDocs, { allowed });
+}
+
+function port() {
+  return intRange(0, UINT16_MAX, " (0 picks a free port)");
+}
+
+/** A host name per RFC 1123: dot-separated labels of letters, digits and inner hyphens. */
+const HOST_NAME_PATTERN =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+function bindAddress() {
+  return z
+    .string()
+    .refine((v) => isIP(v) !== 0 || HOST_NAME_PATTERN.test(v))
+    .register(keyDocs, { allowed: 'an IP address (such as "0.0.0.0" or "::") or a host name' });
+}
+
+function roleList() {
+  return z
+    .array(z.enum(ROLES))
+    .min(1)
+    .refine((roles) => new Set(roles).size === roles.length)
+    .register(keyDocs, {
+      allowed: `a non-empty list of distinct roles from ${quoteAll(ROLES)}`,
+    });
+}
+
+export const NetworkSchema = z.strictObject({
+  bind_address: bindAddress().default("0.0.0.0"),
+  tcp_port: port().default(1883),
+});
+
+export const MqttProtocolConfigSchema = z.strictObject({
+  max_session_expiry_interval: intRange(0, UINT32_MAX, " (seconds)").default(604_800),
+  topic_alias_max: intRange(0, UINT16_MAX).default(UINT16_MAX),
+  max_qos: z.literal([0, 1, 2]).register(keyDocs, { allowed: "one of 0, 1, 2" }).default(2),
+  max_packet_size: intRange(
+    MQTT_PACKET_SIZE_BYTES_MIN,
+    MQTT_PACKET_SIZE_BYTES_MAX,
+    " (bytes)",
+  ).default(10_485_760),
+  receive_max: intRange(1, UINT16_MAX).default(UINT16_MAX),
+  max_message_expiry_interval: intRange(0, UINT32_MAX, " (seconds, 0 = no cap)").default(0),
+  max_keep_alive: intRange(0, UINT16_MAX, " (seconds, 0 = no cap)").default(0),
+  retain_available: flag().default(true),
+  wildcard_subscription_available: flag().default(true),
+  shared_subscription_available: flag().default(true),
+  subscription_identifier_available: flag().default(true),
+});
+
+export const MqttLimitsSchema = z.strictObject({
+  max_connections: intAtLeast(1).default(10_000),
+  connect_timeout_ms: intAtLeast(100, " (milliseconds)").default(10_000),
+  max_client_id_length: intRange(1, UINT16_MAX).default(256),
+  max_inflight_messages: intRange(1, UINT16_MAX).default(128),
+  max_queued_messages: intAtLeast(0).default(1000),
+  queue_drop_policy: oneOf(QUEUE_DROP_POLICIES).default("drop_oldest"),
+  max_subscriptions_per_client: intAtLeast(0, " (0 = unlimited)").default(0),
+  max_topic_levels: intRange(1, 1024).default(128),
+  max_write_buffer_bytes: intAtLeast(65_536, " (bytes)").default(8_388_608),
+  shared_subscription_strategy: oneOf(SHARED_SUBSCRIPTION_STRATEGIES).default("round_robin"),
+  max_retained_messages: intAtLeast(0, " (0 = unlimited)").default(0),
+  max_retained_payload_bytes: intAtLeast(0, " (bytes, 0 = unlimited)").default(0),
+});
+
+export const LogSchema = z.strictObject({
+  level: oneOf(LOG_LEVELS).default("info"),
+  format: oneOf(LOG_FORMATS).default("auto"),
+});
+
+const SECTIONS = {
+  network: NetworkSchema,
+  mqtt_protocol_config: MqttProtocolConfigSchema,
+  mqtt_limits: MqttLimitsSchema,
+  log: LogSchema,
+} as const;
+for (const [name, schema] of Object.entries(SECTIONS)) {
+  keyDocs.add(schema, { allowed: `a table (a [${name}] section)` });
+}
+
+// A section may be left out or written empty: `prefault` runs `{}` through it so its defaults
+// apply (`default` would return `{}` itself, unvalidated and without the inner defaults).
+export const ConfigSchema = z.strictObject({
+  cluster_name: nonEmptyString("a non-empty string").default("robustmq"),
+  broker_id: intAtLeast(0).default(1),
+  roles: roleList().default(["meta", "broker", "engine"]),
+  data_dir: nonEmptyString("a non-empty directory path").default("./data"),
+  http_port: port().default(58_080),
+  grpc_port: port().default(1228),
+  network: NetworkSchema.prefault({}),
+  mqtt_protocol_config: MqttProtocolConfigSchema.prefault({}),
+  mqtt_limits: MqttLimitsSchema.prefault({}),
+  log: LogSchema.prefault({}),
+});
+
+/** The validated configuration, keys exactly as written in TOML. */
+export type Config = z.output<typeof ConfigSchema>;
+/** What a TOML file may contain: every key optional. */
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/** Peels `.default()` / `.prefault()` wrappers off a key's schema. */
+export function unwrapKeySchema(schema: z.ZodType): z.ZodType {
+  let current = schema;
+  while (current instanceof z.ZodDefault || current instanceof z.ZodPrefault) {
+    current = current.unwrap() as z.ZodType;
+  }
+  return current;
+}
+
+/**
+ * The schema of the key at `path` ("network", "tcp_port"), or undefined when no such key exists.
+ * Only object levels are walked: a path into an array element stops at the array's key.
+ */
+export function keySchemaAt(path: readonly PropertyKey[]): z.ZodType | undefined {
+  let current: z.ZodType = ConfigSchema;
+  for (const segment of path) {
+    const object = unwrapKeySchema(current);
+    if (!(object instanceof z.ZodObject) || typeof segment !== "string") return current;
+    const next: z.ZodType | undefined = object.shape[segment];
+    if (next === undefined) return undefined;
+    current = next;
+  }
+  return current;
+}
+
+/** The KeyDoc of a key: registered on the schema inside its default wrapper. */
+export function keyDocOf(schema: z.ZodType): KeyDoc | undefined {
+  return keyDocs.get(unwrapKeySchema(schema)) ?? keyDocs.get(schema);
+}
+
+/** The names of the keys one level inside `path` ([] = top level); empty if `path` is no table. */
+export function keysAt(path: readonly string[]): string[] {
+  const schema = keySchemaAt(path);
+  const object = schema === undefined ? undefined : unwrapKeySchema(schema);
+  return object instanceof z.ZodObject ? Object.keys(object.shape) : [];
+}

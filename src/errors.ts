@@ -1,0 +1,39 @@
+/**
+ * Every error RobustMQ reports carries a stable code, declared once here and documented in
+ * docs/errors.md (a test keeps the two in step). A retired code is never reused.
+ */
+export const ErrorCode = {
+  CONFIG_FILE: "RMQ_ERR_CONFIG_FILE",
+  CONFIG_INVALID: "RMQ_ERR_CONFIG_INVALID",
+  CLI_USAGE: "RMQ_ERR_CLI_USAGE",
+  LISTEN_FAILED: "RMQ_ERR_LISTEN_FAILED",
+  MQTT_MALFORMED_PACKET: "RMQ_ERR_MQTT_MALFORMED_PACKET",
+  MQTT_PROTOCOL_ERROR: "RMQ_ERR_MQTT_PROTOCOL_ERROR",
+  MQTT_PACKET_TOO_LARGE: "RMQ_ERR_MQTT_PACKET_TOO_LARGE",
+  MQTT_UNSUPPORTED_PROTOCOL_VERSION: "RMQ_ERR_MQTT_UNSUPPORTED_PROTOCOL_VERSION",
+} as const;
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class RobustMQError extends Error {
+  readonly code: ErrorCodeValue;
+  constructor(code: ErrorCodeValue, message: string) {
+    super(message);
+    this.name = "RobustMQError";
+    this.code = code;
+  }
+}
+
+/** A peer broke the MQTT rules; `reasonCode` is what a v5 peer is told (0x81, 0x82, 0x95, ...). */
+export class MqttProtocolError extends RobustMQError {
+  readonly reasonCode: number;
+  constructor(code: ErrorCodeValue, reasonCode: number, message: string) {
+    super(code, message);
+    this.name = "MqttProtocolError";
+    this.reasonCode = reasonCode;
+  }
+}
+
+/** Programmer errors crash; this assert stays on in production. */
+export function assert(condition: unknown, message = "assertion failed"): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
+}

@@ -1,0 +1,302 @@
+import { assert, ErrorCode, MqttProtocolError } from "../../errors.ts";
+import { PacketType, type ProtocolLevel, ReasonCode } from "./constants.ts";
+import {
+  decodeAck,
+  decodeAuth,
+  decodeConnack,
+  decodeConnect,
+  decodeDisconnect,
+  decodePublish,
+  decodeSuback,
+  decodeSubscribe,
+  decodeUnsuback,
+  decodeUnsubscribe,
+} from "./decode.ts";
+import type { Packet } from "./packets.ts";
+import { malformed, Reader } from "./reader.ts";
+import { varintLength } from "./varint.ts";
+
+/** Fixed header: 1 type/flags byte + a remaining length of at most 4 bytes. */
+const FIXED_HEADER_BYTES_MAX = 5;
+
+const PACKET_NAMES = [
+  "reserved",
+  "CONNECT",
+  "CONNACK",
+  "PUBLISH",
+  "PUBACK",
+  "PUBREC",
+  "PUBREL",
+  "PUBCOMP",
+  "SUBSCRIBE",
+  "SUBACK",
+  "UNSUBSCRIBE",
+  "UNSUBACK",
+  "PINGREQ",
+  "PINGRESP",
+  "DISCONNECT",
+  "AUTH",
+] as const;
+
+/**
+ * Incremental MQTT parser for one connection. push() parses every complete packet in a
+ * chunk in one pass, calling onPacket for each; only a trailing partial packet is copied,
+ * into a buffer of exactly its size (known from the fixed header and checked against the
+ * maximum packet size first, so memory stays bounded). After the first error the parser is
+ * dead: push() keeps returning that error.
+ */
+export class MqttParser {
+  /** Level used for every packet but CONNECT; set from each CONNECT parsed, or by the broker. */
+  protocolVersion: ProtocolLevel = 4;
+  private readonly onPacket: (packet: Packet) => void;
+  private readonly maxPacketSizeBytes: number;
+  private readonly reader = new Reader();
+  private error: MqttProtocolError | null = null;
+  private stopped = false;
+  /** Bytes of a fixed header whose remaining length was cut off at the end of a chunk. */
+  private readonly header = Buffer.alloc(FIXED_HEADER_BYTES_MAX);
+  private headerFilled = 0;
+  /** A packet whose body spans chunks, and how much of it has arrived. */
+  private partial: Buffer | null = null;
+  private partialFilled = 0;
+  private partialHeaderLength = 0;
+
+  constructor(onPacket: (packet: Packet) => void, maxPacketSizeBytes: number) {
+    assert(typeof onPacket === "function", "onPacket must be a function");
+    assert(
+      Number.isInteger(maxPacketSizeBytes) && maxPacketSizeBytes >= 2,
+      `maxPacketSizeBytes ${maxPacketSizeBytes}`,
+    );
+    this.onPacket = onPacket;
+    this.maxPacketSizeBytes = maxPacketSizeBytes;
+  }
+
+  /** Parses what `chunk` completes; returns the first error (and from then on, always it). */
+  push(chunk: Buffer): MqttProtocolError | null {
+    if (this.error !== null) return this.error;
+    if (this.stopped) return null;
+    try {
+      this.consume(chunk);
+      return null;
+    } catch (error) {
+      // Anything else is a bug in this codec or an exception from onPacket: let it crash.
+      if (!(error instanceof MqttProtocolError)) throw error;
+      this.error = error;
+      this.partial = null;
+      this.headerFilled = 0;
+      return error;
+    } finally {
+      // An idle connection must not pin its last socket chunk.
+      this.reader.release();
+    }
+  }
+
+  /** Stops after the packet being delivered; later pushes do nothing. */
+  stop(): void {
+    this.stopped = true;
+    this.partial = null;
+    this.headerFilled = 0;
+  }
+
+  private consume(chunk: Buffer): void {
+    let offset = 0;
+    if (this.headerFilled > 0) {
+      offset = this.completeHeader(chunk);
+      if (offset < 0) return;
+    }
+    if (this.partial !== null) {
+      offset = this.completePartial(chunk, offset);
+      if (offset < 0) return;
+    }
+    const end = chunk.length;
+    while (offset < end && !this.stopped) offset = this.parseAt(chunk, offset, end);
+  }
+
+  /** Parses the packet starting at `offset`, or carries it over; returns where the next starts. */
+  private parseAt(chunk: Buffer, offset: number, end: number): number {
+    const first = chunk[offset];
+    this.checkFirstByte(first);
+    const remainingLength = decodeRemainingLength(chunk, offset + 1, end);
+    if (remainingLength < 0) {
+      chunk.copy(this.header, 0, offset, end);
+      this.headerFilled = end - offset;
+      return end;
+    }
+    const headerLength = 1 + varintLength(remainingLength);
+    const total = headerLength + remainingLength;
+    this.checkSize(total);
+    if (end - offset < total) {
+      const partial = Buffer.allocUnsafe(total);
+      chunk.copy(partial, 0, offset, end);
+      this.startPartial(partial, end - offset, headerLength);
+      return end;
+    }
+    this.decode(chunk, first, offset + headerLength, offset + total);
+    return offset + total;
+  }
+
+  /** Feeds header bytes until the remaining length is known; -1 if the chunk ran out first. */
+  private completeHeader(chunk: Buffer): number {
+    assert(this.headerFilled > 0 && this.headerFilled < FIXED_HEADER_BYTES_MAX, "header state");
+    let offset = 0;
+    while (offset < chunk.length) {
+      this.header[this.headerFilled++] = chunk[offset++];
+      const remainingLength = decodeRemainingLength(this.header, 1, this.headerFilled);
+      if (remainingLength >= 0) {
+        const headerLength = this.headerFilled;
+        const total = headerLength + remainingLength;
+        this.checkSize(total);
+        const partial = Buffer.allocUnsafe(total);
+        this.header.copy(partial, 0, 0, headerLength);
+        this.headerFilled = 0;
+        this.startPartial(partial, headerLength, headerLength);
+        return offset;
+      }
+    }
+    return -1;
+  }
+
+  private startPartial(partial: Buffer, filled: number, headerLength: number): void {
+    assert(filled < partial.length || filled === headerLength, "partial packet already whole");
+    this.partial = partial;
+    this.partialFilled = filled;
+    this.partialHeaderLength = headerLength;
+  }
+
+  /** Fills the carried packet from `chunk`; returns the offset after it, or -1 if still short. */
+  private completePartial(chunk: Buffer, offset: number): number {
+    const partial = this.partial;
+    assert(partial !== null, "no partial packet");
+    const missing = partial.length - this.partialFilled;
+    const available = chunk.length - offset;
+    if (available < missing) {
+      chunk.copy(partial, this.partialFilled, offset);
+      this.partialFilled += available;
+      return -1;
+    }
+    chunk.copy(partial, this.partialFilled, offset, offset + missing);
+    this.partial = null;
+    this.decode(partial, partial[0], this.partialHeaderLength, partial.length);
+    return offset + missing;
+  }
+
+  /** Type and flag rules that need only the first byte, so garbage fails fast. */
+  private checkFirstByte(first: number): void {
+    const type = first >>> 4;
+    const flags = first & 0x0f;
+    if (type === PacketType.PUBLISH) {
+      const qos = (flags >>> 1) & 3;
+      if (qos === 3) throw malformed("[MQTT-3.3.1-4] PUBLISH with QoS 3");
+      if (qos === 0 && (flags & 0x08) !== 0) {
+        throw malformed("[MQTT-3.3.1-2] PUBLISH with DUP set and QoS 0");
+      }
+      return;
+    }
+    if (type === 0) throw malformed("packet type 0 is reserved");
+    if (type === PacketType.AUTH && this.protocolVersion !== 5) {
+      throw malformed("packet type 15 (AUTH) is reserved before MQTT 5");
+    }
+    const expected =
+      type === PacketType.PUBREL || type === PacketType.SUBSCRIBE || type === PacketType.UNSUBSCRIBE
+        ? 0b0010
+        : 0b0000;
+    if (flags !== expected) {
+      throw malformed(
+        `[MQTT-2.1.3-1] ${PACKET_NAMES[type]} fixed header flags 0b${flags.toString(2).padStart(4, "0")}`,
+      );
+    }
+  }
+
+  private checkSize(totalBytes: number): void {
+    if (totalBytes > this.maxPacketSizeBytes) {
+      throw new MqttProtocolError(
+        ErrorCode.MQTT_PACKET_TOO_LARGE,
+        ReasonCode.PACKET_TOO_LARGE,
+        `packet of ${totalBytes} bytes exceeds the maximum packet size of ${this.maxPacketSizeBytes}`,
+      );
+    }
+  }
+
+  private decode(buffer: Buffer, first: number, start: number, end: number): void {
+    const reader = this.reader;
+    reader.reset(buffer, start, end);
+    const version = this.protocolVersion;
+    let packet: Packet;
+    switch (first >>> 4) {
+      case PacketType.PUBLISH:
+        packet = decodePublish(reader, first, version);
+        break;
+      case PacketType.PUBACK:
+        packet = decodeAck(reader, "puback", version);
+        break;
+      case PacketType.PUBREC:
+        packet = decodeAck(reader, "pubrec", version);
+        break;
+      case PacketType.PUBREL:
+        packet = decodeAck(reader, "pubrel", version);
+        break;
+      case PacketType.PUBCOMP:
+        packet = decodeAck(reader, "pubcomp", version);
+        break;
+      case PacketType.CONNECT: {
+        const connect = decodeConnect(reader);
+        this.protocolVersion = connect.protocolVersion;
+        packet = connect;
+        break;
+      }
+      case PacketType.CONNACK:
+        packet = decodeConnack(reader, version);
+        break;
+      case PacketType.SUBSCRIBE:
+        packet = decodeSubscribe(reader, version);
+        break;
+      case PacketType.SUBACK:
+        packet = decodeSuback(reader, version);
+        break;
+      case PacketType.UNSUBSCRIBE:
+        packet = decodeUnsubscribe(reader, version);
+        break;
+      case PacketType.UNSUBACK:
+        packet = decodeUnsuback(reader, version);
+        break;
+      case PacketType.PINGREQ:
+        reader.expectEnd("PINGREQ");
+        packet = { type: "pingreq" };
+        break;
+      case PacketType.PINGRESP:
+        reader.expectEnd("PINGRESP");
+        packet = { type: "pingresp" };
+        break;
+      case PacketType.DISCONNECT:
+        packet = decodeDisconnect(reader, version);
+        break;
+      default:
+        assert(first >>> 4 === PacketType.AUTH, "packet type checked in checkFirstByte");
+        packet = decodeAuth(reader);
+    }
+    this.onPacket(packet);
+  }
+}
+
+/**
+ * Decodes the remaining length that starts at `start`; -1 when the buffer ends before it
+ * does. At most 4 bytes (section 1.5.5), minimally encoded [MQTT-1.5.5-1], so its size on
+ * the wire is varintLength(value).
+ */
+function decodeRemainingLength(buffer: Buffer, start: number, end: number): number {
+  let value = 0;
+  let multiplier = 1;
+  for (let index = start; index < start + 4; index++) {
+    if (index >= end) return -1;
+    const byte = buffer[index];
+    value += (byte & 0x7f) * multiplier;
+    if ((byte & 0x80) === 0) {
+      if (byte === 0 && index > start) {
+        throw malformed("[MQTT-1.5.5-1] remaining length is not minimally encoded");
+      }
+      return value;
+    }
+    multiplier *= 0x80;
+  }
+  throw malformed("remaining length longer than 4 bytes");
+}
