@@ -148,7 +148,13 @@ async function runStart(flags: StartFlags): Promise<void> {
   try {
     await nodeReady;
   } catch (err) {
-    logger.fatal({ err }, "node failed to start");
+    // A coded error is an operating problem the message explains (port in use, ...): a stack
+    // trace would only bury it. Anything else is a bug, and the stack is what we need.
+    if (err instanceof RobustMQError) {
+      logger.fatal({ code: err.code }, `node failed to start: ${err.message}`);
+    } else {
+      logger.fatal({ err }, "node failed to start");
+    }
     process.exit(EXIT_FAILURE);
   }
 }

@@ -189,18 +189,21 @@ export function renderValue(value: unknown): string {
   return String(value);
 }
 
-/** Extra help for the two commonest slips: a quoted number or flag, and a near-miss name. */
+/** Extra help for the two commonest slips: a near-miss choice, and a quoted number or flag. */
 function hintFor(issue: z.core.$ZodIssue, value: unknown): string {
   if (issue.code === "invalid_value" && typeof issue.input === "string") {
     const strings = issue.values.filter((v): v is string => typeof v === "string");
     const near = closest(issue.input, strings);
     if (near !== undefined) return `; did you mean "${near}"?`;
   }
-  const wantsString = issue.code === "invalid_type" && issue.expected === "string";
-  if (typeof value === "string" && !wantsString && /^(-?\d+(\.\d+)?|true|false)$/.test(value)) {
-    return "; write it without quotes";
-  }
-  return "";
+  const looksUnquotable = typeof value === "string" && /^(-?\d+(\.\d+)?|true|false)$/.test(value);
+  return looksUnquotable && wantsNumberOrBoolean(issue) ? "; write it without quotes" : "";
+}
+
+function wantsNumberOrBoolean(issue: z.core.$ZodIssue): boolean {
+  if (issue.code === "invalid_type") return ["number", "int", "boolean"].includes(issue.expected);
+  if (issue.code === "invalid_value") return issue.values.some((v) => typeof v !== "string");
+  return false;
 }
 
 function describeUnknownKey(tablePath: string[], key: string): string {

@@ -16,7 +16,6 @@ export async function listenTcp(
   const server = createServer({ noDelay: true }, (socket) => {
     broker.accept(socket, `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`);
   });
-  server.on("error", (err) => broker.logger.error({ err: err.message }, "MQTT listener error"));
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => {
       reject(new RobustMQError(ErrorCode.LISTEN_FAILED, `cannot listen on ${host}:${port}: ${err.message}`));
@@ -24,6 +23,7 @@ export async function listenTcp(
     server.once("error", onError);
     server.listen({ host, port, backlog: 4096 }, () => {
       server.off("error", onError);
+      server.on("error", (err) => broker.logger.error({ err: err.message }, "MQTT listener error"));
       resolve();
     });
   });

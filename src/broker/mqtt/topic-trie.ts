@@ -235,10 +235,10 @@ export class SubscriptionTrie<V> {
   #subscriptionCount = 0;
   #wildcardFilterCount = 0;
   #nodeCount = 0;
-  /** Match's DFS stack, reused across calls so a publish allocates nothing but its levels.
-   * A match started from inside a visitor pushes above `#stackTop` and leaves it as found. */
+  /** Match's DFS stack, reused so a publish allocates nothing but level strings for Map
+   * lookups. A match started from inside a visitor pushes above `#stackTop`, then restores it. */
   readonly #stackNodes: (TrieNode<V> | null)[] = [];
-  readonly #stackDepths: number[] = [];
+  readonly #stackOffsets: number[] = [];
   #stackTop = 0;
   /** Matches in progress; changing the trie under a running match would corrupt it. */
   #matchNesting = 0;
@@ -311,45 +311,52 @@ export class SubscriptionTrie<V> {
     }
   }
 
+  /**
+   * Walks the topic's levels by offset instead of splitting it: a lone literal child is compared
+   * in place, so a level becomes a string only where a child Map must be asked, and a branch
+   * that dies early never scans the rest of the topic.
+   */
   #matchWildcards(topic: string, visit: SubscriptionVisitor<V>): void {
-    const levels = topic.split("/");
-    const levelCount = levels.length;
+    const length = topic.length;
     // [MQTT-4.7.2-1] A filter starting with '+' or '#' does not match a topic starting with '$'.
     const wildcardsAtRoot = topic.charCodeAt(0) !== CHAR_DOLLAR;
     const nodes = this.#stackNodes;
-    const depths = this.#stackDepths;
+    // Where the next level starts; past `length` once every level has been consumed.
+    const offsets = this.#stackOffsets;
     const base = this.#stackTop;
     let top = base;
     nodes[top] = this.#root;
-    depths[top] = 0;
+    offsets[top] = 0;
     top++;
     try {
       while (top > base) {
         top--;
         const node = nodes[top] as TrieNode<V>;
-        const depth = depths[top];
+        const offset = offsets[top];
         nodes[top] = null; // do not keep pruned nodes alive from the spare stack slots
-        const wildcardsAllowed = depth > 0 || wildcardsAtRoot;
+        const wildcardsAllowed = offset > 0 || wildcardsAtRoot;
         if (node.hashSubscribers !== null && wildcardsAllowed) {
           // '#' also matches the parent level: "sport/#" matches "sport" and "sport/".
           this.#stackTop = top;
           visitSubscribers(node.hashSubscribers, visit);
         }
-        if (depth === levelCount) {
+        if (offset > length) {
           if (node.subscribers !== null) {
             this.#stackTop = top;
             visitSubscribers(node.subscribers, visit);
           }
           continue;
         }
-        const literal = node.literal(levels[depth]);
+        let end = topic.indexOf("/", offset);
+        if (end < 0) end = length;
+        const literal = literalChild(node, topic, offset, end);
         if (literal !== undefined) {
           nodes[top] = literal;
-          depths[top++] = depth + 1;
+          offsets[top++] = end + 1;
         }
         if (node.plus !== null && wildcardsAllowed) {
           nodes[top] = node.plus;
-          depths[top++] = depth + 1;
+          offsets[top++] = end + 1;
         }
       }
     } finally {
@@ -436,6 +443,21 @@ export class SubscriptionTrie<V> {
       this.#nodeCount--;
     }
   }
+}
+
+/** The literal child for topic level `topic[offset, end)`, comparing a lone child in place. */
+function literalChild<V>(
+  node: TrieNode<V>,
+  topic: string,
+  offset: number,
+  end: number,
+): TrieNode<V> | undefined {
+  if (node.child !== null) {
+    const level = node.childLevel as string;
+    const same = level.length === end - offset && topic.startsWith(level, offset);
+    return same ? node.child : undefined;
+  }
+  return node.children?.get(topic.slice(offset, end));
 }
 
 function visitSubscribers<V>(subscribers: Subscribers<V>, visit: SubscriptionVisitor<V>): void {

@@ -21,8 +21,15 @@ import type {
 } from "./packets.ts";
 import { decodeProperties, PropertyContext } from "./properties.ts";
 import {
-  ackReasonCodes,
+  decodeUtf8,
+  malformed,
+  protocolError,
+  type Reader,
+  unsupportedProtocolVersion,
+} from "./reader.ts";
+import {
   AUTH_REASON_CODES,
+  ackReasonCodes,
   CONNACK_REASON_CODES,
   CONNACK_RETURN_CODE_V3_MAX,
   DISCONNECT_REASON_CODES,
@@ -30,13 +37,6 @@ import {
   SUBACK_RETURN_CODES_V3,
   UNSUBACK_REASON_CODES,
 } from "./reason-codes.ts";
-import {
-  decodeUtf8,
-  malformed,
-  protocolError,
-  type Reader,
-  unsupportedProtocolVersion,
-} from "./reader.ts";
 
 const CONNECT_FLAG_RESERVED = 0x01;
 const CONNECT_FLAG_CLEAN_START = 0x02;
@@ -290,7 +290,8 @@ function readReasonCodes(reader: Reader, allowed: Uint8Array, packetName: string
   const reasonCodes: number[] = [];
   while (reader.remaining() > 0) {
     const code = reader.u8("reason code");
-    if (allowed[code] === 0) throw protocolError(`${packetName} reason code 0x${code.toString(16)}`);
+    if (allowed[code] === 0)
+      throw protocolError(`${packetName} reason code 0x${code.toString(16)}`);
     reasonCodes.push(code);
   }
   if (reasonCodes.length === 0) throw protocolError(`${packetName} with no reason codes`);

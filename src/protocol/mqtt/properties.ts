@@ -69,35 +69,140 @@ function define(
 const P = PropertyId;
 /** In identifier order, which is also the order the encoder writes them. */
 export const PROPERTY_DEFINITIONS: readonly PropertyDefinition[] = [
-  define(P.PAYLOAD_FORMAT_INDICATOR, "payloadFormatIndicator", "Payload Format Indicator", Kind.FLAG, PUBLISH_OR_WILL),
-  define(P.MESSAGE_EXPIRY_INTERVAL, "messageExpiryInterval", "Message Expiry Interval", Kind.UINT32, PUBLISH_OR_WILL),
+  define(
+    P.PAYLOAD_FORMAT_INDICATOR,
+    "payloadFormatIndicator",
+    "Payload Format Indicator",
+    Kind.FLAG,
+    PUBLISH_OR_WILL,
+  ),
+  define(
+    P.MESSAGE_EXPIRY_INTERVAL,
+    "messageExpiryInterval",
+    "Message Expiry Interval",
+    Kind.UINT32,
+    PUBLISH_OR_WILL,
+  ),
   define(P.CONTENT_TYPE, "contentType", "Content Type", Kind.STRING, PUBLISH_OR_WILL),
   define(P.RESPONSE_TOPIC, "responseTopic", "Response Topic", Kind.STRING, PUBLISH_OR_WILL),
   define(P.CORRELATION_DATA, "correlationData", "Correlation Data", Kind.BINARY, PUBLISH_OR_WILL),
   // Sections 3.3.2.3.8 and 3.8.2.1.2: 1 to 268,435,455; 0 is a protocol error.
-  define(P.SUBSCRIPTION_IDENTIFIER, "subscriptionIdentifiers", "Subscription Identifier", Kind.VARINT, C.PUBLISH | C.SUBSCRIBE, true),
-  define(P.SESSION_EXPIRY_INTERVAL, "sessionExpiryInterval", "Session Expiry Interval", Kind.UINT32, C.CONNECT | C.CONNACK | C.DISCONNECT),
-  define(P.ASSIGNED_CLIENT_IDENTIFIER, "assignedClientIdentifier", "Assigned Client Identifier", Kind.STRING, C.CONNACK),
+  define(
+    P.SUBSCRIPTION_IDENTIFIER,
+    "subscriptionIdentifiers",
+    "Subscription Identifier",
+    Kind.VARINT,
+    C.PUBLISH | C.SUBSCRIBE,
+    true,
+  ),
+  define(
+    P.SESSION_EXPIRY_INTERVAL,
+    "sessionExpiryInterval",
+    "Session Expiry Interval",
+    Kind.UINT32,
+    C.CONNECT | C.CONNACK | C.DISCONNECT,
+  ),
+  define(
+    P.ASSIGNED_CLIENT_IDENTIFIER,
+    "assignedClientIdentifier",
+    "Assigned Client Identifier",
+    Kind.STRING,
+    C.CONNACK,
+  ),
   define(P.SERVER_KEEP_ALIVE, "serverKeepAlive", "Server Keep Alive", Kind.UINT16, C.CONNACK),
-  define(P.AUTHENTICATION_METHOD, "authenticationMethod", "Authentication Method", Kind.STRING, C.CONNECT | C.CONNACK | C.AUTH),
-  define(P.AUTHENTICATION_DATA, "authenticationData", "Authentication Data", Kind.BINARY, C.CONNECT | C.CONNACK | C.AUTH),
-  define(P.REQUEST_PROBLEM_INFORMATION, "requestProblemInformation", "Request Problem Information", Kind.FLAG, C.CONNECT),
+  define(
+    P.AUTHENTICATION_METHOD,
+    "authenticationMethod",
+    "Authentication Method",
+    Kind.STRING,
+    C.CONNECT | C.CONNACK | C.AUTH,
+  ),
+  define(
+    P.AUTHENTICATION_DATA,
+    "authenticationData",
+    "Authentication Data",
+    Kind.BINARY,
+    C.CONNECT | C.CONNACK | C.AUTH,
+  ),
+  define(
+    P.REQUEST_PROBLEM_INFORMATION,
+    "requestProblemInformation",
+    "Request Problem Information",
+    Kind.FLAG,
+    C.CONNECT,
+  ),
   define(P.WILL_DELAY_INTERVAL, "willDelayInterval", "Will Delay Interval", Kind.UINT32, C.WILL),
-  define(P.REQUEST_RESPONSE_INFORMATION, "requestResponseInformation", "Request Response Information", Kind.FLAG, C.CONNECT),
-  define(P.RESPONSE_INFORMATION, "responseInformation", "Response Information", Kind.STRING, C.CONNACK),
-  define(P.SERVER_REFERENCE, "serverReference", "Server Reference", Kind.STRING, C.CONNACK | C.DISCONNECT),
+  define(
+    P.REQUEST_RESPONSE_INFORMATION,
+    "requestResponseInformation",
+    "Request Response Information",
+    Kind.FLAG,
+    C.CONNECT,
+  ),
+  define(
+    P.RESPONSE_INFORMATION,
+    "responseInformation",
+    "Response Information",
+    Kind.STRING,
+    C.CONNACK,
+  ),
+  define(
+    P.SERVER_REFERENCE,
+    "serverReference",
+    "Server Reference",
+    Kind.STRING,
+    C.CONNACK | C.DISCONNECT,
+  ),
   define(P.REASON_STRING, "reasonString", "Reason String", Kind.STRING, REASON_CONTEXTS),
-  define(P.RECEIVE_MAXIMUM, "receiveMaximum", "Receive Maximum", Kind.UINT16, C.CONNECT | C.CONNACK, true),
-  define(P.TOPIC_ALIAS_MAXIMUM, "topicAliasMaximum", "Topic Alias Maximum", Kind.UINT16, C.CONNECT | C.CONNACK),
+  define(
+    P.RECEIVE_MAXIMUM,
+    "receiveMaximum",
+    "Receive Maximum",
+    Kind.UINT16,
+    C.CONNECT | C.CONNACK,
+    true,
+  ),
+  define(
+    P.TOPIC_ALIAS_MAXIMUM,
+    "topicAliasMaximum",
+    "Topic Alias Maximum",
+    Kind.UINT16,
+    C.CONNECT | C.CONNACK,
+  ),
   // [MQTT-3.3.2-8] a Topic Alias of 0 is not permitted.
   define(P.TOPIC_ALIAS, "topicAlias", "Topic Alias", Kind.UINT16, C.PUBLISH, true),
   define(P.MAXIMUM_QOS, "maximumQoS", "Maximum QoS", Kind.FLAG, C.CONNACK),
   define(P.RETAIN_AVAILABLE, "retainAvailable", "Retain Available", Kind.FLAG, C.CONNACK),
   define(P.USER_PROPERTY, "userProperties", "User Property", Kind.PAIR, ALL_CONTEXTS),
-  define(P.MAXIMUM_PACKET_SIZE, "maximumPacketSize", "Maximum Packet Size", Kind.UINT32, C.CONNECT | C.CONNACK, true),
-  define(P.WILDCARD_SUBSCRIPTION_AVAILABLE, "wildcardSubscriptionAvailable", "Wildcard Subscription Available", Kind.FLAG, C.CONNACK),
-  define(P.SUBSCRIPTION_IDENTIFIER_AVAILABLE, "subscriptionIdentifierAvailable", "Subscription Identifier Available", Kind.FLAG, C.CONNACK),
-  define(P.SHARED_SUBSCRIPTION_AVAILABLE, "sharedSubscriptionAvailable", "Shared Subscription Available", Kind.FLAG, C.CONNACK),
+  define(
+    P.MAXIMUM_PACKET_SIZE,
+    "maximumPacketSize",
+    "Maximum Packet Size",
+    Kind.UINT32,
+    C.CONNECT | C.CONNACK,
+    true,
+  ),
+  define(
+    P.WILDCARD_SUBSCRIPTION_AVAILABLE,
+    "wildcardSubscriptionAvailable",
+    "Wildcard Subscription Available",
+    Kind.FLAG,
+    C.CONNACK,
+  ),
+  define(
+    P.SUBSCRIPTION_IDENTIFIER_AVAILABLE,
+    "subscriptionIdentifierAvailable",
+    "Subscription Identifier Available",
+    Kind.FLAG,
+    C.CONNACK,
+  ),
+  define(
+    P.SHARED_SUBSCRIPTION_AVAILABLE,
+    "sharedSubscriptionAvailable",
+    "Shared Subscription Available",
+    Kind.FLAG,
+    C.CONNACK,
+  ),
 ];
 
 const DEFINITION_BY_ID: Array<PropertyDefinition | undefined> = new Array(256).fill(undefined);
@@ -168,7 +273,11 @@ function readValue(reader: Reader, definition: PropertyDefinition, bag: Property
     case Kind.VARINT: {
       const kind = definition.kind;
       const value =
-        kind === Kind.UINT16 ? reader.u16(name) : kind === Kind.UINT32 ? reader.u32(name) : reader.varint(name);
+        kind === Kind.UINT16
+          ? reader.u16(name)
+          : kind === Kind.UINT32
+            ? reader.u32(name)
+            : reader.varint(name);
       if (value === 0 && definition.zeroForbidden) throw protocolError(`${name} of 0`);
       if (kind === Kind.VARINT) appendTo(bag, key, value);
       else bag[key] = value;
@@ -199,7 +308,10 @@ function appendTo(bag: PropertyBag, key: string, value: number): void {
 
 function checkAuthentication(properties: Properties): void {
   // Sections 3.1.2.11.10, 3.2.2.3.18, 3.15.2.2.3: data without a method is a protocol error.
-  if (properties.authenticationData !== undefined && properties.authenticationMethod === undefined) {
+  if (
+    properties.authenticationData !== undefined &&
+    properties.authenticationMethod === undefined
+  ) {
     throw protocolError("Authentication Data without an Authentication Method");
   }
 }
@@ -245,7 +357,10 @@ function valueLength(
     case Kind.UINT32: {
       const max = definition.kind === Kind.UINT16 ? 0xffff : 0xffff_ffff;
       assert(typeof value === "number" && Number.isInteger(value), definition.name);
-      assert(value >= (definition.zeroForbidden ? 1 : 0) && value <= max, `${definition.name} ${value}`);
+      assert(
+        value >= (definition.zeroForbidden ? 1 : 0) && value <= max,
+        `${definition.name} ${value}`,
+      );
       return definition.kind === Kind.UINT16 ? 3 : 5;
     }
     case Kind.VARINT:
@@ -267,7 +382,10 @@ function valueLength(
 
 function subscriptionIdentifiersLength(identifiers: number[], context: PropertyContextBit): number {
   assert(Array.isArray(identifiers) && identifiers.length > 0, "Subscription Identifier list");
-  assert(identifiers.length === 1 || context === PropertyContext.PUBLISH, "one Subscription Identifier");
+  assert(
+    identifiers.length === 1 || context === PropertyContext.PUBLISH,
+    "one Subscription Identifier",
+  );
   let length = 0;
   for (const identifier of identifiers) {
     assert(identifier >= 1 && identifier <= VARINT_MAX, `Subscription Identifier ${identifier}`);

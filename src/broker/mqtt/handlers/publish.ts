@@ -4,7 +4,7 @@ import type { Properties, PublishPacket } from "../../../protocol/mqtt/packets.t
 import type { MqttConnection } from "../connection.ts";
 import { Message } from "../message.ts";
 import type { Session } from "../session.ts";
-import { isSysTopic, validateTopicName } from "../topic.ts";
+import { isSysTopic, topicLevelCount, validateTopicName } from "../topic.ts";
 
 /** Resolves the topic name, applying an inbound Topic Alias [MQTT-3.3.2-7..12]; null = closed. */
 function resolveTopic(conn: MqttConnection, packet: PublishPacket): string | null {
@@ -84,6 +84,10 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
   if (topic === null) return;
   if (!validateTopicName(topic)) {
     conn.protocolError(ReasonCode.TOPIC_NAME_INVALID, "invalid topic name"); // [MQTT-3.3.2-2]
+    return;
+  }
+  if (topicLevelCount(topic) > broker.config.mqtt_limits.max_topic_levels) {
+    conn.protocolError(ReasonCode.TOPIC_NAME_INVALID, "too many topic levels");
     return;
   }
   if (!admissible(conn, packet, session)) return;

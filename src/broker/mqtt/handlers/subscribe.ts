@@ -35,7 +35,7 @@ function subscribeOne(
   if (!protocol.wildcard_subscription_available && hasWildcard(matchFilter)) {
     return ReasonCode.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED;
   }
-  if (topicLevelCount(matchFilter) > limits.max_topic_levels) return ReasonCode.QUOTA_EXCEEDED;
+  if (topicLevelCount(matchFilter) > limits.max_topic_levels) return ReasonCode.TOPIC_FILTER_INVALID;
   const existing = session.subscriptions.get(filter);
   const max = limits.max_subscriptions_per_client;
   if (existing === undefined && max > 0 && session.subscriptions.size >= max) {

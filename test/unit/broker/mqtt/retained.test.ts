@@ -210,7 +210,9 @@ const filterArbitrary = fc
   .tuple(fc.array(fc.constantFrom("", "a", "b", "$SYS", "+"), { maxLength: 5 }), fc.boolean())
   .map(([levels, hash]) => (hash ? [...levels, "#"] : levels).join("/"))
   .filter((filter) => filter.length > 0);
-type Operation = { kind: "set"; topic: string; message: number } | { kind: "delete"; topic: string };
+type Operation =
+  | { kind: "set"; topic: string; message: number }
+  | { kind: "delete"; topic: string };
 const operationArbitrary: fc.Arbitrary<Operation> = fc.oneof(
   fc.record({ kind: fc.constant("set" as const), topic: topicArbitrary, message: fc.integer() }),
   fc.record({ kind: fc.constant("delete" as const), topic: topicArbitrary }),

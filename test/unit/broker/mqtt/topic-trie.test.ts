@@ -364,7 +364,11 @@ test("scale: 1,000,000 subscriptions, matches exact and wildcard, then all remov
     assert.equal(trie.remove(`d/${i}/+`, `w${i}`), true);
     assert.equal(trie.remove(`+/${i}/s`, `p${i}`), true);
   }
-  for (const [filter, key] of [["d/+/s", "all"], ["d/#", "everything"], ["#", "root"]]) {
+  for (const [filter, key] of [
+    ["d/+/s", "all"],
+    ["d/#", "everything"],
+    ["#", "root"],
+  ]) {
     assert.equal(trie.remove(filter, key), true);
   }
   assert.equal(trie.size, 0);

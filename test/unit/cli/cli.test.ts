@@ -1,0 +1,181 @@
+/**
+ * Runs the real `robustmq` program in a child process: exit status and stderr are its interface
+ * to operators and scripts. Config errors are found before src/node/node.ts is loaded, so these
+ * tests need no running broker.
+ */
+import assert from "node:assert/strict";
+import { type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+
+const root = new URL("../../../", import.meta.url).pathname;
+const nodeBin = join(root, "node_modules/.bin/node");
+const mainScript = join(root, "src/cli/main.ts");
+const dir = mkdtempSync(join(tmpdir(), "robustmq-cli-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const EXIT_USAGE = 2;
+
+function robustmq(...args: string[]): SpawnSyncReturns<string> {
+  const result = spawnSync(nodeBin, [mainScript, ...args], {
+    cwd: dir,
+    encoding: "utf8",
+    timeout: 20_000,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  assert.equal(result.error, undefined, String(result.error));
+  return result;
+}
+
+function writeFile(name: string, text: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** Exit 2 and a stderr message with `code`, without a stack trace. */
+function assertUsageError(result: SpawnSyncReturns<string>, code: string): string {
+  assert.equal(result.status, EXIT_USAGE, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  assert.ok(result.stderr.startsWith(`error ${code}: `), result.stderr);
+  assert.doesNotMatch(result.stderr, /^\s+at /m, "no stack trace");
+  return result.stderr;
+}
+
+describe("configuration errors exit 2 with a clear message", () => {
+  test("--mqtt-port 70000 names network.tcp_port, the value, the flag and the range", () => {
+    const stderr = assertUsageError(
+      robustmq("start", "--mqtt-port", "70000"),
+      "RMQ_ERR_CONFIG_INVALID",
+    );
+    assert.match(stderr, /network\.tcp_port = 70000 \(from --mqtt-port\)/);
+    assert.match(stderr, /must be an integer from 0 to 65535/);
+  });
+
+  test("a non-numeric port is reported like a bad file value", () => {
+    const stderr = assertUsageError(
+      robustmq("start", "--http-port", "http"),
+      "RMQ_ERR_CONFIG_INVALID",
+    );
+    assert.match(stderr, /http_port = "http" \(from --http-port\): must be an integer/);
+  });
+
+  test("--roles and --log-level are validated, with suggestions", () => {
+    const stderr = assertUsageError(
+      robustmq("start", "--roles", "meta,brokr", "--log-level", "warning"),
+      "RMQ_ERR_CONFIG_INVALID",
+    );
+    assert.match(stderr, /2 problems/);
+    assert.match(stderr, /roles = \["meta", "brokr"\] \(from --roles\).*did you mean "broker"/);
+    assert.match(stderr, /log\.level = "warning" \(from --log-level\).*did you mean "warn"/);
+  });
+
+  test("a config file with a TOML syntax error names the file and line", () => {
+    const file = writeFile("syntax.toml", 'cluster_name = "x"\n[network\ntcp_port = 1883\n');
+    const stderr = assertUsageError(robustmq("start", "--config", file), "RMQ_ERR_CONFIG_FILE");
+    assert.ok(stderr.includes(file), stderr);
+    assert.match(stderr, /at line 2, column \d+/);
+  });
+
+  test("a config file with an unknown key names it and suggests the right one", () => {
+    const file = writeFile("unknown.toml", "[network]\ntcp_prot = 1883\n");
+    const stderr = assertUsageError(robustmq("start", "--config", file), "RMQ_ERR_CONFIG_INVALID");
+    assert.match(stderr, /unknown key "tcp_prot" in \[network\]; did you mean "tcp_port"\?/);
+    assert.ok(stderr.includes(file), "names the file");
+  });
+
+  test("a missing config file", () => {
+    const stderr = assertUsageError(
+      robustmq("start", "--config", "missing.toml"),
+      "RMQ_ERR_CONFIG_FILE",
+    );
+    assert.match(stderr, /cannot read config file "missing\.toml": no such file/);
+  });
+
+  test("flags override the file", () => {
+    // The file's port is invalid and the flag replaces it: only the other flag's error remains.
+    const file = writeFile("override.toml", "[network]\ntcp_port = 99999\n");
+    const stderr = assertUsageError(
+      robustmq("start", "--config", file, "--mqtt-port", "1884", "--http-port", "-1"),
+      "RMQ_ERR_CONFIG_INVALID",
+    );
+    assert.match(stderr, /1 problem:/);
+    assert.match(stderr, /http_port = -1 \(from --http-port\)/);
+    assert.doesNotMatch(stderr, /tcp_port/);
+  });
+});
+
+describe("command line", () => {
+  test("--version prints the package version", () => {
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+    const result = robustmq("--version");
+    assert.equal(result.status, 0);
+    assert.equal(result.stdout.trim(), pkg.version);
+  });
+
+  test("start --help lists every flag and exits 0", () => {
+    const result = robustmq("start", "--help");
+    assert.equal(result.status, 0);
+    for (const flag of ["--config", "--mqtt-port", "--http-port", "--data-dir", "--log-level"]) {
+      assert.ok(result.stdout.includes(flag), `${flag} missing from help`);
+    }
+    assert.ok(result.stdout.includes("--roles"));
+  });
+
+  test("an unknown command is a usage error", () => {
+    const stderr = assertUsageError(robustmq("ctl", "cluster", "status"), "RMQ_ERR_CLI_USAGE");
+    assert.match(stderr, /unknown command 'ctl'/);
+  });
+
+  test("an unknown option is a usage error", () => {
+    const stderr = assertUsageError(robustmq("start", "--mqtt-prot", "1"), "RMQ_ERR_CLI_USAGE");
+    assert.match(stderr, /unknown option '--mqtt-prot'/);
+  });
+
+  test("an option without its value is a usage error", () => {
+    assertUsageError(robustmq("start", "--config"), "RMQ_ERR_CLI_USAGE");
+  });
+
+  test("no command prints help and exits 2", () => {
+    const result = robustmq();
+    assert.equal(result.status, EXIT_USAGE);
+    assert.match(result.stderr, /Usage: robustmq/);
+  });
+
+  test("bin/robustmq.js is an executable shim for src/cli/main.ts", () => {
+    const shim = join(root, "bin/robustmq.js");
+    const text = readFileSync(shim, "utf8");
+    assert.ok(text.startsWith("#!/usr/bin/env node\n"));
+    assert.ok(text.includes('import "../src/cli/main.ts";'));
+    const result = spawnSync(nodeBin, [shim, "--version"], { encoding: "utf8" });
+    assert.equal(result.status, 0, result.stderr);
+  });
+});
+
+// Runs once the lead's src/node/node.ts exists: a real start, then a clean SIGTERM shutdown.
+const nodeMissing =
+  !existsSync(join(root, "src/node/node.ts")) && "src/node/node.ts not written yet";
+
+describe("lifecycle", { skip: nodeMissing }, () => {
+  test("SIGTERM stops the node and exits 0", async () => {
+    const file = writeFile(
+      "lifecycle.toml",
+      `http_port = 0\ngrpc_port = 0\ndata_dir = "${join(dir, "data")}"\n` +
+        '[network]\nbind_address = "127.0.0.1"\ntcp_port = 0\n[log]\nformat = "json"\n',
+    );
+    const child = spawn(nodeBin, [mainScript, "start", "--config", file], { cwd: dir });
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const started = Date.now();
+    while (stdout === "" && Date.now() - started < 10_000 && child.exitCode === null) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(child.exitCode, null, `exited early:\n${stdout}`);
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0, stdout);
+  });
+});

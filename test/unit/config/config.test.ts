@@ -1,0 +1,506 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { stringify } from "smol-toml";
+import {
+  closest,
+  type DeepPartialOverrides,
+  defaultConfig,
+  loadConfig,
+  renderValue,
+} from "../../../src/config/load.ts";
+import { type Config, keyDocOf, keySchemaAt, keysAt } from "../../../src/config/schema.ts";
+import { ErrorCode, RobustMQError } from "../../../src/errors.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "robustmq-config-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let fileCount = 0;
+function writeToml(text: string): string {
+  const file = join(dir, `config-${fileCount++}.toml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** Runs `fn`, which must throw a RobustMQError with `code`; returns its message. */
+function errorMessage(code: string, fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof RobustMQError, `expected RobustMQError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    return err.message;
+  }
+  assert.fail("expected an error");
+}
+
+function invalidMessage(toml: string): string {
+  const file = writeToml(toml);
+  return errorMessage(ErrorCode.CONFIG_INVALID, () => loadConfig({ file }));
+}
+
+/** Every key path in the schema: ["cluster_name"], ["network", "tcp_port"], ... */
+function leafPaths(): string[][] {
+  const paths: string[][] = [];
+  for (const key of keysAt([])) {
+    const inner = keysAt([key]);
+    if (inner.length === 0) paths.push([key]);
+    else for (const leaf of inner) paths.push([key, leaf]);
+  }
+  return paths;
+}
+
+const EXPECTED_DEFAULTS: Config = {
+  cluster_name: "robustmq",
+  broker_id: 1,
+  roles: ["meta", "broker", "engine"],
+  data_dir: "./data",
+  http_port: 58080,
+  grpc_port: 1228,
+  network: { bind_address: "0.0.0.0", tcp_port: 1883 },
+  mqtt_protocol_config: {
+    max_session_expiry_interval: 604800,
+    topic_alias_max: 65535,
+    max_qos: 2,
+    max_packet_size: 10485760,
+    receive_max: 65535,
+    max_message_expiry_interval: 0,
+    max_keep_alive: 0,
+    retain_available: true,
+    wildcard_subscription_available: true,
+    shared_subscription_available: true,
+    subscription_identifier_available: true,
+  },
+  mqtt_limits: {
+    max_connections: 10000,
+    connect_timeout_ms: 10000,
+    max_client_id_length: 256,
+    max_inflight_messages: 128,
+    max_queued_messages: 1000,
+    queue_drop_policy: "drop_oldest",
+    max_subscriptions_per_client: 0,
+    max_topic_levels: 128,
+    max_write_buffer_bytes: 8388608,
+    shared_subscription_strategy: "round_robin",
+    max_retained_messages: 0,
+    max_retained_payload_bytes: 0,
+  },
+  log: { level: "info", format: "auto" },
+};
+
+describe("defaults", () => {
+  test("defaultConfig() has every documented default", () => {
+    assert.deepEqual(defaultConfig(), EXPECTED_DEFAULTS);
+  });
+
+  test("loadConfig() with nothing, and with an empty file, gives the defaults", () => {
+    assert.deepEqual(loadConfig(), EXPECTED_DEFAULTS);
+    assert.deepEqual(loadConfig({ file: writeToml("") }), EXPECTED_DEFAULTS);
+    assert.deepEqual(loadConfig({ file: writeToml("# only a comment\n") }), EXPECTED_DEFAULTS);
+  });
+
+  test("each call returns a fresh object", () => {
+    const first = defaultConfig();
+    first.roles.push("meta");
+    first.network.tcp_port = 1;
+    assert.deepEqual(defaultConfig(), EXPECTED_DEFAULTS);
+  });
+
+  test("an empty section gets its defaults", () => {
+    const config = loadConfig({ file: writeToml("[network]\n[log]\n") });
+    assert.deepEqual(config, EXPECTED_DEFAULTS);
+  });
+});
+
+describe("file parsing", () => {
+  test("values from the file replace defaults, key by key", () => {
+    const file = writeToml(`
+cluster_name = "prod"
+broker_id = 7
+roles = ["broker"]
+data_dir = "/var/lib/robustmq"
+http_port = 0
+
+[network]
+tcp_port = 11883
+
+[mqtt_protocol_config]
+max_qos = 1
+max_packet_size = 1_048_576
+retain_available = false
+
+[mqtt_limits]
+queue_drop_policy = "drop_new"
+shared_subscription_strategy = "hash_clientid"
+
+[log]
+level = "debug"
+format = "json"
+`);
+    const config = loadConfig({ file });
+    assert.equal(config.cluster_name, "prod");
+    assert.equal(config.broker_id, 7);
+    assert.deepEqual(config.roles, ["broker"]);
+    assert.equal(config.data_dir, "/var/lib/robustmq");
+    assert.equal(config.http_port, 0);
+    assert.equal(config.grpc_port, 1228);
+    assert.deepEqual(config.network, { bind_address: "0.0.0.0", tcp_port: 11883 });
+    assert.equal(config.mqtt_protocol_config.max_qos, 1);
+    assert.equal(config.mqtt_protocol_config.max_packet_size, 1048576);
+    assert.equal(config.mqtt_protocol_config.retain_available, false);
+    assert.equal(config.mqtt_protocol_config.receive_max, 65535);
+    assert.equal(config.mqtt_limits.queue_drop_policy, "drop_new");
+    assert.equal(config.mqtt_limits.shared_subscription_strategy, "hash_clientid");
+    assert.deepEqual(config.log, { level: "debug", format: "json" });
+  });
+
+  test("limits at both ends of their ranges are accepted", () => {
+    const file = writeToml(`
+http_port = 65535
+grpc_port = 0
+[network]
+bind_address = "::"
+[mqtt_protocol_config]
+max_session_expiry_interval = 4294967295
+max_packet_size = 268435460
+receive_max = 1
+topic_alias_max = 0
+[mqtt_limits]
+connect_timeout_ms = 100
+max_write_buffer_bytes = 65536
+max_topic_levels = 1024
+`);
+    const config = loadConfig({ file });
+    assert.equal(config.mqtt_protocol_config.max_session_expiry_interval, 4294967295);
+    assert.equal(config.mqtt_protocol_config.max_packet_size, 268435460);
+    assert.equal(config.network.bind_address, "::");
+  });
+
+  test("bind_address takes IPv4, IPv6 and host names", () => {
+    for (const address of ["127.0.0.1", "::1", "fe80::1", "localhost", "mqtt.example.com"]) {
+      const file = writeToml(stringify({ network: { bind_address: address } }));
+      assert.equal(loadConfig({ file }).network.bind_address, address);
+    }
+  });
+});
+
+describe("overrides", () => {
+  const file = writeToml(`
+http_port = 8080
+data_dir = "/from/file"
+[network]
+bind_address = "127.0.0.1"
+tcp_port = 2883
+[log]
+level = "warn"
+`);
+
+  test("flag > file > default", () => {
+    const config = loadConfig({
+      file,
+      overrides: { network: { tcp_port: 3883 }, log: { level: "debug" }, roles: ["meta"] },
+    });
+    assert.equal(config.network.tcp_port, 3883, "override beats file");
+    assert.equal(config.network.bind_address, "127.0.0.1", "file keeps the rest of the section");
+    assert.equal(config.http_port, 8080, "file beats default");
+    assert.equal(config.data_dir, "/from/file");
+    assert.equal(config.log.level, "debug");
+    assert.equal(config.log.format, "auto", "default where nobody set it");
+    assert.deepEqual(config.roles, ["meta"], "arrays are replaced whole");
+    assert.equal(config.grpc_port, 1228);
+  });
+
+  test("undefined overrides are skipped", () => {
+    const overrides: DeepPartialOverrides = {
+      http_port: undefined,
+      network: { tcp_port: undefined },
+      log: { level: undefined },
+    };
+    const config = loadConfig({ file, overrides });
+    assert.equal(config.http_port, 8080);
+    assert.equal(config.network.tcp_port, 2883);
+    assert.equal(config.log.level, "warn");
+  });
+
+  test("overrides without a file apply over defaults", () => {
+    const config = loadConfig({ overrides: { mqtt_limits: { max_connections: 5 } } });
+    assert.equal(config.mqtt_limits.max_connections, 5);
+    assert.equal(config.mqtt_limits.max_queued_messages, 1000);
+  });
+
+  test("a bad override names the key, the value and its label", () => {
+    const message = errorMessage(ErrorCode.CONFIG_INVALID, () =>
+      loadConfig({
+        overrides: { network: { tcp_port: 70000 } },
+        overrideLabels: { "network.tcp_port": "--mqtt-port" },
+      }),
+    );
+    assert.match(message, /network\.tcp_port = 70000 \(from --mqtt-port\)/);
+    assert.match(message, /must be an integer from 0 to 65535/);
+  });
+
+  test("an override fixes a bad file value", () => {
+    const bad = writeToml("[network]\ntcp_port = 99999\n");
+    const config = loadConfig({ file: bad, overrides: { network: { tcp_port: 1884 } } });
+    assert.equal(config.network.tcp_port, 1884);
+  });
+});
+
+/**
+ * For every key: bad values, and words the message must contain to say what is allowed.
+ * Written out by hand, independently of the schema's own descriptions.
+ */
+const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
+  cluster_name: { values: ["", 5], allowed: "a non-empty string" },
+  broker_id: { values: [-1, 1.5, "1"], allowed: "an integer >= 0" },
+  roles: {
+    values: [[], ["meta", "meta"], ["meta", "journal"], "meta"],
+    allowed: 'distinct roles from "meta", "broker", "engine"',
+  },
+  data_dir: { values: ["", 1], allowed: "a non-empty directory path" },
+  http_port: { values: [65536, -1, "80"], allowed: "an integer from 0 to 65535" },
+  grpc_port: { values: [70000, 12.5], allowed: "an integer from 0 to 65535" },
+  "network.bind_address": { values: ["not a host", "", 0], allowed: "an IP address" },
+  "network.tcp_port": { values: [70000, -1, "1883", true], allowed: "an integer from 0 to 65535" },
+  "mqtt_protocol_config.max_session_expiry_interval": {
+    values: [4294967296, -1],
+    allowed: "an integer from 0 to 4294967295",
+  },
+  "mqtt_protocol_config.topic_alias_max": {
+    values: [65536, -1],
+    allowed: "an integer from 0 to 65535",
+  },
+  "mqtt_protocol_config.max_qos": { values: [3, -1, "2", 1.5], allowed: "one of 0, 1, 2" },
+  "mqtt_protocol_config.max_packet_size": {
+    values: [63, 268435461],
+    allowed: "an integer from 64 to 268435460",
+  },
+  "mqtt_protocol_config.receive_max": { values: [0, 65536], allowed: "an integer from 1 to 65535" },
+  "mqtt_protocol_config.max_message_expiry_interval": {
+    values: [-1, 4294967296],
+    allowed: "an integer from 0 to 4294967295",
+  },
+  "mqtt_protocol_config.max_keep_alive": {
+    values: [65536, -5],
+    allowed: "an integer from 0 to 65535",
+  },
+  "mqtt_protocol_config.retain_available": { values: ["yes", 1], allowed: "true or false" },
+  "mqtt_protocol_config.wildcard_subscription_available": {
+    values: ["true"],
+    allowed: "true or false",
+  },
+  "mqtt_protocol_config.shared_subscription_available": { values: [0], allowed: "true or false" },
+  "mqtt_protocol_config.subscription_identifier_available": {
+    values: ["no"],
+    allowed: "true or false",
+  },
+  "mqtt_limits.max_connections": { values: [0, 2.5], allowed: "an integer >= 1" },
+  "mqtt_limits.connect_timeout_ms": { values: [99, "10s"], allowed: "an integer >= 100" },
+  "mqtt_limits.max_client_id_length": {
+    values: [0, 65536],
+    allowed: "an integer from 1 to 65535",
+  },
+  "mqtt_limits.max_inflight_messages": {
+    values: [0, 65536],
+    allowed: "an integer from 1 to 65535",
+  },
+  "mqtt_limits.max_queued_messages": { values: [-1], allowed: "an integer >= 0" },
+  "mqtt_limits.queue_drop_policy": {
+    values: ["drop_newest", "oldest", 1],
+    allowed: 'one of "drop_new", "drop_oldest"',
+  },
+  "mqtt_limits.max_subscriptions_per_client": { values: [-1], allowed: "an integer >= 0" },
+  "mqtt_limits.max_topic_levels": { values: [0, 1025], allowed: "an integer from 1 to 1024" },
+  "mqtt_limits.max_write_buffer_bytes": { values: [65535, 0], allowed: "an integer >= 65536" },
+  "mqtt_limits.shared_subscription_strategy": {
+    values: ["sticky", "hash"],
+    allowed: 'one of "round_robin", "random", "hash_clientid"',
+  },
+  "mqtt_limits.max_retained_messages": { values: [-1], allowed: "an integer >= 0" },
+  "mqtt_limits.max_retained_payload_bytes": { values: [-0.5], allowed: "an integer >= 0" },
+  "log.level": {
+    values: ["verbose", "INFO", 3],
+    allowed: 'one of "trace", "debug", "info", "warn", "error", "fatal"',
+  },
+  "log.format": { values: ["text", true], allowed: 'one of "auto", "json", "pretty"' },
+};
+
+function tomlSetting(dotted: string, value: unknown): string {
+  const [first, second] = dotted.split(".");
+  return stringify(second === undefined ? { [first]: value } : { [first]: { [second]: value } });
+}
+
+describe("bad values", () => {
+  test("the table above covers every key of the schema", () => {
+    assert.deepEqual(
+      Object.keys(BAD_VALUES).sort(),
+      leafPaths()
+        .map((p) => p.join("."))
+        .sort(),
+    );
+  });
+
+  test("every key documents what it allows (no fallback to zod's wording)", () => {
+    for (const path of leafPaths()) {
+      const schema = keySchemaAt(path);
+      assert.ok(schema !== undefined, path.join("."));
+      assert.ok(keyDocOf(schema)?.allowed, `${path.join(".")} has no KeyDoc`);
+    }
+  });
+
+  for (const [dotted, { values, allowed }] of Object.entries(BAD_VALUES)) {
+    for (const value of values) {
+      test(`${dotted} = ${renderValue(value)} names the key, the value and what is allowed`, () => {
+        const message = invalidMessage(tomlSetting(dotted, value));
+        assert.ok(message.includes(`${dotted} = ${renderValue(value)}: must be `), message);
+        assert.ok(message.includes(allowed), `"${allowed}" missing from:\n${message}`);
+        assert.match(message, /1 problem:/);
+      });
+    }
+  }
+
+  test("all problems are reported at once", () => {
+    const message = invalidMessage(`
+http_port = 70000
+[network]
+tcp_prot = 1883
+[mqtt_protocol_config]
+max_qos = 3
+[log]
+level = "loud"
+`);
+    assert.match(message, /4 problems:/);
+    assert.match(message, /http_port = 70000/);
+    assert.match(message, /unknown key "tcp_prot" in \[network\]/);
+    assert.match(message, /mqtt_protocol_config\.max_qos = 3: must be one of 0, 1, 2/);
+    assert.match(message, /log\.level = "loud"/);
+    assert.ok(message.includes(dir), "names the file");
+  });
+
+  test("a value with more than one fault is reported once", () => {
+    const message = invalidMessage('roles = ["x", "x", "y"]\n');
+    assert.match(message, /1 problem:/);
+  });
+
+  test("a quoted number gets a hint to drop the quotes", () => {
+    assert.match(invalidMessage('[network]\ntcp_port = "1883"\n'), /without quotes/);
+    assert.match(invalidMessage('[mqtt_protocol_config]\nmax_qos = "2"\n'), /without quotes/);
+    assert.doesNotMatch(invalidMessage('[log]\nformat = "true"\n'), /without quotes/);
+    assert.match(
+      invalidMessage('[mqtt_protocol_config]\nretain_available = "false"\n'),
+      /without quotes/,
+    );
+    assert.doesNotMatch(invalidMessage('[log]\nlevel = "1"\n'), /without quotes/);
+  });
+
+  test("a near-miss choice gets a suggestion", () => {
+    assert.match(invalidMessage('[log]\nlevel = "warning"\n'), /did you mean "warn"\?/);
+    assert.match(invalidMessage('roles = ["brokr"]\n'), /did you mean "broker"\?/);
+    assert.match(
+      invalidMessage('[mqtt_limits]\nqueue_drop_policy = "drop_newest"\n'),
+      /did you mean "drop_new"\?/,
+    );
+  });
+
+  test("a section that is not a table", () => {
+    const message = invalidMessage("network = 5\n");
+    assert.match(message, /network = 5: must be a table \(a \[network\] section\)/);
+  });
+});
+
+describe("unknown keys", () => {
+  test("at the top level", () => {
+    const message = invalidMessage('cluster = "x"\n');
+    assert.match(message, /unknown key "cluster" at the top level/);
+  });
+
+  test("in a section, with a did-you-mean hint", () => {
+    const message = invalidMessage("[network]\ntcp_prot = 1883\n");
+    assert.match(message, /unknown key "tcp_prot" in \[network\]; did you mean "tcp_port"\?/);
+  });
+
+  test("in every section", () => {
+    for (const section of ["network", "mqtt_protocol_config", "mqtt_limits", "log"]) {
+      const message = invalidMessage(`[${section}]\nzzz_unknown = 1\n`);
+      assert.match(message, new RegExp(`unknown key "zzz_unknown" in \\[${section}\\]`));
+    }
+  });
+
+  test("a misspelt section", () => {
+    const message = invalidMessage("[netwrok]\ntcp_port = 1\n");
+    assert.match(message, /unknown key "netwrok" at the top level; did you mean "network"\?/);
+  });
+
+  test("a top-level key written after a section header", () => {
+    const message = invalidMessage('[log]\nlevel = "info"\nhttp_port = 8080\n');
+    assert.match(message, /unknown key "http_port" in \[log\]; "http_port" is a top-level key/);
+  });
+
+  test("a section's key in the wrong place", () => {
+    assert.match(invalidMessage("tcp_port = 1883\n"), /"tcp_port" belongs in \[network\]/);
+    assert.match(
+      invalidMessage("[mqtt_limits]\nmax_qos = 1\n"),
+      /"max_qos" belongs in \[mqtt_protocol_config\]/,
+    );
+  });
+
+  test("nothing unrelated is suggested", () => {
+    const message = invalidMessage("[network]\ncompletely_different = 1\n");
+    assert.doesNotMatch(message, /did you mean|belongs in/);
+  });
+});
+
+describe("file errors", () => {
+  test("a TOML syntax error names the file, line and column", () => {
+    const file = writeToml('cluster_name = "a"\n[network]\ntcp_port = \nbind_address = "x"\n');
+    const message = errorMessage(ErrorCode.CONFIG_FILE, () => loadConfig({ file }));
+    assert.ok(message.includes(`"${file}"`), message);
+    assert.match(message, /at line 3, column \d+/);
+    assert.match(message, /tcp_port = /, "shows the offending line");
+  });
+
+  test("an unclosed string is a syntax error on its line", () => {
+    const file = writeToml('\n\ncluster_name = "unclosed\n');
+    const message = errorMessage(ErrorCode.CONFIG_FILE, () => loadConfig({ file }));
+    assert.match(message, /at line 3,/);
+  });
+
+  test("a key defined twice is a syntax error", () => {
+    const file = writeToml("http_port = 1\nhttp_port = 2\n");
+    const message = errorMessage(ErrorCode.CONFIG_FILE, () => loadConfig({ file }));
+    assert.match(message, /at line 2,/);
+  });
+
+  test("a missing file names the file and where it looked", () => {
+    const file = join(dir, "does-not-exist.toml");
+    const message = errorMessage(ErrorCode.CONFIG_FILE, () => loadConfig({ file }));
+    assert.ok(message.includes(`"${file}"`), message);
+    assert.match(message, /no such file/);
+  });
+
+  test("a directory is not a config file", () => {
+    const message = errorMessage(ErrorCode.CONFIG_FILE, () => loadConfig({ file: dir }));
+    assert.match(message, /directory/);
+  });
+});
+
+describe("helpers", () => {
+  test("closest() suggests likely typos only", () => {
+    assert.equal(closest("tcp_prot", ["bind_address", "tcp_port"]), "tcp_port");
+    assert.equal(closest("warning", ["info", "warn", "error"]), "warn");
+    assert.equal(closest("INFO", ["info", "warn"]), "info");
+    assert.equal(closest("xyz", ["info", "warn"]), undefined);
+    assert.equal(closest("max", ["max_qos", "max_keep_alive"]), undefined);
+  });
+
+  test("renderValue() shows values as TOML would", () => {
+    assert.equal(renderValue("a"), '"a"');
+    assert.equal(renderValue(5), "5");
+    assert.equal(renderValue(true), "true");
+    assert.equal(renderValue(["a", 1]), '["a", 1]');
+    assert.equal(renderValue({ a: 1 }), "a table");
+    assert.equal(renderValue("x".repeat(100)).length, 65);
+  });
+});
