@@ -265,13 +265,16 @@ export function connectArbitrary(
     });
 }
 
-export function connackArbitrary(version: ProtocolLevel): fc.Arbitrary<ConnackPacket> {
+export function connackArbitrary(
+  version: ProtocolLevel,
+  options: ArbitraryOptions = {},
+): fc.Arbitrary<ConnackPacket> {
   const codes = version === 5 ? REASON_CODES.connack : [0, 1, 2, 3, 4, 5];
   return fc
     .record({
       sessionPresent: fc.boolean(),
       reasonCode: fc.constantFrom(...codes),
-      properties: v5Properties(version, "connack", {}),
+      properties: v5Properties(version, "connack", options),
     })
     .map((fields) => {
       // [MQTT-3.2.2-6] no session on failure; MQTT 3.1 has no session present flag.
@@ -343,7 +346,7 @@ export function packetArbitrary(
   const v5 = version === 5;
   const arbitraries: Array<fc.Arbitrary<Packet>> = [
     connectArbitrary(version, options),
-    connackArbitrary(version),
+    connackArbitrary(version, options),
     publishArbitrary(version, options),
     ackArbitrary(version, options),
     fc

@@ -1,0 +1,113 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const MAIN = join(ROOT, "src/cli/main.ts");
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface BrokerProcess {
+  readonly port: number;
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly logs: LogLine[];
+  readonly dataDir: string;
+  /** Resolves with the first log line (already seen or future) that satisfies `match`. */
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Sends the signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface StartOptions {
+  /** TOML written to a config file passed with --config. */
+  config?: string;
+  args?: string[];
+  logLevel?: string;
+}
+
+/** Starts the real broker process (`robustmq start`) on a free port and waits until it listens. */
+export async function startBroker(options: StartOptions = {}): Promise<BrokerProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), "rmq-test-"));
+  const args = [MAIN, "start", "--mqtt-port", "0", "--data-dir", dataDir];
+  args.push("--log-level", options.logLevel ?? "debug");
+  if (options.config !== undefined) {
+    const file = join(dataDir, "robustmq.toml");
+    writeFileSync(file, options.config);
+    args.push("--config", file);
+  }
+  args.push(...(options.args ?? []));
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const logs: LogLine[] = [];
+  const waiters: Array<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
+  let pending = "";
+  child.stdout?.setEncoding("utf8");
+  child.stdout?.on("data", (chunk: string) => {
+    pending += chunk;
+    let nl = pending.indexOf("\n");
+    while (nl >= 0) {
+      const text = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      nl = pending.indexOf("\n");
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { level: "raw", msg: text };
+      }
+      logs.push(line);
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (waiters[i].match(line)) waiters.splice(i, 1)[0].resolve(line);
+      }
+    }
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+
+  function waitForLog(match: (line: LogLine) => boolean, timeoutMs = 5000): Promise<LogLine> {
+    const seen = logs.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`log line not seen in ${timeoutMs} ms; stderr: ${stderr}`));
+      }, timeoutMs);
+      waiters.push({
+        match,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+    });
+  }
+
+  const listening = await Promise.race([
+    waitForLog((l) => l.listener === "mqtt", 15000),
+    exited.then((code) => {
+      throw new Error(`broker exited with ${code} before listening: ${stderr}`);
+    }),
+  ]);
+  const port = Number(String(listening.address).split(":").pop());
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    child,
+    logs,
+    dataDir,
+    waitForLog,
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const code = await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
