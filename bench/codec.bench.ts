@@ -3,7 +3,13 @@
  * section 7. Run: node_modules/.bin/node bench/codec.bench.ts [--seconds 2]
  * Prints one JSON line per measurement.
  */
-import { encodePublish, MqttParser, type Packet, type PublishPacket } from "../src/protocol/mqtt/index.ts";
+import mqttPacket from "mqtt-packet";
+import {
+  encodePublish,
+  MqttParser,
+  type Packet,
+  type PublishPacket,
+} from "../src/protocol/mqtt/index.ts";
 
 const PACKET_BYTES = 64;
 const PACKETS_PER_CHUNK = 1024; // 64 KiB, the size of a typical socket read
@@ -33,12 +39,15 @@ function measure(name: string, unitsPerRound: number, round: () => void): void {
     now = performance.now();
   }
   const perSecond = Math.round((units * 1000) / (now - start));
-  console.log(JSON.stringify({ bench: name, packetBytes: PACKET_BYTES, packetsPerSecond: perSecond }));
+  console.log(
+    JSON.stringify({ bench: name, packetBytes: PACKET_BYTES, packetsPerSecond: perSecond }),
+  );
 }
 
 function benchParse(version: 4 | 5): void {
   const one = encodePublish(publish, version);
-  if (version === 4 && one.length !== PACKET_BYTES) throw new Error(`packet is ${one.length} bytes`);
+  if (version === 4 && one.length !== PACKET_BYTES)
+    throw new Error(`packet is ${one.length} bytes`);
   const chunk = Buffer.concat(Array.from({ length: PACKETS_PER_CHUNK }, () => one));
   let parsed = 0;
   let lastTopicLength = 0;
@@ -81,8 +90,22 @@ function benchEncode(version: 4 | 5): void {
   if (bytes === 0) throw new Error("nothing encoded");
 }
 
+/** mqtt-packet (what Aedes and MQTT.js use) on the same bytes, for scale. */
+function benchMqttPacketParse(): void {
+  const one = encodePublish(publish, 4);
+  const chunk = Buffer.concat(Array.from({ length: PACKETS_PER_CHUNK }, () => one));
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  let parsed = 0;
+  parser.on("packet", () => parsed++);
+  measure("reference: mqtt-packet parse v3.1.1 QoS0 PUBLISH", PACKETS_PER_CHUNK, () => {
+    parser.parse(chunk);
+  });
+  if (parsed === 0) throw new Error("nothing parsed");
+}
+
 benchParse(4);
 benchParse(5);
 benchParseSplit();
 benchEncode(4);
 benchEncode(5);
+benchMqttPacketParse();

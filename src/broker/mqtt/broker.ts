@@ -115,7 +115,7 @@ export class MqttBroker {
     share: SharedGroup | null,
   ): void {
     const conn = session.link as MqttConnection | null;
-    if (message.isExpired(Date.now())) {
+    if (message.expiresAtMs !== 0 && message.isExpired(Date.now())) {
       this.stats.droppedExpired++;
       return;
     }
@@ -209,14 +209,20 @@ export class MqttBroker {
     session.disconnectedAtMs = Date.now();
     this.stats.disconnects++;
     this.logger.debug({ clientId: conn.clientId, reason: conn.closeReason }, "client disconnected");
-    this.redistributeShared(session);
-    // Routing may be running (a close during delivery): wills and expiry happen after it.
-    setImmediate(() => {
-      if (publishWill && conn.will !== null) this.scheduleWill(session, conn.will, false);
-      if (session.link !== null) return;
-      if (session.expiryIntervalS === 0) this.endSession(session);
-      else this.scheduleExpiry(session);
-    });
+    const settle = () => {
+      this.redistributeShared(session);
+      const will = publishWill ? conn.will : null;
+      if (session.expiryIntervalS === 0) {
+        if (will !== null) this.scheduleWill(session, will, true);
+        this.endSession(session);
+        return;
+      }
+      if (will !== null) this.scheduleWill(session, will, false);
+      this.scheduleExpiry(session);
+    };
+    // A close while a message is being routed must not change subscriptions under it.
+    if (this.router.routing) setImmediate(settle);
+    else settle();
   }
 
   onStreamGone(conn: MqttConnection): void {

@@ -66,6 +66,11 @@ export class Router {
     this.onMatchBound = this.onMatch.bind(this);
   }
 
+  /** True while a message is being routed (subscriptions must not change then). */
+  get routing(): boolean {
+    return this.current !== null || this.matchedSessions.length > 0 || this.matchedGroups.length > 0;
+  }
+
   get subscriptionCount(): number {
     return this.trie.size;
   }
@@ -105,7 +110,7 @@ export class Router {
 
   /** Routes a message to every matching subscription; returns how many deliveries were made. */
   route(message: Message): number {
-    assert(this.current === null, "route is not re-entrant");
+    assert(!this.routing, "route is not re-entrant"); // also not from a DeliverFn
     this.epoch++;
     this.current = message;
     try {

@@ -122,7 +122,9 @@ function decodeWill(reader: Reader, flags: number, version: ProtocolLevel): Will
 }
 
 export function decodeConnack(reader: Reader, version: ProtocolLevel): ConnackPacket {
-  const flags = reader.u8("connect acknowledge flags");
+  let flags = reader.u8("connect acknowledge flags");
+  // MQTT 3.1 has no session present flag: the byte is "reserved, not used" there.
+  if (version === 3) flags = 0;
   if (flags > 1) throw malformed("[MQTT-3.2.2-1] CONNACK flags bits 7-1 must be 0");
   const reasonCode = reader.u8("CONNACK reason code");
   if (version === 5) {
@@ -241,8 +243,8 @@ export function decodeSubscribe(reader: Reader, version: ProtocolLevel): Subscri
     );
   }
   if (subscriptions.length === 0) {
-    // v5 [MQTT-3.8.3-2], v3.1.1 [MQTT-3.8.3-3].
-    throw protocolError("[MQTT-3.8.3-2] SUBSCRIBE with no topic filters");
+    const rule = version === 5 ? "[MQTT-3.8.3-2]" : "[MQTT-3.8.3-3]";
+    throw protocolError(`${rule} SUBSCRIBE with no topic filters`);
   }
   const packet: SubscribePacket = { type: "subscribe", packetId, subscriptions };
   if (properties !== undefined) packet.properties = properties;

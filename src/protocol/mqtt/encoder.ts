@@ -115,6 +115,7 @@ function propertiesSize(propertiesLength: number): number {
 
 export function encodePublish(packet: PublishPacket, version: ProtocolLevel): Buffer {
   const { topic, payload, qos, packetId, properties } = packet;
+  assert(version === 3 || version === 4 || version === 5, `protocol version ${version}`);
   assert(qos === 0 || qos === 1 || qos === 2, `PUBLISH QoS ${qos}`);
   assert(!(packet.dup && qos === 0), "[MQTT-3.3.1-2] DUP set on a QoS 0 PUBLISH");
   if (qos === 0) assert(packetId === undefined, "packet identifier on a QoS 0 PUBLISH");
@@ -234,7 +235,11 @@ function encodeConnect(packet: ConnectPacket, version: ProtocolLevel): Buffer {
     version === 5 || packet.password === undefined || packet.username !== undefined,
     "[MQTT-3.1.2-22] password without user name before MQTT 5",
   );
-  assert(packet.keepAlive >= 0 && packet.keepAlive <= 0xffff, `keep alive ${packet.keepAlive}`);
+  const { keepAlive } = packet;
+  assert(
+    Number.isInteger(keepAlive) && keepAlive >= 0 && keepAlive <= 0xffff,
+    `keep alive ${keepAlive}`,
+  );
   const layout = connectLayout(packet, version);
   const buffer = startPacket(PacketType.CONNECT << 4, layout.remainingLength);
   let offset = writeString(buffer, headerBytes(layout.remainingLength), packet.protocolName);

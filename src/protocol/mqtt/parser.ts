@@ -71,7 +71,11 @@ export class MqttParser {
     this.maxPacketSizeBytes = maxPacketSizeBytes;
   }
 
-  /** Parses what `chunk` completes; returns the first error (and from then on, always it). */
+  /**
+   * Parses what `chunk` completes; returns the first error (and from then on, always it).
+   * Never throws for any input. An MqttProtocolError thrown by onPacket counts as the
+   * parser's error too; any other exception from onPacket propagates.
+   */
   push(chunk: Buffer): MqttProtocolError | null {
     if (this.error !== null) return this.error;
     if (this.stopped) return null;

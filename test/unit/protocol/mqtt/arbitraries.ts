@@ -5,7 +5,11 @@
  * table 2-4 independently of src/, so the tests do not trust the code's own table.
  */
 import fc from "fast-check";
-import { type ProtocolLevel, type QoS, VARINT_MAX } from "../../../../src/protocol/mqtt/constants.ts";
+import {
+  type ProtocolLevel,
+  type QoS,
+  VARINT_MAX,
+} from "../../../../src/protocol/mqtt/constants.ts";
 import type {
   AckPacket,
   ConnackPacket,
@@ -93,8 +97,8 @@ export const ALLOWED_PROPERTIES: Record<Context, ReadonlyArray<keyof Properties>
 /** Reason codes per packet type (spec section 2.4 and each packet's table). */
 export const REASON_CODES = {
   connack: [
-    0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x90, 0x95,
-    0x97, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9f,
+    0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x90, 0x95, 0x97,
+    0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9f,
   ],
   puback: [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99],
   pubrec: [0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99],
@@ -103,8 +107,8 @@ export const REASON_CODES = {
   suback: [0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8f, 0x91, 0x97, 0x9e, 0xa1, 0xa2],
   unsuback: [0x00, 0x11, 0x80, 0x83, 0x87, 0x8f, 0x91],
   disconnect: [
-    0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8b, 0x8d, 0x8e, 0x8f, 0x90, 0x93, 0x94,
-    0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f, 0xa0, 0xa1, 0xa2,
+    0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8b, 0x8d, 0x8e, 0x8f, 0x90, 0x93, 0x94, 0x95,
+    0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f, 0xa0, 0xa1, 0xa2,
   ],
   auth: [0x00, 0x18, 0x19],
 } as const;
@@ -199,7 +203,10 @@ export function propertiesArbitrary(
   return fc.record(model, { requiredKeys: [] }).map((record) => {
     const properties = compact(record) as Properties;
     // Authentication Data needs an Authentication Method.
-    if (properties.authenticationData !== undefined && properties.authenticationMethod === undefined) {
+    if (
+      properties.authenticationData !== undefined &&
+      properties.authenticationMethod === undefined
+    ) {
       properties.authenticationMethod = "SCRAM-SHA-1";
     }
     return Object.keys(properties).length === 0 ? undefined : properties;
@@ -381,7 +388,10 @@ export function packetArbitrary(
         type: fc.constant("unsuback" as const),
         packetId,
         reasonCodes: v5
-          ? fc.array(fc.constantFrom<number>(...REASON_CODES.unsuback), { minLength: 1, maxLength: 4 })
+          ? fc.array(fc.constantFrom<number>(...REASON_CODES.unsuback), {
+              minLength: 1,
+              maxLength: 4,
+            })
           : fc.constant<number[]>([]),
         properties: v5Properties(version, "unsuback", options),
       })
@@ -404,7 +414,10 @@ export function packetArbitrary(
         properties: propertiesArbitrary("auth", options),
       })
       .map(compact)
-      .filter((packet) => !options.noBareAuth || packet.reasonCode !== 0 || packet.properties !== undefined);
+      .filter(
+        (packet) =>
+          !options.noBareAuth || packet.reasonCode !== 0 || packet.properties !== undefined,
+      );
     arbitraries.push(auth);
   }
   return fc.oneof(...arbitraries);

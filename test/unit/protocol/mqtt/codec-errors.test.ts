@@ -113,6 +113,11 @@ describe("UTF-8 strings [MQTT-1.5.4-1] [MQTT-1.5.4-2]", () => {
     expectError(publishV5(props(0x26, str("a"), str([0x62, 0x00]))), 5, MALFORMED);
   });
 
+  test("[MQTT-1.5.4-3] a leading BOM (U+FEFF) is kept, not stripped", () => {
+    const packet = parseOne(frame(0x30, str([0xef, 0xbb, 0xbf, 0x61])), 4);
+    assert.equal(packet.type === "publish" && packet.topic, "\ufeffa");
+  });
+
   test("valid multi-byte UTF-8 is accepted; wildcards in a topic name are the broker's job", () => {
     const packet = parseOne(frame(0x30, str("a/+/é/🚀")), 4);
     assert.equal(packet.type === "publish" && packet.topic, "a/+/é/🚀");
@@ -140,7 +145,12 @@ describe("CONNECT", () => {
   });
 
   test("[MQTT-3.1.2-12] will QoS 3", () => {
-    expectError(connect("MQTT", 4, 0x1e, str("c"), str("w"), str("p")), 4, MALFORMED, /MQTT-3\.1\.2-12/);
+    expectError(
+      connect("MQTT", 4, 0x1e, str("c"), str("w"), str("p")),
+      4,
+      MALFORMED,
+      /MQTT-3\.1\.2-12/,
+    );
   });
 
   test("[MQTT-3.1.2-13] will retain without the will flag", () => {
@@ -168,7 +178,12 @@ describe("CONNECT", () => {
 
   test("v5 will property not allowed in a will (session expiry)", () => {
     const will = [props(0x11, u32(1)), str("w"), str("p")];
-    expectError(frame(0x10, str("MQTT"), 5, 0x06, u16(0), props(), str("c"), ...will), 4, MALFORMED, /will/);
+    expectError(
+      frame(0x10, str("MQTT"), 5, 0x06, u16(0), props(), str("c"), ...will),
+      4,
+      MALFORMED,
+      /will/,
+    );
   });
 
   test("v5 duplicate property is a protocol error", () => {
@@ -254,7 +269,9 @@ describe("PUBLISH", () => {
 
   test("repeated Subscription Identifier is fine in PUBLISH, a duplicate alias is not", () => {
     const packet = parseOne(publishV5(props(0x0b, 1, 0x0b, 2)), 5);
-    assert.deepEqual(packet.type === "publish" && packet.properties, { subscriptionIdentifiers: [1, 2] });
+    assert.deepEqual(packet.type === "publish" && packet.properties, {
+      subscriptionIdentifiers: [1, 2],
+    });
     expectError(publishV5(props(0x23, u16(1), 0x23, u16(2))), 5, PROTOCOL_ERROR, /more than once/);
   });
 
@@ -279,9 +296,21 @@ describe("PUBACK, PUBREC, PUBREL, PUBCOMP", () => {
   });
 
   test("v5 short forms: 2 bytes means success, 3 bytes a reason without properties", () => {
-    assert.deepEqual(parseOne(frame(0x50, u16(3)), 5), { type: "pubrec", packetId: 3, reasonCode: 0 });
-    assert.deepEqual(parseOne(frame(0x70, u16(3), 0x92), 5), { type: "pubcomp", packetId: 3, reasonCode: 0x92 });
-    assert.deepEqual(parseOne(frame(0x40, u16(3), 0x00, props()), 5), { type: "puback", packetId: 3, reasonCode: 0 });
+    assert.deepEqual(parseOne(frame(0x50, u16(3)), 5), {
+      type: "pubrec",
+      packetId: 3,
+      reasonCode: 0,
+    });
+    assert.deepEqual(parseOne(frame(0x70, u16(3), 0x92), 5), {
+      type: "pubcomp",
+      packetId: 3,
+      reasonCode: 0x92,
+    });
+    assert.deepEqual(parseOne(frame(0x40, u16(3), 0x00, props()), 5), {
+      type: "puback",
+      packetId: 3,
+      reasonCode: 0,
+    });
   });
 
   test("v5 reason codes outside the packet's table", () => {
@@ -296,9 +325,9 @@ describe("PUBACK, PUBREC, PUBREL, PUBCOMP", () => {
 });
 
 describe("SUBSCRIBE and SUBACK", () => {
-  test("no topic filters [MQTT-3.8.3-2]", () => {
-    expectError(frame(0x82, u16(1)), 4, PROTOCOL_ERROR, /no topic filters/);
-    expectError(frame(0x82, u16(1), props()), 5, PROTOCOL_ERROR, /no topic filters/);
+  test("no topic filters: v3.1.1 [MQTT-3.8.3-3], v5 [MQTT-3.8.3-2]", () => {
+    expectError(frame(0x82, u16(1)), 4, PROTOCOL_ERROR, /MQTT-3\.8\.3-3/);
+    expectError(frame(0x82, u16(1), props()), 5, PROTOCOL_ERROR, /MQTT-3\.8\.3-2/);
   });
 
   test("[MQTT-2.2.1-3] packet identifier 0", () => {
@@ -315,7 +344,12 @@ describe("SUBSCRIBE and SUBACK", () => {
     expectError(frame(0x82, u16(1), props(), str("a"), 0x40), 5, MALFORMED, /MQTT-3\.8\.3-5/);
     expectError(frame(0x82, u16(1), props(), str("a"), 0x80), 5, MALFORMED, /MQTT-3\.8\.3-5/);
     expectError(frame(0x82, u16(1), props(), str("a"), 0x03), 5, PROTOCOL_ERROR, /QoS 3/);
-    expectError(frame(0x82, u16(1), props(), str("a"), 0x30), 5, PROTOCOL_ERROR, /retain handling 3/);
+    expectError(
+      frame(0x82, u16(1), props(), str("a"), 0x30),
+      5,
+      PROTOCOL_ERROR,
+      /retain handling 3/,
+    );
   });
 
   test("missing options byte", () => {
@@ -323,7 +357,12 @@ describe("SUBSCRIBE and SUBACK", () => {
   });
 
   test("Subscription Identifier twice, or 0, in SUBSCRIBE", () => {
-    expectError(frame(0x82, u16(1), props(0x0b, 1, 0x0b, 2), str("a"), 0), 5, PROTOCOL_ERROR, /more than once/);
+    expectError(
+      frame(0x82, u16(1), props(0x0b, 1, 0x0b, 2), str("a"), 0),
+      5,
+      PROTOCOL_ERROR,
+      /more than once/,
+    );
     expectError(frame(0x82, u16(1), props(0x0b, 0), str("a"), 0), 5, PROTOCOL_ERROR, /of 0/);
   });
 
@@ -375,6 +414,11 @@ describe("PINGREQ, PINGRESP, DISCONNECT, AUTH", () => {
   test("v5 AUTH: empty means success; bad reason; data without method", () => {
     assert.deepEqual(parseOne(frame(0xf0), 5), { type: "auth", reasonCode: 0 });
     expectError(frame(0xf0, 0x01, props()), 5, PROTOCOL_ERROR, /AUTH reason code/);
-    expectError(frame(0xf0, 0x18, props(0x16, str("d"))), 5, PROTOCOL_ERROR, /Authentication Method/);
+    expectError(
+      frame(0xf0, 0x18, props(0x16, str("d"))),
+      5,
+      PROTOCOL_ERROR,
+      /Authentication Method/,
+    );
   });
 });

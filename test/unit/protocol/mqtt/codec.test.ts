@@ -123,19 +123,40 @@ function fullPackets(version: ProtocolLevel): Packet[] {
       subscriptions: [
         { topicFilter: "a/+", qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 },
         { topicFilter: "b/#", qos: 1, noLocal: true, retainAsPublished: true, retainHandling: 1 },
-        { topicFilter: "$share/g/c", qos: 2, noLocal: false, retainAsPublished: true, retainHandling: 2 },
+        {
+          topicFilter: "$share/g/c",
+          qos: 2,
+          noLocal: false,
+          retainAsPublished: true,
+          retainHandling: 2,
+        },
       ],
       properties: { subscriptionIdentifiers: [42], userProperties },
     },
-    { type: "suback", packetId: 5, reasonCodes: [0, 1, 2, 0x80, 0x8f, 0xa2], properties: reasonProperties },
-    { type: "unsubscribe", packetId: 6, topicFilters: ["a/+", "b/#"], properties: { userProperties } },
+    {
+      type: "suback",
+      packetId: 5,
+      reasonCodes: [0, 1, 2, 0x80, 0x8f, 0xa2],
+      properties: reasonProperties,
+    },
+    {
+      type: "unsubscribe",
+      packetId: 6,
+      topicFilters: ["a/+", "b/#"],
+      properties: { userProperties },
+    },
     { type: "unsuback", packetId: 6, reasonCodes: [0, 0x11, 0x87], properties: reasonProperties },
     { type: "pingreq" },
     { type: "pingresp" },
     {
       type: "disconnect",
       reasonCode: 0x04,
-      properties: { sessionExpiryInterval: 0, reasonString: "bye", userProperties, serverReference: "s2" },
+      properties: {
+        sessionExpiryInterval: 0,
+        reasonString: "bye",
+        userProperties,
+        serverReference: "s2",
+      },
     },
   ];
   if (version === 5) {
@@ -232,18 +253,21 @@ describe("split delivery", () => {
 
     test(`v${version}: random splits give the same packets`, () => {
       fc.assert(
-        fc.property(fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 40 }), (cuts) => {
-          cuts.sort((a, b) => a - b);
-          const chunks: Buffer[] = [];
-          let start = 0;
-          for (const cut of [...cuts, stream.length]) {
-            chunks.push(stream.subarray(start, cut));
-            start = cut;
-          }
-          const { packets: parsed, error } = parseChunks(chunks, version);
-          assert.equal(error, null);
-          assert.deepEqual(parsed, packets);
-        }),
+        fc.property(
+          fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 40 }),
+          (cuts) => {
+            cuts.sort((a, b) => a - b);
+            const chunks: Buffer[] = [];
+            let start = 0;
+            for (const cut of [...cuts, stream.length]) {
+              chunks.push(stream.subarray(start, cut));
+              start = cut;
+            }
+            const { packets: parsed, error } = parseChunks(chunks, version);
+            assert.equal(error, null);
+            assert.deepEqual(parsed, packets);
+          },
+        ),
         { numRuns: 300 },
       );
     });
@@ -269,17 +293,19 @@ describe("split delivery", () => {
 
   test("an empty chunk changes nothing", () => {
     const bytes = encode({ type: "pingreq" }, 4);
-    const { packets } = parseChunks([Buffer.alloc(0), bytes.subarray(0, 1), Buffer.alloc(0), bytes.subarray(1)]);
+    const { packets } = parseChunks([
+      Buffer.alloc(0),
+      bytes.subarray(0, 1),
+      Buffer.alloc(0),
+      bytes.subarray(1),
+    ]);
     assert.deepEqual(packets, [{ type: "pingreq" }]);
   });
 });
 
 describe("binary fields are slices of the chunk, not copies", () => {
   test("PUBLISH payload and correlation data", () => {
-    const chunk = Buffer.concat([
-      encode({ type: "pingreq" }, 5),
-      encode(fullPackets(5)[2], 5),
-    ]);
+    const chunk = Buffer.concat([encode({ type: "pingreq" }, 5), encode(fullPackets(5)[2], 5)]);
     const { packets } = parseChunks([chunk], 5);
     const publish = packets[1];
     assert.equal(publish.type, "publish");
@@ -371,16 +397,34 @@ describe("encoder wire forms", () => {
       },
       4,
     );
-    assert.deepEqual(bytes, frame(0x10, str("MQTT"), 4, 0xc2, u16(10), str("c"), str("u"), str("p")));
+    assert.deepEqual(
+      bytes,
+      frame(0x10, str("MQTT"), 4, 0xc2, u16(10), str("c"), str("u"), str("p")),
+    );
   });
 
   test("v5 acks: short forms when the reason code or properties are not needed", () => {
-    assert.deepEqual([...encode({ type: "puback", packetId: 1, reasonCode: 0 }, 5)], [0x40, 2, 0, 1]);
-    assert.deepEqual([...encode({ type: "pubrel", packetId: 1, reasonCode: 0 }, 5)], [0x62, 2, 0, 1]);
-    assert.deepEqual([...encode({ type: "pubrec", packetId: 1, reasonCode: 0x10 }, 5)], [0x50, 3, 0, 1, 0x10]);
-    const withProperties = encode({ type: "pubcomp", packetId: 1, reasonCode: 0, properties: { reasonString: "r" } }, 5);
+    assert.deepEqual(
+      [...encode({ type: "puback", packetId: 1, reasonCode: 0 }, 5)],
+      [0x40, 2, 0, 1],
+    );
+    assert.deepEqual(
+      [...encode({ type: "pubrel", packetId: 1, reasonCode: 0 }, 5)],
+      [0x62, 2, 0, 1],
+    );
+    assert.deepEqual(
+      [...encode({ type: "pubrec", packetId: 1, reasonCode: 0x10 }, 5)],
+      [0x50, 3, 0, 1, 0x10],
+    );
+    const withProperties = encode(
+      { type: "pubcomp", packetId: 1, reasonCode: 0, properties: { reasonString: "r" } },
+      5,
+    );
     assert.deepEqual([...withProperties], [0x70, 8, 0, 1, 0, 4, 0x1f, ...str("r")]);
-    assert.deepEqual([...encode({ type: "puback", packetId: 1, reasonCode: 0x80 }, 4)], [0x40, 2, 0, 1]);
+    assert.deepEqual(
+      [...encode({ type: "puback", packetId: 1, reasonCode: 0x80 }, 4)],
+      [0x40, 2, 0, 1],
+    );
   });
 
   test("v5 DISCONNECT and AUTH: bare when reason 0 and no properties", () => {
@@ -398,19 +442,44 @@ describe("encoder wire forms", () => {
   });
 
   test("MQTT 3.1 CONNACK has no session present flag", () => {
-    assert.deepEqual([...encode({ type: "connack", sessionPresent: true, reasonCode: 0 }, 3)], [0x20, 2, 0, 0]);
-    assert.deepEqual([...encode({ type: "connack", sessionPresent: true, reasonCode: 0 }, 4)], [0x20, 2, 1, 0]);
+    assert.deepEqual(
+      [...encode({ type: "connack", sessionPresent: true, reasonCode: 0 }, 3)],
+      [0x20, 2, 0, 0],
+    );
+    assert.deepEqual(
+      [...encode({ type: "connack", sessionPresent: true, reasonCode: 0 }, 4)],
+      [0x20, 2, 1, 0],
+    );
+    // ...so a 3.1 parser ignores that byte, as the 3.1 encoder writes it as 0.
+    assert.deepEqual(parseOne(frame(0x20, 0x01, 0x00), 3), {
+      type: "connack",
+      sessionPresent: false,
+      reasonCode: 0,
+    });
   });
 
   test("encodedPropertiesLength counts every property byte", () => {
     assert.equal(encodedPropertiesLength(undefined, PropertyContext.PUBLISH), 0);
     assert.equal(encodedPropertiesLength({ topicAlias: 1 }, PropertyContext.PUBLISH), 3);
-    assert.equal(encodedPropertiesLength({ subscriptionIdentifiers: [1, 128] }, PropertyContext.PUBLISH), 5);
-    assert.equal(encodedPropertiesLength({ userProperties: [["a", "bc"]] }, PropertyContext.ACK), 8);
+    assert.equal(
+      encodedPropertiesLength({ subscriptionIdentifiers: [1, 128] }, PropertyContext.PUBLISH),
+      5,
+    );
+    assert.equal(
+      encodedPropertiesLength({ userProperties: [["a", "bc"]] }, PropertyContext.ACK),
+      8,
+    );
   });
 
   test("encoding an invalid packet is a programmer error (assert)", () => {
-    const publish: PublishPacket = { type: "publish", topic: "t", payload: Buffer.alloc(0), qos: 1, retain: false, dup: false };
+    const publish: PublishPacket = {
+      type: "publish",
+      topic: "t",
+      payload: Buffer.alloc(0),
+      qos: 1,
+      retain: false,
+      dup: false,
+    };
     const invalid: Array<[Packet, ProtocolLevel]> = [
       [publish, 4],
       [{ ...publish, packetId: 0 }, 4],
@@ -419,6 +488,8 @@ describe("encoder wire forms", () => {
       [{ ...publish, packetId: 1, topic: "" }, 4],
       [{ ...publish, packetId: 1, topic: "" }, 5],
       [{ ...publish, packetId: 1, topic: "a\0b" }, 4],
+      [{ ...publish, packetId: 1, topic: "a\ud800b" }, 4],
+      [{ ...connectPacket(4), keepAlive: 1.5 }, 4],
       [{ ...publish, packetId: 1, properties: { sessionExpiryInterval: 1 } }, 5],
       [{ ...publish, packetId: 1, properties: { topicAlias: 0 } }, 5],
       [{ ...publish, packetId: 1, properties: { payloadFormatIndicator: 2 } }, 5],
@@ -427,7 +498,23 @@ describe("encoder wire forms", () => {
       [{ type: "connack", sessionPresent: true, reasonCode: 0x80 }, 5],
       [{ type: "connack", sessionPresent: false, reasonCode: 6 }, 4],
       [{ type: "subscribe", packetId: 1, subscriptions: [] }, 4],
-      [{ type: "subscribe", packetId: 1, subscriptions: [{ topicFilter: "a", qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 }], properties: { subscriptionIdentifiers: [1, 2] } }, 5],
+      [
+        {
+          type: "subscribe",
+          packetId: 1,
+          subscriptions: [
+            {
+              topicFilter: "a",
+              qos: 0,
+              noLocal: false,
+              retainAsPublished: false,
+              retainHandling: 0,
+            },
+          ],
+          properties: { subscriptionIdentifiers: [1, 2] },
+        },
+        5,
+      ],
       [{ type: "unsubscribe", packetId: 1, topicFilters: [] }, 4],
       [{ type: "auth", reasonCode: 0 }, 4],
       [{ ...connectPacket(5), protocolVersion: 4 }, 5],

@@ -47,7 +47,11 @@ function parseWithMqttPacket(bytes: Buffer, version: ProtocolLevel): MqttPacketO
     error = thrown;
   });
   parser.parse(bytes);
-  assert.equal(error, null, `mqtt-packet could not parse ${bytes.toString("hex")}: ${String(error)}`);
+  assert.equal(
+    error,
+    null,
+    `mqtt-packet could not parse ${bytes.toString("hex")}: ${String(error)}`,
+  );
   assert.equal(packets.length, 1);
   return packets[0];
 }

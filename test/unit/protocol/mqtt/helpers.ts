@@ -92,10 +92,10 @@ export function parseOne(bytes: Buffer, version: ProtocolLevel = 4): Packet {
 }
 
 const CODE_BY_REASON: Record<number, string> = {
-  0x81: ErrorCode.MQTT_MALFORMED_PACKET,
-  0x82: ErrorCode.MQTT_PROTOCOL_ERROR,
-  0x84: ErrorCode.MQTT_UNSUPPORTED_PROTOCOL_VERSION,
-  0x95: ErrorCode.MQTT_PACKET_TOO_LARGE,
+  129: ErrorCode.MQTT_MALFORMED_PACKET,
+  130: ErrorCode.MQTT_PROTOCOL_ERROR,
+  132: ErrorCode.MQTT_UNSUPPORTED_PROTOCOL_VERSION,
+  149: ErrorCode.MQTT_PACKET_TOO_LARGE,
 };
 
 /**

@@ -11,7 +11,11 @@
  */
 import assert from "node:assert/strict";
 import type { ProtocolLevel, QoS } from "../../../../src/protocol/mqtt/constants.ts";
-import type { Packet, Properties, SubscriptionRequest } from "../../../../src/protocol/mqtt/packets.ts";
+import type {
+  Packet,
+  Properties,
+  SubscriptionRequest,
+} from "../../../../src/protocol/mqtt/packets.ts";
 
 export type MqttPacketObject = Record<string, unknown>;
 
@@ -29,7 +33,8 @@ export function toMqttPacketProperties(properties: Properties): MqttPacketObject
   for (const [key, value] of Object.entries(properties)) {
     if (value === undefined) continue;
     if ((FLAG_PROPERTIES as readonly string[]).includes(key)) out[key] = value === 1;
-    else if (key === "subscriptionIdentifierAvailable") out.subscriptionIdentifiersAvailable = value === 1;
+    else if (key === "subscriptionIdentifierAvailable")
+      out.subscriptionIdentifiersAvailable = value === 1;
     else if (key === "subscriptionIdentifiers") {
       const identifiers = value as number[];
       out.subscriptionIdentifier = identifiers.length === 1 ? identifiers[0] : identifiers;
@@ -51,12 +56,15 @@ export function fromMqttPacketProperties(properties: MqttPacketObject): Properti
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(properties)) {
     if ((FLAG_PROPERTIES as readonly string[]).includes(key)) out[key] = value ? 1 : 0;
-    else if (key === "subscriptionIdentifiersAvailable") out.subscriptionIdentifierAvailable = value ? 1 : 0;
-    else if (key === "subscriptionIdentifier") out.subscriptionIdentifiers = Array.isArray(value) ? value : [value];
+    else if (key === "subscriptionIdentifiersAvailable")
+      out.subscriptionIdentifierAvailable = value ? 1 : 0;
+    else if (key === "subscriptionIdentifier")
+      out.subscriptionIdentifiers = Array.isArray(value) ? value : [value];
     else if (key === "userProperties") {
       const pairs: Array<[string, string]> = [];
       for (const [name, values] of Object.entries(value as Record<string, string | string[]>)) {
-        for (const pairValue of Array.isArray(values) ? values : [values]) pairs.push([name, pairValue]);
+        for (const pairValue of Array.isArray(values) ? values : [values])
+          pairs.push([name, pairValue]);
       }
       out.userProperties = pairs;
     } else out[key] = value;
@@ -64,7 +72,10 @@ export function fromMqttPacketProperties(properties: MqttPacketObject): Properti
   return out as Properties;
 }
 
-function withProperties(target: MqttPacketObject, properties: Properties | undefined): MqttPacketObject {
+function withProperties(
+  target: MqttPacketObject,
+  properties: Properties | undefined,
+): MqttPacketObject {
   if (properties !== undefined) target.properties = toMqttPacketProperties(properties);
   return target;
 }
@@ -89,8 +100,12 @@ export function toMqttPacket(packet: Packet, version: ProtocolLevel): MqttPacket
       return withProperties(out, packet.properties);
     }
     case "connack": {
-      const code = version === 5 ? { reasonCode: packet.reasonCode } : { returnCode: packet.reasonCode };
-      return withProperties({ cmd: "connack", sessionPresent: packet.sessionPresent, ...code }, packet.properties);
+      const code =
+        version === 5 ? { reasonCode: packet.reasonCode } : { returnCode: packet.reasonCode };
+      return withProperties(
+        { cmd: "connack", sessionPresent: packet.sessionPresent, ...code },
+        packet.properties,
+      );
     }
     case "publish": {
       const { topic, payload, qos, retain, dup, packetId } = packet;
@@ -114,7 +129,10 @@ export function toMqttPacket(packet: Packet, version: ProtocolLevel): MqttPacket
         rap: subscription.retainAsPublished,
         rh: subscription.retainHandling,
       }));
-      return withProperties({ cmd: "subscribe", messageId: packet.packetId, subscriptions }, packet.properties);
+      return withProperties(
+        { cmd: "subscribe", messageId: packet.packetId, subscriptions },
+        packet.properties,
+      );
     }
     case "suback":
     case "unsuback":
@@ -187,7 +205,8 @@ export function fromMqttPacket(object: MqttPacketObject, version: ProtocolLevel)
   const cmd = field<string>(object, "cmd", "string");
   const properties = propertiesOf(object);
   const messageId = () => field<number>(object, "messageId", "number");
-  const reasonCode = () => (object.reasonCode === undefined ? 0 : field<number>(object, "reasonCode", "number"));
+  const reasonCode = () =>
+    object.reasonCode === undefined ? 0 : field<number>(object, "reasonCode", "number");
   switch (cmd) {
     case "connect":
       return connectFrom(object);
@@ -206,7 +225,9 @@ export function fromMqttPacket(object: MqttPacketObject, version: ProtocolLevel)
         retain: field<boolean>(object, "retain", "boolean"),
         dup: field<boolean>(object, "dup", "boolean"),
       };
-      return qos === 0 ? { ...base, ...properties } : { ...base, packetId: messageId(), ...properties };
+      return qos === 0
+        ? { ...base, ...properties }
+        : { ...base, packetId: messageId(), ...properties };
     }
     case "puback":
     case "pubrec":
@@ -218,7 +239,12 @@ export function fromMqttPacket(object: MqttPacketObject, version: ProtocolLevel)
       return { type: "subscribe", packetId: messageId(), subscriptions, ...properties };
     }
     case "suback":
-      return { type: "suback", packetId: messageId(), reasonCodes: object.granted as number[], ...properties };
+      return {
+        type: "suback",
+        packetId: messageId(),
+        reasonCodes: object.granted as number[],
+        ...properties,
+      };
     case "unsuback": {
       const reasonCodes = version === 5 ? (object.granted as number[]) : [];
       return { type: "unsuback", packetId: messageId(), reasonCodes, ...properties };
@@ -241,7 +267,11 @@ export function fromMqttPacket(object: MqttPacketObject, version: ProtocolLevel)
 /** Pairs in the order an object keyed by name enumerates them (integer-like names first). */
 function groupPairs(pairs: Array<[string, string]>): Array<[string, string]> {
   const byName: Record<string, Array<[string, string]>> = Object.create(null);
-  for (const pair of pairs) (byName[pair[0]] ??= []).push(pair);
+  for (const pair of pairs) {
+    const group = byName[pair[0]];
+    if (group === undefined) byName[pair[0]] = [pair];
+    else group.push(pair);
+  }
   return Object.values(byName).flat();
 }
 
@@ -254,7 +284,8 @@ function groupIn(properties: Properties | undefined): Properties | undefined {
 export function groupUserProperties(packet: Packet): Packet {
   if (!("properties" in packet) && packet.type !== "connect") return packet;
   const copy = { ...packet };
-  if ("properties" in copy && copy.properties !== undefined) copy.properties = groupIn(copy.properties);
+  if ("properties" in copy && copy.properties !== undefined)
+    copy.properties = groupIn(copy.properties);
   if (copy.type === "connect" && copy.will?.properties !== undefined) {
     copy.will = { ...copy.will, properties: groupIn(copy.will.properties) };
   }

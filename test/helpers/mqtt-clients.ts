@@ -1,0 +1,131 @@
+/**
+ * mqtt.js helpers for integration tests: connecting with test-friendly options, collecting
+ * received messages with bounded waits, and closing every client a test opened.
+ */
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
+import type { RawClient } from "./raw-client.ts";
+
+/** Every wait in a test is bounded by this unless the test says otherwise. */
+export const WAIT_TIMEOUT_MS = 5000;
+
+let sequence = 0;
+
+/** A client id / topic segment unique within this test process (and across parallel files). */
+export function uniqueName(prefix: string): string {
+  sequence++;
+  return `${prefix}-${process.pid}-${sequence}`;
+}
+
+/** Connects with no automatic reconnect and a bounded connect timeout. */
+export function connectMqtt(url: string, options: IClientOptions = {}): Promise<MqttClient> {
+  return mqtt.connectAsync(url, {
+    reconnectPeriod: 0,
+    connectTimeout: WAIT_TIMEOUT_MS,
+    clientId: options.clientId ?? uniqueName("mqttjs"),
+    ...options,
+  });
+}
+
+/** Rejects with a clear message if `promise` does not settle within `timeoutMs`. */
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms: ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface Received {
+  topic: string;
+  payload: Buffer;
+  packet: IPublishPacket;
+}
+
+/** Collects the messages an mqtt.js client receives, in order. */
+export class Inbox {
+  readonly messages: Received[] = [];
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(client: MqttClient) {
+    client.on("message", (topic, payload, packet) => {
+      this.messages.push({ topic, payload, packet });
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  /** Payloads as strings, in arrival order (optionally of one topic only). */
+  payloads(topic?: string): string[] {
+    return this.messages.filter((m) => topic === undefined || m.topic === topic).map((m) => m.payload.toString());
+  }
+
+  /**
+   * Waits until at least `count` received messages satisfy `match` and returns those messages.
+   * Fails after `timeoutMs` saying how many had arrived.
+   */
+  async waitFor(
+    count: number,
+    match: (m: Received) => boolean = () => true,
+    timeoutMs = WAIT_TIMEOUT_MS,
+  ): Promise<Received[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const matching = this.messages.filter(match);
+      if (matching.length >= count) return matching;
+      const leftMs = deadline - Date.now();
+      if (leftMs <= 0) {
+        throw new Error(
+          `expected ${count} matching messages, got ${matching.length} within ${timeoutMs} ms ` +
+            `(all received: ${JSON.stringify(this.messages.map((m) => `${m.topic}:${m.payload.length}B`).slice(0, 20))})`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, leftMs);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Waits for the first message on `topic`. */
+  async waitForTopic(topic: string, timeoutMs = WAIT_TIMEOUT_MS): Promise<Received> {
+    const [first] = await this.waitFor(1, (m) => m.topic === topic, timeoutMs);
+    return first;
+  }
+}
+
+/** Remembers the clients a test opens and closes them all, whatever happened. */
+export class ClientTracker {
+  private mqttClients: MqttClient[] = [];
+  private rawClients: RawClient[] = [];
+
+  mqtt(client: MqttClient): MqttClient {
+    this.mqttClients.push(client);
+    return client;
+  }
+
+  raw<T extends { client: RawClient }>(connected: T): T;
+  raw(client: RawClient): RawClient;
+  raw(value: RawClient | { client: RawClient }): RawClient | { client: RawClient } {
+    this.rawClients.push("client" in value ? value.client : value);
+    return value;
+  }
+
+  async closeAll(): Promise<void> {
+    const mqttClients = this.mqttClients;
+    const rawClients = this.rawClients;
+    this.mqttClients = [];
+    this.rawClients = [];
+    for (const raw of rawClients) raw.destroy();
+    await Promise.all(
+      mqttClients.map((c) =>
+        withTimeout(c.endAsync(true), WAIT_TIMEOUT_MS, "mqtt.js client end").catch(() => undefined),
+      ),
+    );
+  }
+}
