@@ -23,10 +23,18 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
     const tcp = await listenTcp(broker, config.network.bind_address, config.network.tcp_port);
     server = tcp.server;
     listeners.mqtt = tcp.address;
-    logger.info({ listener: "mqtt", address: `${tcp.address.host}:${tcp.address.port}` }, `MQTT listening on ${tcp.address.host}:${tcp.address.port}`);
+    logger.info(
+      { listener: "mqtt", address: `${tcp.address.host}:${tcp.address.port}` },
+      `MQTT listening on ${tcp.address.host}:${tcp.address.port}`,
+    );
   }
   logger.info(
-    { cluster: config.cluster_name, brokerId: config.broker_id, roles: config.roles, dataDir: config.data_dir },
+    {
+      cluster: config.cluster_name,
+      brokerId: config.broker_id,
+      roles: config.roles,
+      dataDir: config.data_dir,
+    },
     "RobustMQ started",
   );
   let stopping: Promise<void> | null = null;

@@ -34,7 +34,7 @@ export class MqttBroker {
   readonly authenticators: Map<string, EnhancedAuthenticator>;
   private readonly expiryTimers = new Map<Session, NodeJS.Timeout>();
   private readonly willTimers = new Map<Session, { will: Will; timer: NodeJS.Timeout }>();
-  private readonly corked: MqttConnection[] = [];
+  private readonly pendingFlush: MqttConnection[] = [];
   private readonly flushBound = () => this.flush();
   private shuttingDown = false;
   readonly startedAtMs = Date.now();
@@ -42,8 +42,9 @@ export class MqttBroker {
   constructor(config: Config, logger: Logger, options: BrokerOptions = {}) {
     this.config = config;
     this.logger = logger;
-    this.router = new Router(config.mqtt_limits.shared_subscription_strategy, (s, m, q, r, ids, k) =>
-      this.deliver(s, m, q, r, ids, k),
+    this.router = new Router(
+      config.mqtt_limits.shared_subscription_strategy,
+      (s, m, q, r, ids, k) => this.deliver(s, m, q, r, ids, k),
     );
     this.authenticators = new Map((options.authenticators ?? []).map((a) => [a.method, a]));
   }
@@ -63,15 +64,15 @@ export class MqttBroker {
   /** Sessions with a live connection. */
   connectedClients = 0;
 
-  /** Batches writes: each connection written to in this turn is uncorked once, after it. */
-  scheduleUncork(conn: MqttConnection): void {
-    if (this.corked.length === 0) process.nextTick(this.flushBound);
-    this.corked.push(conn);
+  /** Batches writes: each connection written to in this turn is flushed once, after it. */
+  scheduleFlush(conn: MqttConnection): void {
+    if (this.pendingFlush.length === 0) process.nextTick(this.flushBound);
+    this.pendingFlush.push(conn);
   }
 
   private flush(): void {
-    const list = this.corked;
-    for (let i = 0; i < list.length; i++) list[i].uncork();
+    const list = this.pendingFlush;
+    for (let i = 0; i < list.length; i++) list[i].flushOutput();
     list.length = 0;
   }
 
@@ -261,14 +262,17 @@ export class MqttBroker {
     const delayMs = session.expiryIntervalS * 1000;
     // 0xFFFFFFFF means the session never expires [MQTT-3.1.2-... session expiry].
     if (session.expiryIntervalS === 0xffffffff) return;
-    const timer = setTimeout(() => {
-      this.expiryTimers.delete(session);
-      if (session.link === null) {
-        this.logger.debug({ clientId: session.clientId }, "session expired");
-        this.stats.sessionsExpired++;
-        this.endSession(session);
-      }
-    }, Math.min(delayMs, 2 ** 31 - 1));
+    const timer = setTimeout(
+      () => {
+        this.expiryTimers.delete(session);
+        if (session.link === null) {
+          this.logger.debug({ clientId: session.clientId }, "session expired");
+          this.stats.sessionsExpired++;
+          this.endSession(session);
+        }
+      },
+      Math.min(delayMs, 2 ** 31 - 1),
+    );
     timer.unref();
     this.expiryTimers.set(session, timer);
   }
@@ -315,7 +319,15 @@ export class MqttBroker {
     this.logger.debug({ clientId, topic: will.topic }, "publishing will");
     this.stats.willsPublished++;
     this.publish(
-      new Message(will.topic, will.payload, will.qos, will.retain, forwarded, expiresAtMs, clientId),
+      new Message(
+        will.topic,
+        will.payload,
+        will.qos,
+        will.retain,
+        forwarded,
+        expiresAtMs,
+        clientId,
+      ),
     );
   }
 

@@ -20,6 +20,9 @@ export const ConnectionState = {
 } as const;
 export type ConnectionStateValue = (typeof ConnectionState)[keyof typeof ConnectionState];
 
+/** Output of one turn up to this size is copied into one buffer before the write. */
+const FLUSH_CONCAT_BYTES_MAX = 256 * 1024;
+
 /** Packets received while a CONNECT is being decided are held, up to this many. */
 const DEFERRED_PACKETS_MAX = 1000;
 
@@ -59,7 +62,8 @@ export class MqttConnection implements SessionLink {
   /** Set once a DISCONNECT (normal) was received: no will. */
   disconnectedCleanly = false;
   closeReason = "";
-  corked = false;
+  private readonly outChunks: Buffer[] = [];
+  private outBytes = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(broker: MqttBroker, stream: Duplex, remoteAddress: string) {
@@ -140,7 +144,9 @@ export class MqttConnection implements SessionLink {
   disconnect(reasonCode: number, why: string): void {
     if (this.state === ConnectionState.CLOSED) return;
     if (this.isV5 && this.state === ConnectionState.CONNECTED) {
-      const properties: Properties | undefined = this.problemInfo ? { reasonString: why } : undefined;
+      const properties: Properties | undefined = this.problemInfo
+        ? { reasonString: why }
+        : undefined;
       this.sendPacket({ type: "disconnect", reasonCode, properties });
     }
     this.close(why, true);
@@ -167,6 +173,7 @@ export class MqttConnection implements SessionLink {
     this.closeReason = why;
     this.parser.stop();
     this.clearTimer();
+    this.flushOutput();
     this.stream.end();
     // A peer that never reads would keep the socket half-open forever.
     setTimeout(() => this.stream.destroy(), 2000).unref();
@@ -213,7 +220,10 @@ export class MqttConnection implements SessionLink {
     const limitMs = this.keepAliveMs * 1.5;
     const idleMs = Date.now() - this.lastPacketAtMs;
     if (idleMs >= limitMs) {
-      this.broker.logger.info({ clientId: this.clientId }, "closing connection: keep alive timeout");
+      this.broker.logger.info(
+        { clientId: this.clientId },
+        "closing connection: keep alive timeout",
+      );
       this.disconnect(ReasonCode.KEEP_ALIVE_TIMEOUT, "keep alive timeout");
       return;
     }
@@ -236,26 +246,42 @@ export class MqttConnection implements SessionLink {
     this.writeRaw(buffer);
   }
 
+  /**
+   * Queues bytes for the socket. Everything written in one event-loop turn goes out as one
+   * write (see flushOutput): one syscall and one stream entry instead of one per packet.
+   */
   writeRaw(buffer: Buffer): void {
     if (this.stream.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      this.broker.scheduleUncork(this);
-    }
+    if (this.outChunks.length === 0) this.broker.scheduleFlush(this);
+    this.outChunks.push(buffer);
+    this.outBytes += buffer.length;
     this.broker.stats.bytesOut += buffer.length;
-    this.stream.write(buffer);
   }
 
-  uncork(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.stream.uncork();
+  flushOutput(): void {
+    const chunks = this.outChunks;
+    const count = chunks.length;
+    if (count === 0) return;
+    if (!this.stream.destroyed) {
+      if (count === 1) {
+        this.stream.write(chunks[0]);
+      } else if (this.outBytes <= FLUSH_CONCAT_BYTES_MAX) {
+        this.stream.write(Buffer.concat(chunks, this.outBytes));
+      } else {
+        // Large payloads are not worth copying: hand them to writev as they are.
+        this.stream.cork();
+        for (let i = 0; i < count; i++) this.stream.write(chunks[i]);
+        this.stream.uncork();
+      }
+    }
+    chunks.length = 0;
+    this.outBytes = 0;
   }
 
   /** True while the socket's write buffer is within the configured bound. */
   get writable(): boolean {
-    return this.stream.writableLength <= this.broker.config.mqtt_limits.max_write_buffer_bytes;
+    const queued = this.stream.writableLength + this.outBytes;
+    return queued <= this.broker.config.mqtt_limits.max_write_buffer_bytes;
   }
 
   /** QoS 0 fast path: no Delivery object; identical bytes shared between subscribers. */
@@ -323,7 +349,14 @@ export class MqttConnection implements SessionLink {
         continue;
       }
       const m = delivery.message;
-      this.writePublish(m, delivery.qos, delivery.retain, delivery.subscriptionIds, delivery.packetId, true);
+      this.writePublish(
+        m,
+        delivery.qos,
+        delivery.retain,
+        delivery.subscriptionIds,
+        delivery.packetId,
+        true,
+      );
     }
   }
 

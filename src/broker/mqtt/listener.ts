@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo, type Server } from "node:net";
+import { type AddressInfo, createServer, type Server } from "node:net";
 import { ErrorCode, RobustMQError } from "../../errors.ts";
 import type { MqttBroker } from "./broker.ts";
 
@@ -18,7 +18,12 @@ export async function listenTcp(
   });
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => {
-      reject(new RobustMQError(ErrorCode.LISTEN_FAILED, `cannot listen on ${host}:${port}: ${err.message}`));
+      reject(
+        new RobustMQError(
+          ErrorCode.LISTEN_FAILED,
+          `cannot listen on ${host}:${port}: ${err.message}`,
+        ),
+      );
     };
     server.once("error", onError);
     server.listen({ host, port, backlog: 4096 }, () => {

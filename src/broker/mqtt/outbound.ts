@@ -76,6 +76,7 @@ function encodeCustom(
   }
   if (subscriptionIds !== null) properties.subscriptionIdentifiers = subscriptionIds;
   let topic = message.topic;
+  let newAlias = false;
   if (conn.topicAliasMaxOut > 0) {
     if (conn.outAliases === null) conn.outAliases = new Map();
     const alias = conn.outAliases.get(topic);
@@ -85,9 +86,10 @@ function encodeCustom(
     } else if (conn.outAliases.size < conn.topicAliasMaxOut) {
       properties.topicAlias = conn.outAliases.size + 1;
       conn.outAliases.set(topic, properties.topicAlias);
+      newAlias = true;
     }
   }
-  return encodePublish(
+  const buffer = encodePublish(
     {
       type: "publish",
       topic,
@@ -100,4 +102,10 @@ function encodeCustom(
     },
     5,
   );
+  // A packet over the client's limit is dropped [MQTT-3.1.2-25]: the client never learns the
+  // alias, so it must not be used for later messages on this topic.
+  if (newAlias && conn.clientMaxPacketBytes > 0 && buffer.length > conn.clientMaxPacketBytes) {
+    conn.outAliases?.delete(message.topic);
+  }
+  return buffer;
 }

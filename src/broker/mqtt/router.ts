@@ -68,7 +68,9 @@ export class Router {
 
   /** True while a message is being routed (subscriptions must not change then). */
   get routing(): boolean {
-    return this.current !== null || this.matchedSessions.length > 0 || this.matchedGroups.length > 0;
+    return (
+      this.current !== null || this.matchedSessions.length > 0 || this.matchedGroups.length > 0
+    );
   }
 
   get subscriptionCount(): number {
@@ -124,7 +126,7 @@ export class Router {
     // Copy-free hand-off: deliveries may not re-enter route() before these arrays are drained.
     for (let i = 0; i < sessions.length; i++) {
       const s = sessions[i];
-      const qos = (message.qos < s.matchQos ? message.qos : s.matchQos) as QoS;
+      const qos = Math.min(message.qos, s.matchQos) as QoS;
       this.deliver(s, message, qos, s.matchRetain, s.matchSubscriptionIds, null);
       s.matchSubscriptionIds = null;
       count++;
@@ -144,7 +146,7 @@ export class Router {
   deliverShared(group: SharedGroup, message: Message, exclude: Session | null): boolean {
     const member = this.pickMember(group, message, exclude);
     if (member === null) return false;
-    const qos = (message.qos < member.sub.qos ? message.qos : member.sub.qos) as QoS;
+    const qos = Math.min(message.qos, member.sub.qos) as QoS;
     const ids = member.sub.subscriptionId !== 0 ? [member.sub.subscriptionId] : null;
     const retain = member.sub.retainAsPublished && message.retain;
     this.deliver(member.session, message, qos, retain, ids, group);

@@ -26,5 +26,8 @@ export function handleAuth(conn: MqttConnection, packet: AuthPacket): void {
     runAuthStep(conn, authenticator.continue(context, data, conn.authState));
     return;
   }
-  conn.protocolError(ReasonCode.PROTOCOL_ERROR, `unexpected AUTH reason 0x${packet.reasonCode.toString(16)}`);
+  conn.protocolError(
+    ReasonCode.PROTOCOL_ERROR,
+    `unexpected AUTH reason 0x${packet.reasonCode.toString(16)}`,
+  );
 }

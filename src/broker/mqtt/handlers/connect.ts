@@ -49,7 +49,8 @@ export function refuseConnect(conn: MqttConnection, reasonCode: number, why: str
     conn.sendPacket({ type: "connack", sessionPresent: false, reasonCode, properties });
   } else {
     const code = v3ReturnCode(reasonCode);
-    if (code !== null) conn.sendPacket({ type: "connack", sessionPresent: false, reasonCode: code });
+    if (code !== null)
+      conn.sendPacket({ type: "connack", sessionPresent: false, reasonCode: code });
   }
   conn.close(why, false);
 }
@@ -94,7 +95,8 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
       refuseConnect(conn, ReasonCode.RETAIN_NOT_SUPPORTED, "retained will not supported"); // [MQTT-3.2.2-13]
       return;
     }
-    conn.will = will.qos > protocol.max_qos ? { ...will, qos: protocol.max_qos as 0 | 1 | 2 } : will;
+    conn.will =
+      will.qos > protocol.max_qos ? { ...will, qos: protocol.max_qos as 0 | 1 | 2 } : will;
   }
   if (broker.connectedClients >= limits.max_connections) {
     refuseConnect(conn, ReasonCode.QUOTA_EXCEEDED, "maximum connections reached");
@@ -139,7 +141,11 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
   }
   const authenticator = broker.authenticators.get(method);
   if (authenticator === undefined) {
-    refuseConnect(conn, ReasonCode.BAD_AUTHENTICATION_METHOD, `unknown authentication method ${method}`);
+    refuseConnect(
+      conn,
+      ReasonCode.BAD_AUTHENTICATION_METHOD,
+      `unknown authentication method ${method}`,
+    );
     return;
   }
   conn.authMethod = method;
@@ -157,7 +163,10 @@ export function runAuthStep(conn: MqttConnection, step: AuthStep | Promise<AuthS
     step.then(
       (s) => applyAuthStep(conn, s),
       (err: unknown) => {
-        conn.broker.logger.warn({ clientId: conn.clientId, err: String(err) }, "authenticator failed");
+        conn.broker.logger.warn(
+          { clientId: conn.clientId, err: String(err) },
+          "authenticator failed",
+        );
         applyAuthStep(conn, { result: "fail", reasonCode: ReasonCode.UNSPECIFIED_ERROR });
       },
     );
@@ -224,7 +233,8 @@ function connackProperties(
 ): Properties {
   const protocol = conn.broker.config.mqtt_protocol_config;
   const p: Properties = {};
-  if (plan.expiryIntervalS !== plan.requestedExpiryS) p.sessionExpiryInterval = plan.expiryIntervalS;
+  if (plan.expiryIntervalS !== plan.requestedExpiryS)
+    p.sessionExpiryInterval = plan.expiryIntervalS;
   if (protocol.receive_max < 65535) p.receiveMaximum = protocol.receive_max;
   if (protocol.max_qos < 2) p.maximumQoS = protocol.max_qos;
   if (!protocol.retain_available) p.retainAvailable = 0;

@@ -1,6 +1,6 @@
 import { ReasonCode } from "../../../protocol/mqtt/constants.ts";
 import type { Packet } from "../../../protocol/mqtt/packets.ts";
-import { type MqttConnection, ConnectionState } from "../connection.ts";
+import { ConnectionState, type MqttConnection } from "../connection.ts";
 import { handlePuback, handlePubcomp, handlePubrec, handlePubrel } from "./acks.ts";
 import { handleAuth } from "./auth.ts";
 import { handleConnect } from "./connect.ts";
@@ -14,7 +14,10 @@ export function dispatch(conn: MqttConnection, packet: Packet): void {
   if (conn.state === ConnectionState.AWAIT_CONNECT) {
     if (packet.type !== "connect") {
       // [MQTT-3.1.0-1] the first packet must be CONNECT.
-      conn.broker.logger.info({ remote: conn.remoteAddress, type: packet.type }, "first packet not CONNECT");
+      conn.broker.logger.info(
+        { remote: conn.remoteAddress, type: packet.type },
+        "first packet not CONNECT",
+      );
       conn.broker.stats.protocolErrors++;
       conn.close("first packet not CONNECT", false);
       return;

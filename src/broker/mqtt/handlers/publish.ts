@@ -118,7 +118,11 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
   const deliveries = broker.publish(message);
   if (packet.qos === 0) return;
   if (packet.qos === 2) session.inboundQos2.add(packet.packetId as number);
-  acknowledge(conn, packet, deliveries === 0 ? ReasonCode.NO_MATCHING_SUBSCRIBERS : ReasonCode.SUCCESS);
+  acknowledge(
+    conn,
+    packet,
+    deliveries === 0 ? ReasonCode.NO_MATCHING_SUBSCRIBERS : ReasonCode.SUCCESS,
+  );
 }
 
 /** Absolute expiry from the Message Expiry Interval, capped by configuration; 0 = none. */

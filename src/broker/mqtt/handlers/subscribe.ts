@@ -26,7 +26,8 @@ function subscribeOne(
   if (shared === null && !validateTopicFilter(filter)) return ReasonCode.TOPIC_FILTER_INVALID;
   const matchFilter = shared === null ? filter : shared.filter;
   if (shared !== null) {
-    if (!protocol.shared_subscription_available) return ReasonCode.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
+    if (!protocol.shared_subscription_available)
+      return ReasonCode.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
     if (request.noLocal) {
       conn.protocolError(ReasonCode.PROTOCOL_ERROR, "No Local on a shared subscription"); // [MQTT-3.8.3-4]
       return null;
@@ -35,13 +36,14 @@ function subscribeOne(
   if (!protocol.wildcard_subscription_available && hasWildcard(matchFilter)) {
     return ReasonCode.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED;
   }
-  if (topicLevelCount(matchFilter) > limits.max_topic_levels) return ReasonCode.TOPIC_FILTER_INVALID;
+  if (topicLevelCount(matchFilter) > limits.max_topic_levels)
+    return ReasonCode.TOPIC_FILTER_INVALID;
   const existing = session.subscriptions.get(filter);
   const max = limits.max_subscriptions_per_client;
   if (existing === undefined && max > 0 && session.subscriptions.size >= max) {
     return ReasonCode.QUOTA_EXCEEDED;
   }
-  const qos = (request.qos < protocol.max_qos ? request.qos : protocol.max_qos) as QoS;
+  const qos = Math.min(request.qos, protocol.max_qos) as QoS;
   const sub: Subscription = {
     filter,
     matchFilter,
@@ -65,7 +67,10 @@ function subscribeOne(
 export function handleSubscribe(conn: MqttConnection, packet: SubscribePacket): void {
   const session = conn.session as Session;
   const subscriptionId = packet.properties?.subscriptionIdentifiers?.[0] ?? 0;
-  if (subscriptionId !== 0 && !conn.broker.config.mqtt_protocol_config.subscription_identifier_available) {
+  if (
+    subscriptionId !== 0 &&
+    !conn.broker.config.mqtt_protocol_config.subscription_identifier_available
+  ) {
     conn.protocolError(
       ReasonCode.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
       "subscription identifiers not supported",
