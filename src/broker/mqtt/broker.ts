@@ -1,4 +1,5 @@
 import type { Duplex } from "node:stream";
+import { CONNECTION_HEADROOM_COUNT, SHUTDOWN_TIMEOUT_MS } from "../../config/limits.ts";
 import type { Config } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
 import { type QoS, ReasonCode } from "../../protocol/mqtt/constants.ts";
@@ -10,9 +11,6 @@ import { RetainedStore } from "./retained.ts";
 import { Router, type SharedGroup } from "./router.ts";
 import { type Delivery, newDelivery, Session } from "./session.ts";
 import { BrokerStats } from "./stats.ts";
-
-/** Extra sockets accepted beyond max_connections so refusals can carry a CONNACK code. */
-const CONNECTION_HEADROOM = 64;
 
 export interface BrokerOptions {
   /** Enhanced authentication methods (AUTH packet flows), by method name. */
@@ -51,7 +49,7 @@ export class MqttBroker {
 
   /** Takes a new client byte stream (TCP socket, TLS socket or WebSocket stream). */
   accept(stream: Duplex, remoteAddress: string): void {
-    const limit = this.config.mqtt_limits.max_connections + CONNECTION_HEADROOM;
+    const limit = this.config.mqtt_limits.max_connections + CONNECTION_HEADROOM_COUNT;
     if (this.shuttingDown || this.connections.size >= limit) {
       this.logger.info({ remote: remoteAddress }, "refusing connection: connection limit");
       this.stats.connectionsRefused++;
@@ -337,7 +335,7 @@ export class MqttBroker {
    * Graceful stop: every client gets DISCONNECT 0x8B (v5) and its socket is flushed and closed;
    * resolves when all sockets are gone or the timeout passes.
    */
-  async shutdown(timeoutMs = 5000): Promise<void> {
+  async shutdown(timeoutMs = SHUTDOWN_TIMEOUT_MS): Promise<void> {
     this.shuttingDown = true;
     for (const conn of this.connections) {
       if (conn.state === ConnectionState.CONNECTED) {

@@ -1,4 +1,9 @@
 import type { Duplex } from "node:stream";
+import {
+  CLOSE_LINGER_MS,
+  DEFERRED_PACKETS_MAX,
+  FLUSH_CONCAT_BYTES_MAX,
+} from "../../config/limits.ts";
 import { ErrorCode, type MqttProtocolError } from "../../errors.ts";
 import { type ProtocolLevel, type QoS, ReasonCode } from "../../protocol/mqtt/constants.ts";
 import { encode, MqttParser } from "../../protocol/mqtt/index.ts";
@@ -19,12 +24,6 @@ export const ConnectionState = {
   CLOSED: 3,
 } as const;
 export type ConnectionStateValue = (typeof ConnectionState)[keyof typeof ConnectionState];
-
-/** Output of one turn up to this size is copied into one buffer before the write. */
-const FLUSH_CONCAT_BYTES_MAX = 256 * 1024;
-
-/** Packets received while a CONNECT is being decided are held, up to this many. */
-const DEFERRED_PACKETS_MAX = 1000;
 
 /**
  * One client connection: the shell around a byte stream (TCP, TLS or WebSocket). It parses,
@@ -91,7 +90,19 @@ export class MqttConnection implements SessionLink {
     if (this.state === ConnectionState.CLOSED) return;
     this.lastPacketAtMs = Date.now();
     this.broker.stats.bytesIn += chunk.length;
-    const error = this.parser.push(chunk);
+    let error: MqttProtocolError | null;
+    try {
+      error = this.parser.push(chunk);
+    } catch (err) {
+      // A broker bug must cost this connection, not every client of the process.
+      this.broker.stats.internalErrors++;
+      this.broker.logger.error(
+        { clientId: this.clientId, err },
+        "internal error while handling a packet; closing the connection",
+      );
+      this.disconnect(ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR, "internal error");
+      return;
+    }
     if (error !== null) this.onProtocolError(error);
   }
 
@@ -176,7 +187,7 @@ export class MqttConnection implements SessionLink {
     this.flushOutput();
     this.stream.end();
     // A peer that never reads would keep the socket half-open forever.
-    setTimeout(() => this.stream.destroy(), 2000).unref();
+    setTimeout(() => this.stream.destroy(), CLOSE_LINGER_MS).unref();
     this.broker.onConnectionClosed(this, wasConnected, publishWill && !this.disconnectedCleanly);
   }
 

@@ -1,8 +1,6 @@
+import { COMPACT_WASTE_BYTES_MIN } from "../../config/limits.ts";
 import type { QoS } from "../../protocol/mqtt/constants.ts";
 import type { Properties } from "../../protocol/mqtt/packets.ts";
-
-/** Payload views smaller than this share of their backing buffer are copied before keeping. */
-const COMPACT_WASTE_BYTES_MIN = 1024;
 
 /**
  * An application message as the broker holds it: one object per PUBLISH received, shared by

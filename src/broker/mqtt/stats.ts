@@ -4,6 +4,7 @@ export class BrokerStats {
   disconnects = 0;
   connectionsRefused = 0;
   protocolErrors = 0;
+  internalErrors = 0;
   messagesIn = 0;
   messagesOut = 0;
   bytesIn = 0;

@@ -1,0 +1,25 @@
+import { assert } from "../errors.ts";
+
+/**
+ * Static limits of one process, in one place. Limits an operator may change are config keys
+ * (src/config/schema.ts); these are the ones that shape the code itself.
+ */
+
+/** Sockets accepted beyond max_connections so that a refusal can carry a CONNACK reason code. */
+export const CONNECTION_HEADROOM_COUNT = 64;
+/** Packets held while a CONNECT is being decided (enhanced authentication). */
+export const DEFERRED_PACKETS_MAX = 1000;
+/** One turn's output up to this size is copied into one buffer and written once. */
+export const FLUSH_CONCAT_BYTES_MAX = 256 * 1024;
+/** A payload view wasting at least this much of its backing buffer is copied before it is kept. */
+export const COMPACT_WASTE_BYTES_MIN = 1024;
+/** How long a closed connection may take to flush before its socket is destroyed. */
+export const CLOSE_LINGER_MS = 2000;
+/** How long a graceful shutdown waits for clients to be flushed and closed. */
+export const SHUTDOWN_TIMEOUT_MS = 5000;
+/** Largest MQTT packet identifier; outbound windows can never exceed it. */
+export const PACKET_ID_MAX = 65_535;
+
+assert(FLUSH_CONCAT_BYTES_MAX >= 64 * 1024, "flush batches must hold many small packets");
+assert(CLOSE_LINGER_MS < SHUTDOWN_TIMEOUT_MS, "shutdown must outwait a closing connection");
+assert(DEFERRED_PACKETS_MAX <= PACKET_ID_MAX, "deferred packets bounded like a window");
