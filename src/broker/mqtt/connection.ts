@@ -63,6 +63,7 @@ export class MqttConnection implements SessionLink {
   closeReason = "";
   private readonly outChunks: Buffer[] = [];
   private outBytes = 0;
+  private readPaused = false;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(broker: MqttBroker, stream: Duplex, remoteAddress: string) {
@@ -76,7 +77,7 @@ export class MqttConnection implements SessionLink {
       broker.config.mqtt_protocol_config.max_packet_size,
     );
     stream.on("data", (chunk: Buffer) => this.onData(chunk));
-    stream.on("drain", () => this.pump());
+    stream.on("drain", () => this.onDrain());
     stream.on("error", (err: Error) => this.onStreamError(err));
     stream.on("close", () => this.onStreamClose());
     this.armTimer(broker.config.mqtt_limits.connect_timeout_ms);
@@ -287,6 +288,20 @@ export class MqttConnection implements SessionLink {
     }
     chunks.length = 0;
     this.outBytes = 0;
+    // A client that does not read what we send is not read from either: TCP backpressure
+    // then bounds what it can make us buffer (acks, PINGRESPs, its own publishes).
+    if (!this.readPaused && !this.writable) {
+      this.readPaused = true;
+      this.stream.pause();
+    }
+  }
+
+  private onDrain(): void {
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.stream.resume();
+    }
+    this.pump();
   }
 
   /** True while the socket's write buffer is within the configured bound. */
