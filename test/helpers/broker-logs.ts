@@ -16,7 +16,11 @@ export function nextLog(
 }
 
 /** The broker's debug line for a client whose connection has closed (for any reason). */
-export function clientGone(broker: BrokerProcess, clientId: string, timeoutMs = 5000): Promise<LogLine> {
+export function clientGone(
+  broker: BrokerProcess,
+  clientId: string,
+  timeoutMs = 5000,
+): Promise<LogLine> {
   return nextLog(
     broker,
     (line) => line.msg === "client disconnected" && line.clientId === clientId,

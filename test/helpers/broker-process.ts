@@ -70,7 +70,9 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerPro
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
 
   function waitForLog(match: (line: LogLine) => boolean, timeoutMs = 5000): Promise<LogLine> {
     const seen = logs.find(match);

@@ -27,10 +27,17 @@ export function connectMqtt(url: string, options: IClientOptions = {}): Promise<
 }
 
 /** Rejects with a clear message if `promise` does not settle within `timeoutMs`. */
-export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms: ${what}`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${timeoutMs} ms: ${what}`)),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -48,18 +55,21 @@ export interface Received {
 /** Collects the messages an mqtt.js client receives, in order. */
 export class Inbox {
   readonly messages: Received[] = [];
-  private readonly waiters: Array<() => void> = [];
+  /** Called after each message; see waitUntil(). */
+  readonly listeners = new Set<() => void>();
 
   constructor(client: MqttClient) {
     client.on("message", (topic, payload, packet) => {
       this.messages.push({ topic, payload, packet });
-      for (const wake of this.waiters.splice(0)) wake();
+      for (const wake of [...this.listeners]) wake();
     });
   }
 
   /** Payloads as strings, in arrival order (optionally of one topic only). */
   payloads(topic?: string): string[] {
-    return this.messages.filter((m) => topic === undefined || m.topic === topic).map((m) => m.payload.toString());
+    return this.messages
+      .filter((m) => topic === undefined || m.topic === topic)
+      .map((m) => m.payload.toString());
   }
 
   /**
@@ -71,25 +81,18 @@ export class Inbox {
     match: (m: Received) => boolean = () => true,
     timeoutMs = WAIT_TIMEOUT_MS,
   ): Promise<Received[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const matching = this.messages.filter(match);
-      if (matching.length >= count) return matching;
-      const leftMs = deadline - Date.now();
-      if (leftMs <= 0) {
-        throw new Error(
-          `expected ${count} matching messages, got ${matching.length} within ${timeoutMs} ms ` +
-            `(all received: ${JSON.stringify(this.messages.map((m) => `${m.topic}:${m.payload.length}B`).slice(0, 20))})`,
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, leftMs);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+    await waitUntil(
+      [this],
+      () => this.messages.filter(match).length >= count,
+      timeoutMs,
+      () =>
+        `expected ${count} matching messages, got ${this.messages.filter(match).length} ` +
+        `(all received: ${this.messages
+          .slice(0, 20)
+          .map((m) => `${m.topic}:${m.payload.length}B`)
+          .join(", ")})`,
+    );
+    return this.messages.filter(match);
   }
 
   /** Waits for the first message on `topic`. */
@@ -97,6 +100,35 @@ export class Inbox {
     const [first] = await this.waitFor(1, (m) => m.topic === topic, timeoutMs);
     return first;
   }
+}
+
+/**
+ * Resolves once `condition()` holds, re-checking it after each message any of `inboxes` receives;
+ * rejects with `explain()` after `timeoutMs`. Leaves no timer or listener behind.
+ */
+export function waitUntil(
+  inboxes: Inbox[],
+  condition: () => boolean,
+  timeoutMs: number,
+  explain: () => string,
+): Promise<void> {
+  if (condition()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const finish = (error: Error | null) => {
+      clearTimeout(timer);
+      for (const inbox of inboxes) inbox.listeners.delete(check);
+      if (error === null) resolve();
+      else reject(error);
+    };
+    const check = () => {
+      if (condition()) finish(null);
+    };
+    const timer = setTimeout(
+      () => finish(new Error(`timed out after ${timeoutMs} ms: ${explain()}`)),
+      timeoutMs,
+    );
+    for (const inbox of inboxes) inbox.listeners.add(check);
+  });
 }
 
 /** Remembers the clients a test opens and closes them all, whatever happened. */

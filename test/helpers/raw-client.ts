@@ -5,12 +5,13 @@
  */
 import { connect as netConnect, type Socket } from "node:net";
 import {
+  type AckPacket,
   type ConnectPacket,
   encode,
   MqttParser,
   type Packet,
-  type ProtocolLevel,
   type Properties,
+  type ProtocolLevel,
   type PublishPacket,
   type QoS,
   type SubackPacket,
@@ -25,7 +26,10 @@ export const RAW_TIMEOUT_MS = 3000;
 /** Large enough for any test payload; our parser checks sizes against it. */
 const PACKET_SIZE_BYTES_MAX = 268_435_460;
 
-type PacketOf<T extends Packet["type"]> = Extract<Packet, { type: T }>;
+/** The packet shape of a type name; the four acks share AckPacket, whose `type` is a union. */
+export type PacketOf<T extends Packet["type"]> = T extends AckPacket["type"]
+  ? AckPacket
+  : Extract<Packet, { type: T }>;
 
 export interface RawConnectOptions {
   clientId: string;
@@ -43,7 +47,9 @@ export class RawClient {
   readonly version: ProtocolLevel;
   /** Every packet received, in order (including the ones already taken by next()). */
   readonly received: Packet[] = [];
-  private readonly pending: Packet[] = [];
+  /** Received, not yet taken: pending[pendingHead..]. An index, as shift() is O(n) on a flood. */
+  private pending: Packet[] = [];
+  private pendingHead = 0;
   private waiter: ((packet: Packet) => void) | null = null;
   private readonly parser: MqttParser;
   private readonly closedPromise: Promise<void>;
@@ -87,6 +93,19 @@ export class RawClient {
     this.pending.push(packet);
   }
 
+  private takePending(): Packet | undefined {
+    if (this.pendingHead === this.pending.length) return undefined;
+    const packet = this.pending[this.pendingHead++];
+    if (this.pendingHead === this.pending.length) {
+      this.pending = [];
+      this.pendingHead = 0;
+    } else if (this.pendingHead >= 1024 && this.pendingHead * 2 >= this.pending.length) {
+      this.pending = this.pending.slice(this.pendingHead);
+      this.pendingHead = 0;
+    }
+    return packet;
+  }
+
   /** A packet identifier not used before by this client (wraps at 65535). */
   allocatePacketId(): number {
     const id = this.nextPacketId;
@@ -104,13 +123,13 @@ export class RawClient {
 
   /** Packets received and not yet taken by next(). */
   get buffered(): readonly Packet[] {
-    return this.pending;
+    return this.pending.slice(this.pendingHead);
   }
 
   /** The next packet the broker sends; rejects on timeout or when the socket closes first. */
   next(timeoutMs = RAW_TIMEOUT_MS): Promise<Packet> {
     if (this.parseError !== null) return Promise.reject(this.parseError);
-    const ready = this.pending.shift();
+    const ready = this.takePending();
     if (ready !== undefined) return Promise.resolve(ready);
     if (this.closedFlag) return Promise.reject(new Error("socket closed, no packet pending"));
     if (this.waiter !== null) return Promise.reject(new Error("next() is already waiting"));
@@ -138,7 +157,10 @@ export class RawClient {
   }
 
   /** The next packet, which must be of `type`. */
-  async expect<T extends Packet["type"]>(type: T, timeoutMs = RAW_TIMEOUT_MS): Promise<PacketOf<T>> {
+  async expect<T extends Packet["type"]>(
+    type: T,
+    timeoutMs = RAW_TIMEOUT_MS,
+  ): Promise<PacketOf<T>> {
     const packet = await this.next(timeoutMs);
     if (packet.type !== type) {
       throw new Error(`expected ${type}, got ${describePacket(packet)}`);
@@ -195,7 +217,8 @@ export class RawClient {
       })),
     });
     const suback = await this.expect("suback");
-    if (suback.packetId !== packetId) throw new Error(`SUBACK for ${suback.packetId}, not ${packetId}`);
+    if (suback.packetId !== packetId)
+      throw new Error(`SUBACK for ${suback.packetId}, not ${packetId}`);
     return suback;
   }
 
@@ -213,7 +236,13 @@ export class RawClient {
   publish(
     topic: string,
     payload: string | Buffer,
-    options: { qos?: QoS; retain?: boolean; dup?: boolean; packetId?: number; properties?: Properties } = {},
+    options: {
+      qos?: QoS;
+      retain?: boolean;
+      dup?: boolean;
+      packetId?: number;
+      properties?: Properties;
+    } = {},
   ): PublishPacket {
     const qos = options.qos ?? 0;
     const packet: PublishPacket = {
@@ -290,7 +319,8 @@ export async function connectRaw(
   client.send(connectPacket(options));
   try {
     const connack = await client.expect("connack");
-    if (connack.reasonCode !== 0) throw new Error(`CONNACK refused: 0x${connack.reasonCode.toString(16)}`);
+    if (connack.reasonCode !== 0)
+      throw new Error(`CONNACK refused: 0x${connack.reasonCode.toString(16)}`);
     return { client, connack };
   } catch (error) {
     client.destroy();

@@ -49,7 +49,10 @@ async function connackFor(
 /** Publishes through the broker from a second client and waits for `client` to receive it. */
 async function assertRoundTrip(url: string, tracker: ClientTracker, version: 3 | 4 | 5) {
   const topic = uniqueName("connect/roundtrip");
-  const options = version === 3 ? { protocolVersion: 3 as const, protocolId: "MQIsdp" as const } : { protocolVersion: version };
+  const options =
+    version === 3
+      ? { protocolVersion: 3 as const, protocolId: "MQIsdp" as const }
+      : { protocolVersion: version };
   const subscriber = tracker.mqtt(await connectMqtt(url, options));
   const inbox = new Inbox(subscriber);
   await subscriber.subscribeAsync(topic, { qos: 1 });
@@ -240,7 +243,10 @@ max_client_id_length = ${CLIENT_ID_LENGTH_MAX}
       const label = version === 5 ? "0x85" : "return code 2";
       test(`v${version}: an id longer than max_client_id_length is refused with ${label}`, async () => {
         const tooLong = "x".repeat(CLIENT_ID_LENGTH_MAX + 1);
-        const { client, connack } = await connackFor(broker.port, tracker, { version, clientId: tooLong });
+        const { client, connack } = await connackFor(broker.port, tracker, {
+          version,
+          clientId: tooLong,
+        });
         try {
           assert.equal(connack.reasonCode, expected);
           await client.waitClosed();
@@ -253,6 +259,20 @@ max_client_id_length = ${CLIENT_ID_LENGTH_MAX}
         assert.equal(ok.connack.reasonCode, 0, "an id of exactly the maximum length is accepted");
       });
     }
+  });
+
+  test("[MQTT-3.1.2-29] a refusal carries a Reason String unless Request Problem Information is 0", async () => {
+    const tooLong = "z".repeat(CLIENT_ID_LENGTH_MAX + 1);
+    const plain = await connackFor(broker.port, tracker, { clientId: tooLong });
+    assert.equal(plain.connack.reasonCode, 0x85);
+    assert.match(plain.connack.properties?.reasonString ?? "", /client identifier/);
+    const quiet = await connackFor(broker.port, tracker, {
+      clientId: tooLong,
+      properties: { requestProblemInformation: 0 },
+    });
+    assert.equal(quiet.connack.reasonCode, 0x85);
+    assert.equal(quiet.connack.properties?.reasonString, undefined);
+    await Promise.all([plain.client.waitClosed(), quiet.client.waitClosed()]);
   });
 
   describe("packet order", () => {

@@ -6,8 +6,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, afterEach, before, describe, test } from "node:test";
-import type { QoS } from "mqtt";
-import type { PublishPacket } from "../../src/protocol/mqtt/index.ts";
+import type { PublishPacket, QoS } from "../../src/protocol/mqtt/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import { ClientTracker, connectMqtt, Inbox, uniqueName } from "../helpers/mqtt-clients.ts";
 import { connectRaw, type RawClient } from "../helpers/raw-client.ts";
@@ -40,7 +39,9 @@ describe("QoS with the default configuration", () => {
         const delivered = Math.min(publishQos, subscribeQos);
         test(`v${version === 5 ? "5" : "3.1.1"}: publish QoS ${publishQos} to a QoS ${subscribeQos} subscription arrives once at QoS ${delivered} [MQTT-3.8.4-8]`, async () => {
           const topic = uniqueName(`qos/${version}/${publishQos}${subscribeQos}`);
-          const subscriber = track.mqtt(await connectMqtt(broker.url, { protocolVersion: version }));
+          const subscriber = track.mqtt(
+            await connectMqtt(broker.url, { protocolVersion: version }),
+          );
           const inbox = new Inbox(subscriber);
           const granted = await subscriber.subscribeAsync(topic, { qos: subscribeQos });
           assert.equal(granted[0].qos, subscribeQos);
@@ -58,9 +59,16 @@ describe("QoS with the default configuration", () => {
 
   test("QoS 2 PUBLISH resent with DUP before PUBREL is delivered exactly once [MQTT-4.3.3-10, -12]", async () => {
     const topic = uniqueName("qos/exactly-once");
-    const { client: subscriber } = track.raw(await connectRaw(broker.port, { clientId: uniqueName("eo-sub") }));
-    assert.deepEqual((await subscriber.subscribe([{ topicFilter: topic, qos: 2 }])).reasonCodes, [2]);
-    const { client: publisher } = track.raw(await connectRaw(broker.port, { clientId: uniqueName("eo-pub") }));
+    const { client: subscriber } = track.raw(
+      await connectRaw(broker.port, { clientId: uniqueName("eo-sub") }),
+    );
+    assert.deepEqual(
+      (await subscriber.subscribe([{ topicFilter: topic, qos: 2 }])).reasonCodes,
+      [2],
+    );
+    const { client: publisher } = track.raw(
+      await connectRaw(broker.port, { clientId: uniqueName("eo-pub") }),
+    );
 
     const packetId = 7;
     publisher.publish(topic, "once", { qos: 2, packetId });
@@ -68,7 +76,10 @@ describe("QoS with the default configuration", () => {
     publisher.publish(topic, "once", { qos: 2, packetId, dup: true });
     const again = await publisher.expect("pubrec");
     assert.equal(again.packetId, packetId);
-    assert.ok(again.reasonCode < 0x80, `PUBREC for the duplicate: 0x${again.reasonCode.toString(16)}`);
+    assert.ok(
+      again.reasonCode < 0x80,
+      `PUBREC for the duplicate: 0x${again.reasonCode.toString(16)}`,
+    );
     publisher.send({ type: "pubrel", packetId, reasonCode: 0 });
     const pubcomp = await publisher.expect("pubcomp");
     assert.deepEqual([pubcomp.packetId, pubcomp.reasonCode], [packetId, 0]);
@@ -101,7 +112,9 @@ describe("QoS with the default configuration", () => {
     assert.equal((await client.expect("pubcomp")).reasonCode, 0);
 
     // With a subscriber the same publish succeeds.
-    const { client: subscriber } = track.raw(await connectRaw(broker.port, { clientId: uniqueName("nms-sub") }));
+    const { client: subscriber } = track.raw(
+      await connectRaw(broker.port, { clientId: uniqueName("nms-sub") }),
+    );
     await subscriber.subscribe([{ topicFilter: topic, qos: 0 }]);
     client.publish(topic, "x", { qos: 1 });
     assert.equal((await client.expect("puback")).reasonCode, 0);
@@ -110,10 +123,15 @@ describe("QoS with the default configuration", () => {
   test("receive maximum 3 in CONNECT: 3 QoS 1 messages in flight, one more per PUBACK [MQTT-3.3.4-7]", async () => {
     const topic = uniqueName("qos/window");
     const { client: subscriber } = track.raw(
-      await connectRaw(broker.port, { clientId: uniqueName("win-sub"), properties: { receiveMaximum: 3 } }),
+      await connectRaw(broker.port, {
+        clientId: uniqueName("win-sub"),
+        properties: { receiveMaximum: 3 },
+      }),
     );
     await subscriber.subscribe([{ topicFilter: topic, qos: 1 }]);
-    const { client: publisher } = track.raw(await connectRaw(broker.port, { clientId: uniqueName("win-pub") }));
+    const { client: publisher } = track.raw(
+      await connectRaw(broker.port, { clientId: uniqueName("win-pub") }),
+    );
     const total = 8;
     for (let i = 0; i < total; i++) publisher.publish(topic, `m${i}`, { qos: 1 });
     for (let i = 0; i < total; i++) assert.equal((await publisher.expect("puback")).reasonCode, 0);
@@ -125,7 +143,11 @@ describe("QoS with the default configuration", () => {
     const received = [...first];
     let acked = 0;
     while (received.length < total) {
-      subscriber.send({ type: "puback", packetId: received[acked].packetId as number, reasonCode: 0 });
+      subscriber.send({
+        type: "puback",
+        packetId: received[acked].packetId as number,
+        reasonCode: 0,
+      });
       acked++;
       received.push(await subscriber.expect("publish"));
       assert.deepEqual(await subscriber.drain(), [], `exactly one more after PUBACK ${acked}`);
@@ -141,7 +163,10 @@ describe("QoS with the default configuration", () => {
   test("receive maximum 2 with QoS 2: PUBREC keeps the slot, PUBCOMP frees it [MQTT-3.3.4-7]", async () => {
     const topic = uniqueName("qos/window2");
     const { client: subscriber } = track.raw(
-      await connectRaw(broker.port, { clientId: uniqueName("win2-sub"), properties: { receiveMaximum: 2 } }),
+      await connectRaw(broker.port, {
+        clientId: uniqueName("win2-sub"),
+        properties: { receiveMaximum: 2 },
+      }),
     );
     await subscriber.subscribe([{ topicFilter: topic, qos: 2 }]);
     const publisher = track.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
@@ -151,7 +176,11 @@ describe("QoS with the default configuration", () => {
     assert.deepEqual(texts([a, b]), ["q0", "q1"]);
     subscriber.send({ type: "pubrec", packetId: a.packetId as number, reasonCode: 0 });
     assert.equal((await subscriber.expect("pubrel")).packetId, a.packetId);
-    assert.deepEqual(await subscriber.drain(), [], "a PUBREC'd message still counts against the window");
+    assert.deepEqual(
+      await subscriber.drain(),
+      [],
+      "a PUBREC'd message still counts against the window",
+    );
     subscriber.send({ type: "pubcomp", packetId: a.packetId as number, reasonCode: 0 });
     const c = await subscriber.expect("publish");
     assert.equal(c.payload.toString(), "q2");
@@ -204,7 +233,9 @@ describe("QoS with max_qos = 1", () => {
   after(() => broker.stop());
 
   test("CONNACK announces Maximum QoS 1 and SUBACK grants at most 1", async () => {
-    const { client, connack } = track.raw(await connectRaw(broker.port, { clientId: uniqueName("mq-v5") }));
+    const { client, connack } = track.raw(
+      await connectRaw(broker.port, { clientId: uniqueName("mq-v5") }),
+    );
     assert.equal(connack.properties?.maximumQoS, 1);
     const suback = await client.subscribe([
       { topicFilter: uniqueName("mq/a"), qos: 2 },
@@ -215,7 +246,10 @@ describe("QoS with max_qos = 1", () => {
     const { client: v3 } = track.raw(
       await connectRaw(broker.port, { clientId: uniqueName("mq-v3"), version: 4 }),
     );
-    assert.deepEqual((await v3.subscribe([{ topicFilter: uniqueName("mq/d"), qos: 2 }])).reasonCodes, [1]);
+    assert.deepEqual(
+      (await v3.subscribe([{ topicFilter: uniqueName("mq/d"), qos: 2 }])).reasonCodes,
+      [1],
+    );
   });
 
   test("a subscription asked at QoS 2 receives QoS 1 messages at QoS 1", async () => {
@@ -232,9 +266,13 @@ describe("QoS with max_qos = 1", () => {
 
   test("v5 PUBLISH at QoS 2 is answered with DISCONNECT 0x9B QoS not supported", async () => {
     const topic = uniqueName("mq/over");
-    const { client: subscriber } = track.raw(await connectRaw(broker.port, { clientId: uniqueName("mq-sub") }));
+    const { client: subscriber } = track.raw(
+      await connectRaw(broker.port, { clientId: uniqueName("mq-sub") }),
+    );
     await subscriber.subscribe([{ topicFilter: topic, qos: 1 }]);
-    const { client } = track.raw(await connectRaw(broker.port, { clientId: uniqueName("mq-over") }));
+    const { client } = track.raw(
+      await connectRaw(broker.port, { clientId: uniqueName("mq-over") }),
+    );
     client.publish(topic, "too high", { qos: 2 });
     const disconnect = await client.expect("disconnect");
     assert.equal(disconnect.reasonCode, 0x9b);

@@ -31,6 +31,8 @@ export class MqttBroker {
   readonly router: Router;
   readonly authenticators: Map<string, EnhancedAuthenticator>;
   private readonly expiryTimers = new Map<Session, NodeJS.Timeout>();
+  /** Earliest expiry among retained messages (ms since epoch; 0 = none); may be stale-early. */
+  private retainedExpiryMinMs = 0;
   private readonly willTimers = new Map<Session, { will: Will; timer: NodeJS.Timeout }>();
   private readonly pendingFlush: MqttConnection[] = [];
   private readonly flushBound = () => this.flush();
@@ -92,10 +94,11 @@ export class MqttBroker {
     const tooBig =
       limits.max_retained_payload_bytes > 0 &&
       message.payload.length > limits.max_retained_payload_bytes;
-    const full =
-      limits.max_retained_messages > 0 &&
-      this.retained.size >= limits.max_retained_messages &&
-      this.retained.get(message.topic) === undefined;
+    const replaces = this.retained.get(message.topic) !== undefined;
+    const max = limits.max_retained_messages;
+    let full = max > 0 && this.retained.size >= max && !replaces;
+    // An expired retained message is gone [MQTT-3.3.2-5]: it must not hold a slot.
+    if (full && this.purgeExpiredRetained(Date.now())) full = this.retained.size >= max;
     if (tooBig || full) {
       this.stats.retainedRefused++;
       this.logger.debug({ topic: message.topic }, "retained message not stored: limit");
@@ -103,6 +106,32 @@ export class MqttBroker {
     }
     message.compact();
     this.retained.set(message.topic, message); // [MQTT-3.3.1-5]
+    const expiresAtMs = message.expiresAtMs;
+    if (
+      expiresAtMs !== 0 &&
+      (this.retainedExpiryMinMs === 0 || expiresAtMs < this.retainedExpiryMinMs)
+    ) {
+      this.retainedExpiryMinMs = expiresAtMs;
+    }
+  }
+
+  /**
+   * Deletes expired retained messages; true if any was deleted. Scans only once the earliest
+   * known expiry has passed, so a full store refusing messages does not scan on every publish.
+   */
+  private purgeExpiredRetained(nowMs: number): boolean {
+    if (this.retainedExpiryMinMs === 0 || nowMs < this.retainedExpiryMinMs) return false;
+    const expired: string[] = [];
+    let nextMs = 0;
+    for (const [topic, message] of this.retained.entries()) {
+      if (message.isExpired(nowMs)) expired.push(topic);
+      else if (message.expiresAtMs !== 0 && (nextMs === 0 || message.expiresAtMs < nextMs)) {
+        nextMs = message.expiresAtMs;
+      }
+    }
+    for (const topic of expired) this.retained.delete(topic);
+    this.retainedExpiryMinMs = nextMs;
+    return expired.length > 0;
   }
 
   private deliver(
@@ -146,8 +175,11 @@ export class MqttBroker {
   sendRetained(conn: MqttConnection, filter: string, qos: QoS, subscriptionId: number): void {
     const ids = subscriptionId !== 0 ? [subscriptionId] : null;
     const session = conn.session as Session;
-    this.retained.match(filter, (_topic, message) => {
-      if (message.isExpired(Date.now())) return;
+    this.retained.match(filter, (topic, message) => {
+      if (message.isExpired(Date.now())) {
+        this.retained.delete(topic); // match() allows deleting what it shows
+        return;
+      }
       const q = (message.qos < qos ? message.qos : qos) as QoS;
       if (q === 0) conn.sendQos0(message, true, ids);
       else conn.offer(newDelivery(message, q, true, ids, null));

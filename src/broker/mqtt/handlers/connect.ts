@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { ConnackCodeV3, ReasonCode } from "../../../protocol/mqtt/constants.ts";
+import { ConnackCodeV3, type QoS, ReasonCode } from "../../../protocol/mqtt/constants.ts";
 import type { ConnectPacket, Properties } from "../../../protocol/mqtt/packets.ts";
 import type { AuthStep } from "../auth.ts";
 import { ConnectionState, type MqttConnection } from "../connection.ts";
@@ -95,8 +95,10 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
       refuseConnect(conn, ReasonCode.RETAIN_NOT_SUPPORTED, "retained will not supported"); // [MQTT-3.2.2-13]
       return;
     }
-    conn.will =
-      will.qos > protocol.max_qos ? { ...will, qos: protocol.max_qos as 0 | 1 | 2 } : will;
+    // v3 has no CONNACK code for these: its will is kept within the limits instead.
+    const qos = will.qos > protocol.max_qos ? (protocol.max_qos as QoS) : will.qos;
+    const retain = will.retain && protocol.retain_available;
+    conn.will = qos === will.qos && retain === will.retain ? will : { ...will, qos, retain };
   }
   if (broker.connectedClients >= limits.max_connections) {
     refuseConnect(conn, ReasonCode.QUOTA_EXCEEDED, "maximum connections reached");

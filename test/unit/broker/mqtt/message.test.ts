@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Message, VARIANT_COUNT, variantIndex } from "../../../../src/broker/mqtt/message.ts";
+import { COMPACT_WASTE_BYTES_MIN } from "../../../../src/config/limits.ts";
 import type { QoS } from "../../../../src/protocol/mqtt/constants.ts";
 import type { Properties } from "../../../../src/protocol/mqtt/packets.ts";
 
@@ -55,8 +56,9 @@ test("message: compact keeps a standalone buffer as it is", () => {
   const m = message(standalone);
   m.compact();
   assert.equal(m.payload, standalone);
-  // A view that wastes less than 1 KiB of its backing buffer is not worth copying.
-  const nearlyWhole = Buffer.alloc(4096).subarray(0, 4096 - 1023);
+  // A view that wastes less than COMPACT_WASTE_BYTES_MIN of its backing buffer is not copied.
+  const backing = Buffer.alloc(4 * COMPACT_WASTE_BYTES_MIN);
+  const nearlyWhole = backing.subarray(0, backing.length - (COMPACT_WASTE_BYTES_MIN - 1));
   const n = message(nearlyWhole);
   n.compact();
   assert.equal(n.payload, nearlyWhole);

@@ -24,6 +24,12 @@ function delivery(qos: QoS = 1, share: ShareRef | null = null): Delivery {
   return newDelivery(message(qos), qos, false, null, share);
 }
 
+/** Same deliveries (by identity, not structure: many deliveries look alike) in the same order. */
+function assertSame(actual: Delivery[], expected: Delivery[], what = "deliveries"): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < actual.length; i++) assert.equal(actual[i], expected[i], `${what}[${i}]`);
+}
+
 /** Allocates an id and marks a new delivery sent under it, as a connection does. */
 function send(session: Session, d: Delivery = delivery()): number {
   const id = session.allocatePacketId();
@@ -41,11 +47,16 @@ test("allocatePacketId: counts up from 1 and never returns an id in use", () => 
   assert.ok(session.onPuback(2) !== undefined);
   assert.ok(session.onPuback(4) !== undefined);
   assert.equal(send(session), 6, "freed ids are not reused before the counter wraps");
-  for (let i = 0; i < 100; i++) {
+  // Hold every 7th id, then take every free one through a wrap-around: none is in use.
+  for (let id = 7; id <= PACKET_ID_MAX; id += 7) {
+    if (!session.inflight.has(id)) session.markSent(delivery(), id);
+  }
+  while (session.inflight.size < PACKET_ID_MAX) {
     const id = session.allocatePacketId();
-    assert.ok(!session.inflight.has(id), `id ${id} is in use`);
+    if (session.inflight.has(id)) assert.fail(`id ${id} is in use`);
     session.markSent(delivery(), id);
   }
+  assert.equal(session.allocatePacketId(), 0);
 });
 
 test("allocatePacketId: cycles through 1..65535, skipping inflight ids", () => {
@@ -99,7 +110,7 @@ test("enqueue drop_new: at the bound the new delivery is dropped", () => {
   const extra = delivery();
   assert.equal(session.enqueue(extra, 3, "drop_new"), "dropped_new");
   assert.equal(session.enqueue(delivery(), 3, "drop_new"), "dropped_new");
-  assert.deepEqual([...session.queue], items);
+  assertSame([...session.queue], items);
   assert.equal(session.queue.length, 3);
 });
 
@@ -109,9 +120,9 @@ test("enqueue drop_oldest: at the bound the oldest delivery makes room", () => {
   const fourth = delivery();
   const fifth = delivery();
   assert.equal(session.enqueue(fourth, 3, "drop_oldest"), "dropped_oldest");
-  assert.deepEqual([...session.queue], [second, third, fourth]);
+  assertSame([...session.queue], [second, third, fourth]);
   assert.equal(session.enqueue(fifth, 3, "drop_oldest"), "dropped_oldest");
-  assert.deepEqual([...session.queue], [third, fourth, fifth]);
+  assertSame([...session.queue], [third, fourth, fifth]);
   assert.ok(![...session.queue].includes(first));
 });
 
@@ -226,11 +237,11 @@ test("takeSharedDeliveries: takes shared inflight (not PUBREC'd QoS 2) and queue
   for (const d of [n1, s1, n2, s2, n3]) session.enqueue(d, 10, "drop_new");
 
   const taken = session.takeSharedDeliveries();
-  assert.deepEqual(taken, [sharedQ1, sharedQ2, s1, s2]);
+  assertSame(taken, [sharedQ1, sharedQ2, s1, s2]);
   assert.deepEqual([...session.inflight.keys()], [idB, idD]);
   assert.equal(session.inflight.has(idA), false);
   assert.equal(session.inflight.has(idC), false);
-  assert.deepEqual([...session.queue], [n1, n2, n3], "non-shared queue order kept");
+  assertSame([...session.queue], [n1, n2, n3], "non-shared queue order kept");
   assert.deepEqual(session.takeSharedDeliveries(), [], "nothing left to take");
 });
 
@@ -404,7 +415,7 @@ function step(h: Harness, op: SessionOp): void {
     const id = pickId(h, op.known, op.pick);
     assert.equal(session.onPubcomp(id), model.pubcomp(id));
   } else {
-    assert.deepEqual(session.takeSharedDeliveries(), model.takeShared());
+    assertSame(session.takeSharedDeliveries(), model.takeShared(), "taken");
   }
 }
 
@@ -412,13 +423,18 @@ function checkInvariants(h: Harness): void {
   const { session, model } = h;
   const queued = [...session.queue];
   assert.ok(queued.length <= h.max, "queue within its bound");
-  assert.deepEqual(queued, model.queue);
+  assertSame(queued, model.queue, "queue");
   for (const d of queued) assert.equal(d.state, DeliveryState.QUEUED);
   const inflight = [...session.inflight];
   assert.ok(inflight.length <= h.window);
   assert.deepEqual(
-    inflight.map(([id, d]) => [id, d, d.state]),
-    [...model.inflight].map(([id, entry]) => [id, entry.delivery, entry.state]),
+    inflight.map(([id, d]) => [id, d.state]),
+    [...model.inflight].map(([id, entry]) => [id, entry.state]),
+  );
+  assertSame(
+    inflight.map(([, d]) => d),
+    [...model.inflight.values()].map((entry) => entry.delivery),
+    "inflight",
   );
   for (const [id, d] of inflight) {
     assert.ok(Number.isInteger(id) && id >= 1 && id <= PACKET_ID_MAX, `inflight id ${id}`);
