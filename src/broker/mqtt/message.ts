@@ -64,7 +64,10 @@ export class Message {
     if (this.compacted) return;
     this.compacted = true;
     const waste = this.payload.buffer.byteLength - this.payload.byteLength;
-    if (waste >= COMPACT_WASTE_BYTES_MIN) this.payload = Buffer.from(this.payload);
+    // Copy only when the view pins more than it holds: a 100 KB payload in a 101 KB chunk stays.
+    if (waste >= COMPACT_WASTE_BYTES_MIN && waste > this.payload.byteLength) {
+      this.payload = Buffer.from(this.payload);
+    }
     const correlation = this.properties?.correlationData;
     if (correlation !== undefined && this.properties !== undefined) {
       this.properties.correlationData = Buffer.from(correlation);

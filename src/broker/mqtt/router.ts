@@ -124,18 +124,24 @@ export class Router {
     const groups = this.matchedGroups;
     let count = 0;
     // Copy-free hand-off: deliveries may not re-enter route() before these arrays are drained.
-    for (let i = 0; i < sessions.length; i++) {
-      const s = sessions[i];
-      const qos = Math.min(message.qos, s.matchQos) as QoS;
-      this.deliver(s, message, qos, s.matchRetain, s.matchSubscriptionIds, null);
-      s.matchSubscriptionIds = null;
-      count++;
+    try {
+      for (let i = 0; i < sessions.length; i++) {
+        const s = sessions[i];
+        const qos = Math.min(message.qos, s.matchQos) as QoS;
+        this.deliver(s, message, qos, s.matchRetain, s.matchSubscriptionIds, null);
+        s.matchSubscriptionIds = null;
+        count++;
+      }
+      sessions.length = 0;
+      for (let i = 0; i < groups.length; i++) {
+        if (this.deliverShared(groups[i], message, null)) count++;
+      }
+    } finally {
+      // Drained even if a delivery throws (a bug the connection survives): leftovers would
+      // make every later route() fail its re-entrancy assert.
+      sessions.length = 0;
+      groups.length = 0;
     }
-    sessions.length = 0;
-    for (let i = 0; i < groups.length; i++) {
-      if (this.deliverShared(groups[i], message, null)) count++;
-    }
-    groups.length = 0;
     return count;
   }
 

@@ -175,6 +175,29 @@ test("route: re-entering route() from a delivery is refused, not misrouted", () 
   // to the outer's remaining sessions and drop the outer message for them.
   assert.throws(() => router.route(publish("outer")), /not re-entrant/);
   assert.deepEqual(calls, ["a outer"]);
+  assert.equal(router.routing, false, "the failed route left no scratch state behind");
+  calls.length = 0;
+  assert.equal(router.route(publish("inner")), 1);
+  assert.deepEqual(calls, ["c inner"]);
+});
+
+test("route: a throwing DeliverFn leaves the router usable and routing correctly", () => {
+  const calls: string[] = [];
+  const deliver: DeliverFn = (s, message) => {
+    if (s.clientId === "bad" && message.topic === "t/1") throw new Error("delivery bug");
+    calls.push(`${s.clientId} ${message.topic}`);
+  };
+  const router = new Router("round_robin", deliver);
+  router.subscribe(session("bad"), sub("t/1"));
+  router.subscribe(session("x"), sub("t/+"));
+  router.subscribe(session("y"), sharedSub("g", "t/1"));
+  router.subscribe(session("z"), sub("t/2"));
+  assert.throws(() => router.route(publish("t/1")), /delivery bug/);
+  assert.equal(router.routing, false);
+  calls.length = 0;
+  // Sessions matched by the failed publish must not receive the next one.
+  assert.equal(router.route(publish("t/2")), 2);
+  assert.deepEqual(calls.sort(), ["x t/2", "z t/2"]);
 });
 
 // ---- shared subscriptions --------------------------------------------------------------------
@@ -190,6 +213,28 @@ test("shared: round robin over three connected members, exact sequence", () => {
     assert.equal(call.share.group, "g");
     assert.equal(call.share.filter, "sh/+");
     assert.deepEqual(call.subscriptionIds, [4]);
+  }
+});
+
+test("shared: QoS is the minimum of message and subscription; RETAIN per retain-as-published", () => {
+  for (const messageQos of [0, 1, 2] as QoS[]) {
+    for (const subQos of [0, 1, 2] as QoS[]) {
+      for (const rap of [false, true]) {
+        for (const retained of [false, true]) {
+          const { router, calls } = recordingRouter();
+          router.subscribe(
+            session("m"),
+            sharedSub("g", "t", { qos: subQos, retainAsPublished: rap }),
+          );
+          router.route(publish("t", messageQos, retained));
+          const what = `qos ${messageQos}/${subQos} rap ${rap} retained ${retained}`;
+          assert.equal(calls.length, 1, what);
+          assert.equal(calls[0].qos, Math.min(messageQos, subQos), what);
+          assert.equal(calls[0].retain, rap && retained, what);
+          assert.equal(calls[0].subscriptionIds, null, what);
+        }
+      }
+    }
   }
 });
 
@@ -245,16 +290,19 @@ test("shared: hash_clientid sends one origin to one member, consistently", () =>
   const { router, calls } = recordingRouter("hash_clientid");
   for (const id of ["m1", "m2", "m3", "m4"]) router.subscribe(session(id), sharedSub("g", "t"));
   const chosen = new Map<string, string>();
+  // Back-to-back publishes from one origin, and again in later rounds: always the same member.
   for (let round = 0; round < 3; round++) {
-    for (let p = 0; p < 20; p++) {
+    for (let p = 0; p < 21; p++) {
       const origin = `publisher-${p}`;
-      calls.length = 0;
-      router.route(publish("t", 1, false, origin));
-      assert.equal(calls.length, 1);
-      const member = calls[0].session.clientId;
-      const before = chosen.get(origin);
-      if (before !== undefined) assert.equal(member, before, origin);
-      chosen.set(origin, member);
+      for (let repeat = 0; repeat < 3; repeat++) {
+        calls.length = 0;
+        router.route(publish("t", 1, false, origin));
+        assert.equal(calls.length, 1);
+        const member = calls[0].session.clientId;
+        const before = chosen.get(origin);
+        if (before !== undefined) assert.equal(member, before, origin);
+        chosen.set(origin, member);
+      }
     }
   }
   assert.ok(new Set(chosen.values()).size > 1, "origins spread over several members");
@@ -341,7 +389,8 @@ function referenceDeliveries(
   const out = new Map<string, Expected>();
   for (const [clientId, subs] of subscriptions) {
     const matching = [...subs.values()].filter(
-      (s) => naiveMatches(s.matchFilter, message.topic) && !(s.noLocal && clientId === message.origin),
+      (s) =>
+        naiveMatches(s.matchFilter, message.topic) && !(s.noLocal && clientId === message.origin),
     );
     if (matching.length === 0) continue;
     const subQos = Math.max(...matching.map((s) => s.qos));

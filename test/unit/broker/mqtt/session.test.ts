@@ -289,7 +289,10 @@ const sessionOp: fc.Arbitrary<SessionOp> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ kind: "pump" as const }) },
   {
     weight: 6,
-    arbitrary: fc.record({ kind: fc.constantFrom("puback" as const, "pubcomp" as const), ...pickArbitrary }),
+    arbitrary: fc.record({
+      kind: fc.constantFrom("puback" as const, "pubcomp" as const),
+      ...pickArbitrary,
+    }),
   },
   {
     weight: 4,
@@ -456,7 +459,13 @@ test("session model test: random deliver/ack sequences against a reference sende
       fc.constantFrom<QueueDropPolicy>("drop_new", "drop_oldest"),
       fc.array(sessionOp, { maxLength: 200 }),
       (window, max, policy, ops) => {
-        const h: Harness = { session: new Session("c"), model: new SenderModel(), window, max, policy };
+        const h: Harness = {
+          session: new Session("c"),
+          model: new SenderModel(),
+          window,
+          max,
+          policy,
+        };
         for (const op of ops) {
           step(h, op);
           checkInvariants(h);
