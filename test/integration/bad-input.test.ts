@@ -8,7 +8,7 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import type { MqttClient } from "mqtt";
-import { encode, type Packet } from "../../src/protocol/mqtt/index.ts";
+import { encode, type Packet, type PublishPacket } from "../../src/protocol/mqtt/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import { ClientTracker, connectMqtt, Inbox, uniqueName } from "../helpers/mqtt-clients.ts";
 import { connectPacket, connectRaw, openRaw, type RawClient } from "../helpers/raw-client.ts";
@@ -74,6 +74,60 @@ function rssBytes(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
   assert.ok(match !== null, "VmRSS in /proc/<pid>/status");
   return Number(match[1]) * 1024;
+}
+
+/** Samples a process's RSS every 20 ms until stop(); peakBytes includes a last sample. */
+function sampleRss(pid: number): { beforeBytes: number; peakBytes: number; stop(): void } {
+  const beforeBytes = rssBytes(pid);
+  const sample = { beforeBytes, peakBytes: beforeBytes, stop };
+  const timer = setInterval(() => {
+    sample.peakBytes = Math.max(sample.peakBytes, rssBytes(pid));
+  }, 20);
+  function stop(): void {
+    clearInterval(timer);
+    sample.peakBytes = Math.max(sample.peakBytes, rssBytes(pid));
+  }
+  return sample;
+}
+
+/**
+ * Publishes `count` QoS 1 messages as fast as the socket takes them, payloads starting with an
+ * 8-digit sequence number, and waits for every PUBACK (in order: the last one means every
+ * message was routed). One encoded PUBLISH is copied with its packet id and number patched in.
+ */
+async function floodQos1(
+  publisher: RawClient,
+  topic: string,
+  count: number,
+  payloadBytes: number,
+): Promise<void> {
+  assert.ok(count <= 65_535, "packet ids stay unique");
+  const payload = Buffer.alloc(payloadBytes, 0x2e);
+  const template = encode(
+    { type: "publish", topic, payload, qos: 1, retain: false, dup: false, packetId: 1 },
+    5,
+  );
+  const payloadAt = template.length - payloadBytes;
+  const packetIdAt = payloadAt - 3; // packet id, then a 0 property length
+  for (let seq = 0; seq < count; ) {
+    const batch = Buffer.allocUnsafe(template.length * Math.min(64, count - seq));
+    for (let at = 0; at < batch.length; at += template.length, seq++) {
+      template.copy(batch, at);
+      batch.writeUInt16BE(seq + 1, at + packetIdAt);
+      batch.write(String(seq).padStart(8, "0"), at + payloadAt);
+    }
+    if (!publisher.socket.write(batch)) await once(publisher.socket, "drain");
+  }
+  for (let acked = 0; acked < count; ) {
+    const packet = await publisher.next(10_000);
+    if (packet.type === "puback") acked++;
+  }
+}
+
+/** The 8-digit sequence number floodQos1 puts at the start of each payload. */
+function sequenceOf(packet: Packet): number {
+  assert.equal(packet.type, "publish");
+  return Number((packet as PublishPacket).payload.subarray(0, 8).toString());
 }
 
 describe("bad input", () => {
@@ -370,52 +424,19 @@ max_write_buffer_bytes = ${WRITE_BUFFER_MAX}
     const publisher = tracker.raw(
       await connectRaw(broker.port, { clientId: uniqueName("flooder") }),
     ).client;
-    // One encoded PUBLISH, copied with its packet id and the sequence number patched in.
-    const template = encode(
-      {
-        type: "publish",
-        topic,
-        payload: Buffer.alloc(PAYLOAD_BYTES, 0x2e),
-        qos: 1,
-        retain: false,
-        dup: false,
-        packetId: 1,
-      },
-      5,
-    );
-    const payloadAt = template.length - PAYLOAD_BYTES;
-    const packetIdAt = payloadAt - 3; // packet id, then a 0 property length
-    const rssBeforeBytes = rssBytes(pid);
-    let rssPeakBytes = rssBeforeBytes;
-    const sampler = setInterval(() => {
-      rssPeakBytes = Math.max(rssPeakBytes, rssBytes(pid));
-    }, 20);
+    const rss = sampleRss(pid);
     try {
-      for (let seq = 0; seq < FLOOD_COUNT; ) {
-        const batch = Buffer.allocUnsafe(template.length * Math.min(64, FLOOD_COUNT - seq));
-        for (let at = 0; at < batch.length; at += template.length, seq++) {
-          template.copy(batch, at);
-          batch.writeUInt16BE((seq % 65_535) + 1, at + packetIdAt);
-          batch.write(String(seq).padStart(8, "0"), at + payloadAt);
-        }
-        if (!publisher.socket.write(batch)) await once(publisher.socket, "drain");
-      }
-      // PUBACKs come back in order: the last one means every message was routed.
-      for (let acked = 0; acked < FLOOD_COUNT; ) {
-        const packet = await publisher.next(10_000);
-        if (packet.type === "puback") acked++;
-      }
+      await floodQos1(publisher, topic, FLOOD_COUNT, PAYLOAD_BYTES);
       // Responsive while both slow clients are still stuck.
       await assertBrokerServes();
     } finally {
-      clearInterval(sampler);
+      rss.stop();
     }
-    rssPeakBytes = Math.max(rssPeakBytes, rssBytes(pid));
-    const growthBytes = rssPeakBytes - rssBeforeBytes;
+    const growthBytes = rss.peakBytes - rss.beforeBytes;
     const floodBytes = FLOOD_COUNT * PAYLOAD_BYTES;
     const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
     t.diagnostic(
-      `RSS before ${mib(rssBeforeBytes)}, peak ${mib(rssPeakBytes)}, flood ${mib(floodBytes)}`,
+      `RSS before ${mib(rss.beforeBytes)}, peak ${mib(rss.peakBytes)}, flood ${mib(floodBytes)}`,
     );
     // What the slow clients may hold: 10 + 100 QoS 1 messages and 64 KiB of socket buffer, under
     // 1 MiB. The rest of the growth is garbage-collector headroom for the traffic passing
@@ -432,7 +453,7 @@ max_write_buffer_bytes = ${WRITE_BUFFER_MAX}
     const sequence: number[] = [];
     for (let i = 0; i < RECEIVE_WINDOW + QUEUED_MAX; i++) {
       const publish = await slow1.expect("publish");
-      sequence.push(Number(publish.payload.subarray(0, 8).toString()));
+      sequence.push(sequenceOf(publish));
       slow1.send({ type: "puback", packetId: publish.packetId as number, reasonCode: 0 });
     }
     const expected = [
@@ -444,10 +465,7 @@ max_write_buffer_bytes = ${WRITE_BUFFER_MAX}
 
     // The QoS 0 reader wakes up: what was in its socket buffers, in order, the rest dropped.
     slow0.socket.resume();
-    const got = (await slow0.drain(10_000)).map((p) => {
-      assert.equal(p.type, "publish");
-      return Number((p as { payload: Buffer }).payload.subarray(0, 8).toString());
-    });
+    const got = (await slow0.drain(10_000)).map(sequenceOf);
     t.diagnostic(`QoS 0 reader got ${got.length} of ${FLOOD_COUNT}`);
     assert.ok(got.length > 0 && got.length < FLOOD_COUNT, `QoS 0 reader got ${got.length}`);
     for (let i = 1; i < got.length; i++) assert.ok(got[i] > got[i - 1], "in publish order");
@@ -469,15 +487,20 @@ max_write_buffer_bytes = ${WRITE_BUFFER_MAX}
       return Buffer.concat([Buffer.from([(int(16) << 4) | int(16)]), varint(body.length), body]);
     };
 
-    const runs = Array.from({ length: 50 }, async (_, i) => {
-      const mode = i % 3;
+    // Every byte is drawn before any socket opens, so the seed alone decides what is sent.
+    const plans = Array.from({ length: 50 }, (_, i) => {
+      const mode = i % 3; // 0: garbage only; 1: CONNECT, garbage; 2: CONNECT, packet-like garbage
       const version = ([3, 4, 5] as const)[int(3)];
-      const client = tracker.raw(await openRaw(broker.port, version));
       const chunks: Buffer[] = [];
-      if (mode > 0)
+      if (mode > 0) {
         chunks.push(encode(connectPacket({ clientId: `garbage-${seed}-${i}`, version }), version));
-      if (mode === 2) for (let k = 0; k < 1 + int(8); k++) chunks.push(packetLike());
+      }
+      if (mode === 2) for (let k = 0, n = 1 + int(8); k < n; k++) chunks.push(packetLike());
       else chunks.push(bytes(1 + int(512)));
+      return { version, chunks };
+    });
+    const runs = plans.map(async ({ version, chunks }) => {
+      const client = tracker.raw(await openRaw(broker.port, version));
       for (const chunk of chunks) client.sendBytes(chunk);
       client.socket.end();
       // The broker closes on a protocol error, or when it sees our end of the stream.

@@ -18,6 +18,8 @@ import { connectPacket, connectRaw, openRaw, type RawClient } from "../helpers/r
 const CHALLENGE = "TEST-CHALLENGE";
 const ASYNC = "TEST-ASYNC";
 const BROKEN = "TEST-BROKEN";
+/** Short, so that an exchange the client abandons is cut off quickly. */
+const CONNECT_TIMEOUT_MS = 500;
 
 /**
  * Two steps: the client opens with "client-first", the server answers with a nonce, the client
@@ -98,6 +100,7 @@ describe("enhanced authentication (v5 AUTH)", () => {
 
   before(async () => {
     const config = defaultConfig();
+    config.mqtt_limits.connect_timeout_ms = CONNECT_TIMEOUT_MS;
     broker = new MqttBroker(config, pino({ level: "silent" }), {
       authenticators: [challengeAuthenticator(), asyncAuthenticator, brokenAuthenticator],
     });
@@ -156,6 +159,21 @@ describe("enhanced authentication (v5 AUTH)", () => {
     await client.waitClosed();
   });
 
+  test("an exchange the client never finishes is closed at connect_timeout_ms", async () => {
+    const startedMs = Date.now();
+    const client = track(await openRaw(port, 5));
+    client.send(
+      connectPacket({
+        clientId: uniqueName("abandoned"),
+        properties: auth(CHALLENGE, "client-first"),
+      }),
+    );
+    assert.equal((await client.expect("auth")).reasonCode, 0x18);
+    await client.waitClosed(CONNECT_TIMEOUT_MS + 3000);
+    assert.ok(Date.now() - startedMs >= CONNECT_TIMEOUT_MS - 10, "not before the timeout");
+    assert.deepEqual(client.buffered, [], "no CONNACK");
+  });
+
   test("an asynchronous authenticator completes in one step", async () => {
     const clientId = uniqueName("async");
     const client = track(await openRaw(port, 5));
@@ -193,6 +211,31 @@ describe("enhanced authentication (v5 AUTH)", () => {
     assert.equal(done.properties?.authenticationMethod, CHALLENGE);
     assert.equal(done.properties?.authenticationData?.toString(), "server-final");
     await assertUsable(client);
+  });
+
+  test("AUTH 0x18 with no exchange in progress is a protocol error (0x82), not a step", async () => {
+    const client = track(await challengeConnect(port, uniqueName("stray-continue")));
+    // "answer-undefined" is what the authenticator would accept for a missing state.
+    client.send({
+      type: "auth",
+      reasonCode: 0x18,
+      properties: auth(CHALLENGE, "answer-undefined"),
+    });
+    const disconnect = await client.expect("disconnect");
+    assert.equal(disconnect.reasonCode, 0x82);
+    await client.waitClosed();
+  });
+
+  test("AUTH 0x18 after a completed re-authentication is a protocol error (0x82)", async () => {
+    const client = track(await challengeConnect(port, uniqueName("replayed-continue")));
+    client.send({ type: "auth", reasonCode: 0x19, properties: auth(CHALLENGE, "client-first") });
+    const nonce = (await client.expect("auth")).properties?.authenticationData?.toString();
+    const answer: Properties = auth(CHALLENGE, `answer-${nonce}`);
+    client.send({ type: "auth", reasonCode: 0x18, properties: answer });
+    assert.equal((await client.expect("auth")).reasonCode, 0x00);
+    client.send({ type: "auth", reasonCode: 0x18, properties: answer }); // replayed
+    assert.equal((await client.expect("disconnect")).reasonCode, 0x82);
+    await client.waitClosed();
   });
 
   test("[MQTT-4.12.1-2] failed re-authentication closes with DISCONNECT 0x87", async () => {

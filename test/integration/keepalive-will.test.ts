@@ -166,6 +166,36 @@ describe("keep alive and will", () => {
       await inbox.waitForTopic(topic);
     });
 
+    test("v5 will properties reach the subscriber; the will expiry counts down", async () => {
+      const clientId = uniqueName("will-props");
+      const topic = `${willBase}/${clientId}`;
+      const options = willOptions(clientId, topic, {
+        properties: {
+          payloadFormatIndicator: 1,
+          messageExpiryInterval: 120,
+          contentType: "text/plain",
+          responseTopic: "will/replies",
+          correlationData: Buffer.from("corr"),
+          userProperties: [["origin", "test"]],
+        },
+      });
+      const { client } = tracker.raw(await connectRaw(broker.port, options));
+      client.destroy();
+      const will = await inbox.waitForTopic(topic);
+      const p = will.packet.properties ?? {};
+      assert.equal(p.payloadFormatIndicator, true);
+      assert.equal(p.contentType, "text/plain");
+      assert.equal(p.responseTopic, "will/replies");
+      assert.equal(p.correlationData?.toString(), "corr");
+      assert.deepEqual({ ...p.userProperties }, { origin: "test" });
+      assert.ok(
+        p.messageExpiryInterval !== undefined &&
+          p.messageExpiryInterval <= 120 &&
+          p.messageExpiryInterval > 100,
+        `Message Expiry Interval ${p.messageExpiryInterval}`,
+      );
+    });
+
     test("[MQTT-3.1.2-17] a will with retain is stored as a retained message", async () => {
       const clientId = uniqueName("retained-will");
       const topic = `${willBase}/${clientId}`;
@@ -306,7 +336,10 @@ describe("limits on keep alive, will QoS and will retain", () => {
   });
   test("[MQTT-3.2.2-13] v5: a will with retain, retain not available: CONNACK 0x9A", async () => {
     const client = tracker.raw(await openRaw(broker.port, 5));
-    const options = willOptions(uniqueName("will-retain"), uniqueName("will/retain"), { qos: 1, retain: true });
+    const options = willOptions(uniqueName("will-retain"), uniqueName("will/retain"), {
+      qos: 1,
+      retain: true,
+    });
     client.send(connectPacket(options));
     const connack = await client.expect("connack");
     assert.equal(connack.reasonCode, 0x9a);
@@ -325,7 +358,9 @@ describe("limits on keep alive, will QoS and will retain", () => {
     client.destroy();
     await inbox.waitForTopic(topic);
     // A new subscription finds no retained message: SUBACK, then nothing before the PINGRESP.
-    const late = tracker.raw(await connectRaw(broker.port, { clientId: uniqueName("late"), version: 4 }));
+    const late = tracker.raw(
+      await connectRaw(broker.port, { clientId: uniqueName("late"), version: 4 }),
+    );
     await late.client.subscribe([{ topicFilter: topic, qos: 1 }]);
     assert.deepEqual(await late.client.drain(), [], "nothing retained");
   });

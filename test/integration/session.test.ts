@@ -281,6 +281,25 @@ describe("sessions", () => {
       fresh.client.destroy();
     });
 
+    test("v5: messages the old connection did not acknowledge go to the new one, with DUP", async () => {
+      const clientId = uniqueName("takeover-inflight");
+      const topic = uniqueName("takeover/inflight");
+      const old = tracker.raw(await connectRaw(broker.port, persistent(clientId)));
+      await old.client.subscribe([{ topicFilter: topic, qos: 1 }]);
+      await publisher.publishAsync(topic, "unacknowledged", { qos: 1 });
+      const original = await old.client.expect("publish");
+
+      const fresh = tracker.raw(await connectRaw(broker.port, persistent(clientId)));
+      assert.equal((await old.client.expect("disconnect")).reasonCode, 0x8e);
+      const [again] = await receiveAndAck(fresh.client, 1);
+      assert.deepEqual(
+        [again.payload.toString(), again.dup, again.packetId],
+        ["unacknowledged", true, original.packetId],
+      );
+      assert.deepEqual(await fresh.client.drain(), []);
+      fresh.client.destroy();
+    });
+
     test("v3.1.1: the old connection is closed without a packet; the new one gets the session", async () => {
       const clientId = uniqueName("takeover4");
       const topic = uniqueName("takeover/topic");
@@ -335,6 +354,34 @@ describe("sessions", () => {
         third.client.destroy();
       });
     }
+
+    test("[MQTT-4.3.3-10] an inbound QoS 2 message resent after reconnect is delivered once", async () => {
+      const clientId = uniqueName("inbound-qos2");
+      const topic = uniqueName("inbound2/topic");
+      const watcher = tracker.raw(
+        await connectRaw(broker.port, { clientId: uniqueName("watch2") }),
+      );
+      await watcher.client.subscribe([{ topicFilter: topic, qos: 0 }]);
+
+      const first = tracker.raw(await connectRaw(broker.port, persistent(clientId)));
+      first.client.publish(topic, "once only", { qos: 2, packetId: 7 });
+      assert.equal((await first.client.expect("pubrec")).packetId, 7);
+      const gone = clientGone(broker, clientId);
+      first.client.destroy(); // before PUBREL
+      await gone;
+
+      const second = tracker.raw(await connectRaw(broker.port, persistent(clientId)));
+      assert.equal(second.connack.sessionPresent, true);
+      second.client.publish(topic, "once only", { qos: 2, packetId: 7, dup: true });
+      assert.equal((await second.client.expect("pubrec")).packetId, 7);
+      second.client.send({ type: "pubrel", packetId: 7, reasonCode: 0 });
+      const pubcomp = await second.client.expect("pubcomp");
+      assert.deepEqual([pubcomp.packetId, pubcomp.reasonCode], [7, 0]);
+
+      assert.deepEqual(payloadsOf(await watcher.client.drain()), ["once only"]);
+      second.client.destroy();
+      watcher.client.destroy();
+    });
 
     test("QoS 2 without PUBREC: the PUBLISH is resent with DUP", async () => {
       const clientId = uniqueName("redeliver2-publish");

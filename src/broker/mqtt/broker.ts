@@ -165,9 +165,18 @@ export class MqttBroker {
     const limits = this.config.mqtt_limits;
     delivery.message.compact();
     const result = session.enqueue(delivery, limits.max_queued_messages, limits.queue_drop_policy);
-    if (result !== "queued") {
-      this.stats.droppedQueueFull++;
-      this.logger.debug({ clientId: session.clientId, result }, "session queue full");
+    if (result === "queued") {
+      session.queueOverflowLogged = false;
+      return;
+    }
+    this.stats.droppedQueueFull++;
+    // One line per overflow episode, not per dropped message.
+    if (!session.queueOverflowLogged) {
+      session.queueOverflowLogged = true;
+      this.logger.info(
+        { clientId: session.clientId, policy: limits.queue_drop_policy },
+        "session queue full: dropping messages",
+      );
     }
   }
 

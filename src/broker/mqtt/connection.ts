@@ -56,6 +56,10 @@ export class MqttConnection implements SessionLink {
   will: Will | null = null;
   authMethod: string | undefined = undefined;
   authState: unknown = undefined;
+  /** True from our AUTH 0x18 until the client answers: the only time AUTH 0x18 is valid. */
+  authAwaitingClient = false;
+  /** Session Expiry Interval the CONNECT asked for (before capping) [MQTT-3.14.2-2]. */
+  requestedExpiryS = 0;
   deferred: Packet[] | null = null;
   connectPlan: ConnectPlan | null = null;
   /** Set once a DISCONNECT (normal) was received: no will. */

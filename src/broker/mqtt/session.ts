@@ -75,6 +75,8 @@ export class Session {
   link: SessionLink | null = null;
   /** When the session went offline (ms since epoch), for expiry. */
   disconnectedAtMs = 0;
+  /** Set while the queue overflows, so the drop is logged once per episode. */
+  queueOverflowLogged = false;
   private nextPacketId = 1;
 
   // Per-publish match aggregation scratch space (see Router): avoids a Map per publish.

@@ -243,6 +243,8 @@ export class MqttParser {
         packet = decodeAck(reader, "pubcomp", version);
         break;
       case PacketType.CONNECT: {
+        // Known before the rest is decoded, so a malformed v5 CONNECT can still get a CONNACK.
+        this.protocolVersion = peekConnectLevel(buffer, start, end) ?? this.protocolVersion;
         const connect = decodeConnect(reader);
         this.protocolVersion = connect.protocolVersion;
         packet = connect;
@@ -303,4 +305,12 @@ function decodeRemainingLength(buffer: Buffer, start: number, end: number): numb
     multiplier *= 0x80;
   }
   throw malformed("remaining length longer than 4 bytes");
+}
+
+/** The protocol level of a CONNECT body whose name is "MQTT" (level 4 or 5), if readable. */
+function peekConnectLevel(buffer: Buffer, start: number, end: number): ProtocolLevel | undefined {
+  if (end - start < 7 || buffer.readUInt16BE(start) !== 4) return undefined;
+  if (buffer.toString("latin1", start + 2, start + 6) !== "MQTT") return undefined;
+  const level = buffer[start + 6];
+  return level === 4 || level === 5 ? level : undefined;
 }

@@ -18,11 +18,15 @@ export function handleAuth(conn: MqttConnection, packet: AuthPacket): void {
   }
   const data = packet.properties?.authenticationData;
   const context = authContext(conn);
-  if (packet.reasonCode === ReasonCode.REAUTHENTICATE && conn.state === ConnectionState.CONNECTED) {
+  const reauthenticate =
+    packet.reasonCode === ReasonCode.REAUTHENTICATE && conn.state === ConnectionState.CONNECTED;
+  if (reauthenticate && !conn.authAwaitingClient) {
     runAuthStep(conn, authenticator.start(context, data));
     return;
   }
-  if (packet.reasonCode === ReasonCode.CONTINUE_AUTHENTICATION) {
+  // A continue answers our AUTH 0x18, once: a stray or replayed one is not a step.
+  if (packet.reasonCode === ReasonCode.CONTINUE_AUTHENTICATION && conn.authAwaitingClient) {
+    conn.authAwaitingClient = false;
     runAuthStep(conn, authenticator.continue(context, data, conn.authState));
     return;
   }

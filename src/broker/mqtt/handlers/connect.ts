@@ -182,6 +182,7 @@ function applyAuthStep(conn: MqttConnection, step: AuthStep): void {
   const connecting = conn.state === ConnectionState.AUTHENTICATING;
   if (step.result === "continue") {
     conn.authState = step.state;
+    conn.authAwaitingClient = true;
     conn.sendPacket({
       type: "auth",
       reasonCode: ReasonCode.CONTINUE_AUTHENTICATION,
@@ -213,6 +214,7 @@ function completeConnect(conn: MqttConnection, authData: Buffer | undefined): vo
   const plan = conn.connectPlan;
   if (plan === null) return;
   conn.connectPlan = null;
+  conn.requestedExpiryS = plan.requestedExpiryS;
   const sessionPresent = broker.openSession(conn, plan.cleanStart, plan.expiryIntervalS);
   conn.state = ConnectionState.CONNECTED;
   const properties = conn.isV5 ? connackProperties(conn, plan, authData) : undefined;

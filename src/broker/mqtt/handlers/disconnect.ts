@@ -8,7 +8,7 @@ export function handleDisconnect(conn: MqttConnection, packet: DisconnectPacket)
   const session = conn.session as Session;
   const requested = packet.properties?.sessionExpiryInterval;
   if (requested !== undefined) {
-    if (session.expiryIntervalS === 0 && requested > 0) {
+    if (conn.requestedExpiryS === 0 && requested > 0) {
       // [MQTT-3.14.2-2] a session opened with expiry 0 cannot be extended at DISCONNECT.
       conn.protocolError(ReasonCode.PROTOCOL_ERROR, "session expiry set on DISCONNECT after 0");
       return;

@@ -1,0 +1,156 @@
+/**
+ * The file operations the log needs, behind an interface so tests can run it on an in-memory
+ * file system with injected faults (test/unit/storage/faulty-fs.ts) and the shell stays thin.
+ *
+ * Every write is positional: the log always knows where its end is, and positional writes never
+ * depend on a shared file position. (Segment files are therefore not opened with O_APPEND, under
+ * which Linux ignores the position of pwrite.)
+ */
+import { mkdir, type FileHandle as NodeFileHandle, open, readdir, rm } from "node:fs/promises";
+import { assert } from "../../errors.ts";
+
+/** An open file; only the file system that opened it may use it. */
+export interface FileHandle {
+  readonly path: string;
+}
+
+/** "create" creates or empties the file; "readwrite" and "read" need it to exist. */
+export type OpenMode = "create" | "readwrite" | "read";
+
+export interface FileSystem {
+  open(path: string, mode: OpenMode): Promise<FileHandle>;
+  /** Reads up to `length` bytes at `position` into buffer[offset..]; fewer only at end of file. */
+  read(
+    handle: FileHandle,
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<number>;
+  /** Writes all of `buffer` at `position`, or rejects; a rejection may leave part of it written. */
+  write(handle: FileHandle, buffer: Buffer, position: number): Promise<void>;
+  /** Writes all buffers back to back from `position` with as few system calls as possible. */
+  writev(handle: FileHandle, buffers: readonly Buffer[], position: number): Promise<void>;
+  fsync(handle: FileHandle): Promise<void>;
+  truncate(handle: FileHandle, length: number): Promise<void>;
+  size(handle: FileHandle): Promise<number>;
+  close(handle: FileHandle): Promise<void>;
+  unlink(path: string): Promise<void>;
+  readdir(directory: string): Promise<string[]>;
+  mkdir(directory: string): Promise<void>;
+  /** Makes creations and deletions of entries in `directory` durable. */
+  syncDirectory(directory: string): Promise<void>;
+}
+
+const NODE_FLAGS: Record<OpenMode, string> = { create: "w+", readwrite: "r+", read: "r" };
+/** Bytes of a short write retried before a write is declared stuck. */
+const SHORT_WRITE_RETRIES_MAX = 64;
+
+class NodeFile implements FileHandle {
+  readonly path: string;
+  readonly handle: NodeFileHandle;
+  constructor(path: string, handle: NodeFileHandle) {
+    this.path = path;
+    this.handle = handle;
+  }
+}
+
+function nodeFile(handle: FileHandle): NodeFileHandle {
+  assert(handle instanceof NodeFile, "a handle opened by NodeFileSystem");
+  return handle.handle;
+}
+
+/** Drops the first `bytes` bytes of a buffer list (after a short writev). */
+function skipBytes(buffers: readonly Buffer[], bytes: number): Buffer[] {
+  const rest: Buffer[] = [];
+  for (const buffer of buffers) {
+    if (bytes >= buffer.length) {
+      bytes -= buffer.length;
+    } else {
+      rest.push(bytes === 0 ? buffer : buffer.subarray(bytes));
+      bytes = 0;
+    }
+  }
+  return rest;
+}
+
+/** The real file system: node:fs/promises file handles. */
+export class NodeFileSystem implements FileSystem {
+  async open(path: string, mode: OpenMode): Promise<FileHandle> {
+    return new NodeFile(path, await open(path, NODE_FLAGS[mode]));
+  }
+
+  async read(
+    handle: FileHandle,
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<number> {
+    assert(offset >= 0 && offset + length <= buffer.length, "read target inside the buffer");
+    let total = 0;
+    while (total < length) {
+      const { bytesRead } = await nodeFile(handle).read(
+        buffer,
+        offset + total,
+        length - total,
+        position + total,
+      );
+      if (bytesRead === 0) break;
+      total += bytesRead;
+    }
+    return total;
+  }
+
+  async write(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+    await this.writev(handle, [buffer], position);
+  }
+
+  async writev(handle: FileHandle, buffers: readonly Buffer[], position: number): Promise<void> {
+    let rest = buffers.filter((buffer) => buffer.length > 0);
+    for (let attempt = 0; rest.length > 0; attempt++) {
+      if (attempt > SHORT_WRITE_RETRIES_MAX)
+        throw new Error(`${handle.path}: write makes no progress`);
+      const { bytesWritten } = await nodeFile(handle).writev(rest, position);
+      position += bytesWritten;
+      rest = skipBytes(rest, bytesWritten);
+    }
+  }
+
+  async fsync(handle: FileHandle): Promise<void> {
+    await nodeFile(handle).sync();
+  }
+
+  async truncate(handle: FileHandle, length: number): Promise<void> {
+    await nodeFile(handle).truncate(length);
+  }
+
+  async size(handle: FileHandle): Promise<number> {
+    return (await nodeFile(handle).stat()).size;
+  }
+
+  async close(handle: FileHandle): Promise<void> {
+    await nodeFile(handle).close();
+  }
+
+  async unlink(path: string): Promise<void> {
+    await rm(path, { force: true });
+  }
+
+  async readdir(directory: string): Promise<string[]> {
+    return readdir(directory);
+  }
+
+  async mkdir(directory: string): Promise<void> {
+    await mkdir(directory, { recursive: true });
+  }
+
+  async syncDirectory(directory: string): Promise<void> {
+    const handle = await open(directory, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}
