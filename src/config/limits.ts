@@ -7,8 +7,6 @@ import { assert } from "../errors.ts";
 
 /** Sockets accepted beyond max_connections so that a refusal can carry a CONNACK reason code. */
 export const CONNECTION_HEADROOM_COUNT = 64;
-/** Packets held while a CONNECT is being decided (enhanced authentication). */
-export const DEFERRED_PACKETS_MAX = 1000;
 /** One turn's output up to this size is copied into one buffer and written once. */
 export const FLUSH_CONCAT_BYTES_MAX = 256 * 1024;
 /** A payload view wasting at least this much of its backing buffer is copied before it is kept. */
@@ -19,7 +17,8 @@ export const CLOSE_LINGER_MS = 2000;
 export const SHUTDOWN_TIMEOUT_MS = 5000;
 /** Largest MQTT packet identifier; outbound windows can never exceed it. */
 export const PACKET_ID_MAX = 65_535;
+/** Longest delay setTimeout honours (a longer one fires after 1 ms): longer waits re-arm. */
+export const TIMER_DELAY_MS_MAX = 2 ** 31 - 1;
 
 assert(FLUSH_CONCAT_BYTES_MAX >= 64 * 1024, "flush batches must hold many small packets");
 assert(CLOSE_LINGER_MS < SHUTDOWN_TIMEOUT_MS, "shutdown must outwait a closing connection");
-assert(DEFERRED_PACKETS_MAX <= PACKET_ID_MAX, "deferred packets bounded like a window");

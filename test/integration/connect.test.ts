@@ -480,4 +480,15 @@ describe("max_connections", () => {
     assert.equal(third.connack.reasonCode, 0);
     await tracker.closeAll();
   });
+
+  test("at the limit, a client taking over its own session is admitted [MQTT-3.1.4-3]", async () => {
+    const id = uniqueName("max-takeover");
+    tracker.raw(await connectRaw(broker.port, { clientId: uniqueName("max-other") }));
+    const old = tracker.raw(await connectRaw(broker.port, { clientId: id }));
+    const again = tracker.raw(await connectRaw(broker.port, { clientId: id }));
+    assert.equal(again.connack.reasonCode, 0);
+    await old.client.waitClosed();
+    assert.deepEqual(await again.client.drain(), []);
+    await tracker.closeAll();
+  });
 });

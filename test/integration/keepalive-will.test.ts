@@ -268,6 +268,23 @@ describe("keep alive and will", () => {
       assert.ok(elapsedMs >= 990 && elapsedMs < 5000, `will after ${elapsedMs} ms, session is 1 s`);
     });
 
+    test("v5 will delay beyond setTimeout's range (about 25 days): still published at session end", async () => {
+      const clientId = uniqueName("far-future");
+      const topic = `${willBase}/${clientId}`;
+      const options = willOptions(clientId, topic, {
+        properties: { willDelayInterval: 3_000_000 },
+      });
+      options.properties = { sessionExpiryInterval: 1 };
+      const { client } = tracker.raw(await connectRaw(broker.port, options));
+      const gone = clientGone(broker, clientId);
+      const goneAtMs = Date.now(); // before the loss: the broker's delay starts later
+      client.destroy();
+      await gone;
+      await inbox.waitForTopic(topic);
+      const elapsedMs = Date.now() - goneAtMs;
+      assert.ok(elapsedMs >= 990 && elapsedMs < 5000, `will after ${elapsedMs} ms, session is 1 s`);
+    });
+
     test("published when the broker closes a silent client for keep alive", async () => {
       const clientId = uniqueName("asleep");
       const topic = `${willBase}/${clientId}`;

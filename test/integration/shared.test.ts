@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import type { MqttClient } from "mqtt";
 import type { PublishPacket } from "../../src/protocol/mqtt/index.ts";
+import { clientGone } from "../helpers/broker-logs.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import {
   ClientTracker,
@@ -189,6 +190,30 @@ describe("shared subscriptions (round robin)", () => {
     // The group still works with the member that is left.
     await pub.publishAsync(topic, "after", { qos: 1 });
     await steady.inbox.waitFor(11);
+  });
+
+  test("[MQTT-4.4.0-1] the only member resumes its session: unacknowledged messages are resent with DUP and their ids", async () => {
+    const topic = uniqueName("share/sole");
+    const filter = `$share/g/${topic}`;
+    const clientId = uniqueName("sole");
+    const options = { clientId, cleanStart: false, properties: { sessionExpiryInterval: 60 } };
+    const first = track.raw(await connectRaw(broker.port, options));
+    await first.client.subscribe([{ topicFilter: filter, qos: 1 }]);
+    const pub = track.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+    await pub.publishAsync(topic, "unacknowledged", { qos: 1 });
+    const original = await first.client.expect("publish");
+
+    // A lost connection, not a takeover: the broker must have closed the session's connection.
+    const gone = clientGone(broker, clientId);
+    first.client.destroy();
+    await gone;
+    const second = track.raw(await connectRaw(broker.port, options));
+    assert.equal(second.connack.sessionPresent, true);
+    const again = await second.client.expect("publish");
+    assert.deepEqual(
+      [again.payload.toString(), again.dup, again.packetId],
+      ["unacknowledged", true, original.packetId],
+    );
   });
 
   test("unsubscribing the last member removes the group: v5 PUBACK then says 0x10", async () => {

@@ -8,7 +8,13 @@ import { after, afterEach, before, describe, test } from "node:test";
 import type { ProtocolLevel, PublishPacket, QoS } from "../../src/protocol/mqtt/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import { ClientTracker, connectMqtt, Inbox, uniqueName } from "../helpers/mqtt-clients.ts";
-import { connectRaw, describePacket, type RawClient } from "../helpers/raw-client.ts";
+import {
+  connectPacket,
+  connectRaw,
+  describePacket,
+  openRaw,
+  type RawClient,
+} from "../helpers/raw-client.ts";
 
 async function drainPublishes(client: RawClient): Promise<PublishPacket[]> {
   return (await client.drain()).map((p) => {
@@ -117,6 +123,27 @@ describe("subscriptions", () => {
       [],
     );
   });
+
+  for (const [version, code] of [
+    [4, 5],
+    [5, 0x87],
+  ] as const) {
+    test(`${versionName(version)}: a will on $SYS cannot publish there either: CONNACK ${code}`, async () => {
+      const topic = `$SYS/${uniqueName("sys-will")}`;
+      const sub = await raw("sys-will-sub");
+      await sub.subscribe([{ topicFilter: "$SYS/#", qos: 1 }]);
+      const client = track.raw(await openRaw(broker.port, version));
+      const will = { topic, payload: Buffer.from("fake"), qos: 1 as const, retain: true };
+      client.send(connectPacket({ clientId: uniqueName("sys-will"), version, will }));
+      const connack = await client.expect("connack");
+      assert.equal(connack.reasonCode, code);
+      await client.waitClosed();
+      assert.deepEqual(
+        (await drainPublishes(sub)).filter((p) => p.topic === topic),
+        [],
+      );
+    });
+  }
 
   for (const version of [4, 5] as const) {
     test(`${versionName(version)}: overlapping subscriptions deliver one copy at the highest QoS [MQTT-3.3.4-2]`, async () => {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import mqtt, { type IConnackPacket } from "mqtt";
 import { encode, type Properties, type PublishPacket } from "../../src/protocol/mqtt/index.ts";
+import { clientGone } from "../helpers/broker-logs.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import {
   ClientTracker,
@@ -328,6 +329,31 @@ describe("MQTT 5 features", () => {
     assert.deepEqual(
       (await bigInbox.waitFor(3)).map((m) => m.payload.length),
       [200, 200, 4],
+    );
+  });
+
+  test("[MQTT-3.1.2-25] an unacknowledged message too large for the resumed client is discarded, not kept inflight", async () => {
+    const topic = uniqueName("maxpkt-resend");
+    const clientId = uniqueName("mp-resume");
+    const persistent = { clientId, cleanStart: false, properties: { sessionExpiryInterval: 60 } };
+    const first = track.raw(await connectRaw(broker.port, persistent));
+    await first.client.subscribe([{ topicFilter: topic, qos: 1 }]);
+    const { client: pub } = await raw("mp-resume-pub");
+    assert.equal(await publishAcked(pub, topic, "L".repeat(200)), 0);
+    await first.client.expect("publish"); // never acknowledged
+    const gone = clientGone(broker, clientId);
+    first.client.destroy();
+    await gone;
+
+    // Back with a limit the unacknowledged message no longer fits in, and one inflight slot.
+    const limits = { sessionExpiryInterval: 60, maximumPacketSize: 128, receiveMaximum: 1 };
+    const second = track.raw(await connectRaw(broker.port, { ...persistent, properties: limits }));
+    assert.equal(second.connack.sessionPresent, true);
+    assert.equal(await publishAcked(pub, topic, "fits"), 0);
+    const got = await drainPublishes(second.client);
+    assert.deepEqual(
+      got.map((p) => p.payload.toString()),
+      ["fits"],
     );
   });
 

@@ -1,5 +1,9 @@
 import type { Duplex } from "node:stream";
-import { CONNECTION_HEADROOM_COUNT, SHUTDOWN_TIMEOUT_MS } from "../../config/limits.ts";
+import {
+  CONNECTION_HEADROOM_COUNT,
+  SHUTDOWN_TIMEOUT_MS,
+  TIMER_DELAY_MS_MAX,
+} from "../../config/limits.ts";
 import type { Config } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
 import { type QoS, ReasonCode } from "../../protocol/mqtt/constants.ts";
@@ -271,10 +275,13 @@ export class MqttBroker {
 
   /**
    * A departed member's unacknowledged shared-subscription messages go to another member of
-   * the same group [MQTT-4.8.2-6 note]; they stay with the session if no member is left.
+   * the same group [MQTT-4.8.2-6 note]. If no member is left they stay with the session as
+   * they are: inflight ones keep their packet identifier for the resend [MQTT-4.4.0-1].
    */
   private redistributeShared(session: Session): void {
-    const taken = session.takeSharedDeliveries();
+    const taken = session.takeSharedDeliveries((share) =>
+      this.router.hasMember(share as SharedGroup, session),
+    );
     for (const d of taken) {
       const group = d.share as SharedGroup;
       if (this.router.deliverShared(group, d.message, session)) continue;
@@ -301,7 +308,9 @@ export class MqttBroker {
     const delayMs = session.expiryIntervalS * 1000;
     // 0xFFFFFFFF means the session never expires [MQTT-3.1.2-... session expiry].
     if (session.expiryIntervalS === 0xffffffff) return;
-    const timer = setTimeout(
+    armLongTimer(
+      delayMs,
+      (timer) => this.expiryTimers.set(session, timer),
       () => {
         this.expiryTimers.delete(session);
         if (session.link === null) {
@@ -310,10 +319,7 @@ export class MqttBroker {
           this.endSession(session);
         }
       },
-      Math.min(delayMs, 2 ** 31 - 1),
     );
-    timer.unref();
-    this.expiryTimers.set(session, timer);
   }
 
   private cancelExpiry(session: Session): void {
@@ -330,12 +336,14 @@ export class MqttBroker {
       return;
     }
     this.cancelWill(session);
-    const timer = setTimeout(() => {
-      this.willTimers.delete(session);
-      this.publishWill(will, session.clientId);
-    }, delayS * 1000);
-    timer.unref();
-    this.willTimers.set(session, { will, timer });
+    armLongTimer(
+      delayS * 1000,
+      (timer) => this.willTimers.set(session, { will, timer }),
+      () => {
+        this.willTimers.delete(session);
+        this.publishWill(will, session.clientId);
+      },
+    );
   }
 
   private cancelWill(session: Session): void {
@@ -394,4 +402,23 @@ export class MqttBroker {
     for (const timer of this.expiryTimers.values()) clearTimeout(timer);
     for (const { timer } of this.willTimers.values()) clearTimeout(timer);
   }
+}
+
+/**
+ * An unref'd timer for delays beyond setTimeout's range (Session Expiry and Will Delay go up
+ * to 2^32-1 s; setTimeout fires a longer delay after 1 ms). It re-arms in steps; `track` gets
+ * each step's timer so that clearing the latest one cancels the whole wait.
+ */
+function armLongTimer(
+  delayMs: number,
+  track: (timer: NodeJS.Timeout) => void,
+  fire: () => void,
+): void {
+  const stepMs = Math.min(delayMs, TIMER_DELAY_MS_MAX);
+  const timer = setTimeout(() => {
+    if (delayMs > stepMs) armLongTimer(delayMs - stepMs, track, fire);
+    else fire();
+  }, stepMs);
+  timer.unref();
+  track(timer);
 }

@@ -1,9 +1,5 @@
 import type { Duplex } from "node:stream";
-import {
-  CLOSE_LINGER_MS,
-  DEFERRED_PACKETS_MAX,
-  FLUSH_CONCAT_BYTES_MAX,
-} from "../../config/limits.ts";
+import { CLOSE_LINGER_MS, FLUSH_CONCAT_BYTES_MAX } from "../../config/limits.ts";
 import { ErrorCode, type MqttProtocolError } from "../../errors.ts";
 import { type ProtocolLevel, type QoS, ReasonCode } from "../../protocol/mqtt/constants.ts";
 import { encode, MqttParser } from "../../protocol/mqtt/index.ts";
@@ -60,7 +56,6 @@ export class MqttConnection implements SessionLink {
   authAwaitingClient = false;
   /** Session Expiry Interval the CONNECT asked for (before capping) [MQTT-3.14.2-2]. */
   requestedExpiryS = 0;
-  deferred: Packet[] | null = null;
   connectPlan: ConnectPlan | null = null;
   /** Set once a DISCONNECT (normal) was received: no will. */
   disconnectedCleanly = false;
@@ -113,26 +108,7 @@ export class MqttConnection implements SessionLink {
 
   private onPacket(packet: Packet): void {
     if (this.state === ConnectionState.CLOSED) return;
-    if (this.deferred !== null && packet.type !== "auth" && packet.type !== "disconnect") {
-      if (this.deferred.length >= DEFERRED_PACKETS_MAX) {
-        this.protocolError(ReasonCode.RECEIVE_MAXIMUM_EXCEEDED, "too many packets before CONNACK");
-        return;
-      }
-      this.deferred.push(packet);
-      return;
-    }
     dispatch(this, packet);
-  }
-
-  /** Runs the packets held while CONNECT was being decided. */
-  releaseDeferred(): void {
-    const held = this.deferred;
-    this.deferred = null;
-    if (held === null) return;
-    for (const packet of held) {
-      if (this.state !== ConnectionState.CONNECTED) return;
-      dispatch(this, packet);
-    }
   }
 
   private onProtocolError(error: MqttProtocolError): void {
@@ -379,7 +355,7 @@ export class MqttConnection implements SessionLink {
         continue;
       }
       const m = delivery.message;
-      this.writePublish(
+      const sent = this.writePublish(
         m,
         delivery.qos,
         delivery.retain,
@@ -387,6 +363,9 @@ export class MqttConnection implements SessionLink {
         delivery.packetId,
         true,
       );
+      // [MQTT-3.1.2-25] too large for this connection: discarded as if its delivery completed,
+      // so it does not hold an inflight slot for ever.
+      if (!sent) session.inflight.delete(delivery.packetId);
     }
   }
 

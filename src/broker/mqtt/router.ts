@@ -159,6 +159,15 @@ export class Router {
     return true;
   }
 
+  /** Whether deliverShared(group, _, exclude) would find a member (same rules as pickMember). */
+  hasMember(group: SharedGroup, exclude: Session | null): boolean {
+    for (const m of group.members) {
+      if (m.session === exclude) continue;
+      if (m.session.link !== null || m.session.expiryIntervalS > 0) return true;
+    }
+    return false;
+  }
+
   private onMatch(_key: string, entry: Entry): void {
     const message = this.current as Message;
     if (entry.kind === 1) {

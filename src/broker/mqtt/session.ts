@@ -1,3 +1,4 @@
+import { PACKET_ID_MAX } from "../../config/limits.ts";
 import { assert } from "../../errors.ts";
 import type { ProtocolLevel, QoS } from "../../protocol/mqtt/constants.ts";
 import { Deque } from "./deque.ts";
@@ -91,11 +92,11 @@ export class Session {
 
   /** A free packet identifier for an outbound QoS 1/2 PUBLISH, or 0 if all are in use. */
   allocatePacketId(): number {
-    if (this.inflight.size >= 65535) return 0;
+    if (this.inflight.size >= PACKET_ID_MAX) return 0;
     let id = this.nextPacketId;
-    while (this.inflight.has(id)) id = id === 65535 ? 1 : id + 1;
-    this.nextPacketId = id === 65535 ? 1 : id + 1;
-    assert(id >= 1 && id <= 65535, "packet id range");
+    while (this.inflight.has(id)) id = id === PACKET_ID_MAX ? 1 : id + 1;
+    this.nextPacketId = id === PACKET_ID_MAX ? 1 : id + 1;
+    assert(id >= 1 && id <= PACKET_ID_MAX, "packet id range");
     return id;
   }
 
@@ -152,18 +153,23 @@ export class Session {
     return true;
   }
 
-  /** Takes every QoS 1/2 delivery that came through a shared subscription, inflight or queued. */
-  takeSharedDeliveries(): Delivery[] {
+  /**
+   * Takes every QoS 1/2 delivery that came through a shared subscription, inflight or queued,
+   * whose group `movable` accepts (default: all). Deliveries left behind keep their packet
+   * identifier and place, so a resumed session resends them as they were [MQTT-4.4.0-1].
+   */
+  takeSharedDeliveries(movable: (share: ShareRef) => boolean = () => true): Delivery[] {
     const taken: Delivery[] = [];
     for (const [packetId, delivery] of this.inflight) {
       // A QoS 2 message whose PUBREC arrived was received: it must not go to another member.
       if (delivery.share === null || delivery.state === DeliveryState.AWAITING_COMP) continue;
+      if (!movable(delivery.share)) continue;
       this.inflight.delete(packetId);
       taken.push(delivery);
     }
     const kept: Delivery[] = [];
     for (let d = this.queue.shift(); d !== undefined; d = this.queue.shift()) {
-      if (d.share === null) kept.push(d);
+      if (d.share === null || !movable(d.share)) kept.push(d);
       else taken.push(d);
     }
     for (const d of kept) this.queue.push(d);

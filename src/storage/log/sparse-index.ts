@@ -83,6 +83,12 @@ export class OffsetIndex {
     return { offset: this.baseOffset + this.#relativeOffsets[i], position: this.#positions[i] };
   }
 
+  /** The last entry at or before file position `position`, or null when there is none. */
+  floorByPosition(position: number): { offset: number; position: number } | null {
+    const i = floorSearch(this.#count, (k) => this.#positions[k], position, false);
+    return i < 0 ? null : this.entry(i);
+  }
+
   entry(i: number): { offset: number; position: number } {
     assert(i >= 0 && i < this.#count, `entry ${i} of ${this.#count}`);
     return { offset: this.baseOffset + this.#relativeOffsets[i], position: this.#positions[i] };
@@ -160,8 +166,9 @@ export class TimeIndex {
   }
 
   /**
-   * Adds (timestamp, offset) when `timestamp` is a new maximum: every record up to the batch
-   * starting at `offset` is then known to be no later than `timestamp`.
+   * Adds (timestamp, offset) when `timestamp` is a new maximum. The caller promises that every
+   * record before the batch starting at `offset` is no later than `timestamp` (segment.ts adds
+   * one when a batch is indexed, and a final one for the last batch when the segment closes).
    */
   maybeAppend(timestamp: number, offset: number): void {
     const relative = offset - this.baseOffset;

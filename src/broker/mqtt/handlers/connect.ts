@@ -3,7 +3,7 @@ import { ConnackCodeV3, type QoS, ReasonCode } from "../../../protocol/mqtt/cons
 import type { ConnectPacket, Properties } from "../../../protocol/mqtt/packets.ts";
 import type { AuthStep } from "../auth.ts";
 import { ConnectionState, type MqttConnection } from "../connection.ts";
-import { validateTopicName } from "../topic.ts";
+import { isSysTopic, topicLevelCount, validateTopicName } from "../topic.ts";
 
 /** What a CONNECT decided, kept while an authentication exchange runs. */
 export interface ConnectPlan {
@@ -83,8 +83,13 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
   }
   const will = packet.will;
   if (will !== undefined) {
-    if (!validateTopicName(will.topic)) {
+    if (!validateTopicName(will.topic) || topicLevelCount(will.topic) > limits.max_topic_levels) {
       refuseConnect(conn, ReasonCode.TOPIC_NAME_INVALID, "invalid will topic");
+      return;
+    }
+    if (isSysTopic(will.topic) && will.topic.startsWith("$SYS")) {
+      // A will is published by the broker for the client: the PUBLISH rule on $SYS applies.
+      refuseConnect(conn, ReasonCode.NOT_AUTHORIZED, "will topic in $SYS");
       return;
     }
     if (v5 && will.qos > protocol.max_qos) {
@@ -100,7 +105,9 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
     const retain = will.retain && protocol.retain_available;
     conn.will = qos === will.qos && retain === will.retain ? will : { ...will, qos, retain };
   }
-  if (broker.connectedClients >= limits.max_connections) {
+  // A client taking over its own live session frees the slot it takes.
+  const takesOver = broker.sessions.get(conn.clientId)?.link != null;
+  if (broker.connectedClients >= limits.max_connections && !takesOver) {
     refuseConnect(conn, ReasonCode.QUOTA_EXCEEDED, "maximum connections reached");
     return;
   }
@@ -151,7 +158,6 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
     return;
   }
   conn.authMethod = method;
-  conn.deferred = [];
   runAuthStep(conn, authenticator.start(authContext(conn), props?.authenticationData));
 }
 
@@ -227,7 +233,6 @@ function completeConnect(conn: MqttConnection, authData: Buffer | undefined): vo
   );
   if (sessionPresent) conn.resendInflight();
   conn.pump();
-  conn.releaseDeferred();
 }
 
 function connackProperties(

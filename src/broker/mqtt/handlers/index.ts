@@ -28,6 +28,7 @@ export function dispatch(conn: MqttConnection, packet: Packet): void {
   if (conn.state === ConnectionState.AUTHENTICATING) {
     if (packet.type === "auth") handleAuth(conn, packet);
     else if (packet.type === "disconnect") conn.close("client disconnected during auth", false);
+    // [MQTT-3.1.2-30] only AUTH or DISCONNECT until the CONNACK.
     else conn.protocolError(ReasonCode.PROTOCOL_ERROR, `${packet.type} during authentication`);
     return;
   }

@@ -245,6 +245,28 @@ test("takeSharedDeliveries: takes shared inflight (not PUBREC'd QoS 2) and queue
   assert.deepEqual(session.takeSharedDeliveries(), [], "nothing left to take");
 });
 
+test("takeSharedDeliveries: what `movable` refuses stays, with its packet id and place", () => {
+  const session = new Session("c");
+  const other: ShareRef = { group: "other", filter: "t" };
+  const stays = delivery(1, SHARE);
+  const goes = delivery(1, other);
+  const plain = delivery(1);
+  const [idStays, idGoes, idPlain] = [
+    send(session, stays),
+    send(session, goes),
+    send(session, plain),
+  ];
+  const [q1, q2] = [delivery(1, SHARE), delivery(1, other)];
+  for (const d of [q1, q2]) session.enqueue(d, 10, "drop_new");
+
+  const taken = session.takeSharedDeliveries((share) => share === other);
+  assertSame(taken, [goes, q2]);
+  assert.deepEqual([...session.inflight.keys()], [idStays, idPlain]);
+  assert.equal(session.inflight.get(idStays)?.state, DeliveryState.AWAITING_ACK);
+  assert.equal(session.inflight.has(idGoes), false);
+  assertSame([...session.queue], [q1]);
+});
+
 test("clearAll forgets subscriptions, inflight, queue and inbound QoS 2 ids", () => {
   const session = new Session("c");
   send(session);

@@ -1,0 +1,273 @@
+/**
+ * Group commit: a single committer loop per log takes everything queued, assigns offsets, writes
+ * it with one writev and (policy "always") makes it durable with one fsync, then acknowledges
+ * the whole group. While that I/O is in flight new appends queue up and form the next group, so
+ * the number of fsyncs follows the disk's speed, not the number of producers.
+ *
+ * On a failed write or fsync the file is cut back to the last committed byte before anything is
+ * booked, every append of the group is rejected with the error, and the committer carries on:
+ * the next append after the fault clears succeeds. If the cut itself fails it is retried before
+ * the next write, which therefore never lands after stray bytes.
+ */
+import { assert, ErrorCode } from "../../errors.ts";
+import type { LogOptions } from "./options.ts";
+import { setBaseOffset } from "./record-batch.ts";
+import type { StorageLogger } from "./recovery.ts";
+import type { Segment } from "./segment.ts";
+import { KafkaErrorCode, StorageError } from "./storage-error.ts";
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+}
+
+export interface PendingAppend {
+  batch: Buffer;
+  sizeBytes: number;
+  lastOffsetDelta: number;
+  maxTimestamp: number;
+  /** Assigned when the group is formed. */
+  baseOffset: number;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** What the committer needs from the log: the active segment, rolling, and the size rules. */
+export interface CommitTarget {
+  active(): Segment;
+  rollIfNeeded(first: PendingAppend): Promise<void>;
+  fits(segment: Segment, bytes: number, nextOffset: number, append: PendingAppend): boolean;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export class GroupCommitter {
+  readonly #options: LogOptions;
+  readonly #logger: StorageLogger;
+  readonly #target: CommitTarget;
+  #queue: PendingAppend[] = [];
+  #queuedBytes = 0;
+  #looping = false;
+  #loopDone: Promise<void> = Promise.resolve();
+  /** Acknowledged bytes of the active segment not yet fsynced (policies interval and never). */
+  #dirty = false;
+  #syncRequested = false;
+  #syncWaiters: Waiter[] = [];
+  /** A segment whose failed write could not be cut back yet. */
+  #truncatePending: Segment | null = null;
+  /** Groups committed, and appends in them: how well appends are being coalesced. */
+  groupCount = 0;
+  appendCount = 0;
+
+  constructor(options: LogOptions, logger: StorageLogger, target: CommitTarget) {
+    this.#options = options;
+    this.#logger = logger;
+    this.#target = target;
+  }
+
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  enqueue(batch: Buffer, lastOffsetDelta: number, maxTimestamp: number): Promise<AppendResult> {
+    assert(lastOffsetDelta >= 0, "a checked batch");
+    if (this.#queuedBytes + batch.length > this.#options.append_queue_bytes_max) {
+      const message = `${this.#queuedBytes} bytes already wait for the disk`;
+      return Promise.reject(
+        new StorageError(ErrorCode.STORAGE_QUEUE_FULL, KafkaErrorCode.KAFKA_STORAGE_ERROR, message),
+      );
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<AppendResult>();
+    const append: PendingAppend = {
+      batch,
+      sizeBytes: batch.length,
+      lastOffsetDelta,
+      maxTimestamp,
+      baseOffset: -1,
+      resolve,
+      reject,
+    };
+    this.#queue.push(append);
+    this.#queuedBytes += batch.length;
+    this.#kick();
+    return promise;
+  }
+
+  /** Asks for an fsync of acknowledged bytes at the committer's next turn (interval timer). */
+  requestSync(): void {
+    if (!this.#dirty) return;
+    this.#syncRequested = true;
+    this.#kick();
+  }
+
+  /** Fsyncs everything acknowledged so far. */
+  sync(): Promise<void> {
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#syncWaiters.push({ resolve, reject });
+    this.#syncRequested = true;
+    this.#kick();
+    return promise;
+  }
+
+  /** The active segment was fsynced by a roll. */
+  markSynced(): void {
+    this.#dirty = false;
+  }
+
+  /** Resolves once the queue is empty and the committer idle. */
+  async drain(): Promise<void> {
+    while (this.#looping) await this.#loopDone;
+  }
+
+  #kick(): void {
+    if (this.#looping) return;
+    this.#looping = true;
+    this.#loopDone = this.#run();
+  }
+
+  async #run(): Promise<void> {
+    for (;;) {
+      if (this.#syncRequested) {
+        await this.#syncNow();
+      } else if (this.#queue.length > 0) {
+        await this.#commitGroup(this.#takeGroup());
+      } else {
+        // Cleared in the same synchronous step as the last check, so no append is stranded.
+        this.#looping = false;
+        return;
+      }
+    }
+  }
+
+  /** Everything queued, up to group_commit_bytes_max (always at least one append). */
+  #takeGroup(): PendingAppend[] {
+    let bytes = 0;
+    let count = 0;
+    while (count < this.#queue.length) {
+      const size = this.#queue[count].sizeBytes;
+      if (count > 0 && bytes + size > this.#options.group_commit_bytes_max) break;
+      bytes += size;
+      count++;
+    }
+    const group = this.#queue.splice(0, count);
+    this.#queuedBytes -= bytes;
+    assert(group.length > 0 && this.#queuedBytes >= 0, "a group was taken");
+    return group;
+  }
+
+  async #commitGroup(group: PendingAppend[]): Promise<void> {
+    let i = 0;
+    while (i < group.length) {
+      try {
+        await this.#cutBackPending();
+        await this.#target.rollIfNeeded(group[i]);
+      } catch (error) {
+        return rejectAll(group, i, error);
+      }
+      const segment = this.#target.active();
+      const end = this.#assignOffsets(segment, group, i);
+      const error = await this.#writeRun(segment, group, i, end);
+      if (error !== null) return rejectAll(group, end, error);
+      i = end;
+    }
+    this.groupCount++;
+    this.appendCount += group.length;
+  }
+
+  /** Gives offsets to group[from..] while they fit the segment; returns the end of that run. */
+  #assignOffsets(segment: Segment, group: PendingAppend[], from: number): number {
+    let bytes = segment.sizeBytes;
+    let next = segment.nextOffset;
+    let end = from;
+    while (end < group.length && this.#target.fits(segment, bytes, next, group[end])) {
+      const append = group[end];
+      setBaseOffset(append.batch, 0, next);
+      append.baseOffset = next;
+      next += append.lastOffsetDelta + 1;
+      bytes += append.sizeBytes;
+      end++;
+    }
+    assert(end > from, "a rolled segment takes at least one batch");
+    return end;
+  }
+
+  /** Writes (and under "always" fsyncs) group[from..end); null when all is committed. */
+  async #writeRun(
+    segment: Segment,
+    group: PendingAppend[],
+    from: number,
+    end: number,
+  ): Promise<unknown> {
+    const buffers: Buffer[] = [];
+    for (let k = from; k < end; k++) buffers.push(group[k].batch);
+    try {
+      await segment.write(buffers);
+      if (this.#options.fsync_policy === "always") await segment.sync();
+    } catch (error) {
+      this.#truncatePending = segment;
+      await this.#cutBackPending().catch((cutError: unknown) => {
+        this.#logger.error({ file: segment.logPath, error: String(cutError) }, "cut back failed");
+      });
+      rejectAll(group.slice(0, end), from, error);
+      return error;
+    }
+    let position = segment.sizeBytes;
+    for (let k = from; k < end; k++) {
+      const append = group[k];
+      const lastOffset = append.baseOffset + append.lastOffsetDelta;
+      const info = { position, sizeBytes: append.sizeBytes, lastOffset };
+      segment.recordBatch({
+        ...info,
+        baseOffset: append.baseOffset,
+        maxTimestamp: append.maxTimestamp,
+      });
+      position += append.sizeBytes;
+    }
+    if (this.#options.fsync_policy !== "always") this.#dirty = true;
+    for (let k = from; k < end; k++) {
+      const append = group[k];
+      append.resolve({
+        baseOffset: append.baseOffset,
+        lastOffset: append.baseOffset + append.lastOffsetDelta,
+      });
+    }
+    return null;
+  }
+
+  /**
+   * Cuts a failed write back and fsyncs the cut, so rejected bytes cannot reach the disk later
+   * through the page cache. (If the machine crashes before this succeeds, a rejected batch may
+   * survive in the tail: a rejection means "not acknowledged", as a Kafka produce error does.)
+   */
+  async #cutBackPending(): Promise<void> {
+    const segment = this.#truncatePending;
+    if (segment === null) return;
+    await segment.truncateToCommitted();
+    await segment.sync();
+    this.#truncatePending = null;
+  }
+
+  async #syncNow(): Promise<void> {
+    this.#syncRequested = false;
+    const waiters = this.#syncWaiters;
+    this.#syncWaiters = [];
+    try {
+      // Never make the bytes of a failed write durable: cut them first.
+      await this.#cutBackPending();
+      if (this.#dirty || waiters.length > 0) await this.#target.active().sync();
+      this.#dirty = false;
+      for (const waiter of waiters) waiter.resolve();
+    } catch (error) {
+      // Acknowledged bytes may now be lost on a crash; the next interval tries again.
+      this.#logger.error({ error: String(error) }, "periodic fsync failed");
+      for (const waiter of waiters) waiter.reject(error);
+    }
+  }
+}
+
+function rejectAll(group: readonly PendingAppend[], from: number, error: unknown): void {
+  for (let k = from; k < group.length; k++) group[k].reject(error);
+}

@@ -1,0 +1,33 @@
+/**
+ * The log layer: Kafka record batch v2 codec, segments with sparse indexes, partition logs with
+ * group commit, and crash recovery. See docs/storage.md.
+ */
+
+export { type FileHandle, type FileSystem, NodeFileSystem, type OpenMode } from "./file-system.ts";
+export type { AppendResult } from "./group-commit.ts";
+export {
+  DEFAULT_LOG_OPTIONS,
+  FSYNC_POLICIES,
+  type FsyncPolicy,
+  type LogOptions,
+  resolveLogOptions,
+} from "./options.ts";
+export { type LogSlice, PartitionLog, type PartitionLogDependencies } from "./partition-log.ts";
+export * from "./record-batch.ts";
+export {
+  buildRecordBatch,
+  type LogRecord,
+  type RecordHeader,
+  type RecordInput,
+  type RecordsResult,
+  readRecords,
+} from "./records.ts";
+export {
+  type RecoveryReport,
+  type RecoveryScope,
+  type StorageLogger,
+  silentLogger,
+} from "./recovery.ts";
+export { type RetentionResult, segmentsToDelete } from "./retention.ts";
+export { type CorruptRegion, segmentFileName } from "./segment.ts";
+export { KafkaErrorCode, StorageError } from "./storage-error.ts";

@@ -1,0 +1,174 @@
+/**
+ * Opening a partition's directory: find the segments, recover each (recovery.ts), check that
+ * they follow on from each other, and report. A directory with no segment gets a first, empty
+ * one at offset 0.
+ */
+import { join } from "node:path";
+import { ErrorCode } from "../../errors.ts";
+import type { FileSystem } from "./file-system.ts";
+import {
+  type RecoveryReport,
+  type RecoveryScope,
+  recoverActiveSegment,
+  recoverClosedSegment,
+  type StorageLogger,
+} from "./recovery.ts";
+import { parseSegmentFileName, Segment, type SegmentSettings } from "./segment.ts";
+import { io, KafkaErrorCode, StorageError } from "./storage-error.ts";
+
+/** Segments of one partition allowed in a directory (1 GiB each makes this 1 PiB). */
+export const SEGMENTS_PER_LOG_MAX = 1_000_000;
+
+export interface OpenedLog {
+  segments: Segment[];
+  report: RecoveryReport;
+}
+
+/** Index files whose segment is gone (deleted by retention before a crash): safe to remove. */
+async function removeStrayFiles(
+  fs: FileSystem,
+  directory: string,
+  names: readonly string[],
+  bases: ReadonlySet<number>,
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = /^(\d{20})(\.index|\.timeindex)$/.exec(name);
+    if (match === null || bases.has(Number(match[1]))) continue;
+    await io("delete", join(directory, name), () => fs.unlink(join(directory, name)));
+    removed.push(name);
+  }
+  return removed;
+}
+
+async function closeAll(fs: FileSystem, segments: readonly Segment[]): Promise<void> {
+  for (const segment of segments) await fs.close(segment.handle).catch(() => {});
+}
+
+function emptyReport(directory: string): RecoveryReport {
+  return {
+    directory,
+    segmentCount: 0,
+    truncated: [],
+    indexesRebuilt: [],
+    corruptRegions: [],
+    strayFilesRemoved: [],
+    logStartOffset: 0,
+    logEndOffset: 0,
+  };
+}
+
+/** Opens and recovers every segment in `settings.directory`, oldest first. */
+export async function openLogDirectory(
+  fs: FileSystem,
+  settings: SegmentSettings,
+  scope: RecoveryScope,
+  logger: StorageLogger,
+): Promise<OpenedLog> {
+  const directory = settings.directory;
+  await io("mkdir", directory, () => fs.mkdir(directory));
+  const names = await io("list", directory, () => fs.readdir(directory));
+  const bases = names
+    .map(parseSegmentFileName)
+    .filter((base): base is number => base !== null)
+    .sort((a, b) => a - b);
+  if (bases.length > SEGMENTS_PER_LOG_MAX) {
+    const message = `${bases.length} segments in ${directory}, at most ${SEGMENTS_PER_LOG_MAX}`;
+    throw new StorageError(ErrorCode.STORAGE_IO, KafkaErrorCode.KAFKA_STORAGE_ERROR, message);
+  }
+  const report = emptyReport(directory);
+  report.strayFilesRemoved = await removeStrayFiles(fs, directory, names, new Set(bases));
+  const segments: Segment[] = [];
+  try {
+    if (bases.length === 0) {
+      segments.push(await Segment.create(fs, settings, 0));
+      await io("fsync", directory, () => fs.syncDirectory(directory));
+    }
+    for (let i = 0; i < bases.length; i++) {
+      const { segment, fileSizeBytes } = await Segment.open(fs, settings, bases[i]);
+      segments.push(segment);
+      if (i === bases.length - 1) {
+        const cut = await recoverActiveSegment(fs, segment, fileSizeBytes, settings.batchBytesMax);
+        if (cut !== null) report.truncated.push({ file: segment.logPath, ...cut });
+        continue;
+      }
+      const recovered = await recoverClosedSegment(
+        fs,
+        segment,
+        fileSizeBytes,
+        bases[i + 1],
+        settings.batchBytesMax,
+        scope,
+      );
+      if (recovered.rebuiltBecause !== null) {
+        report.indexesRebuilt.push({ file: segment.indexPath, reason: recovered.rebuiltBecause });
+      }
+    }
+  } catch (error) {
+    await closeAll(fs, segments);
+    throw error;
+  }
+  checkContinuity(segments, logger);
+  finishReport(report, segments);
+  logReport(report, logger);
+  return { segments, report };
+}
+
+/**
+ * Each segment should end where the next begins. A closed segment ending early lost its tail
+ * (recovery marked it corrupt when it could tell); one ending late overlaps the next, whose
+ * copy of those offsets is the one served.
+ */
+function checkContinuity(segments: readonly Segment[], logger: StorageLogger): void {
+  for (let i = 0; i + 1 < segments.length; i++) {
+    const segment = segments[i];
+    const nextBase = segments[i + 1].baseOffset;
+    if (segment.nextOffset < nextBase) {
+      segment.markCorruptTail(
+        {
+          position: segment.sizeBytes,
+          endPosition: null,
+          firstOffset: segment.nextOffset,
+          lastOffset: nextBase - 1,
+          reason: `segment ends at offset ${segment.nextOffset}, the next starts at ${nextBase}`,
+        },
+        segment.sizeBytes,
+        nextBase,
+      );
+    } else if (segment.nextOffset > nextBase) {
+      logger.error(
+        { file: segment.logPath, nextOffset: segment.nextOffset, nextBase },
+        "segment overlaps the next one; the next one's offsets are served",
+      );
+    }
+  }
+}
+
+function finishReport(report: RecoveryReport, segments: readonly Segment[]): void {
+  report.segmentCount = segments.length;
+  for (const segment of segments) {
+    for (const region of segment.corruptRegions) {
+      report.corruptRegions.push({ file: segment.logPath, ...region });
+    }
+  }
+  report.logStartOffset = segments[0].baseOffset;
+  report.logEndOffset = segments[segments.length - 1].nextOffset;
+}
+
+function logReport(report: RecoveryReport, logger: StorageLogger): void {
+  for (const cut of report.truncated) logger.warn(cut, "truncated a torn or corrupt log tail");
+  for (const rebuilt of report.indexesRebuilt) logger.warn(rebuilt, "rebuilt segment indexes");
+  for (const region of report.corruptRegions) {
+    logger.error(region, "corrupt batch in a closed segment; its offsets cannot be read");
+  }
+  for (const file of report.strayFilesRemoved) logger.info({ file }, "removed a stray index file");
+  logger.info(
+    {
+      directory: report.directory,
+      segments: report.segmentCount,
+      logStartOffset: report.logStartOffset,
+      logEndOffset: report.logEndOffset,
+    },
+    "log opened",
+  );
+}

@@ -1,0 +1,354 @@
+/**
+ * A partition log: ordered segments, the last one active. Appends go through group commit: one
+ * committer drains the queue, so appends that arrive while a write + fsync is in flight are
+ * written together by the next single writev and made durable by the next single fsync.
+ *
+ * What an acknowledgement (the resolved append) means, by fsync_policy:
+ *   always    the batch is written and fsynced: it survives a crash of the process or machine.
+ *   interval  the batch is written to the OS; an fsync follows within fsync_interval_ms. A crash
+ *             of the machine (not of the process) may lose that last interval.
+ *   never     the batch is written to the OS, which flushes when it chooses; segments are
+ *             fsynced when they roll and when the log closes.
+ * Under every policy a batch becomes readable only once acknowledged, and an append that fails
+ * (I/O error, disk full) leaves nothing behind: the file is cut back to the committed end.
+ */
+import { ErrorCode } from "../../errors.ts";
+import { type FileSystem, NodeFileSystem } from "./file-system.ts";
+import { type AppendResult, GroupCommitter, type PendingAppend } from "./group-commit.ts";
+import { openLogDirectory } from "./log-directory.ts";
+import { type LogOptions, resolveLogOptions } from "./options.ts";
+import {
+  batchLastOffsetDelta,
+  batchMaxTimestamp,
+  Compression,
+  checkBatch,
+  LOG_OVERHEAD_BYTES,
+  OFFSET_ATTRIBUTES,
+  OFFSET_BATCH_LENGTH,
+} from "./record-batch.ts";
+import { readRecords } from "./records.ts";
+import {
+  type RecoveryReport,
+  type RecoveryScope,
+  type StorageLogger,
+  silentLogger,
+} from "./recovery.ts";
+import { applyRetention, type RetentionResult } from "./retention.ts";
+import { Segment, type SegmentSettings } from "./segment.ts";
+import {
+  invalidBatchError,
+  KafkaErrorCode,
+  outOfRangeError,
+  StorageError,
+} from "./storage-error.ts";
+
+/** Whole batches in one segment file; empty (sizeBytes 0, segment null) at the log end. */
+export interface LogSlice {
+  segment: Segment | null;
+  file: string | null;
+  position: number;
+  sizeBytes: number;
+  /** baseOffset of the first batch in the slice (at or before the offset asked for). */
+  firstOffset: number;
+}
+
+export interface PartitionLogDependencies {
+  fs?: FileSystem;
+  logger?: StorageLogger;
+  /** Wall clock in ms, for rolls and retention by age. Default Date.now. */
+  now?: () => number;
+  /** "active" (default) scans only the active segment at open; "all" scans every segment. */
+  recoveryScope?: RecoveryScope;
+}
+
+const RELATIVE_OFFSET_MAX = 2_147_483_647;
+
+export type { AppendResult };
+
+export class PartitionLog {
+  readonly directory: string;
+  readonly options: LogOptions;
+  readonly recoveryReport: RecoveryReport;
+  readonly #fs: FileSystem;
+  readonly #logger: StorageLogger;
+  readonly #now: () => number;
+  readonly #settings: SegmentSettings;
+  readonly #segments: Segment[];
+  readonly #committer: GroupCommitter;
+  #closing = false;
+  #syncTimer: NodeJS.Timeout | null = null;
+  /** Deleted segments whose handles stay open a while for reads under way. */
+  readonly #pendingCloses = new Map<NodeJS.Timeout, Segment>();
+
+  private constructor(
+    directory: string,
+    options: LogOptions,
+    deps: Required<Omit<PartitionLogDependencies, "recoveryScope">>,
+    segments: Segment[],
+    report: RecoveryReport,
+  ) {
+    this.directory = directory;
+    this.options = options;
+    this.#fs = deps.fs;
+    this.#logger = deps.logger;
+    this.#now = deps.now;
+    this.#settings = settingsOf(directory, options);
+    this.#segments = segments;
+    for (const segment of segments) segment.createdMs = deps.now();
+    this.recoveryReport = report;
+    this.#committer = new GroupCommitter(options, deps.logger, {
+      active: () => this.#active,
+      rollIfNeeded: (first) => this.#rollIfNeeded(first),
+      fits: (segment, bytes, nextOffset, append) => this.#fits(segment, bytes, nextOffset, append),
+    });
+    if (options.fsync_policy === "interval") {
+      this.#syncTimer = setInterval(() => this.#committer.requestSync(), options.fsync_interval_ms);
+      this.#syncTimer.unref();
+    }
+  }
+
+  /** Opens (creating if needed) the log in `directory`, recovering it first. */
+  static async open(
+    directory: string,
+    options: Partial<LogOptions> = {},
+    deps: PartitionLogDependencies = {},
+  ): Promise<PartitionLog> {
+    const resolved = resolveLogOptions(options);
+    const fs = deps.fs ?? new NodeFileSystem();
+    const logger = deps.logger ?? silentLogger;
+    const settings = settingsOf(directory, resolved);
+    const opened = await openLogDirectory(fs, settings, deps.recoveryScope ?? "active", logger);
+    return new PartitionLog(
+      directory,
+      resolved,
+      { fs, logger, now: deps.now ?? Date.now },
+      opened.segments,
+      opened.report,
+    );
+  }
+
+  get logStartOffset(): number {
+    return this.#segments[0].baseOffset;
+  }
+
+  /** The offset the next batch will get: one past the last acknowledged batch. */
+  get logEndOffset(): number {
+    return this.#active.nextOffset;
+  }
+
+  get segmentCount(): number {
+    return this.#segments.length;
+  }
+
+  get sizeBytes(): number {
+    let total = 0;
+    for (const segment of this.#segments) total += segment.sizeBytes;
+    return total;
+  }
+
+  /** Group commits done and appends they carried: appends / groups is the coalescing factor. */
+  get commitStats(): { groupCount: number; appendCount: number } {
+    return { groupCount: this.#committer.groupCount, appendCount: this.#committer.appendCount };
+  }
+
+  get #active(): Segment {
+    return this.#segments[this.#segments.length - 1];
+  }
+
+  /**
+   * Appends one record batch (v2, any compression), taking ownership of the buffer: its
+   * baseOffset is rewritten in place with the offset assigned. Resolves when the fsync policy's
+   * guarantee holds; rejects with a StorageError (invalid or oversized batch, full queue, I/O
+   * failure, closed log), in which case nothing of the batch is stored.
+   */
+  append(batch: Buffer): Promise<AppendResult> {
+    if (this.#closing) {
+      return Promise.reject(
+        new StorageError(
+          ErrorCode.STORAGE_CLOSED,
+          KafkaErrorCode.NOT_LEADER_OR_FOLLOWER,
+          "log closed",
+        ),
+      );
+    }
+    const problem = this.#validate(batch);
+    if (problem !== null) return Promise.reject(problem);
+    return this.#committer.enqueue(batch, batchLastOffsetDelta(batch), batchMaxTimestamp(batch));
+  }
+
+  #validate(batch: Buffer): StorageError | null {
+    if (batch.length >= LOG_OVERHEAD_BYTES) {
+      const size = LOG_OVERHEAD_BYTES + batch.readInt32BE(OFFSET_BATCH_LENGTH);
+      if (size > this.options.batch_bytes_max) {
+        return new StorageError(
+          ErrorCode.STORAGE_BATCH_TOO_LARGE,
+          KafkaErrorCode.MESSAGE_TOO_LARGE,
+          `batch of ${size} bytes, at most ${this.options.batch_bytes_max}`,
+        );
+      }
+    }
+    const check = checkBatch(batch, 0, batch.length, this.options.batch_bytes_max);
+    if (check.kind === "truncated") return invalidBatchError("cut short");
+    if (check.kind === "corrupt") return invalidBatchError(check.reason);
+    if (check.sizeBytes !== batch.length) return invalidBatchError("more than one batch");
+    if ((batch.readInt16BE(OFFSET_ATTRIBUTES) & 0x07) === Compression.none) {
+      const records = readRecords(batch);
+      if (records.kind === "corrupt") return invalidBatchError(records.reason);
+    }
+    return null;
+  }
+
+  /** Whether `append` can go into `segment` after `bytes` bytes ending at `nextOffset`. */
+  #fits(segment: Segment, bytes: number, nextOffset: number, append: PendingAppend): boolean {
+    if (bytes === 0) return true;
+    if (bytes + append.sizeBytes > this.options.segment_bytes) return false;
+    return nextOffset + append.lastOffsetDelta - segment.baseOffset <= RELATIVE_OFFSET_MAX;
+  }
+
+  /** Rolls before `first` when the active segment is full, old, or its index is full. */
+  async #rollIfNeeded(first: PendingAppend): Promise<void> {
+    const active = this.#active;
+    if (active.isEmpty) return;
+    // As Kafka: the incoming batch's time against the first batch's, so a log fed old-stamped
+    // records does not roll on every append; the wall clock only when there are no timestamps.
+    const firstTimestamp = active.firstBatchTimestamp ?? -1;
+    const age =
+      firstTimestamp >= 0 && first.maxTimestamp >= 0
+        ? first.maxTimestamp - firstTimestamp
+        : this.#now() - active.createdMs;
+    const due =
+      !this.#fits(active, active.sizeBytes, active.nextOffset, first) ||
+      age > this.options.segment_ms ||
+      active.indexFull;
+    if (due) await this.#roll();
+  }
+
+  /**
+   * Closes the active segment and starts the next: fsync the old one (closed segments are
+   * always durable, whatever the policy), write its indexes, create the new file and make the
+   * directory entry durable. A failure on the way leaves the old segment active.
+   */
+  async #roll(): Promise<void> {
+    const old = this.#active;
+    await old.sync();
+    await old.persistIndexes();
+    const fresh = await Segment.create(this.#fs, this.#settings, old.nextOffset);
+    try {
+      await this.#fs.syncDirectory(this.directory);
+    } catch (error) {
+      await this.#fs.close(fresh.handle).catch(() => {});
+      throw error;
+    }
+    old.closed = true;
+    fresh.createdMs = this.#now();
+    this.#segments.push(fresh);
+    this.#committer.markSynced();
+    this.#logger.info({ file: fresh.logPath, baseOffset: fresh.baseOffset }, "rolled segment");
+    // The roll has succeeded; a retention failure is reported, not charged to the append.
+    await this.applyRetention().catch((error: unknown) => {
+      this.#logger.error({ directory: this.directory, error: String(error) }, "retention failed");
+    });
+  }
+
+  /**
+   * Where the batches from `offset` are: whole batches starting with the one holding `offset`,
+   * up to maxBytes (or the first batch alone if larger). Empty at the log end; throws
+   * STORAGE_OFFSET_OUT_OF_RANGE outside [logStartOffset, logEndOffset] and STORAGE_CORRUPT for a
+   * range recovery found corrupt.
+   */
+  async read(offset: number, maxBytes: number): Promise<LogSlice> {
+    if (offset < this.logStartOffset || offset > this.logEndOffset) {
+      throw outOfRangeError(offset, this.logStartOffset, this.logEndOffset);
+    }
+    for (let i = this.#segmentIndexFor(offset); i < this.#segments.length; i++) {
+      const segment = this.#segments[i];
+      const slice = await segment.read(offset, maxBytes);
+      if (slice !== null) return { segment, file: segment.logPath, ...slice };
+    }
+    return { segment: null, file: null, position: 0, sizeBytes: 0, firstOffset: offset };
+  }
+
+  /** The bytes of a slice, ready to send; also valid for a segment deleted since read(). */
+  async readSlice(slice: LogSlice): Promise<Buffer> {
+    if (slice.segment === null) return Buffer.alloc(0);
+    return slice.segment.readBytes(slice.position, slice.sizeBytes);
+  }
+
+  /** The first offset with a timestamp >= `timestamp`; null when every record is earlier. */
+  async offsetForTimestamp(timestamp: number): Promise<number | null> {
+    for (const segment of [...this.#segments]) {
+      if (segment.maxTimestamp < timestamp) continue;
+      const offset = await segment.offsetForTimestamp(timestamp);
+      if (offset !== null) return Math.max(offset, this.logStartOffset);
+    }
+    return null;
+  }
+
+  /** Last segment whose base offset is <= `offset`. */
+  #segmentIndexFor(offset: number): number {
+    let low = 0;
+    let high = this.#segments.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if (this.#segments[middle].baseOffset <= offset) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  /** Deletes closed segments beyond retention_bytes / retention_ms; see retention.ts. */
+  async applyRetention(): Promise<RetentionResult> {
+    return applyRetention(this.#segments, this.options, this.#now(), {
+      fs: this.#fs,
+      directory: this.directory,
+      logger: this.#logger,
+      closeLater: (segment) => this.#closeLater(segment),
+    });
+  }
+
+  #closeLater(segment: Segment): void {
+    const timer = setTimeout(() => {
+      this.#pendingCloses.delete(timer);
+      void segment.close().catch(() => {});
+    }, this.options.file_delete_delay_ms);
+    timer.unref();
+    this.#pendingCloses.set(timer, segment);
+  }
+
+  /** Makes every acknowledged batch durable now, whatever the policy. */
+  async flush(): Promise<void> {
+    await this.#committer.sync();
+  }
+
+  /**
+   * Stops taking appends, waits for queued ones, fsyncs the active segment, writes its indexes
+   * and closes every file. (The next open rescans the active segment all the same: its index
+   * files are only trusted once it is closed by a roll.)
+   */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#syncTimer !== null) clearInterval(this.#syncTimer);
+    await this.#committer.drain();
+    try {
+      await this.#active.sync();
+      await this.#active.persistIndexes();
+    } finally {
+      for (const [timer, segment] of this.#pendingCloses) {
+        clearTimeout(timer);
+        await segment.close().catch(() => {});
+      }
+      this.#pendingCloses.clear();
+      for (const segment of this.#segments) await segment.close().catch(() => {});
+    }
+  }
+}
+
+function settingsOf(directory: string, options: LogOptions): SegmentSettings {
+  return {
+    directory,
+    indexIntervalBytes: options.index_interval_bytes,
+    batchBytesMax: options.batch_bytes_max,
+    segmentBytesMax: options.segment_bytes,
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Retention: whole closed segments are deleted from the start of the log, as in Kafka, while
+ * the log is over retention_bytes or their newest record is older than retention_ms. The
+ * active segment is never deleted. The log start offset moves to the first remaining segment.
+ *
+ * Which segments go is decided by a pure function; the shell removes them from the log at once
+ * (so no new read reaches them), unlinks the files, and leaves the open handle to be closed
+ * after file_delete_delay_ms so that reads already under way finish.
+ */
+import { assert } from "../../errors.ts";
+import type { FileSystem } from "./file-system.ts";
+import type { LogOptions } from "./options.ts";
+import type { StorageLogger } from "./recovery.ts";
+import type { Segment } from "./segment.ts";
+import { io } from "./storage-error.ts";
+
+export interface RetentionResult {
+  deletedSegmentCount: number;
+  deletedBytes: number;
+  logStartOffset: number;
+}
+
+/** What retention needs to know of a segment. */
+export interface RetentionView {
+  sizeBytes: number;
+  maxTimestamp: number;
+}
+
+/**
+ * How many segments from the start to delete. The last (active) one never is; a segment
+ * without timestamps (maxTimestamp -1) is never old.
+ */
+export function segmentsToDelete(
+  segments: readonly RetentionView[],
+  options: Pick<LogOptions, "retention_bytes" | "retention_ms">,
+  nowMs: number,
+): number {
+  let total = 0;
+  for (const segment of segments) total += segment.sizeBytes;
+  let count = 0;
+  while (count < segments.length - 1) {
+    const segment = segments[count];
+    const overSize =
+      options.retention_bytes >= 0 && total - segment.sizeBytes >= options.retention_bytes;
+    const tooOld =
+      options.retention_ms >= 0 &&
+      segment.maxTimestamp >= 0 &&
+      nowMs - segment.maxTimestamp > options.retention_ms;
+    if (!overSize && !tooOld) break;
+    total -= segment.sizeBytes;
+    count++;
+  }
+  assert(count < segments.length, "the active segment stays");
+  return count;
+}
+
+export interface RetentionShell {
+  fs: FileSystem;
+  directory: string;
+  logger: StorageLogger;
+  closeLater: (segment: Segment) => void;
+}
+
+export async function applyRetention(
+  segments: Segment[],
+  options: LogOptions,
+  nowMs: number,
+  shell: RetentionShell,
+): Promise<RetentionResult> {
+  const count = segmentsToDelete(segments, options, nowMs);
+  const deleted = segments.splice(0, count);
+  assert(segments.length > 0, "the active segment stays");
+  let deletedBytes = 0;
+  for (const segment of deleted) {
+    assert(segment.closed, "only closed segments are deleted");
+    deletedBytes += segment.sizeBytes;
+    shell.closeLater(segment);
+    await segment.unlinkFiles();
+    shell.logger.info(
+      { file: segment.logPath, nextOffset: segment.nextOffset },
+      "deleted segment past retention",
+    );
+  }
+  if (count > 0) await io("fsync", shell.directory, () => shell.fs.syncDirectory(shell.directory));
+  return { deletedSegmentCount: count, deletedBytes, logStartOffset: segments[0].baseOffset };
+}
