@@ -12,11 +12,18 @@
  * and latest.md. --cpu-prof DIR runs RobustMQ under `node --cpu-prof` (one profile per
  * workload in DIR/<workload>/) and prints the functions with the most self time.
  */
-import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import {
+  machineCpuSeconds,
+  newestProfile,
+  peakRssMiB,
+  processCpuSeconds,
+  topSelfTime,
+} from "./load/measure.ts";
 import type { Command, LoadSpec, Report, Snapshot } from "./load/wire.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -42,9 +49,27 @@ interface Workload {
 
 const WORKLOADS: Workload[] = [
   { name: "qos0-1to1", title: "QoS 0, 1 pub -> 1 sub", qos: 0, publisherCount: 1, windowCount: 0 },
-  { name: "qos1-1to1", title: "QoS 1, 1 pub -> 1 sub", qos: 1, publisherCount: 1, windowCount: 1000 },
-  { name: "qos0-100to1", title: "QoS 0, 100 pubs -> 1 sub", qos: 0, publisherCount: 100, windowCount: 0 },
-  { name: "qos1-100to1", title: "QoS 1, 100 pubs -> 1 sub", qos: 1, publisherCount: 100, windowCount: 10 },
+  {
+    name: "qos1-1to1",
+    title: "QoS 1, 1 pub -> 1 sub",
+    qos: 1,
+    publisherCount: 1,
+    windowCount: 1000,
+  },
+  {
+    name: "qos0-100to1",
+    title: "QoS 0, 100 pubs -> 1 sub",
+    qos: 0,
+    publisherCount: 100,
+    windowCount: 0,
+  },
+  {
+    name: "qos1-100to1",
+    title: "QoS 1, 100 pubs -> 1 sub",
+    qos: 1,
+    publisherCount: 100,
+    windowCount: 10,
+  },
 ];
 
 const BROKERS = ["robustmq", "aedes"] as const;
@@ -100,8 +125,10 @@ function parseOptions(argv: string[]): Options {
     if (flag === "--seconds") options.seconds = bounded(flag, value, 600);
     else if (flag === "--warmup-seconds") options.warmupSeconds = bounded(flag, value, 600);
     else if (flag === "--brokers") options.brokers = pick(flag, value, [...BROKERS], (b) => b);
-    else if (flag === "--workloads") options.workloads = pick(flag, value, WORKLOADS, (w) => w.name);
-    else if (flag === "--qos1-window") options.qos1WindowCount = Math.round(bounded(flag, value, 65_000));
+    else if (flag === "--workloads")
+      options.workloads = pick(flag, value, WORKLOADS, (w) => w.name);
+    else if (flag === "--qos1-window")
+      options.qos1WindowCount = Math.round(bounded(flag, value, 65_000));
     else if (flag === "--cpu-prof") options.cpuProfileDir = value;
     else throw new Error(`unknown option ${flag}`);
   }
@@ -177,7 +204,10 @@ async function startBroker(name: BrokerName, profileDir: string | null): Promise
     if (stderrTail.length > BROKER_STDERR_LINES_KEPT) stderrTail.shift();
   });
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start`)), BROKER_START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not start`)),
+      BROKER_START_TIMEOUT_MS,
+    );
     eachLine(child.stdout, (line) => {
       const match = /"listener":"mqtt".*"address":"[^"]*:(\d+)"/.exec(line);
       if (match !== null) {
@@ -200,52 +230,15 @@ async function startBroker(name: BrokerName, profileDir: string | null): Promise
       clearTimeout(timer);
       rmSync(workDir, { recursive: true, force: true });
       if (!running || exitCode !== 0) {
-        const last = stderrTail.filter((l) => l.trim() !== "").slice(-3).join(" | ");
-        process.stderr.write(`\n[${name}] exited with ${exitCode}: ${last}\n`);
+        const last = stderrTail
+          .filter((l) => l.trim() !== "")
+          .slice(-3)
+          .join(" | ");
+        const when = running ? "when stopped" : "before it was stopped";
+        process.stderr.write(`\n[${name}] exited with ${exitCode} ${when}: ${last}\n`);
       }
     },
   };
-}
-
-const CLOCK_TICKS_PER_SECOND = (() => {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU seconds (user + system) a process has used, from /proc; null where there is none. */
-function processCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // utime and stime are fields 14 and 15; fields[0] here is field 3.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return null;
-  }
-}
-
-/** CPU seconds every process on the machine has used (all non-idle states), from /proc. */
-function machineCpuSeconds(): number | null {
-  try {
-    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/);
-    // cpu user nice system idle iowait irq softirq steal ...
-    const busy = [1, 2, 3, 6, 7, 8].reduce((sum, i) => sum + Number(fields[i] ?? 0), 0);
-    return busy / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return null;
-  }
-}
-
-function peakRssMiB(pid: number): number | null {
-  try {
-    const kib = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return kib === null ? null : Math.round(Number(kib[1]) / 1024);
-  } catch {
-    return null;
-  }
 }
 
 // ---- the load process -----------------------------------------------------------------
@@ -329,7 +322,9 @@ function summarize(first: Marks, last: Marks, peakRss: number | null): Result {
   const machineCpu = percentOf(first.machineCpuSeconds, last.machineCpuSeconds, wallSeconds);
   const loadCpu = Math.round(perSecond((s) => s.cpuMicros) / 1e4);
   const otherCpu =
-    machineCpu === null || brokerCpu === null ? null : Math.max(0, machineCpu - brokerCpu - loadCpu);
+    machineCpu === null || brokerCpu === null
+      ? null
+      : Math.max(0, machineCpu - brokerCpu - loadCpu);
   return {
     receivedPerSecond: perSecond((s) => s.receivedCount),
     sentPerSecond: perSecond((s) => s.sentCount),
@@ -390,39 +385,16 @@ async function runOne(workload: Workload, name: BrokerName, options: Options): P
   }
 }
 
-// ---- CPU profiles ---------------------------------------------------------------------
-
-interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
-  samples: number[];
-  timeDeltas: number[];
-}
-
 /** Prints the functions with the most self time in the newest profile of `dir`. */
 function printProfile(workload: Workload, dir: string): void {
-  const file = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile")).sort().at(-1);
-  if (file === undefined) {
+  const file = newestProfile(dir);
+  if (file === null) {
     process.stderr.write(`no .cpuprofile in ${dir}\n`);
     return;
   }
-  const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
-  const frameOf = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
-  const selfMicros = new Map<string, number>();
-  let busyMicros = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
-    const frame = frameOf.get(profile.samples[i]);
-    // timeDeltas[i + 1] is the time from sample i to the next one: sample i's share.
-    const delta = profile.timeDeltas[i + 1] ?? 0;
-    if (frame === undefined || frame.functionName === "(idle)") continue;
-    const where = frame.url.replace(`file://${ROOT}`, "");
-    const key = `${frame.functionName || "(anonymous)"} ${where}:${frame.lineNumber + 1}`;
-    selfMicros.set(key, (selfMicros.get(key) ?? 0) + delta);
-    busyMicros += delta;
-  }
-  const top = [...selfMicros].sort((a, b) => b[1] - a[1]).slice(0, PROFILE_TOP_COUNT);
-  console.log(`\nRobustMQ self time, ${workload.title} (${join(dir, file)}), % of non-idle:`);
-  for (const [key, micros] of top) {
-    console.log(`  ${((micros * 100) / busyMicros).toFixed(1).padStart(5)}%  ${key}`);
+  console.log(`\nRobustMQ self time, ${workload.title} (${file}), % of non-idle:`);
+  for (const { where, percent } of topSelfTime(file, ROOT, PROFILE_TOP_COUNT)) {
+    console.log(`  ${percent.toFixed(1).padStart(5)}%  ${where}`);
   }
 }
 
@@ -461,24 +433,41 @@ function delivered(workload: Workload, result: Result | undefined): string {
 function cpu(result: Result | undefined): string {
   if (result === undefined || result.error !== undefined) return "-";
   const show = (n: number | null) => (n === null ? "?" : `${n}`);
-  return `${show(result.brokerCpuPercent)}/${result.loadCpuPercent}/${show(result.otherCpuPercent)}`;
+  const { brokerCpuPercent: broker, loadCpuPercent: load, otherCpuPercent: other } = result;
+  return `${show(broker)}/${load}/${show(other)}`;
 }
 
 function detail(workload: Workload, r: Result): string {
-  const taken = workload.qos === 0 ? `sent ${number(r.sentPerSecond)}` : `acked ${number(r.ackedPerSecond)}`;
+  const taken =
+    workload.qos === 0 ? `sent ${number(r.sentPerSecond)}` : `acked ${number(r.ackedPerSecond)}`;
   return `${taken}/s, delivered ${delivered(workload, r)}, CPU % broker/load/other ${cpu(r)}`;
 }
 
+const TABLE_HEADER = [
+  "Workload",
+  "RobustMQ msg/s",
+  "Aedes msg/s",
+  "RobustMQ / Aedes",
+  "Delivered R / A",
+  "CPU % broker/load/other R",
+  "CPU % broker/load/other A",
+];
+
+const tableRow = (cells: string[]): string => `| ${cells.join(" | ")} |`;
+
 function markdownTable(rows: Row[]): string {
-  const lines = [
-    "| Workload | RobustMQ msg/s | Aedes msg/s | RobustMQ / Aedes | Delivered R / A | CPU % broker/load/other R | CPU % broker/load/other A |",
-    "|---|---:|---:|---:|---:|---:|---:|",
-  ];
+  const lines = [tableRow(TABLE_HEADER), `|---${"|---:".repeat(TABLE_HEADER.length - 1)}|`];
   for (const { workload, results: r, ratio } of rows) {
-    const ratioText = ratio === null ? "-" : `${ratio.toFixed(2)}x`;
-    const share = `${delivered(workload, r.robustmq)} / ${delivered(workload, r.aedes)}`;
     lines.push(
-      `| ${workload.title} | ${cell(r.robustmq)} | ${cell(r.aedes)} | ${ratioText} | ${share} | ${cpu(r.robustmq)} | ${cpu(r.aedes)} |`,
+      tableRow([
+        workload.title,
+        cell(r.robustmq),
+        cell(r.aedes),
+        ratio === null ? "-" : `${ratio.toFixed(2)}x`,
+        `${delivered(workload, r.robustmq)} / ${delivered(workload, r.aedes)}`,
+        cpu(r.robustmq),
+        cpu(r.aedes),
+      ]),
     );
   }
   return lines.join("\n");
@@ -513,11 +502,13 @@ function writeResults(rows: Row[], options: Options, loadAverage: number): void 
   const markdown = [
     `# Benchmark results (${generatedAt})`,
     "",
-    `Machine: ${m.cpuCount} x ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}; load average`,
-    `${loadAverage} at start. Each figure: PUBLISH packets received per second by the subscriber`,
-    `over ${options.seconds} s after ${options.warmupSeconds} s of warm-up; 64-byte payloads,`,
-    "MQTT 3.1.1. Delivered: received / (QoS 0: sent, QoS 1: acknowledged). CPU: % of one core",
-    "for the broker, the load process and everything else. See bench/README.md.",
+    `Machine: ${m.cpuCount} x ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node};`,
+    `load average ${loadAverage} at start.`,
+    "",
+    `Each figure: PUBLISH packets received per second by the subscriber over ${options.seconds} s`,
+    `after ${options.warmupSeconds} s of warm-up; 64-byte payloads, MQTT 3.1.1. Delivered:`,
+    "received / (QoS 0: sent, QoS 1: acknowledged by the broker). CPU: % of one core used by",
+    "the broker, the load process and everything else on the machine. See bench/README.md.",
     "",
     markdownTable(rows),
     "",
@@ -529,7 +520,8 @@ function writeResults(rows: Row[], options: Options, loadAverage: number): void 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const loadAverage = Math.round(loadavg()[0] * 100) / 100;
-  console.log(`load average ${loadAverage}; ${options.warmupSeconds} s warm-up + ${options.seconds} s per run`);
+  const perRun = `${options.warmupSeconds} s warm-up + ${options.seconds} s per run`;
+  console.log(`load average ${loadAverage}; ${perRun}`);
   const rows: Row[] = [];
   for (const workload of options.workloads) {
     const results: Row["results"] = {};

@@ -7,7 +7,10 @@
  */
 import { connectPublishers, startPublishers } from "./publisher.ts";
 import { startSubscriber } from "./subscriber.ts";
-import { type Command, fail, Flow, type LoadSpec, report, type Snapshot } from "./wire.ts";
+import { type Command, Flow, fail, type LoadSpec, report, type Snapshot } from "./wire.ts";
+
+/** QoS 0: parked publishers are released if nothing arrived for this long (see Flow). */
+const STALL_CHECK_INTERVAL_MS = 500;
 
 function readSpec(): LoadSpec {
   const raw = process.argv[2];
@@ -37,6 +40,7 @@ async function main(): Promise<void> {
   const flow = new Flow(spec.qos === 0 ? spec.inFlightMax : Number.POSITIVE_INFINITY);
   const subscriber = await startSubscriber(spec, flow);
   const publishers = await connectPublishers(spec, flow);
+  setInterval(() => flow.releaseIfStalled(), STALL_CHECK_INTERVAL_MS).unref();
   process.on("message", (message: Command) => {
     if (message.cmd === "start") {
       flow.running = true;

@@ -12,8 +12,8 @@
  */
 import type { Packet } from "../../src/protocol/mqtt/index.ts";
 import {
-  fail,
   type Flow,
+  fail,
   type LoadSpec,
   openClient,
   packetIdOffset,

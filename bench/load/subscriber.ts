@@ -5,8 +5,8 @@
  */
 import type { Packet } from "../../src/protocol/mqtt/index.ts";
 import {
-  fail,
   type Flow,
+  fail,
   type LoadSpec,
   openClient,
   PAYLOAD_BYTES,

@@ -62,23 +62,31 @@ export function fail(err: unknown): never {
 /**
  * Counters shared by the subscriber and the publishers (one process, one thread), and the
  * QoS 0 end-to-end limit: a publisher over it parks until the subscriber catches up to half.
+ * Messages a broker drops would hold the limit forever, so a stalled limit is written off.
  */
 export class Flow {
   receivedCount = 0;
   sentCount = 0;
   ackedCount = 0;
+  /** QoS 0 messages given up on by releaseIfStalled(). */
+  writtenOffCount = 0;
   running = false;
   readonly inFlightMax: number;
   private parked: Array<() => void> = [];
+  private receivedAtLastCheck = 0;
 
   constructor(inFlightMax: number) {
     if (!(inFlightMax >= 1)) throw new Error(`inFlightMax ${inFlightMax}`);
     this.inFlightMax = inFlightMax;
   }
 
+  private get inFlightCount(): number {
+    return this.sentCount - this.receivedCount - this.writtenOffCount;
+  }
+
   /** True when `count` more messages fit in the end-to-end limit. */
   admits(count: number): boolean {
-    return this.sentCount + count - this.receivedCount <= this.inFlightMax;
+    return this.inFlightCount + count <= this.inFlightMax;
   }
 
   /** Runs `resume` once the subscriber has caught up (FIFO, so publishers take turns). */
@@ -88,8 +96,19 @@ export class Flow {
 
   onReceived(count: number): void {
     this.receivedCount += count;
-    if (this.parked.length === 0) return;
-    if (this.sentCount - this.receivedCount > this.inFlightMax / 2) return;
+    if (this.parked.length > 0 && this.inFlightCount <= this.inFlightMax / 2) this.release();
+  }
+
+  /** Called periodically: publishers parked while nothing arrived since the last call resume. */
+  releaseIfStalled(): void {
+    const stalled = this.receivedCount === this.receivedAtLastCheck;
+    this.receivedAtLastCheck = this.receivedCount;
+    if (!stalled || this.parked.length === 0) return;
+    this.writtenOffCount += this.inFlightCount;
+    this.release();
+  }
+
+  private release(): void {
     const ready = this.parked;
     this.parked = [];
     for (const resume of ready) resume();
@@ -184,7 +203,15 @@ export function publishTemplate(topic: string, qos: 0 | 1): Buffer {
   const payload = Buffer.alloc(PAYLOAD_BYTES);
   for (let i = 0; i < PAYLOAD_BYTES; i++) payload[i] = 0x41 + (i % 26);
   return encodePublish(
-    { type: "publish", topic, payload, qos, retain: false, dup: false, packetId: qos > 0 ? 1 : undefined },
+    {
+      type: "publish",
+      topic,
+      payload,
+      qos,
+      retain: false,
+      dup: false,
+      packetId: qos > 0 ? 1 : undefined,
+    },
     PROTOCOL_VERSION,
   );
 }

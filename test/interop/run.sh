@@ -5,6 +5,9 @@
 # Every subscriber prints one line per message: topic|qos|retain|payload-hex|user-properties,
 # so payloads (binary ones too) are compared exactly. A subscriber is known to be subscribed
 # once a probe published to its own sync/<name> topic comes back; no check relies on sleeping.
+#
+# The `timeout ... bash -c '...'` waits take their arguments as "$1", "$2" on purpose:
+# shellcheck disable=SC2016
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -28,7 +31,8 @@ cleanup() {
   for pid in "${SUB_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   if [[ -n "$BROKER_PID" ]] && kill -0 "$BROKER_PID" 2>/dev/null; then
     kill -TERM "$BROKER_PID" 2>/dev/null
-    timeout 10 tail --pid="$BROKER_PID" -f /dev/null 2>/dev/null || kill -KILL "$BROKER_PID" 2>/dev/null
+    timeout 10 tail --pid="$BROKER_PID" -f /dev/null 2>/dev/null ||
+      kill -KILL "$BROKER_PID" 2>/dev/null
   fi
   rm -rf "$WORK"
 }
@@ -150,7 +154,9 @@ sub_stop() {
 expect_once() {
   local check=$1 sub=$2 line=$3
   if ! wait_line "$WORK/$sub.out" "$line"; then
-    fail "$check" "not received; got: $(cut -c1-160 "$WORK/$sub.out" | grep -v '^sync/' | head -n 3)"
+    local got
+    got="$(cut -c1-160 "$WORK/$sub.out" | grep -v '^sync/' | head -n 3)"
+    fail "$check" "not received; got: $got"
     return
   fi
   sub_sync "$sub" || { fail "$check" "subscriber stopped answering"; return; }
@@ -196,7 +202,7 @@ check_qos_matrix() {
 check_payloads() {
   # Every byte value, then random bytes: a binary payload read with -f.
   local i
-  for ((i = 0; i < 256; i++)); do printf "\\$(printf '%03o' "$i")"; done >"$WORK/binary.bin"
+  for ((i = 0; i < 256; i++)); do printf '%b' "\\$(printf '%03o' "$i")"; done >"$WORK/binary.bin"
   head -c 4096 /dev/urandom >>"$WORK/binary.bin"
   head -c 262144 /dev/urandom >"$WORK/big.bin"
   local v q
@@ -238,7 +244,8 @@ check_retained() {
   check_no_retained "retained $s: -R subscriber prints nothing stale" "r-hide-$s" "$v" "$topic" -R
   # An empty retained publish clears it [MQTT-3.3.1-6]: a new subscriber gets nothing.
   pub "$v" -q 1 -r -n -t "$topic" || { fail "retained $s clear" "publish failed"; return; }
-  check_no_retained "retained $s: cleared by empty retained publish (-n -r)" "r-gone-$s" "$v" "$topic"
+  check_no_retained "retained $s: cleared by empty retained publish (-n -r)" "r-gone-$s" "$v" \
+    "$topic"
 }
 
 # Retained messages are sent right after SUBACK, so once a later probe is back none can follow.
@@ -287,7 +294,11 @@ check_user_properties() {
   hex="$(hex_of_text "$payload")"
   sub_start up-v5 mqttv5 -q 1 -t "$topic" || { fail "user properties" "v5 sub not ready"; return; }
   local v5_pid=$SUB_PID
-  sub_start up-v311 mqttv311 -q 1 -t "$topic" || { fail "user properties" "v311 sub not ready"; return; }
+  if ! sub_start up-v311 mqttv311 -q 1 -t "$topic"; then
+    fail "user properties" "v311 sub not ready"
+    sub_stop "$v5_pid"
+    return
+  fi
   local v311_pid=$SUB_PID
   if pub mqttv5 -q 1 -t "$topic" -m "$payload" -D publish user-property k v \
     -D publish user-property k v2 -D publish user-property "name with space" "é"; then
