@@ -15,6 +15,8 @@ export const COMPACT_WASTE_BYTES_MIN = 1024;
 export const CLOSE_LINGER_MS = 2000;
 /** How long a graceful shutdown waits for clients to be flushed and closed. */
 export const SHUTDOWN_TIMEOUT_MS = 5000;
+/** Longest a publisher is paused for one slow subscriber before that subscriber is "stuck". */
+export const THROTTLE_WAIT_MS_MAX = 2000;
 /** Largest MQTT packet identifier; outbound windows can never exceed it. */
 export const PACKET_ID_MAX = 65_535;
 /** Longest delay setTimeout honours (a longer one fires after 1 ms): longer waits re-arm. */

@@ -41,6 +41,10 @@ export class MqttBroker {
   private readonly pendingFlush: MqttConnection[] = [];
   private readonly flushBound = () => this.flush();
   private shuttingDown = false;
+  /** The connection whose PUBLISH is being routed, for flow control; null otherwise. */
+  private publisher: MqttConnection | null = null;
+  /** Queue length at which an online subscriber makes its publishers wait. */
+  readonly queueHighWater: number;
   readonly startedAtMs = Date.now();
 
   constructor(config: Config, logger: Logger, options: BrokerOptions = {}) {
@@ -50,6 +54,7 @@ export class MqttBroker {
       config.mqtt_limits.shared_subscription_strategy,
       (s, m, q, r, ids, k) => this.deliver(s, m, q, r, ids, k),
     );
+    this.queueHighWater = Math.max(1, config.mqtt_limits.max_queued_messages >> 1);
     this.authenticators = new Map((options.authenticators ?? []).map((a) => [a.method, a]));
   }
 
@@ -82,11 +87,19 @@ export class MqttBroker {
 
   // ---- publishing ---------------------------------------------------------------------
 
-  /** Stores a retained message if asked and routes it; returns the number of deliveries. */
-  publish(message: Message): number {
+  /**
+   * Stores a retained message if asked and routes it; returns the number of deliveries.
+   * `publisher` is the connection it came from, which backs off if subscribers fall behind.
+   */
+  publish(message: Message, publisher: MqttConnection | null = null): number {
     this.stats.messagesIn++;
     if (message.retain) this.storeRetained(message);
-    return this.router.route(message);
+    this.publisher = publisher;
+    try {
+      return this.router.route(message);
+    } finally {
+      this.publisher = null;
+    }
   }
 
   private storeRetained(message: Message): void {
@@ -151,17 +164,29 @@ export class MqttBroker {
       this.stats.droppedExpired++;
       return;
     }
+    const online = conn !== null && conn.state === ConnectionState.CONNECTED;
     if (qos === 0) {
-      if (conn !== null && conn.state === ConnectionState.CONNECTED) {
-        conn.sendQos0(message, retain, subscriptionIds);
-      } else {
-        this.stats.droppedOffline++;
+      if (!online) this.stats.droppedOffline++;
+      else if (conn.writable) conn.sendQos0(message, retain, subscriptionIds);
+      else {
+        this.stats.droppedSlowConsumer++;
+        this.throttlePublisher(conn);
       }
       return;
     }
     const delivery = newDelivery(message, qos, retain, subscriptionIds, share);
-    if (conn !== null && conn.state === ConnectionState.CONNECTED) conn.offer(delivery);
-    else this.enqueue(session, delivery);
+    if (!online) {
+      this.enqueue(session, delivery);
+      return;
+    }
+    conn.offer(delivery);
+    if (session.queue.length >= this.queueHighWater) this.throttlePublisher(conn);
+  }
+
+  /** The current publisher waits until `subscriber` catches up (see FlowControl). */
+  private throttlePublisher(subscriber: MqttConnection): void {
+    const publisher = this.publisher;
+    if (publisher !== null && publisher !== subscriber) subscriber.flow.addWaiter(publisher.flow);
   }
 
   /** Queues a delivery within the session's bound; overflow is dropped by policy and counted. */

@@ -5,6 +5,7 @@ import { type ProtocolLevel, type QoS, ReasonCode } from "../../protocol/mqtt/co
 import { encode, MqttParser } from "../../protocol/mqtt/index.ts";
 import type { Packet, Properties, Will } from "../../protocol/mqtt/packets.ts";
 import type { MqttBroker } from "./broker.ts";
+import { FlowControl } from "./flow-control.ts";
 import type { ConnectPlan } from "./handlers/connect.ts";
 import { dispatch } from "./handlers/index.ts";
 import type { Message } from "./message.ts";
@@ -62,7 +63,7 @@ export class MqttConnection implements SessionLink {
   closeReason = "";
   private readonly outChunks: Buffer[] = [];
   private outBytes = 0;
-  private readPaused = false;
+  readonly flow: FlowControl;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(broker: MqttBroker, stream: Duplex, remoteAddress: string) {
@@ -71,6 +72,24 @@ export class MqttConnection implements SessionLink {
     this.remoteAddress = remoteAddress;
     this.openedAtMs = Date.now();
     this.lastPacketAtMs = this.openedAtMs;
+    this.flow = new FlowControl(
+      () => {
+        stream.pause();
+        this.parser.pause();
+      },
+      () => {
+        stream.resume();
+        // Not inside whatever released us (often another client's ack handler).
+        process.nextTick(() => this.resumeParsing());
+      },
+      () => {
+        broker.stats.slowSubscribers++;
+        broker.logger.info(
+          { clientId: this.clientId },
+          "subscriber not keeping up: publishers no longer wait for it, its overflow is dropped",
+        );
+      },
+    );
     this.parser = new MqttParser(
       (packet) => this.onPacket(packet),
       broker.config.mqtt_protocol_config.max_packet_size,
@@ -90,9 +109,20 @@ export class MqttConnection implements SessionLink {
     if (this.state === ConnectionState.CLOSED) return;
     this.lastPacketAtMs = Date.now();
     this.broker.stats.bytesIn += chunk.length;
+    this.parse(chunk);
+  }
+
+  /** Resumes parsing what was held back by flow control, unless paused again meanwhile. */
+  private resumeParsing(): void {
+    if (this.state === ConnectionState.CLOSED || this.flow.paused) return;
+    this.parse(null);
+  }
+
+  /** Feeds the parser (`null`: resume it); handler bugs close this connection only. */
+  private parse(chunk: Buffer | null): void {
     let error: MqttProtocolError | null;
     try {
-      error = this.parser.push(chunk);
+      error = chunk === null ? this.parser.resume() : this.parser.push(chunk);
     } catch (err) {
       // A broker bug must cost this connection, not every client of the process.
       this.broker.stats.internalErrors++;
@@ -165,6 +195,7 @@ export class MqttConnection implements SessionLink {
     this.closeReason = why;
     this.parser.stop();
     this.clearTimer();
+    this.flow.releaseWaiters();
     this.flushOutput();
     this.stream.end();
     // A peer that never reads would keep the socket half-open forever.
@@ -270,17 +301,11 @@ export class MqttConnection implements SessionLink {
     this.outBytes = 0;
     // A client that does not read what we send is not read from either: TCP backpressure
     // then bounds what it can make us buffer (acks, PINGRESPs, its own publishes).
-    if (!this.readPaused && !this.writable) {
-      this.readPaused = true;
-      this.stream.pause();
-    }
+    if (!this.writable) this.flow.pauseSelf();
   }
 
   private onDrain(): void {
-    if (this.readPaused) {
-      this.readPaused = false;
-      this.stream.resume();
-    }
+    this.flow.resumeSelf();
     this.pump();
   }
 
@@ -340,6 +365,12 @@ export class MqttConnection implements SessionLink {
         continue;
       }
       this.sendInflight(session, delivery, false);
+    }
+    if ((this.flow.hasWaiters || this.flow.stuck) && this.writable) {
+      const highWater = this.broker.queueHighWater;
+      const queued = session.queue.length;
+      // Publishers are let go in small groups (a group per sixteenth of the free room).
+      if (queued <= highWater >> 1) this.flow.release(Math.max(1, (highWater - queued) >> 4));
     }
   }
 

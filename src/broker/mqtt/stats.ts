@@ -10,6 +10,7 @@ export class BrokerStats {
   bytesIn = 0;
   bytesOut = 0;
   droppedSlowConsumer = 0;
+  slowSubscribers = 0;
   droppedQueueFull = 0;
   droppedExpired = 0;
   droppedOffline = 0;

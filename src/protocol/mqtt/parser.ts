@@ -53,6 +53,9 @@ export class MqttParser {
   private readonly reader = new Reader();
   private error: MqttProtocolError | null = null;
   private stopped = false;
+  /** Set by pause(): parsing stops after the current packet and the rest waits in `held`. */
+  private paused = false;
+  private held: Buffer | null = null;
   /** Bytes of a fixed header whose remaining length was cut off at the end of a chunk. */
   private readonly header = Buffer.alloc(FIXED_HEADER_BYTES_MAX);
   private headerFilled = 0;
@@ -79,6 +82,10 @@ export class MqttParser {
   push(chunk: Buffer): MqttProtocolError | null {
     if (this.error !== null) return this.error;
     if (this.stopped) return null;
+    if (this.paused) {
+      this.hold(chunk);
+      return null;
+    }
     try {
       this.consume(chunk);
       return null;
@@ -95,9 +102,32 @@ export class MqttParser {
     }
   }
 
+  /**
+   * Stops parsing after the packet being delivered, keeping the unparsed bytes (and any later
+   * push) until resume(). The broker uses this to apply backpressure within a chunk.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Parses what was held while paused; returns an error like push(). */
+  resume(): MqttProtocolError | null {
+    if (!this.paused) return this.error;
+    this.paused = false;
+    const held = this.held;
+    this.held = null;
+    return held === null ? this.error : this.push(held);
+  }
+
+  private hold(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.held = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
+  }
+
   /** Stops after the packet being delivered; later pushes do nothing. */
   stop(): void {
     this.stopped = true;
+    this.held = null;
     this.partial = null;
     this.headerFilled = 0;
   }
@@ -113,7 +143,10 @@ export class MqttParser {
       if (offset < 0) return;
     }
     const end = chunk.length;
-    while (offset < end && !this.stopped) offset = this.parseAt(chunk, offset, end);
+    while (offset < end && !this.stopped && !this.paused) {
+      offset = this.parseAt(chunk, offset, end);
+    }
+    if (this.paused && !this.stopped && offset < end) this.hold(chunk.subarray(offset));
   }
 
   /** Parses the packet starting at `offset`, or carries it over; returns where the next starts. */

@@ -43,7 +43,7 @@ export interface FileSystem {
 }
 
 const NODE_FLAGS: Record<OpenMode, string> = { create: "w+", readwrite: "r+", read: "r" };
-/** Bytes of a short write retried before a write is declared stuck. */
+/** Short writes retried before a write that makes no progress is declared failed. */
 const SHORT_WRITE_RETRIES_MAX = 64;
 
 class NodeFile implements FileHandle {

@@ -58,7 +58,7 @@ export class GroupCommitter {
   #syncWaiters: Waiter[] = [];
   /** A segment whose failed write could not be cut back yet. */
   #truncatePending: Segment | null = null;
-  /** Groups committed, and appends in them: how well appends are being coalesced. */
+  /** Groups formed, and appends committed: appendCount / groupCount is the coalescing. */
   groupCount = 0;
   appendCount = 0;
 
@@ -159,6 +159,7 @@ export class GroupCommitter {
   }
 
   async #commitGroup(group: PendingAppend[]): Promise<void> {
+    this.groupCount++;
     let i = 0;
     while (i < group.length) {
       try {
@@ -173,8 +174,6 @@ export class GroupCommitter {
       if (error !== null) return rejectAll(group, end, error);
       i = end;
     }
-    this.groupCount++;
-    this.appendCount += group.length;
   }
 
   /** Gives offsets to group[from..] while they fit the segment; returns the end of that run. */
@@ -227,6 +226,7 @@ export class GroupCommitter {
       position += append.sizeBytes;
     }
     if (this.#options.fsync_policy !== "always") this.#dirty = true;
+    this.appendCount += end - from;
     for (let k = from; k < end; k++) {
       const append = group[k];
       append.resolve({

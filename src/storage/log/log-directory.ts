@@ -18,6 +18,12 @@ import { io, KafkaErrorCode, StorageError } from "./storage-error.ts";
 
 /** Segments of one partition allowed in a directory (1 GiB each makes this 1 PiB). */
 export const SEGMENTS_PER_LOG_MAX = 1_000_000;
+/**
+ * The largest batch recovery accepts. Not batch_bytes_max: that limit may have been lowered
+ * since the data was written, and a good batch must never be truncated for being larger. A
+ * length beyond the end of the file is caught as a torn batch whatever this limit is.
+ */
+const RECOVERY_BATCH_BYTES_MAX = 2_147_483_647;
 
 export interface OpenedLog {
   segments: Segment[];
@@ -88,7 +94,12 @@ export async function openLogDirectory(
       const { segment, fileSizeBytes } = await Segment.open(fs, settings, bases[i]);
       segments.push(segment);
       if (i === bases.length - 1) {
-        const cut = await recoverActiveSegment(fs, segment, fileSizeBytes, settings.batchBytesMax);
+        const cut = await recoverActiveSegment(
+          fs,
+          segment,
+          fileSizeBytes,
+          RECOVERY_BATCH_BYTES_MAX,
+        );
         if (cut !== null) report.truncated.push({ file: segment.logPath, ...cut });
         continue;
       }
@@ -97,7 +108,7 @@ export async function openLogDirectory(
         segment,
         fileSizeBytes,
         bases[i + 1],
-        settings.batchBytesMax,
+        RECOVERY_BATCH_BYTES_MAX,
         scope,
       );
       if (recovered.rebuiltBecause !== null) {

@@ -260,8 +260,8 @@ export class PartitionLog {
     if (offset < this.logStartOffset || offset > this.logEndOffset) {
       throw outOfRangeError(offset, this.logStartOffset, this.logEndOffset);
     }
-    for (let i = this.#segmentIndexFor(offset); i < this.#segments.length; i++) {
-      const segment = this.#segments[i];
+    // A snapshot: retention may remove segments from the list while this read awaits.
+    for (const segment of this.#segments.slice(this.#segmentIndexFor(offset))) {
       const slice = await segment.read(offset, maxBytes);
       if (slice !== null) return { segment, file: segment.logPath, ...slice };
     }

@@ -115,7 +115,7 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
     expiryOf(conn, props),
     conn.clientId,
   );
-  const deliveries = broker.publish(message);
+  const deliveries = broker.publish(message, conn);
   if (packet.qos === 0) return;
   if (packet.qos === 2) session.inboundQos2.add(packet.packetId as number);
   acknowledge(

@@ -1,0 +1,22 @@
+/** The partition log suite on the in-memory fault-injecting file system, with faults off. */
+import { FaultyFileSystem } from "./faulty-fs.ts";
+import { runLogSuite } from "./log-suite.ts";
+
+runLogSuite("faulty fs, faults off", async () => {
+  const fs = new FaultyFileSystem({ seed: 1 });
+  const directory = "/data/topic-0";
+  await fs.mkdir(directory);
+  return {
+    fs,
+    directory,
+    readFile: async (path) => {
+      const bytes = fs.fileBytes(path);
+      if (bytes === undefined) throw new Error(`no file ${path}`);
+      return bytes;
+    },
+    writeFile: async (path, bytes) => fs.putFile(path, bytes),
+    removeFile: async (path) => fs.unlink(path),
+    listFiles: async () => fs.list(directory),
+    cleanup: async () => {},
+  };
+});

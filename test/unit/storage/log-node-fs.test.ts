@@ -1,0 +1,20 @@
+/** The partition log suite on the real file system, in a fresh temporary directory per test. */
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { NodeFileSystem } from "../../../src/storage/log/file-system.ts";
+import { runLogSuite } from "./log-suite.ts";
+
+runLogSuite("node fs", async () => {
+  const root = await mkdtemp(join(tmpdir(), "rmq-log-"));
+  const directory = join(root, "topic-0");
+  return {
+    fs: new NodeFileSystem(),
+    directory,
+    readFile: (path) => readFile(path),
+    writeFile: (path, bytes) => writeFile(path, bytes),
+    removeFile: (path) => rm(path),
+    listFiles: async () => (await readdir(directory)).sort(),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+});

@@ -1,0 +1,441 @@
+/**
+ * The behaviour every FileSystem under the partition log must give (as aedes-persistence's
+ * abstract.js): a backend's test file calls runLogSuite with a factory, and these tests run
+ * against it. Covers append, read, roll, retention, timestamps, reopen and recovery.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { ErrorCode } from "../../../src/errors.ts";
+import type { FileSystem } from "../../../src/storage/log/file-system.ts";
+import type { LogOptions } from "../../../src/storage/log/options.ts";
+import {
+  PartitionLog,
+  type PartitionLogDependencies,
+} from "../../../src/storage/log/partition-log.ts";
+import {
+  checkBatch,
+  readBatchHeader,
+  setBaseOffset,
+} from "../../../src/storage/log/record-batch.ts";
+import { buildRecordBatch, readRecords } from "../../../src/storage/log/records.ts";
+import { segmentFileName } from "../../../src/storage/log/segment.ts";
+import { StorageError } from "../../../src/storage/log/storage-error.ts";
+
+export interface LogTestEnvironment {
+  fs: FileSystem;
+  directory: string;
+  /** Raw file access behind the log's back, for damaging files between runs. */
+  readFile(path: string): Promise<Buffer>;
+  writeFile(path: string, bytes: Buffer): Promise<void>;
+  removeFile(path: string): Promise<void>;
+  listFiles(): Promise<string[]>;
+  cleanup(): Promise<void>;
+}
+
+export type LogTestFactory = () => Promise<LogTestEnvironment>;
+
+/** Record timestamps near the real clock, so default time retention keeps them. */
+const T0 = Date.now() - 60_000;
+
+/** A batch of `count` records whose values name the batch, `valueBytes` each. */
+export function testBatch(id: number, count = 3, valueBytes = 100, timestamp = T0 + id): Buffer {
+  const records = Array.from({ length: count }, (_, i) => ({
+    timestamp: timestamp + i,
+    key: Buffer.from(`k${id}`),
+    value: Buffer.alloc(valueBytes, `${id}:${i};`),
+  }));
+  return buildRecordBatch(records);
+}
+
+/** Every batch from `from` to the end, read in slices of `maxBytes`, checked and decoded. */
+export async function readAll(log: PartitionLog, from = log.logStartOffset, maxBytes = 4096) {
+  const batches: Buffer[] = [];
+  let offset = from;
+  while (offset < log.logEndOffset) {
+    const slice = await log.read(offset, maxBytes);
+    assert.ok(slice.sizeBytes > 0, `no data at ${offset} < ${log.logEndOffset}`);
+    const bytes = await log.readSlice(slice);
+    let at = 0;
+    while (at < bytes.length) {
+      const check = checkBatch(bytes, at, bytes.length, 1 << 30);
+      assert.equal(check.kind, "ok", `batch at ${at} of slice from ${offset}`);
+      const size = check.kind === "ok" ? check.sizeBytes : 0;
+      const batch = Buffer.from(bytes.subarray(at, at + size));
+      const header = readBatchHeader(batch);
+      if (header.baseOffset + header.lastOffsetDelta >= offset) batches.push(batch);
+      offset = Math.max(offset, header.baseOffset + header.lastOffsetDelta + 1);
+      at += size;
+    }
+  }
+  return batches;
+}
+
+/** A copy with baseOffset set, for comparing stored batches with what was appended. */
+function withOffset(batch: Buffer, baseOffset: number): Buffer {
+  const copy = Buffer.from(batch);
+  setBaseOffset(copy, 0, baseOffset);
+  return copy;
+}
+
+async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof StorageError, String(error));
+    assert.equal(error.code, code);
+    return true;
+  });
+}
+
+interface SuiteContext {
+  factory: LogTestFactory;
+  /** Opens a log on a fresh environment, runs `run`, then closes and cleans up. */
+  withLog(
+    options: Partial<LogOptions>,
+    run: (log: PartitionLog, env: LogTestEnvironment) => Promise<void>,
+    deps?: PartitionLogDependencies,
+  ): Promise<void>;
+  /** Opens (again) the log of an environment. */
+  reopen(
+    env: LogTestEnvironment,
+    options: Partial<LogOptions>,
+    deps?: PartitionLogDependencies,
+  ): Promise<PartitionLog>;
+}
+
+async function emptyLog(ctx: SuiteContext): Promise<void> {
+  await ctx.withLog({}, async (log, env) => {
+    assert.equal(log.logStartOffset, 0);
+    assert.equal(log.logEndOffset, 0);
+    assert.equal((await log.read(0, 1000)).sizeBytes, 0);
+    await expectCode(log.read(1, 1000), ErrorCode.STORAGE_OFFSET_OUT_OF_RANGE);
+    assert.deepEqual(await env.listFiles(), [segmentFileName(0, ".log")]);
+  });
+}
+
+async function concurrentAppends(ctx: SuiteContext): Promise<void> {
+  await ctx.withLog({}, async (log) => {
+    const batches = Array.from({ length: 20 }, (_, i) => testBatch(i, 1 + (i % 4)));
+    const originals = batches.map((batch) => Buffer.from(batch));
+    const results = await Promise.all(batches.map((batch) => log.append(batch)));
+    let next = 0;
+    results.forEach((result, i) => {
+      assert.deepEqual(result, { baseOffset: next, lastOffset: next + (i % 4) });
+      next = result.lastOffset + 1;
+    });
+    assert.equal(log.logEndOffset, next);
+    const stored = await readAll(log);
+    assert.deepEqual(
+      stored,
+      originals.map((batch, i) => withOffset(batch, results[i].baseOffset)),
+    );
+    const records = readRecords(stored[3]);
+    assert.ok(records.kind === "ok");
+    assert.equal(records.records[0].offset, results[3].baseOffset);
+  });
+}
+
+async function groupCommitCoalesces(ctx: SuiteContext): Promise<void> {
+  await ctx.withLog({ fsync_policy: "always" }, async (log) => {
+    await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(testBatch(i, 1))));
+    const stats = log.commitStats;
+    assert.equal(stats.appendCount, 200);
+    assert.ok(stats.groupCount < 50, `${stats.groupCount} groups for 200 appends`);
+  });
+}
+
+async function readReturnsWholeBatches(ctx: SuiteContext): Promise<void> {
+  await ctx.withLog({ index_interval_bytes: 256 }, async (log) => {
+    const sizes: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const batch = testBatch(i, 2, 50 + (i % 7) * 30);
+      sizes.push(batch.length);
+      await log.append(batch);
+    }
+    for (const offset of [0, 1, 2, 17, 41, 79]) {
+      for (const maxBytes of [1, 200, 777, 5000, 1 << 20]) {
+        const slice = await log.read(offset, maxBytes);
+        const batchIndex = Math.floor(offset / 2);
+        assert.equal(slice.firstOffset, batchIndex * 2);
+        let expected = sizes[batchIndex];
+        for (let k = batchIndex + 1; k < sizes.length && expected + sizes[k] <= maxBytes; k++) {
+          expected += sizes[k];
+        }
+        assert.equal(slice.sizeBytes, expected, `offset ${offset} maxBytes ${maxBytes}`);
+      }
+    }
+  });
+}
+
+async function refusedBatches(ctx: SuiteContext): Promise<void> {
+  await ctx.withLog({ batch_bytes_max: 2000 }, async (log) => {
+    const corrupt = testBatch(1);
+    corrupt[corrupt.length - 1] ^= 1;
+    await expectCode(log.append(corrupt), ErrorCode.STORAGE_INVALID_BATCH);
+    await expectCode(log.append(testBatch(2, 1, 3000)), ErrorCode.STORAGE_BATCH_TOO_LARGE);
+    const two = Buffer.concat([testBatch(3, 1), testBatch(4, 1)]);
+    await expectCode(log.append(two), ErrorCode.STORAGE_INVALID_BATCH);
+    await expectCode(log.append(testBatch(5).subarray(0, 70)), ErrorCode.STORAGE_INVALID_BATCH);
+    assert.equal(log.logEndOffset, 0);
+    assert.deepEqual(await log.append(testBatch(6, 1)), { baseOffset: 0, lastOffset: 0 });
+  });
+}
+
+async function rollBySize(ctx: SuiteContext): Promise<void> {
+  await ctx.withLog({ segment_bytes: 2048 }, async (log, env) => {
+    const results = [];
+    for (let i = 0; i < 30; i++) results.push(await log.append(testBatch(i, 2, 150)));
+    assert.ok(log.segmentCount > 3, `${log.segmentCount} segments`);
+    const files = await env.listFiles();
+    const logs = files.filter((file) => file.endsWith(".log"));
+    assert.equal(logs.length, log.segmentCount);
+    for (const file of logs) assert.match(file, /^\d{20}\.log$/);
+    assert.equal((await readAll(log)).length, 30);
+    assert.equal((await readAll(log, 31)).length, 15);
+  });
+}
+
+async function rollByAge(ctx: SuiteContext): Promise<void> {
+  let now = T0;
+  await ctx.withLog(
+    { segment_ms: 1000 },
+    async (log) => {
+      await log.append(testBatch(0, 1, 10, T0));
+      await log.append(testBatch(1, 1, 10, T0 + 1));
+      assert.equal(log.segmentCount, 1);
+      now = T0 + 1001;
+      await log.append(testBatch(2, 1, 10, now));
+      assert.equal(log.segmentCount, 2);
+      assert.equal((await log.read(2, 100)).file?.endsWith(segmentFileName(2, ".log")), true);
+    },
+    { now: () => now },
+  );
+}
+
+async function retentionBySize(ctx: SuiteContext): Promise<void> {
+  await ctx.withLog({ segment_bytes: 1024, retention_bytes: 3000 }, async (log, env) => {
+    for (let i = 0; i < 40; i++) await log.append(testBatch(i, 1, 200));
+    await log.applyRetention();
+    assert.ok(log.sizeBytes >= 3000 - 1024 && log.sizeBytes < 3000 + 1024, `${log.sizeBytes}`);
+    assert.ok(log.logStartOffset > 0);
+    await expectCode(log.read(0, 100), ErrorCode.STORAGE_OFFSET_OUT_OF_RANGE);
+    const first = await log.read(log.logStartOffset, 100);
+    assert.equal(first.firstOffset, log.logStartOffset);
+    const logs = (await env.listFiles()).filter((file) => file.endsWith(".log"));
+    assert.equal(logs[0], segmentFileName(log.logStartOffset, ".log"));
+  });
+}
+
+async function retentionByTime(ctx: SuiteContext): Promise<void> {
+  let now = T0;
+  await ctx.withLog(
+    { segment_bytes: 1024, retention_ms: 60_000 },
+    async (log) => {
+      for (let i = 0; i < 10; i++) await log.append(testBatch(i, 1, 300, T0 + i));
+      for (let i = 10; i < 20; i++) await log.append(testBatch(i, 1, 300, T0 + 100_000 + i));
+      now = T0 + 100_000 + 30;
+      const result = await log.applyRetention();
+      assert.ok(result.deletedSegmentCount > 0);
+      assert.ok(log.logStartOffset <= 10 && log.logStartOffset > 5, `${log.logStartOffset}`);
+      assert.equal(log.logEndOffset, 20);
+    },
+    { now: () => now },
+  );
+}
+
+async function offsetForTimestamp(ctx: SuiteContext): Promise<void> {
+  await ctx.withLog({ segment_bytes: 2048, index_interval_bytes: 128 }, async (log) => {
+    // Batch i holds records at T0 + 10i, +1, +2; batch 27 is stamped late, out of order.
+    for (let i = 0; i < 30; i++) {
+      await log.append(testBatch(i, 3, 60, i === 27 ? T0 + 500 : T0 + 10 * i));
+    }
+    assert.equal(await log.offsetForTimestamp(T0 - 5), 0);
+    assert.equal(await log.offsetForTimestamp(T0 + 1), 1);
+    assert.equal(await log.offsetForTimestamp(T0 + 42), 14);
+    assert.equal(await log.offsetForTimestamp(T0 + 253), 78);
+    assert.equal(await log.offsetForTimestamp(T0 + 265), 81);
+    assert.equal(await log.offsetForTimestamp(T0 + 291), 81);
+    assert.equal(await log.offsetForTimestamp(T0 + 501), 82);
+    assert.equal(await log.offsetForTimestamp(T0 + 503), null);
+  });
+}
+
+async function reopenedLog(ctx: SuiteContext): Promise<void> {
+  const env = await ctx.factory();
+  const options = { segment_bytes: 2048, index_interval_bytes: 256 };
+  const log = await ctx.reopen(env, options);
+  for (let i = 0; i < 25; i++) await log.append(testBatch(i, 2, 120));
+  const before = await readAll(log);
+  await log.close();
+  const again = await ctx.reopen(env, options);
+  try {
+    assert.equal(again.logEndOffset, 50);
+    assert.deepEqual(await readAll(again), before);
+    assert.deepEqual(again.recoveryReport.indexesRebuilt, []);
+    assert.deepEqual(again.recoveryReport.truncated, []);
+    assert.deepEqual(await again.append(testBatch(99, 1)), { baseOffset: 50, lastOffset: 50 });
+    assert.equal(await again.offsetForTimestamp(T0 + 24), 47);
+  } finally {
+    await again.close();
+    await env.cleanup();
+  }
+}
+
+async function tornTail(ctx: SuiteContext): Promise<void> {
+  const env = await ctx.factory();
+  const log = await ctx.reopen(env, {});
+  for (let i = 0; i < 5; i++) await log.append(testBatch(i, 2));
+  await log.close();
+  const path = join(env.directory, segmentFileName(0, ".log"));
+  const bytes = await env.readFile(path);
+  await env.writeFile(path, bytes.subarray(0, bytes.length - 17));
+  const again = await ctx.reopen(env, {});
+  try {
+    assert.equal(again.logEndOffset, 8);
+    const [cut] = again.recoveryReport.truncated;
+    assert.equal(cut.file, path);
+    assert.equal(cut.fromBytes, bytes.length - 17);
+    assert.equal(cut.toBytes, bytes.length - testBatch(4, 2).length);
+    assert.deepEqual(await again.append(testBatch(9, 1)), { baseOffset: 8, lastOffset: 8 });
+    assert.equal((await readAll(again)).length, 5);
+  } finally {
+    await again.close();
+    await env.cleanup();
+  }
+}
+
+async function damagedIndexes(ctx: SuiteContext): Promise<void> {
+  const env = await ctx.factory();
+  const options = { segment_bytes: 2048, index_interval_bytes: 200 };
+  const log = await ctx.reopen(env, options);
+  for (let i = 0; i < 30; i++) await log.append(testBatch(i, 2, 120));
+  const before = await readAll(log);
+  await log.close();
+  const dir = env.directory;
+  await env.removeFile(join(dir, segmentFileName(0, ".index")));
+  await env.removeFile(join(dir, segmentFileName(0, ".timeindex")));
+  const second = (await env.listFiles()).find((file) => file.endsWith(".index"));
+  assert.ok(second !== undefined && second !== segmentFileName(0, ".index"));
+  // One entry pointing far past the end of its log.
+  const entry = Buffer.alloc(8);
+  entry.writeInt32BE(1, 0);
+  entry.writeInt32BE(1 << 30, 4);
+  await env.writeFile(join(dir, second), entry);
+  const again = await ctx.reopen(env, options);
+  try {
+    const rebuilt = again.recoveryReport.indexesRebuilt.map((one) => one.reason);
+    assert.equal(rebuilt.length, 2, rebuilt.join("; "));
+    assert.match(rebuilt[0], /missing/);
+    assert.match(rebuilt[1], /past the end/);
+    assert.deepEqual(await readAll(again), before);
+    assert.ok((await env.readFile(join(dir, segmentFileName(0, ".index")))).length > 0);
+  } finally {
+    await again.close();
+    await env.cleanup();
+  }
+}
+
+async function corruptClosedSegment(ctx: SuiteContext): Promise<void> {
+  const env = await ctx.factory();
+  const options = { segment_bytes: 4096 };
+  const log = await ctx.reopen(env, options);
+  const sizes: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const batch = testBatch(i, 1, 200);
+    sizes.push(batch.length);
+    await log.append(batch);
+  }
+  await log.close();
+  const path = join(env.directory, segmentFileName(0, ".log"));
+  const bytes = await env.readFile(path);
+  const position = sizes[0] + sizes[1];
+  bytes[position + 100] ^= 0x10; // a value byte of batch 2: only the CRC can tell
+  await env.writeFile(path, bytes);
+  const warnings: object[] = [];
+  const logger = { info() {}, warn() {}, error: (fields: object) => warnings.push(fields) };
+  const again = await ctx.reopen(env, options, { recoveryScope: "all", logger });
+  try {
+    const [region] = again.recoveryReport.corruptRegions;
+    assert.equal(region.file, path);
+    assert.equal(region.position, position);
+    assert.equal(region.firstOffset, 2);
+    assert.equal(region.lastOffset, 2);
+    assert.ok(warnings.length >= 1);
+    await expectCode(again.read(2, 1000), ErrorCode.STORAGE_CORRUPT);
+    assert.equal((await again.read(1, 100)).firstOffset, 1);
+    assert.equal((await again.read(3, 100)).firstOffset, 3);
+    assert.equal((await readAll(again, 3)).length, 27);
+    assert.equal(again.logEndOffset, 30);
+  } finally {
+    await again.close();
+    await env.cleanup();
+  }
+}
+
+async function appendAfterClose(ctx: SuiteContext): Promise<void> {
+  const env = await ctx.factory();
+  const log = await ctx.reopen(env, {});
+  await log.close();
+  await expectCode(log.append(testBatch(0)), ErrorCode.STORAGE_CLOSED);
+  await env.cleanup();
+}
+
+async function policyCase(ctx: SuiteContext, policy: "always" | "interval" | "never") {
+  await ctx.withLog({ fsync_policy: policy, fsync_interval_ms: 5 }, async (log) => {
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => log.append(testBatch(i, 1))),
+    );
+    assert.equal(results[29].lastOffset, 29);
+    await log.flush();
+    assert.equal((await readAll(log)).length, 30);
+  });
+}
+
+/** Title and body of every case; the titles say what each body checks. */
+const CASES: ReadonlyArray<[string, (ctx: SuiteContext) => Promise<void>]> = [
+  ["an empty log starts at 0 and reads nothing", emptyLog],
+  ["concurrent appends get consecutive offsets and read back byte for byte", concurrentAppends],
+  ["group commit coalesces appends that arrive during a write", groupCommitCoalesces],
+  [
+    "read starts at the batch holding the offset and returns whole batches",
+    readReturnsWholeBatches,
+  ],
+  ["invalid, oversized and multiple batches are refused and leave no trace", refusedBatches],
+  ["segments roll by size, named by base offset, and reads cross them", rollBySize],
+  ["segments roll by age of their first batch", rollByAge],
+  ["retention by size deletes whole closed segments and moves the start", retentionBySize],
+  ["retention by time deletes segments whose newest record is too old", retentionByTime],
+  ["offsetForTimestamp finds the first record at or after a time", offsetForTimestamp],
+  ["a reopened log has the same offsets and data, trusting closed indexes", reopenedLog],
+  ["a torn tail is truncated on open and appends continue after it", tornTail],
+  ["missing or damaged index files of closed segments are rebuilt", damagedIndexes],
+  [
+    "a corrupt batch inside a closed segment is reported; other ranges still serve",
+    corruptClosedSegment,
+  ],
+  ["appends after close are refused", appendAfterClose],
+];
+
+export function runLogSuite(name: string, factory: LogTestFactory): void {
+  const ctx: SuiteContext = {
+    factory,
+    async withLog(options, run, deps = {}) {
+      const env = await factory();
+      const log = await PartitionLog.open(env.directory, options, { fs: env.fs, ...deps });
+      try {
+        await run(log, env);
+      } finally {
+        await log.close();
+        await env.cleanup();
+      }
+    },
+    reopen: (env, options, deps = {}) =>
+      PartitionLog.open(env.directory, options, { fs: env.fs, ...deps }),
+  };
+  describe(`partition log suite: ${name}`, () => {
+    for (const [title, run] of CASES) test(title, () => run(ctx));
+    for (const policy of ["always", "interval", "never"] as const) {
+      test(`fsync policy ${policy}: acknowledged appends read back, flush works`, () =>
+        policyCase(ctx, policy));
+    }
+  });
+}
