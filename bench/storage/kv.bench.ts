@@ -3,7 +3,9 @@
  * classic-level (LevelDB), both with durable (synced) commits, on the same workload in one run:
  *
  *   put batched     1e5 keys, ~200-byte values, committed in batches of 1000
- *   put single      one key per durable commit (a session or an offset commit arriving alone)
+ *   put single      one key per durable commit, one after another (a lone session update)
+ *   put concurrent  the same, but all issued at once (many clients at the same moment): shows
+ *                   whether the engine groups concurrent commits
  *   get             every key once, in random order
  *   delete batched  every key, in batches of 1000
  *
@@ -108,6 +110,12 @@ async function measure(engine: Engine): Promise<Record<string, number>> {
   });
   figures["put single"] = await timed(engine.name, "put single", singleCount, async () => {
     for (let i = 0; i < singleCount; i++) await engine.putOne(keyOf(keyCount + i), value);
+  });
+  figures["put concurrent"] = await timed(engine.name, "put concurrent", singleCount, async () => {
+    const base = keyCount + singleCount;
+    await Promise.all(
+      Array.from({ length: singleCount }, (_, i) => engine.putOne(keyOf(base + i), value)),
+    );
   });
   const order = Array.from({ length: keyCount }, (_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {

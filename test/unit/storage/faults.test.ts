@@ -109,6 +109,53 @@ describe("disk faults", () => {
     }
   });
 
+  test("appends beyond the queue limit are refused while the disk is busy", async () => {
+    const { log } = await setup({ batch_bytes_max: 1000, append_queue_bytes_max: 1000 });
+    try {
+      const batches = Array.from({ length: 6 }, (_, i) => testBatch(i, 1, 200));
+      assert.ok(batches[0].length * 3 <= 1000 && batches[0].length * 4 > 1000);
+      // The first is taken by the committer at once; three fit the queue behind it.
+      const settled = await Promise.allSettled(batches.map((batch) => log.append(batch)));
+      const refused = settled.map((one) =>
+        one.status === "rejected" && one.reason instanceof StorageError ? one.reason.code : "ok",
+      );
+      assert.deepEqual(refused, [
+        "ok",
+        "ok",
+        "ok",
+        "ok",
+        ...Array(2).fill(ErrorCode.STORAGE_QUEUE_FULL),
+      ]);
+      assert.equal(log.logEndOffset, 4);
+      assert.deepEqual(await log.append(testBatch(9, 1, 200)), { baseOffset: 4, lastOffset: 4 });
+    } finally {
+      await log.close();
+    }
+  });
+
+  test("under 'interval', acknowledged appends are durable after the next tick", async () => {
+    const { fs, log } = await setup({ fsync_policy: "interval", fsync_interval_ms: 10 });
+    await log.append(testBatch(0, 3));
+    const fsyncs = fs.counts.fsync;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.ok(fs.counts.fsync > fsyncs, "the timer fsynced");
+    fs.crash();
+    const reopened = await PartitionLog.open(DIRECTORY, {}, { fs });
+    assert.equal(reopened.logEndOffset, 3);
+    await reopened.close();
+    await log.close().catch(() => {});
+  });
+
+  test("under 'never', a crash may lose acknowledged appends, never part of one", async () => {
+    const { fs, log } = await setup({ fsync_policy: "never" });
+    for (let i = 0; i < 5; i++) await log.append(testBatch(i, 2));
+    fs.crash(true);
+    const reopened = await PartitionLog.open(DIRECTORY, {}, { fs });
+    assert.ok(reopened.logEndOffset % 2 === 0 && reopened.logEndOffset <= 10);
+    assert.equal((await readAll(reopened)).length, reopened.logEndOffset / 2);
+    await reopened.close();
+  });
+
   test("seeded simulation: random faults, concurrent appends and crashes", async () => {
     const seed = testSeed("storage fault simulation");
     for (let run = 0; run < 6; run++) {
