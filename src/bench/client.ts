@@ -4,12 +4,13 @@
  * parsed and written together after it. Every way a connection can fail or end ends up in
  * exactly one event with an error kind (`connect:ECONNREFUSED`, `lost:closed`, ...).
  */
-import { connect as netConnect, isIP, type Socket } from "node:net";
+import { isIP, connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { assert } from "../errors.ts";
 import { MqttParser, type Packet, type ProtocolLevel } from "../protocol/mqtt/index.ts";
 import { ACKS_PER_WRITE_MAX, RECEIVED_PACKET_BYTES_MAX } from "./limits.ts";
-import type { ClientRole, TlsOptions } from "./options.ts";
+import type { ClientRole } from "./option-specs.ts";
+import type { TlsOptions } from "./options.ts";
 import { DISCONNECT, nowMicros, PINGREQ, reasonText } from "./wire.ts";
 
 export const ClientState = {
@@ -41,6 +42,8 @@ export interface ConnectTarget {
   tls: TlsOptions | null;
   localAddress: string | null;
   timeoutMs: number;
+  /** The keep alive sent in CONNECT; 0 = off. */
+  keepAliveSeconds: number;
 }
 
 export class Client {
@@ -58,9 +61,11 @@ export class Client {
   /** Acks to write after this read: fixed-header byte << 16 | packet id. */
   private readonly pendingAcks: number[] = [];
   private startedMicros = 0;
+  /** PINGREQ interval: half the keep alive in force (ours, or the server's in a v5 CONNACK). */
+  private pingIntervalMs = 0;
+  private lastPingMs = 0;
   private timer: NodeJS.Timeout | null = null;
   private lastSocketError: string | null = null;
-  private disconnectReason: string | null = null;
 
   constructor(
     index: number,
@@ -84,6 +89,7 @@ export class Client {
     assert(this.state === ClientState.IDLE, `client ${this.clientId} opened twice`);
     this.state = ClientState.CONNECTING;
     this.startedMicros = nowMicros();
+    this.pingIntervalMs = (target.keepAliveSeconds * 1000) / 2;
     const socket = openSocket(target);
     this.socket = socket;
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
@@ -112,8 +118,12 @@ export class Client {
     this.pendingAcks.push((firstByte << 16) | packetId);
   }
 
-  ping(): void {
-    if (this.state === ClientState.CONNECTED) this.socket?.write(PINGREQ);
+  /** Sends PINGREQ when half the keep alive has passed since the last one (or the CONNACK). */
+  pingIfDue(nowMs: number): void {
+    if (this.state !== ClientState.CONNECTED || this.pingIntervalMs === 0) return;
+    if (nowMs - this.lastPingMs < this.pingIntervalMs) return;
+    this.lastPingMs = nowMs;
+    this.socket?.write(PINGREQ);
   }
 
   /** Sends DISCONNECT (when connected) and closes; no event follows. */
@@ -154,7 +164,8 @@ export class Client {
     }
     if (this.state !== ClientState.CONNECTED) return;
     if (packet.type === "disconnect") {
-      this.disconnectReason = `disconnect ${reasonText(packet.reasonCode, this.version)}`;
+      // The server closes the connection after DISCONNECT [MQTT-3.14.4-1]; so do we, at once.
+      this.loseConnection(`disconnect ${reasonText(packet.reasonCode, this.version)}`);
     } else if (packet.type !== "pingresp") {
       this.handler?.onPacket(packet);
     }
@@ -171,6 +182,10 @@ export class Client {
     }
     this.clearTimer();
     this.state = ClientState.CONNECTED;
+    // [MQTT-3.2.2-21] A v5 server may set the keep alive; the client must use its value.
+    const serverKeepAlive = packet.properties?.serverKeepAlive;
+    if (serverKeepAlive !== undefined) this.pingIntervalMs = (serverKeepAlive * 1000) / 2;
+    this.lastPingMs = performance.now();
     this.events.connected(this, this.chunkMicros - this.startedMicros);
   }
 
@@ -195,7 +210,7 @@ export class Client {
     if (this.state === ClientState.CONNECTING) {
       this.failConnect(`connect:${this.lastSocketError ?? "closed"}`);
     } else if (this.state === ClientState.CONNECTED) {
-      this.loseConnection(this.disconnectReason ?? this.lastSocketError ?? "closed");
+      this.loseConnection(this.lastSocketError ?? "closed");
     }
     this.state = ClientState.CLOSED;
   }
@@ -228,17 +243,13 @@ export class Client {
 
 function openSocket(target: ConnectTarget): Socket {
   const localAddress = target.localAddress ?? undefined;
-  if (target.tls === null) {
-    return netConnect({ host: target.host, port: target.port, localAddress, noDelay: true });
-  }
-  const socket = tlsConnect({
-    host: target.host,
-    port: target.port,
-    localAddress,
+  const raw = netConnect({ host: target.host, port: target.port, localAddress, noDelay: true });
+  if (target.tls === null) return raw;
+  // TLS over our own TCP socket: its errors (ECONNREFUSED, ...) surface on the TLS socket.
+  return tlsConnect({
+    socket: raw,
     ca: target.tls.caPem ?? undefined,
     rejectUnauthorized: !target.tls.insecure,
     servername: isIP(target.host) === 0 ? target.host : undefined,
   });
-  socket.setNoDelay(true);
-  return socket;
 }

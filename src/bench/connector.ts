@@ -70,7 +70,11 @@ export class Connector {
     const elapsedMs = performance.now() - this.startMs;
     const paced = this.ratePerSecond > 0;
     const due = paced ? dueCount(this.ratePerSecond, elapsedMs) : this.clients.length;
-    while (this.next < this.clients.length && this.next < due && this.pending < HANDSHAKES_PENDING_MAX) {
+    while (
+      this.next < this.clients.length &&
+      this.next < due &&
+      this.pending < HANDSHAKES_PENDING_MAX
+    ) {
       const client = this.clients[this.next++];
       this.pending++;
       this.hooks.open(client);

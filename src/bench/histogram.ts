@@ -31,7 +31,7 @@ export function createHistogram(): Histogram {
 
 /** Records one latency; negative values (clock steps) count as 0, huge ones as the maximum. */
 export function recordMicros(histogram: Histogram, micros: number): void {
-  const value = micros <= 0 ? 0 : micros >= LATENCY_MICROS_MAX ? LATENCY_MICROS_MAX : micros;
+  const value = micros <= 0 ? 0 : Math.min(micros, LATENCY_MICROS_MAX);
   histogram.recordValue(Math.round(value));
 }
 
@@ -69,17 +69,21 @@ export const PERCENTILES = { p50: 50, p90: 90, p99: 99, p999: 99.9 } as const;
 export function summarize(histogram: Histogram): LatencySummary | null {
   const count = histogram.totalCount;
   if (count === 0) return null;
+  // Percentiles are reported as the top of their bucket; the true maximum bounds them all.
+  const max = histogram.maxValue;
+  const at = (percentile: number): number =>
+    Math.min(histogram.getValueAtPercentile(percentile), max);
   const summary: LatencySummary = {
     count,
     min: histogram.getValueAtPercentile(0),
     mean: Math.round(histogram.mean * 10) / 10,
-    p50: histogram.getValueAtPercentile(PERCENTILES.p50),
-    p90: histogram.getValueAtPercentile(PERCENTILES.p90),
-    p99: histogram.getValueAtPercentile(PERCENTILES.p99),
-    p999: histogram.getValueAtPercentile(PERCENTILES.p999),
-    max: histogram.maxValue,
+    p50: at(PERCENTILES.p50),
+    p90: at(PERCENTILES.p90),
+    p99: at(PERCENTILES.p99),
+    p999: at(PERCENTILES.p999),
+    max,
   };
   assert(summary.p50 <= summary.p90 && summary.p90 <= summary.p99, "percentiles out of order");
-  assert(summary.p999 <= summary.max || summary.max === 0, "p99.9 above max");
+  assert(summary.min <= summary.p50 && summary.p999 <= summary.max, "percentiles outside min..max");
   return summary;
 }

@@ -44,6 +44,8 @@ export const DRAIN_IDLE_MS = 500;
 export const DRAIN_POLL_MS = 100;
 /** How long workers may take to disconnect their clients and report. */
 export const CLOSE_TIMEOUT_MS = 5_000;
+/** How long a worker thread may take to load and set up its clients. */
+export const WORKER_START_TIMEOUT_MS = 30_000;
 /** How long a worker may take to answer a phase change before it is counted as stuck. */
 export const WORKER_REPLY_SLACK_MS = 3_000;
 /** Workers report their counters this often (the progress line uses them). */
@@ -51,6 +53,8 @@ export const PROGRESS_INTERVAL_MS = 1_000;
 /** Keep alive sent in CONNECT by default; clients send PINGREQ at half this interval. */
 export const KEEPALIVE_SECONDS_DEFAULT = 60;
 export const KEEPALIVE_SECONDS_MAX = 65_535;
+/** How often each worker looks for clients due a PINGREQ. */
+export const KEEPALIVE_CHECK_MS = 1000;
 /** Addresses `--source-ip` may list. */
 export const SOURCE_ADDRESSES_MAX = 65_536;
 /** Latencies above this (one hour, in microseconds) are recorded as this value. */

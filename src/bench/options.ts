@@ -22,44 +22,14 @@ import {
   WORKERS_MAX,
 } from "./limits.ts";
 import { FlagReader } from "./option-reader.ts";
+import type { BenchCommand, ClientRole, RawBenchFlags } from "./option-specs.ts";
 import { parseSourceAddresses, type SourceAddresses } from "./source-ip.ts";
-import { expandTopic, patternProblem, publishTopicProblem, subscribeFilterProblem } from "./topic.ts";
-
-export const BENCH_COMMANDS = ["conn", "pub", "sub", "pubsub"] as const;
-export type BenchCommand = (typeof BENCH_COMMANDS)[number];
-export type ClientRole = "conn" | "pub" | "sub";
-
-/** What commander collected: the strings typed, keyed by the camelCase long flag name. */
-export interface RawBenchFlags {
-  host?: string;
-  port?: string;
-  clients?: string;
-  publishers?: string;
-  subscribers?: string;
-  connRate?: string;
-  connectTimeout?: string;
-  qos?: string;
-  payloadSize?: string;
-  rate?: string;
-  inflight?: string;
-  duration?: string;
-  count?: string;
-  topic?: string;
-  subTopic?: string;
-  cleanStart?: string;
-  sessionExpiry?: string;
-  keepalive?: string;
-  protocolVersion?: string;
-  tls?: boolean;
-  ca?: string;
-  insecure?: boolean;
-  sourceIp?: string;
-  workers?: string;
-  json?: boolean;
-  username?: string;
-  password?: string;
-  clientIdPrefix?: string;
-}
+import {
+  expandTopic,
+  patternProblem,
+  publishTopicProblem,
+  subscribeFilterProblem,
+} from "./topic.ts";
 
 export interface TlsOptions {
   /** PEM text of `--ca`, or null for the system's trusted CAs. */
@@ -108,112 +78,6 @@ export interface BenchEnvironment {
   pid: number;
   readFile(path: string): string;
 }
-
-export interface OptionSpec {
-  flags: string;
-  description: string;
-  commands: readonly BenchCommand[];
-}
-
-const ALL = BENCH_COMMANDS;
-const PUBLISHING: readonly BenchCommand[] = ["pub", "pubsub"];
-const MESSAGING: readonly BenchCommand[] = ["pub", "sub", "pubsub"];
-
-/** Every flag, in the order `--help` lists them; defaults are in the descriptions. */
-export const OPTION_SPECS: readonly OptionSpec[] = [
-  { flags: "--host <host>", description: "broker host (default: 127.0.0.1)", commands: ALL },
-  {
-    flags: "-p, --port <port>",
-    description: "broker port (default: 1883, or 8883 with --tls)",
-    commands: ALL,
-  },
-  { flags: "-c, --clients <n>", description: "clients (default: 1)", commands: ["conn", "pub", "sub"] },
-  { flags: "--publishers <n>", description: "publishing clients (default: 1)", commands: ["pubsub"] },
-  { flags: "--subscribers <n>", description: "subscribing clients (default: 1)", commands: ["pubsub"] },
-  {
-    flags: "--conn-rate <n>",
-    description: "new connections per second, all clients together; 0 = as fast as possible (default: 0)",
-    commands: ALL,
-  },
-  {
-    flags: "--connect-timeout <seconds>",
-    description: `longest wait for one CONNACK (default: ${CONNECT_TIMEOUT_SECONDS_DEFAULT})`,
-    commands: ALL,
-  },
-  { flags: "-q, --qos <qos>", description: "0, 1 or 2 (default: 0)", commands: MESSAGING },
-  {
-    flags: "-s, --payload-size <bytes>",
-    description: `payload size; pubsub needs at least ${PAYLOAD_HEADER_BYTES} (default: 64)`,
-    commands: PUBLISHING,
-  },
-  {
-    flags: "-r, --rate <n>",
-    description: "messages per second per publisher; 0 = unlimited (default: 0)",
-    commands: PUBLISHING,
-  },
-  {
-    flags: "--inflight <n>",
-    description: "QoS 1/2: unacknowledged messages per publisher (default: 32)",
-    commands: PUBLISHING,
-  },
-  {
-    flags: "-d, --duration <seconds>",
-    description: `how long to publish or hold connections (default: ${DURATION_SECONDS_DEFAULT}; with -n: at most ${DURATION_WITH_COUNT_SECONDS_DEFAULT})`,
-    commands: ALL,
-  },
-  { flags: "-n, --count <n>", description: "messages per publisher", commands: PUBLISHING },
-  {
-    flags: "-t, --topic <pattern>",
-    description: "topic; %i = client index, %c = client id (default: bench/%i)",
-    commands: MESSAGING,
-  },
-  {
-    flags: "--sub-topic <pattern>",
-    description: "the subscribers' topic filter (default: the -t pattern)",
-    commands: ["pubsub"],
-  },
-  { flags: "--clean-start <bool>", description: "true or false (default: true)", commands: ALL },
-  {
-    flags: "--session-expiry <seconds>",
-    description: "MQTT 5 session expiry interval (default: not sent)",
-    commands: ALL,
-  },
-  {
-    flags: "-k, --keepalive <seconds>",
-    description: `keep alive; 0 = off (default: ${KEEPALIVE_SECONDS_DEFAULT})`,
-    commands: ALL,
-  },
-  {
-    flags: "-V, --protocol-version <version>",
-    description: "3 (MQTT 3.1), 4 (3.1.1) or 5 (default: 5)",
-    commands: ALL,
-  },
-  { flags: "--tls", description: "connect with TLS", commands: ALL },
-  { flags: "--ca <file>", description: "PEM file of CAs to trust (with --tls)", commands: ALL },
-  {
-    flags: "--insecure",
-    description: "do not verify the broker's certificate (with --tls)",
-    commands: ALL,
-  },
-  {
-    flags: "--source-ip <range>",
-    description: "local addresses to connect from, e.g. 127.0.0.2-127.0.0.50",
-    commands: ALL,
-  },
-  {
-    flags: "--workers <n>",
-    description: "worker threads (default: CPU count, at most one per client)",
-    commands: ALL,
-  },
-  { flags: "--json", description: "print the summary as one JSON object on stdout", commands: ALL },
-  { flags: "-u, --username <name>", description: "username", commands: ALL },
-  { flags: "-P, --password <password>", description: "password", commands: ALL },
-  {
-    flags: "--client-id-prefix <prefix>",
-    description: "client ids are <prefix><conn|pub|sub>-<index> (default: rmq<pid>-)",
-    commands: ALL,
-  },
-];
 
 /** The client id of client `index` in `role`. */
 export function clientIdFor(options: BenchOptions, role: ClientRole, index: number): string {
@@ -310,7 +174,11 @@ function readTls(
     try {
       caPem = environment.readFile(flags.ca);
       if (!caPem.includes("-----BEGIN CERTIFICATE-----")) {
-        reader.problem("--ca", flags.ca, "must be a PEM file of certificates (no BEGIN CERTIFICATE found)");
+        reader.problem(
+          "--ca",
+          flags.ca,
+          "must be a PEM file of certificates (no BEGIN CERTIFICATE found)",
+        );
       }
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
@@ -340,23 +208,59 @@ type MessagingPart = Pick<
   | "subscribeTopicPattern"
 >;
 
-function readMessaging(reader: FlagReader, command: BenchCommand, flags: RawBenchFlags): MessagingPart {
+function readMessaging(
+  reader: FlagReader,
+  command: BenchCommand,
+  flags: RawBenchFlags,
+): MessagingPart {
   const payloadMin = command === "pubsub" ? PAYLOAD_HEADER_BYTES : 0;
-  const payloadWhy = command === "pubsub" ? " (bytes; each payload starts with a 16-byte timestamp header)" : " (bytes)";
+  const payloadWhy =
+    command === "pubsub"
+      ? " (bytes; each payload starts with a 16-byte timestamp header)"
+      : " (bytes)";
   const count =
-    flags.count === undefined ? null : reader.integer("--count", flags.count, 1, Number.MAX_SAFE_INTEGER, 1);
-  const durationDefault = count === null ? DURATION_SECONDS_DEFAULT : DURATION_WITH_COUNT_SECONDS_DEFAULT;
+    flags.count === undefined
+      ? null
+      : reader.integer("--count", flags.count, 1, Number.MAX_SAFE_INTEGER, 1);
+  const durationDefault =
+    count === null ? DURATION_SECONDS_DEFAULT : DURATION_WITH_COUNT_SECONDS_DEFAULT;
   const topicPattern = reader.pattern("--topic", flags.topic, "bench/%i", patternProblem);
   return {
     qos: reader.choice("--qos", flags.qos, { "0": 0, "1": 1, "2": 2 } as const, 0),
-    payloadSizeBytes: reader.integer("--payload-size", flags.payloadSize, payloadMin, PAYLOAD_SIZE_BYTES_MAX, 64, payloadWhy),
-    ratePerSecond: reader.decimal("--rate", flags.rate, 0, 1_000_000, 0, " (messages per second, 0 = unlimited)"),
+    payloadSizeBytes: reader.integer(
+      "--payload-size",
+      flags.payloadSize,
+      payloadMin,
+      PAYLOAD_SIZE_BYTES_MAX,
+      64,
+      payloadWhy,
+    ),
+    ratePerSecond: reader.decimal(
+      "--rate",
+      flags.rate,
+      0,
+      1_000_000,
+      0,
+      " (messages per second, 0 = unlimited)",
+    ),
     inflightCountMax: reader.integer("--inflight", flags.inflight, 1, INFLIGHT_COUNT_MAX, 32),
     durationMs:
-      reader.decimal("--duration", flags.duration, 0.001, DURATION_SECONDS_MAX, durationDefault, " (seconds)") * 1000,
+      reader.decimal(
+        "--duration",
+        flags.duration,
+        0.001,
+        DURATION_SECONDS_MAX,
+        durationDefault,
+        " (seconds)",
+      ) * 1000,
     messageCountPerPublisher: count,
     topicPattern,
-    subscribeTopicPattern: reader.pattern("--sub-topic", flags.subTopic, topicPattern, patternProblem),
+    subscribeTopicPattern: reader.pattern(
+      "--sub-topic",
+      flags.subTopic,
+      topicPattern,
+      patternProblem,
+    ),
   };
 }
 
@@ -377,13 +281,30 @@ function readSession(
   environment: BenchEnvironment,
 ): SessionPart {
   return {
-    cleanStart: reader.choice("--clean-start", flags.cleanStart, { true: true, false: false } as const, true),
+    cleanStart: reader.choice(
+      "--clean-start",
+      flags.cleanStart,
+      { true: true, false: false } as const,
+      true,
+    ),
     sessionExpirySeconds:
       flags.sessionExpiry === undefined
         ? null
         : reader.integer("--session-expiry", flags.sessionExpiry, 0, 0xffff_ffff, 0, " (seconds)"),
-    keepAliveSeconds: reader.integer("--keepalive", flags.keepalive, 0, KEEPALIVE_SECONDS_MAX, KEEPALIVE_SECONDS_DEFAULT, " (seconds, 0 = off)"),
-    protocolVersion: reader.choice("--protocol-version", flags.protocolVersion, { "3": 3, "4": 4, "5": 5 } as const, 5),
+    keepAliveSeconds: reader.integer(
+      "--keepalive",
+      flags.keepalive,
+      0,
+      KEEPALIVE_SECONDS_MAX,
+      KEEPALIVE_SECONDS_DEFAULT,
+      " (seconds, 0 = off)",
+    ),
+    protocolVersion: reader.choice(
+      "--protocol-version",
+      flags.protocolVersion,
+      { "3": 3, "4": 4, "5": 5 } as const,
+      5,
+    ),
     username: flags.username ?? null,
     password: flags.password ?? null,
     clientIdPrefix: flags.clientIdPrefix ?? defaultClientIdPrefix(environment.pid),
@@ -408,13 +329,21 @@ function checkTopics(reader: FlagReader, options: BenchOptions): void {
   if (options.command === "conn") return;
   const sampleIndex = CLIENTS_MAX - 1;
   if (options.command !== "sub" && patternProblem(options.topicPattern) === null) {
-    const topic = expandTopic(options.topicPattern, sampleIndex, clientIdFor(options, "pub", sampleIndex));
+    const topic = expandTopic(
+      options.topicPattern,
+      sampleIndex,
+      clientIdFor(options, "pub", sampleIndex),
+    );
     const problem = publishTopicProblem(topic);
     if (problem !== null) reader.problem("--topic", options.topicPattern, problem);
   }
   const subscribeFlag = options.command === "pubsub" ? "--sub-topic" : "--topic";
   if (options.command !== "pub" && patternProblem(options.subscribeTopicPattern) === null) {
-    const filter = expandTopic(options.subscribeTopicPattern, sampleIndex, clientIdFor(options, "sub", sampleIndex));
+    const filter = expandTopic(
+      options.subscribeTopicPattern,
+      sampleIndex,
+      clientIdFor(options, "sub", sampleIndex),
+    );
     const problem = subscribeFilterProblem(filter);
     if (problem !== null) reader.problem(subscribeFlag, options.subscribeTopicPattern, problem);
   }
@@ -426,7 +355,11 @@ function checkCombinations(reader: FlagReader, flags: RawBenchFlags, options: Be
     if (flags.insecure === true) reader.problem("--insecure", "true", "needs --tls");
   }
   if (options.sessionExpirySeconds !== null && options.protocolVersion !== 5) {
-    reader.problem("--session-expiry", flags.sessionExpiry, "needs -V 5 (MQTT 5); MQTT 3 sessions end with --clean-start true");
+    reader.problem(
+      "--session-expiry",
+      flags.sessionExpiry,
+      "needs -V 5 (MQTT 5); MQTT 3 sessions end with --clean-start true",
+    );
   }
   if (options.password !== null && options.username === null && options.protocolVersion !== 5) {
     reader.problem("--password", "***", "needs --username with -V 3 or 4 [MQTT-3.1.2-22]");
@@ -438,8 +371,16 @@ function checkCombinations(reader: FlagReader, flags: RawBenchFlags, options: Be
 }
 
 /** MQTT 3.1 brokers may refuse client ids longer than 23 characters. */
-function checkClientIdLengthV31(reader: FlagReader, flags: RawBenchFlags, options: BenchOptions): void {
-  const clients = Math.max(options.connectionCount, options.publisherCount, options.subscriberCount);
+function checkClientIdLengthV31(
+  reader: FlagReader,
+  flags: RawBenchFlags,
+  options: BenchOptions,
+): void {
+  const clients = Math.max(
+    options.connectionCount,
+    options.publisherCount,
+    options.subscriberCount,
+  );
   const longest = clientIdFor(options, options.command === "conn" ? "conn" : "pub", clients - 1);
   if (longest.length > CLIENT_ID_LENGTH_V31_MAX) {
     reader.problem(

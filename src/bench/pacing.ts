@@ -6,11 +6,14 @@
 import { assert } from "../errors.ts";
 import { PACING_BACKLOG_SECONDS_MAX, PACING_TICK_MS_MAX, PACING_TICK_MS_MIN } from "./limits.ts";
 
+const DUE_EPSILON = 1e-9;
+
 /** Sends due `elapsedMs` after the start at `ratePerSecond`: one at 0 ms, then one per interval. */
 export function dueCount(ratePerSecond: number, elapsedMs: number): number {
   assert(ratePerSecond > 0, `rate ${ratePerSecond}`);
   if (elapsedMs < 0) return 0;
-  return Math.floor((ratePerSecond * elapsedMs) / 1000) + 1;
+  // The epsilon absorbs rounding, so that a send is due at exactly dueAtMs() of it.
+  return Math.floor((ratePerSecond * elapsedMs) / 1000 + DUE_EPSILON) + 1;
 }
 
 /** Milliseconds from the start until send number `count` (0-based) is due. */

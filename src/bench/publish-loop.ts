@@ -7,7 +7,7 @@
  */
 import { assert } from "../errors.ts";
 import { startOffsetMs, tickIntervalMs } from "./pacing.ts";
-import type { PublishLoop, Publisher } from "./publisher.ts";
+import type { Publisher, PublishLoop } from "./publisher.ts";
 
 export class PublishScheduler implements PublishLoop {
   private readonly publishers: Publisher[] = [];

@@ -85,7 +85,8 @@ export class Publisher implements PacketHandler {
       Math.min(PUBLISH_BATCH_COUNT_MAX, Math.floor(PUBLISH_BATCH_BYTES_MAX / size)),
     );
     // Twice the window, so a free id is found in a step or two even with out-of-order acks.
-    const idCount = settings.qos === 0 ? 0 : Math.min(65_535, Math.max(64, 2 * settings.inflightCountMax));
+    const idCount =
+      settings.qos === 0 ? 0 : Math.min(65_535, Math.max(64, 2 * settings.inflightCountMax));
     this.idStates = new Uint8Array(idCount + 1);
     this.idSentMicros = new Float64Array(idCount + 1);
   }
@@ -93,7 +94,8 @@ export class Publisher implements PacketHandler {
   /** Starts sending; a paced publisher's first message is due at `startMs`. */
   begin(startMs: number): void {
     this.stopped = false;
-    if (this.settings.ratePerSecond > 0) this.pacer = new Pacer(this.settings.ratePerSecond, startMs);
+    if (this.settings.ratePerSecond > 0)
+      this.pacer = new Pacer(this.settings.ratePerSecond, startMs);
     this.checkDone();
   }
 
@@ -109,8 +111,10 @@ export class Publisher implements PacketHandler {
     if (this.stopped || this.blocked || this.isDone) return false;
     if (this.client.state !== ClientState.CONNECTED) return false;
     let count = Math.min(this.batchCountMax, this.settings.messageCountMax - this.sentCount);
-    if (this.settings.qos > 0) count = Math.min(count, this.settings.inflightCountMax - this.inflightCount);
-    if (count > 0 && this.pacer !== null) count = Math.min(count, this.pacer.allowance(nowMs, this.sentCount));
+    if (this.settings.qos > 0)
+      count = Math.min(count, this.settings.inflightCountMax - this.inflightCount);
+    if (count > 0 && this.pacer !== null)
+      count = Math.min(count, this.pacer.allowance(nowMs, this.sentCount));
     if (count <= 0) return false;
     const bytes = this.build(count, nowMicros);
     this.sentCount += count;
@@ -141,7 +145,11 @@ export class Publisher implements PacketHandler {
 
   onPacket(packet: Packet): void {
     if (packet.type === "puback" || packet.type === "pubcomp") {
-      this.complete(packet.packetId, packet.type === "puback" ? ID_SENT : ID_RELEASED, packet.reasonCode);
+      this.complete(
+        packet.packetId,
+        packet.type === "puback" ? ID_SENT : ID_RELEASED,
+        packet.reasonCode,
+      );
     } else if (packet.type === "pubrec") {
       this.onPubrec(packet.packetId, packet.reasonCode);
     }

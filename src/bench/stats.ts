@@ -101,7 +101,8 @@ export function addError(errors: Map<string, number>, kind: string, count = 1): 
 export function mergeErrors(parts: ReadonlyArray<Record<string, number>>): Map<string, number> {
   const total = new Map<string, number>();
   for (const part of parts) {
-    for (const [kind, count] of Object.entries(part)) total.set(kind, (total.get(kind) ?? 0) + count);
+    for (const [kind, count] of Object.entries(part))
+      total.set(kind, (total.get(kind) ?? 0) + count);
   }
   return total;
 }
@@ -140,6 +141,7 @@ export interface WorkerPlan {
 }
 
 export type CoordinatorMessage =
+  | { type: "connect" }
   | { type: "subscribe" }
   | { type: "publish" }
   | { type: "stop" }
@@ -155,6 +157,8 @@ export interface WorkerResult {
 }
 
 export type WorkerMessage =
+  /** Loaded and set up: waiting for "connect", so that all workers start together. */
+  | { type: "ready"; counters: Counters }
   | { type: "connected"; counters: Counters }
   | { type: "subscribed"; counters: Counters }
   /** Every publisher of the worker will send no more and has its acks (or lost its connection). */

@@ -31,7 +31,13 @@ export class Subscriber implements PacketHandler {
   private readonly stats: WorkerStats;
   private readonly settled: SubscribeSettled;
 
-  constructor(client: Client, filter: string, qos: QoS, stats: WorkerStats, settled: SubscribeSettled) {
+  constructor(
+    client: Client,
+    filter: string,
+    qos: QoS,
+    stats: WorkerStats,
+    settled: SubscribeSettled,
+  ) {
     this.client = client;
     this.filter = filter;
     this.qos = qos;
@@ -53,7 +59,8 @@ export class Subscriber implements PacketHandler {
 
   /** The SUBACK did not come in time, or the connection went away first. */
   fail(kind: string): void {
-    if (this.state === SubscriptionState.SUBSCRIBED || this.state === SubscriptionState.FAILED) return;
+    if (this.state === SubscriptionState.SUBSCRIBED || this.state === SubscriptionState.FAILED)
+      return;
     this.state = SubscriptionState.FAILED;
     this.stats.counters.subscribeFailedCount++;
     this.stats.error(kind);

@@ -17,8 +17,8 @@ export function patternProblem(pattern: string): string | null {
     if (pattern.charCodeAt(i) !== PERCENT) continue;
     const next = pattern[i + 1];
     if (next !== "i" && next !== "c" && next !== "%") {
-      const escape = next === undefined ? "a trailing %" : `%${next}`;
-      return `${escape} is not a placeholder: use %i (client index), %c (client id) or %% (a %)`;
+      const placeholder = next === undefined ? "a trailing %" : `%${next}`;
+      return `${placeholder} is not a placeholder: use %i (client index), %c (client id) or %% (a %)`;
     }
     i++;
   }

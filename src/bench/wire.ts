@@ -24,8 +24,9 @@ const MARKER_HIGH = MARKER.readUInt32LE(4);
 const TIMESTAMP_BYTES = 8;
 
 /**
- * Microseconds since the Unix epoch from the monotonic clock. Worker threads and processes on
- * one machine agree on it, and it never steps within a run.
+ * Microseconds since the Unix epoch: the wall clock read once when the thread started, advanced
+ * by the monotonic clock since. Worker threads and processes on one machine agree on it to a
+ * few microseconds.
  */
 export function nowMicros(): number {
   return (performance.timeOrigin + performance.now()) * 1000;

@@ -8,8 +8,14 @@ import { assert } from "../errors.ts";
 import { Client, ClientState, type ConnectTarget } from "./client.ts";
 import { Connector } from "./connector.ts";
 import { encodeHistogram, recordMicros } from "./histogram.ts";
-import { FANOUT_MATCHES_MAX, PROGRESS_INTERVAL_MS, SUBACK_TIMEOUT_MS } from "./limits.ts";
-import { type BenchOptions, type ClientRole, clientIdFor } from "./options.ts";
+import {
+  FANOUT_MATCHES_MAX,
+  KEEPALIVE_CHECK_MS,
+  PROGRESS_INTERVAL_MS,
+  SUBACK_TIMEOUT_MS,
+} from "./limits.ts";
+import type { ClientRole } from "./option-specs.ts";
+import { type BenchOptions, clientIdFor } from "./options.ts";
 import { PublishScheduler } from "./publish-loop.ts";
 import { Publisher } from "./publisher.ts";
 import { sourceAddressAt } from "./source-ip.ts";
@@ -52,16 +58,16 @@ export class WorkerRun {
 
   start(): void {
     this.timers.push(setInterval(() => this.send("progress"), PROGRESS_INTERVAL_MS));
-    const keepAliveMs = this.options.keepAliveSeconds * 1000;
-    if (keepAliveMs > 0) {
-      this.timers.push(setInterval(() => this.ping(), Math.max(1000, keepAliveMs / 2)));
-    }
-    this.connector.start(this.plan.connectPhaseMs);
+    this.timers.push(setInterval(() => this.ping(), KEEPALIVE_CHECK_MS));
+    this.send("ready");
   }
 
   handle(message: CoordinatorMessage): void {
     if (this.closed) return;
     switch (message.type) {
+      case "connect":
+        this.connector.start(this.plan.connectPhaseMs);
+        break;
       case "subscribe":
         this.subscribeAll();
         break;
@@ -88,25 +94,39 @@ export class WorkerRun {
       lost: (client: Client, kind: string) => this.onLost(client, kind),
     };
     const make = (role: ClientRole, index: number): Client => {
-      const client = new Client(index, role, clientIdFor(options, role, index), options.protocolVersion, events);
+      const client = new Client(
+        index,
+        role,
+        clientIdFor(options, role, index),
+        options.protocolVersion,
+        events,
+      );
       this.clients.push(client);
       return client;
     };
     for (let i = 0; i < plan.subscribers.count; i++) {
       const client = make("sub", plan.subscribers.first + i);
       const filter = expandTopic(options.subscribeTopicPattern, client.index, client.clientId);
-      const subscriber = new Subscriber(client, filter, options.qos, this.stats, (s) => this.onSubscribeSettled(s));
+      const subscriber = new Subscriber(client, filter, options.qos, this.stats, (s) =>
+        this.onSubscribeSettled(s),
+      );
       client.handler = subscriber;
       this.subscribers.push(subscriber);
     }
-    for (let i = 0; i < plan.publishers.count; i++) this.createPublisher(make("pub", plan.publishers.first + i));
+    for (let i = 0; i < plan.publishers.count; i++)
+      this.createPublisher(make("pub", plan.publishers.first + i));
     for (let i = 0; i < plan.connections.count; i++) make("conn", plan.connections.first + i);
   }
 
   private createPublisher(client: Client): void {
     const options = this.options;
     const topic = expandTopic(options.topicPattern, client.index, client.clientId);
-    const template = publishTemplate(topic, options.qos, options.payloadSizeBytes, options.protocolVersion);
+    const template = publishTemplate(
+      topic,
+      options.qos,
+      options.payloadSizeBytes,
+      options.protocolVersion,
+    );
     const publisher = new Publisher(
       client,
       template,
@@ -128,7 +148,9 @@ export class WorkerRun {
   private computeFanout(): number[] | null {
     const options = this.options;
     if (options.command !== "pubsub") return null;
-    const topics = this.publishers.map((p) => expandTopic(options.topicPattern, p.client.index, p.client.clientId));
+    const topics = this.publishers.map((p) =>
+      expandTopic(options.topicPattern, p.client.index, p.client.clientId),
+    );
     const filters: string[] = [];
     for (let i = 0; i < options.subscriberCount; i++) {
       filters.push(expandTopic(options.subscribeTopicPattern, i, clientIdFor(options, "sub", i)));
@@ -147,6 +169,7 @@ export class WorkerRun {
       tls: options.tls,
       localAddress: addresses === null ? null : sourceAddressAt(addresses, order),
       timeoutMs: options.connectTimeoutMs,
+      keepAliveSeconds: options.keepAliveSeconds,
     };
   }
 
@@ -230,7 +253,8 @@ export class WorkerRun {
   }
 
   private ping(): void {
-    for (const client of this.clients) client.ping();
+    const nowMs = performance.now();
+    for (const client of this.clients) client.pingIfDue(nowMs);
   }
 
   private countersNow(): WorkerResult["counters"] {
@@ -246,7 +270,7 @@ export class WorkerRun {
     return { ...counters };
   }
 
-  private send(type: "connected" | "subscribed" | "published" | "progress"): void {
+  private send(type: Exclude<WorkerMessage["type"], "final">): void {
     if (this.closed) return;
     this.post({ type, counters: this.countersNow() });
   }
