@@ -8,10 +8,12 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, type CommanderError } from "commander";
+import { registerBenchCommand } from "../bench/command.ts";
 import type { DeepPartialOverrides } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { ErrorCode, RobustMQError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
+import { registerCtlCommand } from "./ctl/command.ts";
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -169,6 +171,8 @@ function buildProgram(): Command {
     .description("RobustMQ: a durable MQTT broker on a segmented, replicated log")
     .version(packageVersion(), "-V, --version", "print the version and exit")
     .exitOverride(exitForCommander)
+    // Subcommands own the options after their name (bench's -V is --protocol-version).
+    .enablePositionalOptions()
     .configureOutput({
       outputError: (text, write) =>
         write(text.replace(/^error: /, `error ${ErrorCode.CLI_USAGE}: `)),
@@ -183,6 +187,8 @@ function buildProgram(): Command {
     .option("--log-level <level>", "trace, debug, info, warn, error or fatal (log.level)")
     .option("--roles <list>", "comma-separated roles: meta,broker,engine (roles)")
     .action(runStart);
+  registerBenchCommand(program);
+  registerCtlCommand(program);
   return program;
 }
 

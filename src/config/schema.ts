@@ -135,11 +135,25 @@ export const LogSchema = z.strictObject({
   format: oneOf(LOG_FORMATS).default("auto"),
 });
 
+/** Admin HTTP API: who may log in, how long a login lasts, whether /metrics needs a token. */
+export const AdminSchema = z.strictObject({
+  username: nonEmptyString("a non-empty string").default("admin"),
+  password: z
+    .string()
+    .register(keyDocs, {
+      allowed: 'a string ("" = generate one at first start, stored hashed under data_dir)',
+    })
+    .default(""),
+  token_ttl_s: intRange(60, 31_536_000, " (seconds)").default(3600),
+  metrics_auth: flag().default(false),
+});
+
 const SECTIONS = {
   network: NetworkSchema,
   mqtt_protocol_config: MqttProtocolConfigSchema,
   mqtt_limits: MqttLimitsSchema,
   log: LogSchema,
+  admin: AdminSchema,
 } as const;
 for (const [name, schema] of Object.entries(SECTIONS)) {
   keyDocs.add(schema, { allowed: `a table (a [${name}] section)` });
@@ -158,6 +172,7 @@ export const ConfigSchema = z.strictObject({
   mqtt_protocol_config: MqttProtocolConfigSchema.prefault({}),
   mqtt_limits: MqttLimitsSchema.prefault({}),
   log: LogSchema.prefault({}),
+  admin: AdminSchema.prefault({}),
 });
 
 /** The validated configuration, keys exactly as written in TOML. */

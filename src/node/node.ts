@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import type { Server } from "node:net";
+import type { AdminServer } from "../admin/listener.ts";
 import { MqttBroker } from "../broker/mqtt/broker.ts";
 import { type ListenerAddress, listenTcp } from "../broker/mqtt/listener.ts";
 import type { Config } from "../config/schema.ts";
@@ -8,14 +9,18 @@ import type { Logger } from "../log/logger.ts";
 export interface RobustMQNode {
   readonly broker: MqttBroker | null;
   /** Where each listener ended up (useful with port 0). */
-  readonly listeners: { mqtt?: ListenerAddress };
+  readonly listeners: { mqtt?: ListenerAddress; admin?: ListenerAddress };
   stop(reason?: string): Promise<void>;
 }
 
-/** Starts the roles this node runs. Today the broker role serves MQTT over TCP. */
+/**
+ * Starts the roles this node runs. Today the broker role serves MQTT over TCP; every node serves
+ * the admin HTTP API (src/admin/) on http_port.
+ */
 export async function startNode(config: Config, logger: Logger): Promise<RobustMQNode> {
+  const startedAtMs = Date.now();
   await mkdir(config.data_dir, { recursive: true });
-  const listeners: { mqtt?: ListenerAddress } = {};
+  const listeners: { mqtt?: ListenerAddress; admin?: ListenerAddress } = {};
   let broker: MqttBroker | null = null;
   let server: Server | null = null;
   if (config.roles.includes("broker")) {
@@ -28,6 +33,15 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
       `MQTT listening on ${tcp.address.host}:${tcp.address.port}`,
     );
   }
+  let admin: AdminServer;
+  try {
+    admin = await startAdmin(config, logger, broker, startedAtMs, listeners);
+  } catch (err) {
+    server?.close();
+    await broker?.shutdown();
+    throw err;
+  }
+  listeners.admin = admin.address;
   logger.info(
     {
       cluster: config.cluster_name,
@@ -44,6 +58,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
     stop(reason = "stop requested") {
       stopping ??= (async () => {
         logger.info({ reason }, "RobustMQ stopping");
+        await admin.close();
         server?.close();
         await broker?.shutdown();
         logger.info("RobustMQ stopped");
@@ -51,4 +66,28 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
       return stopping;
     },
   };
+}
+
+/** The admin HTTP API; logs its address like the MQTT listener (tests and operators read it). */
+async function startAdmin(
+  config: Config,
+  logger: Logger,
+  broker: MqttBroker | null,
+  startedAtMs: number,
+  listeners: { mqtt?: ListenerAddress; admin?: ListenerAddress },
+): Promise<AdminServer> {
+  // Small modules: fastify and prom-client load with the first admin request (see listener.ts).
+  const { loadAdminCredentials } = await import("../admin/credentials.ts");
+  const { startAdminServer } = await import("../admin/listener.ts");
+  const adminLogger = logger.child({ component: "admin" });
+  const credentials = await loadAdminCredentials(config.admin, config.data_dir, adminLogger);
+  const admin = await startAdminServer({
+    node: { config, startedAtMs, listeners: () => ({ ...listeners }) },
+    broker,
+    credentials,
+    logger: adminLogger,
+  });
+  const address = `${admin.address.host}:${admin.address.port}`;
+  logger.info({ listener: "admin", address }, `admin HTTP API listening on ${address}`);
+  return admin;
 }

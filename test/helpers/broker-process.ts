@@ -34,7 +34,7 @@ export interface StartOptions {
 /** Starts the real broker process (`robustmq start`) on a free port and waits until it listens. */
 export async function startBroker(options: StartOptions = {}): Promise<BrokerProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), "rmq-test-"));
-  const args = [MAIN, "start", "--mqtt-port", "0", "--data-dir", dataDir];
+  const args = [MAIN, "start", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dataDir];
   args.push("--log-level", options.logLevel ?? "debug");
   if (options.config !== undefined) {
     const file = join(dataDir, "robustmq.toml");

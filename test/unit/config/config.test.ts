@@ -88,6 +88,7 @@ const EXPECTED_DEFAULTS: Config = {
     max_retained_payload_bytes: 0,
   },
   log: { level: "info", format: "auto" },
+  admin: { username: "admin", password: "", token_ttl_s: 3600, metrics_auth: false },
 };
 
 describe("defaults", () => {
@@ -325,6 +326,10 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
     allowed: 'one of "trace", "debug", "info", "warn", "error", "fatal"',
   },
   "log.format": { values: ["text", true], allowed: 'one of "auto", "json", "pretty"' },
+  "admin.username": { values: ["", 1], allowed: "a non-empty string" },
+  "admin.password": { values: [1, true], allowed: "a string" },
+  "admin.token_ttl_s": { values: [59, 31536001, 1.5], allowed: "an integer from 60 to 31536000" },
+  "admin.metrics_auth": { values: ["false", 0], allowed: "true or false" },
 };
 
 function tomlSetting(dotted: string, value: unknown): string {

@@ -1,0 +1,93 @@
+/**
+ * Every error the admin API answers has the same JSON shape and a stable RMQ_ERR_ADMIN_* code
+ * (docs/errors.md): `{ statusCode, code, error, message }`.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { ErrorCode, type ErrorCodeValue } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import { ADMIN_BODY_BYTES_MAX } from "./limits.ts";
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  404: "Not Found",
+  413: "Payload Too Large",
+  415: "Unsupported Media Type",
+  500: "Internal Server Error",
+};
+
+export interface ErrorBody {
+  statusCode: number;
+  code: ErrorCodeValue;
+  error: string;
+  message: string;
+}
+
+export function errorBody(statusCode: number, code: ErrorBody["code"], message: string): ErrorBody {
+  return { statusCode, code, error: STATUS_TEXT[statusCode] ?? "Error", message };
+}
+
+export function sendError(
+  reply: FastifyReply,
+  statusCode: number,
+  code: ErrorCodeValue,
+  message: string,
+): FastifyReply {
+  return reply.code(statusCode).send(errorBody(statusCode, code, message));
+}
+
+interface SchemaError {
+  instancePath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+/**
+ * Names the failing field: "querystring/limit must be <= 1000", "body/password is required",
+ * "querystring/clientid is not allowed". Ajv's own text says "must NOT have additional
+ * properties" without saying which.
+ */
+export function formatSchemaErrors(errors: readonly SchemaError[], dataVar: string): Error {
+  const parts = errors.map((e) => {
+    let field = `${dataVar}${e.instancePath}`;
+    if (e.keyword === "required") return `${field}/${String(e.params.missingProperty)} is required`;
+    if (e.keyword === "additionalProperties") {
+      field = `${field}/${String(e.params.additionalProperty)}`;
+      return `${field} is not allowed`;
+    }
+    return `${field} ${e.message ?? "is invalid"}`;
+  });
+  return new Error(parts.join("; "));
+}
+
+/** Fastify's own errors for a body it will not parse, by its code. */
+const BODY_ERRORS: Readonly<Record<string, [number, ErrorCodeValue]>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, ErrorCode.ADMIN_BODY_TOO_LARGE],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, ErrorCode.ADMIN_INVALID_REQUEST],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, ErrorCode.ADMIN_INVALID_REQUEST],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, ErrorCode.ADMIN_INVALID_REQUEST],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, ErrorCode.ADMIN_INVALID_REQUEST],
+};
+
+export function makeErrorHandler(logger: Logger) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    if (error.validation !== undefined) {
+      return sendError(reply, 400, ErrorCode.ADMIN_INVALID_REQUEST, error.message);
+    }
+    const known = BODY_ERRORS[error.code];
+    if (known !== undefined) {
+      const message =
+        error.code === "FST_ERR_CTP_BODY_TOO_LARGE"
+          ? `request body is larger than ${ADMIN_BODY_BYTES_MAX} bytes`
+          : error.message;
+      return sendError(reply, known[0], known[1], message);
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return sendError(reply, status, ErrorCode.ADMIN_INVALID_REQUEST, error.message);
+    }
+    logger.error({ err: error, url: request.url }, "admin API request failed");
+    return reply.code(500).send(errorBody(500, ErrorCode.ADMIN_INTERNAL, "internal error"));
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * Limits of the admin HTTP API, named once. (Broker-wide limits live in src/config/limits.ts;
+ * these concern only the admin surface.)
+ */
+import { assert } from "../errors.ts";
+
+/** Largest request body accepted; no admin request needs more (413 beyond it). */
+export const ADMIN_BODY_BYTES_MAX = 64 * 1024;
+/** Items per page when the request gives no `limit`. */
+export const PAGE_LIMIT_DEFAULT = 100;
+/** Largest `limit` a list request may ask for. */
+export const PAGE_LIMIT_MAX = 1000;
+/** Bytes of a retained payload shown (base64) in a listing. */
+export const PAYLOAD_PREVIEW_BYTES_MAX = 256;
+/** Live login tokens kept; the oldest is dropped beyond it. */
+export const TOKENS_MAX = 1024;
+/** Random bytes in a login token. */
+export const TOKEN_BYTES = 32;
+/** Longest client id, user name, filter or topic accepted in a query or path. */
+export const QUERY_STRING_CHARS_MAX = 65_535;
+
+assert(PAGE_LIMIT_DEFAULT <= PAGE_LIMIT_MAX, "default page within the maximum");
+assert(TOKEN_BYTES >= 16, "tokens must not be guessable");

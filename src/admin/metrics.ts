@@ -1,0 +1,125 @@
+/**
+ * Prometheus metrics (/metrics). Every broker value is read at scrape time by a collect
+ * callback, from BrokerStats and the session map: the MQTT hot path only bumps plain numbers
+ * and pays nothing for metrics.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { MqttBroker } from "../broker/mqtt/broker.ts";
+import type { BrokerStats } from "../broker/mqtt/stats.ts";
+
+type StatName = {
+  [K in keyof BrokerStats]: BrokerStats[K] extends number ? K : never;
+}[keyof BrokerStats];
+
+/** Counters that map one BrokerStats field to one Prometheus counter. */
+const COUNTERS: ReadonlyArray<[name: string, help: string, stat: StatName]> = [
+  ["robustmq_connects_total", "MQTT connections accepted (CONNACK success)", "connects"],
+  ["robustmq_disconnects_total", "MQTT connections closed after CONNECT", "disconnects"],
+  [
+    "robustmq_connections_refused_total",
+    "Sockets refused at the connection limit",
+    "connectionsRefused",
+  ],
+  ["robustmq_messages_received_total", "PUBLISH messages received (wills included)", "messagesIn"],
+  ["robustmq_messages_sent_total", "PUBLISH messages sent to subscribers", "messagesOut"],
+  ["robustmq_bytes_received_total", "Bytes read from MQTT clients", "bytesIn"],
+  ["robustmq_bytes_sent_total", "Bytes written to MQTT clients", "bytesOut"],
+  [
+    "robustmq_protocol_errors_total",
+    "Connections closed for breaking the MQTT rules",
+    "protocolErrors",
+  ],
+  ["robustmq_internal_errors_total", "Connections closed by a broker bug", "internalErrors"],
+  ["robustmq_slow_subscribers_total", "Subscribers that stopped keeping up", "slowSubscribers"],
+  ["robustmq_retained_refused_total", "Retained messages not stored (limits)", "retainedRefused"],
+  ["robustmq_sessions_expired_total", "Offline sessions ended by their expiry", "sessionsExpired"],
+  ["robustmq_wills_published_total", "Will messages published", "willsPublished"],
+];
+
+/** Dropped-message counters, by the `reason` label. */
+const DROP_REASONS: ReadonlyArray<[reason: string, stat: StatName]> = [
+  ["slow_consumer", "droppedSlowConsumer"],
+  ["queue_full", "droppedQueueFull"],
+  ["expired", "droppedExpired"],
+  ["offline", "droppedOffline"],
+  ["too_large", "droppedTooLarge"],
+  ["not_authorized", "droppedNotAuthorized"],
+  ["payload_format", "droppedPayloadFormat"],
+];
+
+export const DROP_REASON_LABELS = DROP_REASONS.map(([reason]) => reason);
+
+/** Inflight and queued deliveries summed over all sessions: one pass, at scrape time only. */
+function sessionTotals(broker: MqttBroker): { inflight: number; queued: number } {
+  let inflight = 0;
+  let queued = 0;
+  for (const session of broker.sessions.values()) {
+    inflight += session.inflight.size;
+    queued += session.queue.length;
+  }
+  return { inflight, queued };
+}
+
+function registerCounters(registry: Registry, stats: BrokerStats): void {
+  for (const [name, help, stat] of COUNTERS) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(stats[stat]);
+      },
+    });
+  }
+  new Counter({
+    name: "robustmq_messages_dropped_total",
+    help: "Messages not delivered to a subscriber, by reason",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      for (const [reason, stat] of DROP_REASONS) {
+        this.remove({ reason });
+        this.inc({ reason }, stats[stat]);
+      }
+    },
+  });
+}
+
+function registerGauges(registry: Registry, broker: MqttBroker): void {
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  gauge("robustmq_connections", "MQTT clients connected now", () => broker.connectedClients);
+  gauge("robustmq_sockets", "Open client sockets, connected or not", () => broker.connections.size);
+  gauge("robustmq_sessions", "Sessions, online and offline", () => broker.sessions.size);
+  gauge(
+    "robustmq_subscriptions",
+    "Subscriptions in the router",
+    () => broker.router.subscriptionCount,
+  );
+  gauge("robustmq_retained_messages", "Retained messages stored", () => broker.retained.size);
+  gauge("robustmq_inflight_messages", "QoS 1/2 messages sent, not yet acknowledged", () => {
+    return sessionTotals(broker).inflight;
+  });
+  gauge("robustmq_queued_messages", "Messages waiting in session queues", () => {
+    return sessionTotals(broker).queued;
+  });
+}
+
+/** The registry behind /metrics: Node's default metrics plus the broker's (when it runs). */
+export function createMetricsRegistry(broker: MqttBroker | null): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  if (broker !== null) {
+    registerCounters(registry, broker.stats);
+    registerGauges(registry, broker);
+  }
+  return registry;
+}

@@ -1,0 +1,149 @@
+/**
+ * JSON schemas of the admin API: fastify compiles them once at registration into validators
+ * (requests) and serializers (responses), and @fastify/swagger turns them into openapi.json.
+ * Query strings are strict: a misspelt filter is a 400, not a silently unfiltered list.
+ */
+import { PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, QUERY_STRING_CHARS_MAX } from "./limits.ts";
+
+type Schema = Record<string, unknown>;
+
+const str = { type: "string" } as const;
+const int = { type: "integer" } as const;
+const bool = { type: "boolean" } as const;
+const nullableStr = { type: ["string", "null"] } as const;
+const nullableInt = { type: ["integer", "null"] } as const;
+const queryStr = { type: "string", minLength: 1, maxLength: QUERY_STRING_CHARS_MAX } as const;
+
+function object(properties: Record<string, Schema>, description?: string): Schema {
+  return {
+    type: "object",
+    ...(description === undefined ? {} : { description }),
+    properties,
+    required: Object.keys(properties),
+    additionalProperties: false,
+  };
+}
+
+export const errorSchema = object({
+  statusCode: int,
+  code: str,
+  error: str,
+  message: str,
+});
+
+/** The error answers every authenticated route may give, besides its own. */
+export const commonErrors = { 400: errorSchema, 401: errorSchema };
+
+export const pageQuery = {
+  limit: { type: "integer", minimum: 1, maximum: PAGE_LIMIT_MAX, default: PAGE_LIMIT_DEFAULT },
+  offset: { type: "integer", minimum: 0, default: 0 },
+} as const;
+
+export function queryObject(properties: Record<string, Schema>): Schema {
+  return { type: "object", properties, additionalProperties: false };
+}
+
+export function pageOf(item: Schema): Schema {
+  return object({
+    data: { type: "array", items: item },
+    meta: object({ total: int, offset: int, limit: int, nextOffset: nullableInt }),
+  });
+}
+
+export const listener = object({ host: str, port: int });
+
+export const healthSchema = object({ status: str, uptimeS: int, version: str });
+
+export const loginBody = {
+  type: "object",
+  properties: { username: queryStr, password: { type: "string", maxLength: 1024 } },
+  required: ["username", "password"],
+  additionalProperties: false,
+} as const;
+
+export const loginReply = object({ token: str, expiresAt: str });
+
+export const nodeSchema = object({
+  clusterName: str,
+  brokerId: int,
+  roles: { type: "array", items: str },
+  version: str,
+  startedAt: str,
+  uptimeS: int,
+  listeners: {
+    type: "object",
+    properties: { mqtt: listener, admin: listener },
+    additionalProperties: false,
+  },
+});
+
+export const clientSchema = object({
+  clientId: str,
+  username: nullableStr,
+  connected: bool,
+  remoteAddress: nullableStr,
+  protocolVersion: nullableInt,
+  keepAliveS: { type: ["number", "null"] },
+  connectedAt: nullableStr,
+  disconnectedAt: nullableStr,
+  sessionExpiryIntervalS: int,
+  inflightCount: int,
+  queuedCount: int,
+  subscriptionsCount: int,
+});
+
+export const sessionSchema = object({
+  clientId: str,
+  connected: bool,
+  expiryIntervalS: int,
+  disconnectedAt: nullableStr,
+  expiresAt: nullableStr,
+  inflightCount: int,
+  queuedCount: int,
+  subscriptionsCount: int,
+});
+
+export const subscriptionSchema = object({
+  clientId: str,
+  filter: str,
+  shareGroup: nullableStr,
+  qos: int,
+  noLocal: bool,
+  retainAsPublished: bool,
+  retainHandling: int,
+  subscriptionId: nullableInt,
+});
+
+export const retainedSchema = object({
+  topic: str,
+  qos: int,
+  payloadBytes: int,
+  payloadPreview: str,
+  previewTruncated: bool,
+  expiresAt: nullableStr,
+});
+
+export const clientIdParams = object({ clientId: queryStr });
+export const topicParams = object({ topic: queryStr });
+export const kickReply = object({ clientId: str, kicked: bool });
+export const deletedReply = object({ topic: str, deleted: bool });
+
+export function statsSchema(counterNames: readonly string[]): Schema {
+  const counters: Record<string, Schema> = {};
+  for (const name of counterNames) counters[name] = int;
+  return object({
+    connections: int,
+    sessions: int,
+    subscriptions: int,
+    retained: int,
+    inflight: int,
+    queued: int,
+    counters: object(counters),
+  });
+}
+
+/** The effective configuration: any JSON object (secrets redacted). */
+export const configSchema = { type: "object", additionalProperties: true } as const;
+
+export const queryStrSchema = queryStr;
+export const boolSchema = bool;

@@ -1,0 +1,126 @@
+/**
+ * The admin HTTP server (fastify) on `http_port`: `/health` (open), `/metrics` (Prometheus;
+ * open unless admin.metrics_auth), `POST /api/v1/login`, and the bearer-token protected
+ * `/api/v1/...` routes. Routes for capabilities a node does not run are not registered.
+ */
+
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { MqttBroker } from "../broker/mqtt/broker.ts";
+import { ErrorCode } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import type { AdminCredentials } from "./credentials.ts";
+import { formatSchemaErrors, makeErrorHandler, sendError } from "./http-errors.ts";
+import { ADMIN_BODY_BYTES_MAX } from "./limits.ts";
+import { createMetricsRegistry } from "./metrics.ts";
+import { registerMqttRoutes } from "./routes-mqtt.ts";
+import { type NodeInfo, registerNodeRoutes, uptimeS } from "./routes-node.ts";
+import { errorSchema, healthSchema, loginBody, loginReply } from "./schemas.ts";
+import { bearerToken, TokenStore } from "./tokens.ts";
+import { robustmqVersion } from "./version.ts";
+
+export interface AdminServerOptions {
+  node: NodeInfo;
+  broker: MqttBroker | null;
+  credentials: AdminCredentials;
+  logger: Logger;
+}
+
+const UNAUTHORIZED_MESSAGE =
+  "missing, unknown or expired bearer token: log in with POST /api/v1/login";
+
+/** Builds the fastify app with every route; does not listen (tests may use inject()). */
+export async function buildAdminApp(options: AdminServerOptions): Promise<FastifyInstance> {
+  const { node, broker, logger } = options;
+  const tokens = new TokenStore(node.config.admin.token_ttl_s);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: ADMIN_BODY_BYTES_MAX,
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    schemaErrorFormatter: (errors, dataVar) => formatSchemaErrors(errors, dataVar),
+  });
+  app.setErrorHandler(makeErrorHandler(logger));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 404, ErrorCode.ADMIN_NOT_FOUND, `no route ${request.method} ${request.url}`),
+  );
+  await app.register(swagger, {
+    openapi: {
+      info: { title: "RobustMQ admin API", version: robustmqVersion() },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  const requireToken = async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = bearerToken(request.headers.authorization);
+    if (token !== null && tokens.valid(token)) return;
+    reply.header("www-authenticate", 'Bearer realm="robustmq"');
+    return sendError(reply, 401, ErrorCode.ADMIN_UNAUTHORIZED, UNAUTHORIZED_MESSAGE);
+  };
+  registerOpenRoutes(app, options, tokens, requireToken);
+  await app.register(
+    async (api) => {
+      api.addHook("onRequest", requireToken);
+      registerNodeRoutes(api, node);
+      if (broker !== null) registerMqttRoutes(api, broker);
+    },
+    { prefix: "/api/v1" },
+  );
+  return app;
+}
+
+type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+function registerOpenRoutes(
+  app: FastifyInstance,
+  options: AdminServerOptions,
+  tokens: TokenStore,
+  requireToken: Hook,
+): void {
+  const { node, broker, credentials, logger } = options;
+  app.get(
+    "/health",
+    {
+      schema: {
+        summary: "Liveness",
+        tags: ["node"],
+        security: [],
+        response: { 200: healthSchema },
+      },
+    },
+    async () => ({ status: "ok", uptimeS: uptimeS(node.startedAtMs), version: robustmqVersion() }),
+  );
+  app.post<{ Body: { username: string; password: string } }>(
+    "/api/v1/login",
+    {
+      schema: {
+        summary: "Exchange the admin user name and password for a bearer token",
+        tags: ["auth"],
+        security: [],
+        body: loginBody,
+        response: { 200: loginReply, 400: errorSchema, 401: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { username, password } = request.body;
+      if (!(await credentials.verify(username, password))) {
+        logger.warn({ username, remote: request.ip }, "admin login failed");
+        return sendError(reply, 401, ErrorCode.ADMIN_UNAUTHORIZED, "wrong user name or password");
+      }
+      const issued = tokens.issue();
+      logger.info({ username, remote: request.ip }, "admin login");
+      return { token: issued.token, expiresAt: new Date(issued.expiresAtMs).toISOString() };
+    },
+  );
+  const registry = createMetricsRegistry(broker);
+  app.get(
+    "/metrics",
+    {
+      schema: { summary: "Prometheus metrics (text format)", tags: ["node"] },
+      ...(node.config.admin.metrics_auth ? { onRequest: requireToken } : {}),
+    },
+    async (_request, reply) => {
+      reply.header("content-type", registry.contentType);
+      return registry.metrics();
+    },
+  );
+}

@@ -1,0 +1,60 @@
+/** The table columns `robustmq ctl` shows for each kind of list. */
+import type { JsonObject } from "./client.ts";
+import { type Column, text } from "./output.ts";
+
+function col(header: string, key: string): Column {
+  return { header, cell: (item: JsonObject) => text(item[key]) };
+}
+
+const PREVIEW_CHARS_MAX = 32;
+
+/** A retained payload's preview as text when it is printable UTF-8, else as its size. */
+function preview(item: JsonObject): string {
+  const bytes = Buffer.from(String(item.payloadPreview ?? ""), "base64");
+  const decoded = bytes.toString("utf8");
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are the point
+  const printable = !decoded.includes("\uFFFD") && !/[\u0000-\u0008\u000E-\u001F]/.test(decoded);
+  if (!printable) return `<${bytes.length} bytes binary>`;
+  const cut = decoded.length > PREVIEW_CHARS_MAX || item.previewTruncated === true;
+  return JSON.stringify(cut ? `${decoded.slice(0, PREVIEW_CHARS_MAX)}...` : decoded);
+}
+
+export const CLIENT_COLUMNS: readonly Column[] = [
+  col("CLIENT ID", "clientId"),
+  col("CONNECTED", "connected"),
+  col("USERNAME", "username"),
+  col("REMOTE ADDRESS", "remoteAddress"),
+  col("PROTOCOL", "protocolVersion"),
+  col("KEEP ALIVE", "keepAliveS"),
+  col("SUBS", "subscriptionsCount"),
+  col("INFLIGHT", "inflightCount"),
+  col("QUEUED", "queuedCount"),
+];
+
+export const SESSION_COLUMNS: readonly Column[] = [
+  col("CLIENT ID", "clientId"),
+  col("CONNECTED", "connected"),
+  col("EXPIRY (S)", "expiryIntervalS"),
+  col("EXPIRES AT", "expiresAt"),
+  col("SUBS", "subscriptionsCount"),
+  col("INFLIGHT", "inflightCount"),
+  col("QUEUED", "queuedCount"),
+];
+
+export const SUBSCRIPTION_COLUMNS: readonly Column[] = [
+  col("CLIENT ID", "clientId"),
+  col("FILTER", "filter"),
+  col("QOS", "qos"),
+  col("SHARE GROUP", "shareGroup"),
+  col("NO LOCAL", "noLocal"),
+  col("RETAIN AS PUBLISHED", "retainAsPublished"),
+  col("SUB ID", "subscriptionId"),
+];
+
+export const RETAINED_COLUMNS: readonly Column[] = [
+  col("TOPIC", "topic"),
+  col("QOS", "qos"),
+  col("BYTES", "payloadBytes"),
+  col("EXPIRES AT", "expiresAt"),
+  { header: "PAYLOAD", cell: preview },
+];

@@ -1,0 +1,251 @@
+/**
+ * `robustmq ctl <area> <verb>`: the admin HTTP API from the command line (docs/ctl.md).
+ *
+ * Exit status: 0 on success, 1 when the server is unreachable or answers with an error,
+ * 2 for a wrong command line (commander's errors, bad option values).
+ */
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { RobustMQError } from "../../errors.ts";
+import { type AdminClient, connectAdmin, type Json } from "./client.ts";
+import {
+  CLIENT_COLUMNS,
+  RETAINED_COLUMNS,
+  SESSION_COLUMNS,
+  SUBSCRIPTION_COLUMNS,
+} from "./columns.ts";
+import { type OutputFormat, render, renderObject, renderPage } from "./output.ts";
+
+const EXIT_FAILURE = 1;
+const DEFAULT_SERVER = "http://127.0.0.1:58080";
+
+interface GlobalFlags {
+  server: string;
+  token?: string;
+  username?: string;
+  password?: string;
+  output: OutputFormat;
+}
+
+interface ListFlags {
+  clientId?: string;
+  clientUsername?: string;
+  connected?: boolean;
+  filter?: string;
+  limit?: number;
+  offset?: number;
+}
+
+function integerOption(min: number, max: number) {
+  return (raw: string): number => {
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+function booleanOption(raw: string): boolean {
+  if (raw === "true" || raw === "false") return raw === "true";
+  throw new InvalidArgumentError('must be "true" or "false"');
+}
+
+/** Runs one ctl action: connect, call, print; coded errors go to stderr with exit 1. */
+function action<A extends unknown[]>(
+  run: (client: AdminClient, ...args: A) => Promise<Json>,
+  table: (body: Json) => string,
+) {
+  return async (...args: [...A, unknown, Command]): Promise<void> => {
+    const command = args[args.length - 1] as Command;
+    const flags = command.optsWithGlobals<GlobalFlags & ListFlags>();
+    const passwordTyped = command.getOptionValueSourceWithGlobals("password") === "cli";
+    if (
+      (flags.username !== undefined && flags.password === undefined) ||
+      (flags.username === undefined && passwordTyped)
+    ) {
+      command.error("error: --username and --password go together", {
+        exitCode: 2,
+        code: "robustmq.ctl.credentials",
+      });
+    }
+    try {
+      const client = await connectAdmin(flags.server, flags);
+      const body = await run(client, ...(args.slice(0, -2) as A));
+      process.stdout.write(render(flags.output, body, table));
+    } catch (err) {
+      if (!(err instanceof RobustMQError)) throw err;
+      process.stderr.write(`error ${err.code}: ${err.message}\n`);
+      process.exitCode = EXIT_FAILURE;
+    }
+  };
+}
+
+/** The list flags a command has, as API query parameters (undefined ones are left out). */
+function listQuery(command: Command) {
+  const flags = command.opts<ListFlags>();
+  return {
+    clientId: flags.clientId,
+    username: flags.clientUsername,
+    connected: flags.connected,
+    filter: flags.filter,
+    limit: flags.limit,
+    offset: flags.offset,
+  };
+}
+
+function addPaging(command: Command): Command {
+  return command
+    .option("--limit <n>", "items per page, 1 to 1000 (default 100)", integerOption(1, 1000))
+    .option(
+      "--offset <n>",
+      "items to skip (from the previous page's hint)",
+      integerOption(0, 2 ** 31),
+    );
+}
+
+function registerClients(ctl: Command): void {
+  const clients = ctl.command("clients").description("MQTT clients and their sessions");
+  const list = clients
+    .command("list")
+    .description("list clients (connected, and offline persistent sessions)")
+    .option("--client-id <id>", "only this client id")
+    .option("--client-username <name>", "only clients that connected with this MQTT user name")
+    .option("--connected <bool>", "true: only connected ones; false: only offline", booleanOption);
+  addPaging(list).action(
+    action(
+      (client) => client.get("/api/v1/clients", listQuery(list)),
+      (body) => renderPage(body, CLIENT_COLUMNS),
+    ),
+  );
+  clients
+    .command("show <clientId>")
+    .description("show one client")
+    .action(
+      action(
+        (client, id: string) => client.get(`/api/v1/clients/${encodeURIComponent(id)}`),
+        renderObject,
+      ),
+    );
+  clients
+    .command("kick <clientId>")
+    .description("disconnect a client (MQTT 5: reason 0x98); its session stays per its expiry")
+    .action(
+      action(
+        (client, id: string) => client.delete(`/api/v1/clients/${encodeURIComponent(id)}`),
+        renderObject,
+      ),
+    );
+}
+
+function registerLists(ctl: Command): void {
+  const sessions = addPaging(
+    ctl
+      .command("sessions")
+      .description("MQTT sessions")
+      .command("list")
+      .description("list sessions, offline persistent ones with their expiry")
+      .option("--client-id <id>", "only this client id")
+      .option(
+        "--connected <bool>",
+        "true: only connected ones; false: only offline",
+        booleanOption,
+      ),
+  );
+  sessions.action(
+    action(
+      (client) => client.get("/api/v1/sessions", listQuery(sessions)),
+      (body) => renderPage(body, SESSION_COLUMNS),
+    ),
+  );
+  const subscriptions = addPaging(
+    ctl
+      .command("subscriptions")
+      .description("MQTT subscriptions")
+      .command("list")
+      .description("list subscriptions")
+      .option("--client-id <id>", "only this client's")
+      .option("--filter <filter>", "only this topic filter, exactly as subscribed"),
+  );
+  subscriptions.action(
+    action(
+      (client) => client.get("/api/v1/subscriptions", listQuery(subscriptions)),
+      (body) => renderPage(body, SUBSCRIPTION_COLUMNS),
+    ),
+  );
+}
+
+function registerRetained(ctl: Command): void {
+  const retained = ctl.command("retained").description("retained messages");
+  const list = addPaging(
+    retained
+      .command("list")
+      .description("list retained messages")
+      .option("--filter <filter>", "an MQTT topic filter such as sensors/# (default: all)"),
+  );
+  list.action(
+    action(
+      (client) => client.get("/api/v1/retained", listQuery(list)),
+      (body) => renderPage(body, RETAINED_COLUMNS),
+    ),
+  );
+  retained
+    .command("delete <topic>")
+    .description("delete the retained message of a topic")
+    .action(
+      action(
+        (client, topic: string) => client.delete(`/api/v1/retained/${encodeURIComponent(topic)}`),
+        renderObject,
+      ),
+    );
+}
+
+function registerNode(ctl: Command): void {
+  ctl
+    .command("status")
+    .description("the node: cluster, broker id, roles, version, uptime, listeners")
+    .action(action((client) => client.get("/api/v1/node"), renderObject));
+  ctl
+    .command("stats")
+    .description("broker counters and current sizes")
+    .action(action((client) => client.get("/api/v1/stats"), renderObject));
+  ctl
+    .command("config")
+    .description("the node's configuration")
+    .command("show")
+    .description("show the effective configuration (secrets redacted)")
+    .action(action((client) => client.get("/api/v1/config"), renderObject));
+}
+
+/** An environment variable's value; unset and empty are the same. */
+function envValue(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === "" ? undefined : value;
+}
+
+/** Adds `robustmq ctl ...` to the program. */
+export function registerCtlCommand(program: Command): void {
+  const ctl = program
+    .command("ctl")
+    .description("manage a running node through its admin HTTP API (docs/ctl.md)")
+    // Global flags may come before or after the area and verb.
+    .enablePositionalOptions(false)
+    .option(
+      "--server <url>",
+      "admin API base URL (env ROBUSTMQ_SERVER)",
+      envValue("ROBUSTMQ_SERVER") ?? DEFAULT_SERVER,
+    )
+    .option("--token <token>", "bearer token (env ROBUSTMQ_TOKEN)")
+    .option("--username <name>", "admin user name: log in with it (needs --password)")
+    .option(
+      "--password <password>",
+      "admin password (env ROBUSTMQ_PASSWORD)",
+      envValue("ROBUSTMQ_PASSWORD"),
+    )
+    .addOption(
+      new Option("--output <format>", "table or json").choices(["table", "json"]).default("table"),
+    );
+  registerNode(ctl);
+  registerClients(ctl);
+  registerLists(ctl);
+  registerRetained(ctl);
+}

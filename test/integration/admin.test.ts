@@ -1,0 +1,641 @@
+/**
+ * The admin HTTP API and /metrics against the real broker process, with mqtt.js clients
+ * connected to it: login and tokens, every resource, kick, retained delete, metrics moving with
+ * traffic, the OpenAPI document, and bad input that must change nothing.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, afterEach, before, describe, test } from "node:test";
+import type { IDisconnectPacket, MqttClient } from "mqtt";
+import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import {
+  ClientTracker,
+  connectMqtt,
+  uniqueName,
+  WAIT_TIMEOUT_MS,
+  withTimeout,
+} from "../helpers/mqtt-clients.ts";
+
+interface Admin {
+  base: string;
+  password: string;
+  token: string;
+}
+
+interface Reply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+interface ListBody {
+  data: Array<Record<string, unknown>>;
+  meta: { total: number; offset: number; limit: number; nextOffset: number | null };
+}
+
+/** The admin URL and the generated password, both read from the broker's log. */
+async function adminOf(broker: BrokerProcess, password?: string): Promise<Admin> {
+  const line = await broker.waitForLog((l) => l.listener === "admin", 15_000);
+  const port = Number(String(line.address).split(":").pop());
+  const base = `http://127.0.0.1:${port}`;
+  let secret = password;
+  if (secret === undefined) {
+    const generated = await broker.waitForLog((l) => typeof l.password === "string");
+    secret = String(generated.password);
+  }
+  const login = await call(base, "POST", "/api/v1/login", null, {
+    username: "admin",
+    password: secret,
+  });
+  assert.equal(login.status, 200, JSON.stringify(login.body));
+  return { base, password: secret, token: String(login.body.token) };
+}
+
+async function call(
+  base: string,
+  method: string,
+  path: string,
+  token: string | null,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  const all: Record<string, string> = { ...headers };
+  if (token !== null) all.authorization = `Bearer ${token}`;
+  let payload: string | undefined;
+  if (body !== undefined) {
+    all["content-type"] ??= "application/json";
+    payload = typeof body === "string" ? body : JSON.stringify(body);
+  }
+  const response = await fetch(`${base}${path}`, { method, headers: all, body: payload });
+  const text = await response.text();
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    parsed = { text };
+  }
+  return { status: response.status, body: parsed };
+}
+
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + WAIT_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/** Value of one sample line (`name` or `name{labels}`) in Prometheus text. */
+function sample(text: string, series: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  assert.ok(line !== undefined, `no sample ${series}`);
+  return Number(line.slice(series.length + 1));
+}
+
+describe("admin API", () => {
+  let broker: BrokerProcess;
+  let admin: Admin;
+  const track = new ClientTracker();
+  const get = (path: string) => call(admin.base, "GET", path, admin.token);
+  before(async () => {
+    broker = await startBroker();
+    admin = await adminOf(broker);
+  });
+  afterEach(() => track.closeAll());
+  after(() => broker.stop());
+
+  test("GET /health is open", async () => {
+    const reply = await call(admin.base, "GET", "/health", null);
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.status, "ok");
+    assert.equal(typeof reply.body.uptimeS, "number");
+    assert.match(String(reply.body.version), /^\d+\.\d+\.\d+/);
+  });
+
+  test("the generated password was logged once and is stored hashed", async () => {
+    const lines = broker.logs.filter((l) => typeof l.password === "string");
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0].level, "warn");
+    const file = join(broker.dataDir, "admin", "credentials.json");
+    const stored = readFileSync(file, "utf8");
+    assert.ok(!stored.includes(admin.password), "plaintext password in credentials.json");
+    assert.equal(JSON.parse(stored).algorithm, "scrypt");
+  });
+
+  test("login: wrong password, wrong user, and a good login", async () => {
+    const wrong = await call(admin.base, "POST", "/api/v1/login", null, {
+      username: "admin",
+      password: `${admin.password}x`,
+    });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.body.code, "RMQ_ERR_ADMIN_UNAUTHORIZED");
+    const user = await call(admin.base, "POST", "/api/v1/login", null, {
+      username: "root",
+      password: admin.password,
+    });
+    assert.equal(user.status, 401);
+    const good = await call(admin.base, "POST", "/api/v1/login", null, {
+      username: "admin",
+      password: admin.password,
+    });
+    assert.equal(good.status, 200);
+    assert.ok(String(good.body.token).length >= 43, "32 random bytes, base64url");
+    const expiresInMs = Date.parse(String(good.body.expiresAt)) - Date.now();
+    assert.ok(expiresInMs > 3500_000 && expiresInMs <= 3600_000, `expires in ${expiresInMs} ms`);
+  });
+
+  test("every /api/v1 route but login needs a valid bearer token", async () => {
+    const paths = ["/node", "/clients", "/sessions", "/subscriptions", "/retained", "/stats"];
+    for (const path of [...paths, "/config", "/openapi.json", "/clients/x"]) {
+      for (const token of [null, "not-a-token", "a".repeat(43)]) {
+        const reply = await call(admin.base, "GET", `/api/v1${path}`, token);
+        assert.equal(reply.status, 401, `${path} with ${token}`);
+        assert.equal(reply.body.code, "RMQ_ERR_ADMIN_UNAUTHORIZED");
+      }
+    }
+    const basic = await call(admin.base, "GET", "/api/v1/node", null, undefined, {
+      authorization: `Basic ${Buffer.from(`admin:${admin.password}`).toString("base64")}`,
+    });
+    assert.equal(basic.status, 401);
+  });
+
+  test("GET /api/v1/node: identity, roles, version and both listeners", async () => {
+    const reply = await get("/api/v1/node");
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.clusterName, "robustmq");
+    assert.equal(reply.body.brokerId, 1);
+    assert.deepEqual(reply.body.roles, ["meta", "broker", "engine"]);
+    const listeners = reply.body.listeners as Record<string, { port: number }>;
+    assert.equal(listeners.mqtt.port, broker.port);
+    assert.equal(listeners.admin.port, Number(new URL(admin.base).port));
+  });
+
+  test("GET /api/v1/config is the effective config with the password redacted", async () => {
+    const reply = await get("/api/v1/config");
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.data_dir, broker.dataDir);
+    const section = reply.body.admin as Record<string, unknown>;
+    assert.equal(section.password, "<redacted>");
+    assert.equal(section.username, "admin");
+    assert.ok(!JSON.stringify(reply.body).includes(admin.password));
+  });
+
+  test("clients: a connected mqtt.js client with the right fields, filters and paging", async () => {
+    const clientId = uniqueName("adm-c");
+    const client = track.mqtt(
+      await connectMqtt(broker.url, {
+        clientId,
+        protocolVersion: 5,
+        keepalive: 30,
+        username: "alice",
+        properties: { sessionExpiryInterval: 60 },
+      }),
+    );
+    await client.subscribeAsync("adm/clients/#", { qos: 1 });
+    const list = (await get(`/api/v1/clients?clientId=${clientId}`)).body as unknown as ListBody;
+    assert.equal(list.meta.total, 1);
+    const view = list.data[0];
+    assert.equal(view.clientId, clientId);
+    assert.equal(view.username, "alice");
+    assert.equal(view.connected, true);
+    assert.equal(view.protocolVersion, 5);
+    assert.equal(view.keepAliveS, 30);
+    assert.equal(view.sessionExpiryIntervalS, 60);
+    assert.equal(view.subscriptionsCount, 1);
+    assert.equal(view.inflightCount, 0);
+    assert.equal(view.queuedCount, 0);
+    assert.match(String(view.remoteAddress), /127\.0\.0\.1:\d+$/);
+    assert.ok(Date.now() - Date.parse(String(view.connectedAt)) < 60_000);
+    const one = await get(`/api/v1/clients/${encodeURIComponent(clientId)}`);
+    assert.deepEqual(one.body, view);
+    const byUser = (await get("/api/v1/clients?username=alice")).body as unknown as ListBody;
+    assert.ok(byUser.data.some((c) => c.clientId === clientId));
+    const offline = (await get("/api/v1/clients?connected=false")).body as unknown as ListBody;
+    assert.ok(!offline.data.some((c) => c.clientId === clientId));
+    const missing = await get("/api/v1/clients/no-such-client");
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.code, "RMQ_ERR_ADMIN_NOT_FOUND");
+  });
+
+  test("clients: limit and offset page through a sorted list", async () => {
+    const prefix = uniqueName("adm-page");
+    for (let i = 0; i < 3; i++) {
+      track.mqtt(await connectMqtt(broker.url, { clientId: `${prefix}-${i}`, username: prefix }));
+    }
+    const first = (await get(`/api/v1/clients?username=${prefix}&limit=2`))
+      .body as unknown as ListBody;
+    assert.deepEqual(
+      first.data.map((c) => c.clientId),
+      [`${prefix}-0`, `${prefix}-1`],
+    );
+    assert.deepEqual(first.meta, { total: 3, offset: 0, limit: 2, nextOffset: 2 });
+    const second = (await get(`/api/v1/clients?username=${prefix}&limit=2&offset=2`))
+      .body as unknown as ListBody;
+    assert.deepEqual(
+      second.data.map((c) => c.clientId),
+      [`${prefix}-2`],
+    );
+    assert.equal(second.meta.nextOffset, null);
+  });
+
+  test("kick: the v5 client gets DISCONNECT 0x98 and its session stays", async () => {
+    const clientId = uniqueName("adm-kick");
+    const client = track.mqtt(
+      await connectMqtt(broker.url, {
+        clientId,
+        protocolVersion: 5,
+        clean: false,
+        properties: { sessionExpiryInterval: 300 },
+      }),
+    );
+    await client.subscribeAsync("adm/kick", { qos: 1 });
+    const disconnected = new Promise<IDisconnectPacket>((resolve) =>
+      client.once("disconnect", resolve),
+    );
+    const reply = await call(admin.base, "DELETE", `/api/v1/clients/${clientId}`, admin.token);
+    assert.equal(reply.status, 200);
+    assert.deepEqual(reply.body, { clientId, kicked: true });
+    const packet = await withTimeout(disconnected, WAIT_TIMEOUT_MS, "DISCONNECT after kick");
+    assert.equal(packet.reasonCode, 0x98);
+    await eventually(
+      async () => (await get(`/api/v1/clients/${clientId}`)).body.connected === false,
+      "offline",
+    );
+    const sessions = (await get(`/api/v1/sessions?clientId=${clientId}`))
+      .body as unknown as ListBody;
+    assert.equal(sessions.meta.total, 1);
+    const session = sessions.data[0];
+    assert.equal(session.connected, false);
+    assert.equal(session.expiryIntervalS, 300);
+    assert.equal(session.subscriptionsCount, 1);
+    const expiresInMs = Date.parse(String(session.expiresAt)) - Date.now();
+    assert.ok(expiresInMs > 290_000 && expiresInMs <= 300_000, `expires in ${expiresInMs} ms`);
+    const again = await call(admin.base, "DELETE", `/api/v1/clients/${clientId}`, admin.token);
+    assert.equal(again.status, 404);
+  });
+
+  test("kick: an MQTT 3.1.1 client is disconnected", async () => {
+    const clientId = uniqueName("adm-kick3");
+    const client = track.mqtt(await connectMqtt(broker.url, { clientId, protocolVersion: 4 }));
+    const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
+    const reply = await call(admin.base, "DELETE", `/api/v1/clients/${clientId}`, admin.token);
+    assert.equal(reply.status, 200);
+    await withTimeout(closed, WAIT_TIMEOUT_MS, "close after kick");
+  });
+
+  test("subscriptions: listed per client with their options, filterable", async () => {
+    const clientId = uniqueName("adm-sub");
+    const client = track.mqtt(await connectMqtt(broker.url, { clientId, protocolVersion: 5 }));
+    await client.subscribeAsync({
+      "adm/sub/a": { qos: 1, nl: true },
+      "$share/g1/adm/sub/b": { qos: 2 },
+    });
+    const list = (await get(`/api/v1/subscriptions?clientId=${clientId}`))
+      .body as unknown as ListBody;
+    assert.equal(list.meta.total, 2);
+    const byFilter = new Map(list.data.map((s) => [s.filter, s]));
+    assert.equal(byFilter.get("adm/sub/a")?.qos, 1);
+    assert.equal(byFilter.get("adm/sub/a")?.noLocal, true);
+    assert.equal(byFilter.get("adm/sub/a")?.shareGroup, null);
+    assert.equal(byFilter.get("$share/g1/adm/sub/b")?.shareGroup, "g1");
+    assert.equal(byFilter.get("$share/g1/adm/sub/b")?.qos, 2);
+    const filtered = (await get("/api/v1/subscriptions?filter=adm%2Fsub%2Fa"))
+      .body as unknown as ListBody;
+    assert.ok(filtered.data.length >= 1);
+    assert.ok(filtered.data.every((s) => s.filter === "adm/sub/a"));
+  });
+
+  test("retained: list with a filter, preview, delete by URL-encoded topic", async () => {
+    const root = uniqueName("adm-ret");
+    const client = track.mqtt(await connectMqtt(broker.url));
+    await client.publishAsync(`${root}/a/b`, "hello", { qos: 1, retain: true });
+    await client.publishAsync(`${root}/big`, Buffer.alloc(1000, 7), { qos: 0, retain: true });
+    await client.publishAsync(`${root}/a/b2`, "x", { qos: 1, retain: true });
+    const path = `/api/v1/retained?filter=${encodeURIComponent(`${root}/#`)}`;
+    await eventually(
+      async () => ((await get(path)).body as unknown as ListBody).meta.total === 3,
+      "3 retained",
+    );
+    const list = (await get(path)).body as unknown as ListBody;
+    assert.deepEqual(
+      list.data.map((r) => r.topic),
+      [`${root}/a/b`, `${root}/a/b2`, `${root}/big`],
+    );
+    const hello = list.data[0];
+    assert.equal(hello.qos, 1);
+    assert.equal(hello.payloadBytes, 5);
+    assert.equal(Buffer.from(String(hello.payloadPreview), "base64").toString(), "hello");
+    assert.equal(hello.previewTruncated, false);
+    assert.equal(list.data[2].payloadBytes, 1000);
+    assert.equal(list.data[2].previewTruncated, true);
+    assert.ok(Buffer.from(String(list.data[2].payloadPreview), "base64").length < 1000);
+
+    const topic = encodeURIComponent(`${root}/a/b`);
+    const deleted = await call(admin.base, "DELETE", `/api/v1/retained/${topic}`, admin.token);
+    assert.equal(deleted.status, 200);
+    assert.deepEqual(deleted.body, { topic: `${root}/a/b`, deleted: true });
+    const after = (await get(path)).body as unknown as ListBody;
+    assert.deepEqual(
+      after.data.map((r) => r.topic),
+      [`${root}/a/b2`, `${root}/big`],
+    );
+    const again = await call(admin.base, "DELETE", `/api/v1/retained/${topic}`, admin.token);
+    assert.equal(again.status, 404);
+    // A new subscriber no longer receives the deleted message.
+    const probe = track.mqtt(await connectMqtt(broker.url));
+    const received: string[] = [];
+    probe.on("message", (t) => received.push(t));
+    await probe.subscribeAsync(`${root}/a/+`, { qos: 1 });
+    await eventually(async () => received.length >= 1, "retained a/b2");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(received, [`${root}/a/b2`]);
+  });
+
+  test("GET /api/v1/stats has the BrokerStats counters", async () => {
+    const reply = await get("/api/v1/stats");
+    assert.equal(reply.status, 200);
+    const counters = reply.body.counters as Record<string, number>;
+    for (const name of ["connects", "disconnects", "messagesIn", "messagesOut", "bytesIn"]) {
+      assert.equal(typeof counters[name], "number", name);
+    }
+    assert.ok(counters.connects >= 1);
+    assert.equal(typeof reply.body.connections, "number");
+    assert.equal(typeof reply.body.retained, "number");
+  });
+
+  test("GET /api/v1/openapi.json is valid JSON listing the routes", async () => {
+    const response = await fetch(`${admin.base}/api/v1/openapi.json`, {
+      headers: { authorization: `Bearer ${admin.token}` },
+    });
+    assert.equal(response.status, 200);
+    const doc = JSON.parse(await response.text()) as { openapi: string; paths: object };
+    assert.match(doc.openapi, /^3\./);
+    const paths = Object.keys(doc.paths);
+    for (const path of [
+      "/health",
+      "/metrics",
+      "/api/v1/login",
+      "/api/v1/node",
+      "/api/v1/clients",
+      "/api/v1/clients/{clientId}",
+      "/api/v1/sessions",
+      "/api/v1/subscriptions",
+      "/api/v1/retained",
+      "/api/v1/retained/{topic}",
+      "/api/v1/stats",
+      "/api/v1/config",
+    ]) {
+      assert.ok(paths.includes(path), `${path} missing from ${paths.join(", ")}`);
+    }
+    assert.ok(!paths.some((p) => /users|acl|kafka|storage/.test(p)), "unbuilt sections absent");
+  });
+});
+
+describe("/metrics", () => {
+  let broker: BrokerProcess;
+  let admin: Admin;
+  const track = new ClientTracker();
+  before(async () => {
+    broker = await startBroker();
+    admin = await adminOf(broker);
+  });
+  afterEach(() => track.closeAll());
+  after(() => broker.stop());
+
+  async function scrape(): Promise<string> {
+    const response = await fetch(`${admin.base}/metrics`);
+    assert.equal(response.status, 200);
+    assert.match(String(response.headers.get("content-type")), /^text\/plain/);
+    return response.text();
+  }
+
+  test("is open and has broker and Node metrics", async () => {
+    const text = await scrape();
+    for (const name of [
+      "robustmq_connections",
+      "robustmq_connects_total",
+      "robustmq_disconnects_total",
+      "robustmq_messages_received_total",
+      "robustmq_messages_sent_total",
+      "robustmq_bytes_received_total",
+      "robustmq_bytes_sent_total",
+      "robustmq_inflight_messages",
+      "robustmq_queued_messages",
+      "robustmq_retained_messages",
+      "robustmq_subscriptions",
+      "robustmq_protocol_errors_total",
+      "process_resident_memory_bytes",
+      "nodejs_eventloop_lag_seconds",
+      "nodejs_heap_size_used_bytes",
+    ]) {
+      assert.match(text, new RegExp(`^${name}(\\{[^}]*\\})? `, "m"), `${name} missing`);
+    }
+    for (const reason of ["slow_consumer", "queue_full", "expired", "offline", "too_large"]) {
+      assert.equal(sample(text, `robustmq_messages_dropped_total{reason="${reason}"}`), 0);
+    }
+    assert.equal(sample(text, 'robustmq_messages_dropped_total{reason="not_authorized"}'), 0);
+    assert.equal(sample(text, 'robustmq_messages_dropped_total{reason="payload_format"}'), 0);
+  });
+
+  test("values move after connecting, subscribing and publishing", async () => {
+    const before = await scrape();
+    const subscriber = track.mqtt(await connectMqtt(broker.url));
+    await subscriber.subscribeAsync("metrics/t", { qos: 1 });
+    const publisher: MqttClient = track.mqtt(await connectMqtt(broker.url));
+    let got = 0;
+    subscriber.on("message", () => got++);
+    for (let i = 0; i < 5; i++) await publisher.publishAsync("metrics/t", "m", { qos: 1 });
+    await publisher.publishAsync("metrics/retained", "r", { qos: 1, retain: true });
+    await eventually(async () => got === 5, "5 deliveries");
+    const now = await scrape();
+    const delta = (series: string) => sample(now, series) - sample(before, series);
+    assert.equal(delta("robustmq_connects_total"), 2);
+    assert.equal(sample(now, "robustmq_connections"), 2);
+    assert.equal(delta("robustmq_messages_received_total"), 6);
+    assert.equal(delta("robustmq_messages_sent_total"), 5);
+    assert.ok(delta("robustmq_bytes_received_total") > 0);
+    assert.ok(delta("robustmq_bytes_sent_total") > 0);
+    assert.equal(sample(now, "robustmq_retained_messages"), 1);
+    assert.equal(sample(now, "robustmq_subscriptions"), 1);
+    await track.closeAll();
+    await eventually(async () => sample(await scrape(), "robustmq_connections") === 0, "0 conns");
+    assert.equal(sample(await scrape(), "robustmq_disconnects_total"), 2);
+  });
+
+  test("a message to an offline session's queue shows in robustmq_queued_messages", async () => {
+    const clientId = uniqueName("metrics-q");
+    const sub = await connectMqtt(broker.url, {
+      clientId,
+      protocolVersion: 5,
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+    });
+    await sub.subscribeAsync("metrics/q", { qos: 1 });
+    await sub.endAsync();
+    const publisher = track.mqtt(await connectMqtt(broker.url));
+    await publisher.publishAsync("metrics/q", "1", { qos: 1 });
+    await publisher.publishAsync("metrics/q", "2", { qos: 1 });
+    await eventually(
+      async () => sample(await scrape(), "robustmq_queued_messages") === 2,
+      "queued",
+    );
+    const sessions = await call(
+      admin.base,
+      "GET",
+      `/api/v1/sessions?clientId=${clientId}`,
+      admin.token,
+    );
+    assert.equal((sessions.body as unknown as ListBody).data[0].queuedCount, 2);
+  });
+});
+
+describe("bad input changes nothing", () => {
+  let broker: BrokerProcess;
+  let admin: Admin;
+  const track = new ClientTracker();
+  before(async () => {
+    broker = await startBroker();
+    admin = await adminOf(broker);
+  });
+  afterEach(() => track.closeAll());
+  after(() => broker.stop());
+
+  const badQueries: Array<[string, RegExp]> = [
+    ["/api/v1/clients?limit=0", /querystring\/limit must be >= 1/],
+    ["/api/v1/clients?limit=1001", /querystring\/limit must be <= 1000/],
+    ["/api/v1/clients?limit=ten", /querystring\/limit must be integer/],
+    ["/api/v1/clients?offset=-1", /querystring\/offset must be >= 0/],
+    ["/api/v1/clients?connected=maybe", /querystring\/connected must be boolean/],
+    ["/api/v1/clients?clientid=x", /querystring\/clientid is not allowed/],
+    ["/api/v1/sessions?limit=2000", /querystring\/limit/],
+    ["/api/v1/subscriptions?filter=", /querystring\/filter/],
+    ["/api/v1/retained?filter=a%2F%23%2Fb", /querystring\/filter "a\/#\/b" is not a valid/],
+  ];
+  for (const [path, message] of badQueries) {
+    test(`400 for GET ${path}`, async () => {
+      const reply = await call(admin.base, "GET", path, admin.token);
+      assert.equal(reply.status, 400, JSON.stringify(reply.body));
+      assert.equal(reply.body.code, "RMQ_ERR_ADMIN_INVALID_REQUEST");
+      assert.match(String(reply.body.message), message);
+    });
+  }
+
+  const badBodies: Array<[string, unknown, RegExp]> = [
+    ["missing password", { username: "admin" }, /body\/password is required/],
+    [
+      "unknown field",
+      { username: "admin", password: "x", role: "root" },
+      /body\/role is not allowed/,
+    ],
+    ["wrong type", { username: "admin", password: { a: 1 } }, /body\/password must be string/],
+    ["not JSON", "{username:", /JSON/i],
+  ];
+  for (const [what, body, message] of badBodies) {
+    test(`400 for a login body with ${what}`, async () => {
+      const reply = await call(admin.base, "POST", "/api/v1/login", null, body);
+      assert.equal(reply.status, 400, JSON.stringify(reply.body));
+      assert.equal(reply.body.code, "RMQ_ERR_ADMIN_INVALID_REQUEST");
+      assert.match(String(reply.body.message), message);
+    });
+  }
+
+  test("413 for an oversized body, 404 for unknown routes", async () => {
+    const big = { username: "admin", password: "p".repeat(70 * 1024) };
+    const tooLarge = await call(admin.base, "POST", "/api/v1/login", null, big);
+    assert.equal(tooLarge.status, 413);
+    assert.equal(tooLarge.body.code, "RMQ_ERR_ADMIN_BODY_TOO_LARGE");
+    for (const path of ["/api/v1/users", "/api/v1/acl", "/api/v1/kafka/topics", "/nope"]) {
+      const reply = await call(admin.base, "GET", path, admin.token);
+      assert.equal(reply.status, 404, path);
+      assert.equal(reply.body.code, "RMQ_ERR_ADMIN_NOT_FOUND");
+    }
+  });
+
+  test("rejected kicks and deletes leave the client and the retained message alone", async () => {
+    const clientId = uniqueName("adm-bad");
+    const client = track.mqtt(await connectMqtt(broker.url, { clientId, protocolVersion: 5 }));
+    await client.publishAsync("adm/bad/keep", "kept", { qos: 1, retain: true });
+    const topic = encodeURIComponent("adm/bad/keep");
+    for (const token of [null, "wrong"]) {
+      const kick = await call(admin.base, "DELETE", `/api/v1/clients/${clientId}`, token);
+      assert.equal(kick.status, 401);
+      const del = await call(admin.base, "DELETE", `/api/v1/retained/${topic}`, token);
+      assert.equal(del.status, 401);
+    }
+    const badTopic = await call(admin.base, "DELETE", "/api/v1/retained/a%2B", admin.token);
+    assert.equal(badTopic.status, 400);
+    const oversized = await call(
+      admin.base,
+      "DELETE",
+      `/api/v1/clients/${clientId}`,
+      admin.token,
+      "x".repeat(70 * 1024),
+      { "content-type": "text/plain" },
+    );
+    assert.ok(oversized.status === 413 || oversized.status === 415, String(oversized.status));
+    assert.equal(client.connected, true);
+    const shown = await call(admin.base, "GET", `/api/v1/clients/${clientId}`, admin.token);
+    assert.equal(shown.body.connected, true);
+    const retained = await call(
+      admin.base,
+      "GET",
+      "/api/v1/retained?filter=adm%2Fbad%2F%23",
+      admin.token,
+    );
+    assert.equal((retained.body as unknown as ListBody).meta.total, 1);
+  });
+});
+
+describe("configured credentials", () => {
+  test("admin.password and metrics_auth from the config file", async () => {
+    const broker = await startBroker({
+      config: '[admin]\nusername = "ops"\npassword = "s3cret-pass"\nmetrics_auth = true\n',
+    });
+    try {
+      const line = await broker.waitForLog((l) => l.listener === "admin", 15_000);
+      const base = `http://127.0.0.1:${String(line.address).split(":").pop()}`;
+      assert.ok(!broker.logs.some((l) => typeof l.password === "string"), "no generated password");
+      assert.ok(!existsSync(join(broker.dataDir, "admin", "credentials.json")));
+      const admin = await call(base, "POST", "/api/v1/login", null, {
+        username: "admin",
+        password: "s3cret-pass",
+      });
+      assert.equal(admin.status, 401);
+      const ops = await call(base, "POST", "/api/v1/login", null, {
+        username: "ops",
+        password: "s3cret-pass",
+      });
+      assert.equal(ops.status, 200);
+      const open = await fetch(`${base}/metrics`);
+      assert.equal(open.status, 401);
+      await open.text();
+      const authed = await fetch(`${base}/metrics`, {
+        headers: { authorization: `Bearer ${String(ops.body.token)}` },
+      });
+      assert.equal(authed.status, 200);
+      assert.match(await authed.text(), /robustmq_connections/);
+    } finally {
+      await broker.stop();
+    }
+  });
+
+  test("a generated password is reused by the next start on the same data_dir", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rmq-admin-"));
+    try {
+      const first = await startBroker({ args: ["--data-dir", dataDir] });
+      const admin = await adminOf(first).finally(() => first.stop());
+      const second = await startBroker({ args: ["--data-dir", dataDir] });
+      try {
+        const again = await adminOf(second, admin.password);
+        assert.ok(again.token.length > 0);
+        assert.ok(!second.logs.some((l) => typeof l.password === "string"), "generated again");
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,241 @@
+/**
+ * The admin module's pieces on their own: tokens, stored credentials, error formatting, config
+ * redaction, paging, ctl's table rendering, and the fastify app answered through inject() (no
+ * socket) over an in-process broker.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import {
+  AdminCredentials,
+  credentialsPath,
+  loadAdminCredentials,
+} from "../../../src/admin/credentials.ts";
+import { formatSchemaErrors } from "../../../src/admin/http-errors.ts";
+import { redactConfig } from "../../../src/admin/routes-node.ts";
+import { buildAdminApp } from "../../../src/admin/server.ts";
+import { bearerToken, TokenStore } from "../../../src/admin/tokens.ts";
+import { paginate } from "../../../src/admin/views.ts";
+import { MqttBroker } from "../../../src/broker/mqtt/broker.ts";
+import { Message } from "../../../src/broker/mqtt/message.ts";
+import { renderObject, renderTable } from "../../../src/cli/ctl/output.ts";
+import { defaultConfig } from "../../../src/config/load.ts";
+import { RobustMQError } from "../../../src/errors.ts";
+import { createLogger } from "../../../src/log/logger.ts";
+
+const silent = createLogger({ level: "silent", format: "json" });
+const dir = mkdtempSync(join(tmpdir(), "rmq-admin-unit-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("TokenStore", () => {
+  test("issues distinct tokens that expire after the ttl", () => {
+    let nowMs = 1_000_000;
+    const store = new TokenStore(60, () => nowMs);
+    const a = store.issue();
+    const b = store.issue();
+    assert.notEqual(a.token, b.token);
+    assert.equal(a.expiresAtMs, 1_060_000);
+    assert.ok(store.valid(a.token));
+    assert.ok(!store.valid(`${a.token}x`));
+    nowMs += 59_999;
+    assert.ok(store.valid(b.token));
+    nowMs += 1;
+    assert.ok(!store.valid(a.token));
+    assert.ok(!store.valid(b.token));
+  });
+
+  test("keeps at most countMax tokens, dropping the oldest", () => {
+    const store = new TokenStore(60, Date.now, 3);
+    const tokens = [1, 2, 3, 4].map(() => store.issue().token);
+    assert.equal(store.size, 3);
+    assert.ok(!store.valid(tokens[0]));
+    assert.ok(tokens.slice(1).every((t) => store.valid(t)));
+  });
+
+  test("expired tokens are purged on issue", () => {
+    let nowMs = 0;
+    const store = new TokenStore(60, () => nowMs);
+    store.issue();
+    store.issue();
+    nowMs = 61_000;
+    store.issue();
+    assert.equal(store.size, 1);
+  });
+
+  test("bearerToken parses only the Bearer scheme", () => {
+    assert.equal(bearerToken("Bearer abc-DEF_1"), "abc-DEF_1");
+    assert.equal(bearerToken("bearer abc"), "abc");
+    assert.equal(bearerToken(undefined), null);
+    assert.equal(bearerToken("Basic abc"), null);
+    assert.equal(bearerToken("Bearer "), null);
+    assert.equal(bearerToken("Bearer a b"), null);
+  });
+});
+
+describe("admin credentials", () => {
+  test("a configured password is accepted, nothing is written", async () => {
+    const dataDir = join(dir, "configured");
+    const creds = await loadAdminCredentials({ username: "ops", password: "pw" }, dataDir, silent);
+    assert.ok(await creds.verify("ops", "pw"));
+    assert.ok(!(await creds.verify("ops", "pw2")));
+    assert.ok(!(await creds.verify("admin", "pw")));
+    assert.throws(() => statSync(credentialsPath(dataDir)));
+  });
+
+  test("an empty password is generated once, logged once, stored hashed, then reused", async () => {
+    const dataDir = join(dir, "generated");
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: "info",
+      format: "json",
+      destination: { write: (line: string) => lines.push(line) },
+    });
+    const admin = { username: "admin", password: "" };
+    const first = await loadAdminCredentials(admin, dataDir, logger);
+    assert.equal(lines.length, 1);
+    const logged = JSON.parse(lines[0]) as { level: string; password: string };
+    assert.equal(logged.level, "warn");
+    assert.ok(await first.verify("admin", logged.password));
+    const file = credentialsPath(dataDir);
+    assert.ok(!readFileSync(file, "utf8").includes(logged.password));
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const second = await loadAdminCredentials(admin, dataDir, logger);
+    assert.equal(lines.length, 1, "not generated or logged again");
+    assert.ok(await second.verify("admin", logged.password));
+  });
+
+  test("a damaged credentials file stops the start with RMQ_ERR_ADMIN_CREDENTIALS", async () => {
+    const dataDir = join(dir, "damaged");
+    await loadAdminCredentials({ username: "a", password: "" }, dataDir, silent);
+    for (const content of [
+      "{",
+      '{"algorithm":"md5"}',
+      '{"algorithm":"scrypt","N":1,"r":1,"p":1,"salt":"","hash":"AA=="}',
+    ]) {
+      writeFileSync(credentialsPath(dataDir), content);
+      await assert.rejects(
+        loadAdminCredentials({ username: "a", password: "" }, dataDir, silent),
+        (err: unknown) => err instanceof RobustMQError && err.code === "RMQ_ERR_ADMIN_CREDENTIALS",
+      );
+    }
+  });
+});
+
+describe("helpers", () => {
+  test("schema errors name the failing field", () => {
+    const error = formatSchemaErrors(
+      [
+        { instancePath: "", keyword: "required", params: { missingProperty: "password" } },
+        { instancePath: "", keyword: "additionalProperties", params: { additionalProperty: "x" } },
+        { instancePath: "/limit", keyword: "maximum", params: {}, message: "must be <= 1000" },
+      ],
+      "body",
+    );
+    assert.equal(
+      error.message,
+      "body/password is required; body/x is not allowed; body/limit must be <= 1000",
+    );
+  });
+
+  test("redactConfig hides the admin password and copies the rest", () => {
+    const config = defaultConfig();
+    config.admin.password = "secret";
+    const shown = redactConfig(config) as { admin: { password: string; username: string } };
+    assert.equal(shown.admin.password, "<redacted>");
+    assert.equal(shown.admin.username, "admin");
+    assert.equal(config.admin.password, "secret", "the live config is untouched");
+  });
+
+  test("paginate reports the next offset until the end", () => {
+    const items = [1, 2, 3, 4, 5];
+    assert.deepEqual(paginate(items, 0, 2), {
+      data: [1, 2],
+      meta: { total: 5, offset: 0, limit: 2, nextOffset: 2 },
+    });
+    assert.equal(paginate(items, 4, 2).meta.nextOffset, null);
+    assert.deepEqual(paginate(items, 9, 2).data, []);
+  });
+
+  test("ctl tables align columns; objects flatten to dotted keys", () => {
+    const table = renderTable(
+      [
+        { id: "a", n: 1 },
+        { id: "long-id", n: 22 },
+      ],
+      [
+        { header: "ID", cell: (i) => String(i.id) },
+        { header: "N", cell: (i) => String(i.n) },
+      ],
+    );
+    assert.equal(table, "ID       N\na        1\nlong-id  22\n");
+    assert.equal(
+      renderObject({ a: { b: 1, c: null }, d: ["x", "y"] }),
+      "a.b  1\na.c  -\nd    x,y\n",
+    );
+  });
+});
+
+describe("admin app through inject()", () => {
+  test("login, list a session, retained, kick of an offline client, 401/404/400", async () => {
+    const config = defaultConfig();
+    config.admin.password = "pw";
+    const broker = new MqttBroker(config, silent);
+    broker.publish(new Message("t/1", Buffer.from("hi"), 1, true, undefined, 0, "x"));
+    const credentials = await loadAdminCredentials(config.admin, dir, silent);
+    const app = await buildAdminApp({
+      node: { config, startedAtMs: Date.now(), listeners: () => ({}) },
+      broker,
+      credentials,
+      logger: silent,
+    });
+    try {
+      const login = await app.inject({
+        method: "POST",
+        url: "/api/v1/login",
+        payload: { username: "admin", password: "pw" },
+      });
+      assert.equal(login.statusCode, 200);
+      const headers = { authorization: `Bearer ${login.json().token}` };
+      const retained = await app.inject({ url: "/api/v1/retained", headers });
+      assert.deepEqual(
+        retained.json().data.map((r: { topic: string }) => r.topic),
+        ["t/1"],
+      );
+      const kick = await app.inject({ method: "DELETE", url: "/api/v1/clients/nobody", headers });
+      assert.equal(kick.statusCode, 404);
+      assert.equal((await app.inject({ url: "/api/v1/clients" })).statusCode, 401);
+      assert.equal((await app.inject({ url: "/api/v1/clients?limit=x", headers })).statusCode, 400);
+      assert.equal((await app.inject({ url: "/api/v1/nothing", headers })).statusCode, 404);
+      const metrics = await app.inject({ url: "/metrics" });
+      assert.match(metrics.body, /^robustmq_retained_messages 1$/m);
+      assert.match(metrics.body, /^robustmq_messages_received_total 1$/m);
+    } finally {
+      await app.close();
+      await broker.shutdown();
+    }
+  });
+
+  test("a node without the broker role has no MQTT routes", async () => {
+    const config = defaultConfig();
+    const app = await buildAdminApp({
+      node: { config, startedAtMs: Date.now(), listeners: () => ({}) },
+      broker: null,
+      credentials: new AdminCredentials("admin", {
+        salt: Buffer.alloc(16),
+        hash: Buffer.alloc(32),
+        params: { N: 1024, r: 8, p: 1 },
+      }),
+      logger: silent,
+    });
+    try {
+      await app.ready();
+      const paths = Object.keys((app.swagger() as { paths: object }).paths);
+      assert.ok(paths.includes("/api/v1/node"));
+      assert.ok(!paths.some((p) => p.includes("clients") || p.includes("retained")), paths.join());
+    } finally {
+      await app.close();
+    }
+  });
+});
