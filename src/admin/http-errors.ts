@@ -13,6 +13,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   404: "Not Found",
   413: "Payload Too Large",
   415: "Unsupported Media Type",
+  429: "Too Many Requests",
   500: "Internal Server Error",
 };
 

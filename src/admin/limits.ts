@@ -14,6 +14,8 @@ export const PAGE_LIMIT_MAX = 1000;
 export const PAYLOAD_PREVIEW_BYTES_MAX = 256;
 /** Live login tokens kept; the oldest is dropped beyond it. */
 export const TOKENS_MAX = 1024;
+/** Password checks (scrypt, memory-hard) run at once; further logins get 429. */
+export const LOGINS_IN_FLIGHT_MAX = 4;
 /** Random bytes in a login token. */
 export const TOKEN_BYTES = 32;
 /** Longest client id, user name, filter or topic accepted in a query or path. */

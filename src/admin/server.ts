@@ -11,7 +11,7 @@ import { ErrorCode } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AdminCredentials } from "./credentials.ts";
 import { formatSchemaErrors, makeErrorHandler, sendError } from "./http-errors.ts";
-import { ADMIN_BODY_BYTES_MAX } from "./limits.ts";
+import { ADMIN_BODY_BYTES_MAX, LOGINS_IN_FLIGHT_MAX } from "./limits.ts";
 import { createMetricsRegistry } from "./metrics.ts";
 import { registerMqttRoutes } from "./routes-mqtt.ts";
 import { type NodeInfo, registerNodeRoutes, uptimeS } from "./routes-node.ts";
@@ -89,6 +89,7 @@ function registerOpenRoutes(
     },
     async () => ({ status: "ok", uptimeS: uptimeS(node.startedAtMs), version: robustmqVersion() }),
   );
+  let loginsInFlight = 0;
   app.post<{ Body: { username: string; password: string } }>(
     "/api/v1/login",
     {
@@ -97,12 +98,22 @@ function registerOpenRoutes(
         tags: ["auth"],
         security: [],
         body: loginBody,
-        response: { 200: loginReply, 400: errorSchema, 401: errorSchema },
+        response: { 200: loginReply, 400: errorSchema, 401: errorSchema, 429: errorSchema },
       },
     },
     async (request, reply) => {
       const { username, password } = request.body;
-      if (!(await credentials.verify(username, password))) {
+      if (loginsInFlight >= LOGINS_IN_FLIGHT_MAX) {
+        return sendError(reply, 429, ErrorCode.ADMIN_BUSY, "too many logins at once; retry");
+      }
+      loginsInFlight++;
+      let verified: boolean;
+      try {
+        verified = await credentials.verify(username, password);
+      } finally {
+        loginsInFlight--;
+      }
+      if (!verified) {
         logger.warn({ username, remote: request.ip }, "admin login failed");
         return sendError(reply, 401, ErrorCode.ADMIN_UNAUTHORIZED, "wrong user name or password");
       }

@@ -146,6 +146,20 @@ describe("admin API", () => {
     assert.ok(expiresInMs > 3500_000 && expiresInMs <= 3600_000, `expires in ${expiresInMs} ms`);
   });
 
+  test("a login flood is capped: parallel checks beyond the limit get 429, then login works", async () => {
+    const attempts = Array.from({ length: 24 }, () =>
+      call(admin.base, "POST", "/api/v1/login", null, { username: "admin", password: "nope" }),
+    );
+    const statuses = (await Promise.all(attempts)).map((r) => r.status);
+    assert.ok(statuses.includes(429), `no 429 among ${statuses.join(",")}`);
+    assert.ok(statuses.every((s) => s === 401 || s === 429), statuses.join(","));
+    const good = await call(admin.base, "POST", "/api/v1/login", null, {
+      username: "admin",
+      password: admin.password,
+    });
+    assert.equal(good.status, 200);
+  });
+
   test("every /api/v1 route but login needs a valid bearer token", async () => {
     const paths = ["/node", "/clients", "/sessions", "/subscriptions", "/retained", "/stats"];
     for (const path of [...paths, "/config", "/openapi.json", "/clients/x"]) {
