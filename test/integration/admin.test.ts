@@ -152,7 +152,10 @@ describe("admin API", () => {
     );
     const statuses = (await Promise.all(attempts)).map((r) => r.status);
     assert.ok(statuses.includes(429), `no 429 among ${statuses.join(",")}`);
-    assert.ok(statuses.every((s) => s === 401 || s === 429), statuses.join(","));
+    assert.ok(
+      statuses.every((s) => s === 401 || s === 429),
+      statuses.join(","),
+    );
     const good = await call(admin.base, "POST", "/api/v1/login", null, {
       username: "admin",
       password: admin.password,
