@@ -20,6 +20,10 @@ export const LOGINS_IN_FLIGHT_MAX = 4;
 export const TOKEN_BYTES = 32;
 /** Longest client id, user name, filter or topic accepted in a query or path. */
 export const QUERY_STRING_CHARS_MAX = 65_535;
+/** Files of the built dashboard's assets/ directory served; more are ignored (Vite writes a few). */
+export const DASHBOARD_ASSETS_COUNT_MAX = 256;
+/** Least time between two listings of the dashboard's assets/ (a missing name triggers one). */
+export const DASHBOARD_RESCAN_INTERVAL_MS = 1000;
 
 assert(PAGE_LIMIT_DEFAULT <= PAGE_LIMIT_MAX, "default page within the maximum");
 assert(TOKEN_BYTES >= 16, "tokens must not be guessable");

@@ -1,7 +1,8 @@
 /**
  * The admin HTTP server (fastify) on `http_port`: `/health` (open), `/metrics` (Prometheus;
  * open unless admin.metrics_auth), `POST /api/v1/login`, and the bearer-token protected
- * `/api/v1/...` routes. Routes for capabilities a node does not run are not registered.
+ * `/api/v1/...` routes, and the built dashboard at `/` (static.ts). Routes for capabilities a
+ * node does not run are not registered.
  */
 
 import swagger from "@fastify/swagger";
@@ -16,6 +17,7 @@ import { createMetricsRegistry } from "./metrics.ts";
 import { registerMqttRoutes } from "./routes-mqtt.ts";
 import { type NodeInfo, registerNodeRoutes, uptimeS } from "./routes-node.ts";
 import { errorSchema, healthSchema, loginBody, loginReply } from "./schemas.ts";
+import { registerDashboard } from "./static.ts";
 import { bearerToken, TokenStore } from "./tokens.ts";
 import { robustmqVersion } from "./version.ts";
 
@@ -24,6 +26,8 @@ export interface AdminServerOptions {
   broker: MqttBroker | null;
   credentials: AdminCredentials;
   logger: Logger;
+  /** The built dashboard (default web/dist/); tests point it elsewhere. */
+  dashboardDir?: string;
 }
 
 const UNAUTHORIZED_MESSAGE =
@@ -57,6 +61,7 @@ export async function buildAdminApp(options: AdminServerOptions): Promise<Fastif
     return sendError(reply, 401, ErrorCode.ADMIN_UNAUTHORIZED, UNAUTHORIZED_MESSAGE);
   };
   registerOpenRoutes(app, options, tokens, requireToken);
+  registerDashboard(app, options.dashboardDir);
   await app.register(
     async (api) => {
       api.addHook("onRequest", requireToken);

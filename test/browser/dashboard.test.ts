@@ -1,0 +1,233 @@
+/**
+ * The dashboard (web/, built into web/dist/) in Debian's chromium, driven by playwright-core,
+ * against the real broker process: login, live connection count, kicking a client, deleting a
+ * retained message, an expired token, and the API going away. Run by test/browser/run.sh
+ * (npm run test:browser), which builds the dashboard first.
+ *
+ * Screenshots of each page go to a temporary folder, or to docs/screenshots/ with
+ * UPDATE_SCREENSHOTS=1.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { IDisconnectPacket, MqttClient } from "mqtt";
+import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
+import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { ClientTracker, connectMqtt, withTimeout } from "../helpers/mqtt-clients.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const CHROMIUM = "/usr/bin/chromium";
+/** Any one wait for the page or a client; the overview polls every second, lists every 3 s. */
+const WAIT_MS = 10_000;
+const POLL_MS = 100;
+const VIEWPORT = { width: 1280, height: 800 };
+const KICKED_ID = "dash-kick-me";
+const SENSOR_ID = "dash-sensor-1";
+const RETAINED_TOPIC = "dash/retained/greeting";
+
+const screenshotsDir =
+  process.env.UPDATE_SCREENSHOTS === "1"
+    ? join(ROOT, "docs/screenshots")
+    : mkdtempSync(join(tmpdir(), "rmq-screenshots-"));
+
+/** Resolves once `read()` returns `expected`; fails with the last value seen. */
+async function waitFor<T>(what: string, read: () => Promise<T>, expected: T): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await read();
+    if (last === expected) return;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  assert.fail(`${what}: expected ${String(expected)}, last saw ${String(last)}`);
+}
+
+const textOf = async (locator: Locator) => ((await locator.textContent()) ?? "").trim();
+
+describe("dashboard in chromium", () => {
+  let broker: BrokerProcess;
+  let base: string;
+  let password: string;
+  let context: BrowserContext;
+  let page: Page;
+  let userDataDir: string;
+  const clients = new ClientTracker();
+  let traffic: NodeJS.Timeout | undefined;
+  let kicked: MqttClient;
+
+  before(async () => {
+    assert.ok(existsSync(join(ROOT, "web/dist/index.html")), "run npm run build first");
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} missing: run test/browser/run.sh`);
+    mkdirSync(screenshotsDir, { recursive: true });
+    broker = await startBroker({
+      config: '[network]\nbind_address = "127.0.0.1"\n',
+      logLevel: "info",
+    });
+    const admin = await broker.waitForLog((l) => l.listener === "admin");
+    base = `http://127.0.0.1:${String(admin.address).split(":").pop()}`;
+    const generated = await broker.waitForLog((l) => typeof l.password === "string");
+    password = String(generated.password);
+    userDataDir = mkdtempSync(join(tmpdir(), "rmq-chromium-"));
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: VIEWPORT,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    // Loopback only: anything else the page might ask for is refused.
+    await context.route(/^(?!http:\/\/127\.0\.0\.1[:/])/, (route) => route.abort());
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(WAIT_MS);
+  });
+
+  after(async () => {
+    clearInterval(traffic);
+    await clients.closeAll();
+    await context?.close();
+    await broker?.stop();
+    if (userDataDir !== undefined) rmSync(userDataDir, { recursive: true, force: true });
+    if (process.env.UPDATE_SCREENSHOTS !== "1") {
+      rmSync(screenshotsDir, { recursive: true, force: true });
+    }
+  });
+
+  const shot = (name: string) =>
+    page.screenshot({ path: join(screenshotsDir, `${name}.png`), fullPage: false });
+  const goTo = async (title: string, path: string) => {
+    await page.getByRole("link", { name: title, exact: true }).click();
+    await page.waitForURL(`${base}${path}`);
+    await page.getByRole("heading", { level: 1 }).first().waitFor();
+  };
+  const search = async (name: string, value: string) => {
+    const input = page.locator(`input[name="${name}"]`);
+    await input.fill(value);
+    await input.press("Enter");
+  };
+
+  test("the login page refuses a wrong password, then logs in", async () => {
+    await page.goto(`${base}/`);
+    await page.waitForURL(`${base}/login`);
+    await page.locator('input[name="password"]').waitFor();
+    await shot("login");
+    await page.fill('input[name="password"]', "wrong-password");
+    await page.click('button[type="submit"]');
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    assert.equal(await textOf(alert), "Wrong user name or password.");
+    await page.fill('input[name="password"]', password);
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${base}/`);
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+  });
+
+  test("the overview's connection count follows mqtt.js clients", async () => {
+    const connections = page.locator('[data-stat="connections"] .stat-value');
+    await waitFor("connections before", () => textOf(connections), "0");
+    kicked = clients.mqtt(
+      await connectMqtt(broker.url, { clientId: KICKED_ID, protocolVersion: 5 }),
+    );
+    const sensor = clients.mqtt(
+      await connectMqtt(broker.url, { clientId: SENSOR_ID, protocolVersion: 5 }),
+    );
+    await sensor.subscribeAsync("dash/load/#", { qos: 1 });
+    await waitFor("connections after two connect", () => textOf(connections), "2");
+    // Some traffic for the charts: 20 messages a second, each also sent to the subscriber.
+    let n = 0;
+    traffic = setInterval(() => {
+      sensor.publish(`dash/load/${n % 4}`, `reading ${n++}`, { qos: 0 });
+    }, 50);
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    await shot("overview");
+    const messages = await textOf(page.locator(".chart").first());
+    assert.match(messages, /Messages/);
+    assert.equal(await textOf(page.locator(".node .badge")), "healthy");
+  });
+
+  test("the clients page finds a client by id and kicks it", async () => {
+    await goTo("Clients", "/clients");
+    await page.locator(`tr[data-row="${SENSOR_ID}"]`).waitFor();
+    await page.locator(`tr[data-row="${KICKED_ID}"]`).waitFor();
+    await shot("clients");
+    await search("clientId", KICKED_ID);
+    await waitFor("rows after search", () => page.locator("tbody tr").count(), 1);
+    const disconnect = new Promise<IDisconnectPacket>((resolve) => {
+      kicked.once("disconnect", resolve);
+    });
+    page.once("dialog", (dialog) => dialog.accept());
+    await page.locator(`tr[data-row="${KICKED_ID}"] button.danger`).click();
+    const packet = await withTimeout(disconnect, WAIT_MS, "DISCONNECT from the kick");
+    assert.equal(packet.reasonCode, 0x98, "Administrative action");
+    await page.getByText(`Client "${KICKED_ID}" was disconnected.`).waitFor();
+    const stillConnected = page.locator(`tr[data-row="${KICKED_ID}"] .badge.healthy`);
+    await waitFor("kicked client shown connected", () => stillConnected.count(), 0);
+    await search("clientId", "");
+    await page.locator(`tr[data-row="${SENSOR_ID}"]`).waitFor();
+  });
+
+  test("sessions and subscriptions list the connected client", async () => {
+    await goTo("Sessions", "/sessions");
+    await page.locator(`tr[data-row="${SENSOR_ID}"]`).waitFor();
+    await shot("sessions");
+    await goTo("Subscriptions", "/subscriptions");
+    await search("clientId", SENSOR_ID);
+    await page.getByText("dash/load/#").waitFor();
+    await shot("subscriptions");
+  });
+
+  test("the retained page lists a retained message and deletes it", async () => {
+    const sensor = await connectMqtt(broker.url, { clientId: "dash-retainer" });
+    clients.mqtt(sensor);
+    await sensor.publishAsync(RETAINED_TOPIC, "hello from mqtt.js", { qos: 1, retain: true });
+    await sensor.publishAsync("dash/retained/binary", Buffer.from([0, 1, 2, 255]), {
+      qos: 0,
+      retain: true,
+    });
+    await goTo("Retained", "/retained");
+    await search("filter", "dash/#");
+    const row = page.locator(`tr[data-row="${RETAINED_TOPIC}"]`);
+    await row.waitFor();
+    assert.match(await textOf(row), /hello from mqtt\.js/);
+    await shot("retained");
+    page.once("dialog", (dialog) => dialog.accept());
+    await row.locator("button.danger").click();
+    await page.getByText(`Deleted the retained message of "${RETAINED_TOPIC}".`).waitFor();
+    await waitFor("deleted row", () => row.count(), 0);
+    // The broker agrees: a new subscriber gets only the other retained message.
+    const checker = clients.mqtt(await connectMqtt(broker.url, { clientId: "dash-checker" }));
+    const topics: string[] = [];
+    checker.on("message", (topic) => topics.push(topic));
+    await checker.subscribeAsync("dash/retained/#", { qos: 1 });
+    await waitFor("retained topics", async () => topics.join(","), "dash/retained/binary");
+  });
+
+  test("a rejected token goes back to the login page", async () => {
+    await page.evaluate(() => sessionStorage.setItem("robustmq.token", "not-a-token"));
+    await page.reload();
+    await page.waitForURL(`${base}/login`);
+    await page.getByText("your session expired: log in again").waitFor();
+    await page.fill('input[name="password"]', password);
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${base}/retained`);
+  });
+
+  test("an unreachable API is shown as such", async () => {
+    clearInterval(traffic);
+    await clients.closeAll();
+    await broker.stop();
+    await goTo("Clients", "/clients");
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    assert.match(await textOf(alert), /^API unreachable: /);
+  });
+});

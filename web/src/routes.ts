@@ -1,0 +1,15 @@
+/**
+ * The dashboard's pages. The admin server answers index.html for exactly these paths
+ * (src/admin/static.ts, DASHBOARD_ROUTES; a unit test keeps the lists equal).
+ */
+export const ROUTES = [
+  { path: "/", title: "Overview" },
+  { path: "/clients", title: "Clients" },
+  { path: "/sessions", title: "Sessions" },
+  { path: "/subscriptions", title: "Subscriptions" },
+  { path: "/retained", title: "Retained" },
+] as const;
+
+export const LOGIN_PATH = "/login";
+
+export type RoutePath = (typeof ROUTES)[number]["path"];
