@@ -212,17 +212,15 @@ export class MqttBroker {
   /** Delivers retained messages matching a new subscription, flagged retain [MQTT-3.3.1-9]. */
   sendRetained(conn: MqttConnection, filter: string, qos: QoS, subscriptionId: number): void {
     const ids = subscriptionId !== 0 ? [subscriptionId] : null;
-    const session = conn.session as Session;
     this.retained.match(filter, (topic, message) => {
       if (message.isExpired(Date.now())) {
         this.retained.delete(topic); // match() allows deleting what it shows
         return;
       }
-      const q = (message.qos < qos ? message.qos : qos) as QoS;
+      const q = Math.min(message.qos, qos) as QoS;
       if (q === 0) conn.sendQos0(message, true, ids);
       else conn.offer(newDelivery(message, q, true, ids, null));
     });
-    void session;
   }
 
   // ---- sessions -----------------------------------------------------------------------
