@@ -1,8 +1,8 @@
 /**
  * Aedes (npm, v1) as a benchmark peer: `net.createServer(aedes.handle)` with default options
  * and in-memory persistence, on a free loopback port (or argv[2]). Prints the address as a JSON
- * line shaped like RobustMQ's (`"listener":"mqtt"`, `"address":"host:port"`), so bench/run.ts
- * starts both the same way. Stops on SIGTERM or SIGINT.
+ * line shaped like RobustMQ's (`"listener":"mqtt"`, `"address":"host:port"`), so
+ * bench/compare/brokers.ts starts both the same way. Stops on SIGTERM or SIGINT.
  */
 import { type AddressInfo, createServer } from "node:net";
 import { Aedes } from "aedes";
