@@ -202,3 +202,21 @@ export function ConnectedSelect({ onChange }: { onChange(value: string): void })
     </label>
   );
 }
+
+/** Exact client id search plus connected/offline status: the clients and sessions filters. */
+export function ClientFilters(props: {
+  onClientId(value: string): void;
+  onConnected(value: string): void;
+}) {
+  return (
+    <>
+      <SearchInput
+        label="Client id"
+        name="clientId"
+        placeholder="exact client id"
+        onSearch={props.onClientId}
+      />
+      <ConnectedSelect onChange={props.onConnected} />
+    </>
+  );
+}

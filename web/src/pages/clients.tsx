@@ -1,7 +1,7 @@
 /** Clients: connected ones and offline sessions; search by client id; kick a connected one. */
 import { useState } from "preact/hooks";
 import { ApiError, api } from "../api.ts";
-import { type Column, ConnectedSelect, ListView, SearchInput, useList } from "../components.tsx";
+import { ClientFilters, type Column, ListView, useList } from "../components.tsx";
 import * as format from "../format.ts";
 
 interface Client {
@@ -88,17 +88,7 @@ export function Clients() {
         columns={columns}
         rowKey={(c) => c.clientId}
         empty={filtered ? "no client matches these filters" : "no clients connected"}
-        filters={
-          <>
-            <SearchInput
-              label="Client id"
-              name="clientId"
-              placeholder="exact client id"
-              onSearch={setClientId}
-            />
-            <ConnectedSelect onChange={setConnected} />
-          </>
-        }
+        filters={<ClientFilters onClientId={setClientId} onConnected={setConnected} />}
       />
     </>
   );

@@ -1,6 +1,6 @@
 /** Sessions, online and offline, with their expiry and queues. */
 import { useState } from "preact/hooks";
-import { type Column, ConnectedSelect, ListView, SearchInput, useList } from "../components.tsx";
+import { ClientFilters, type Column, ListView, useList } from "../components.tsx";
 import * as format from "../format.ts";
 
 interface Session {
@@ -47,17 +47,7 @@ export function Sessions() {
       columns={columns}
       rowKey={(s) => s.clientId}
       empty={filtered ? "no session matches these filters" : "no sessions"}
-      filters={
-        <>
-          <SearchInput
-            label="Client id"
-            name="clientId"
-            placeholder="exact client id"
-            onSearch={setClientId}
-          />
-          <ConnectedSelect onChange={setConnected} />
-        </>
-      }
+      filters={<ClientFilters onClientId={setClientId} onConnected={setConnected} />}
     />
   );
 }
