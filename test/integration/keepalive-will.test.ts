@@ -253,37 +253,37 @@ describe("keep alive and will", () => {
       resumed.client.destroy();
     });
 
-    test("v5 will delay longer than the session: published when the session expires", async () => {
-      const clientId = uniqueName("session-first");
-      const topic = `${willBase}/${clientId}`;
-      const options = willOptions(clientId, topic, { properties: { willDelayInterval: 30 } });
-      options.properties = { sessionExpiryInterval: 1 };
-      const { client } = tracker.raw(await connectRaw(broker.port, options));
-      const gone = clientGone(broker, clientId);
-      const goneAtMs = Date.now(); // before the loss: the broker's delay starts later
-      client.destroy();
-      await gone;
-      await inbox.waitForTopic(topic);
-      const elapsedMs = Date.now() - goneAtMs;
-      assert.ok(elapsedMs >= 990 && elapsedMs < 5000, `will after ${elapsedMs} ms, session is 1 s`);
-    });
-
-    test("v5 will delay beyond setTimeout's range (about 25 days): still published at session end", async () => {
-      const clientId = uniqueName("far-future");
-      const topic = `${willBase}/${clientId}`;
-      const options = willOptions(clientId, topic, {
-        properties: { willDelayInterval: 3_000_000 },
+    const longDelays: Array<[string, string, number]> = [
+      [
+        "v5 will delay longer than the session: published when the session expires",
+        "session-first",
+        30,
+      ],
+      [
+        "v5 will delay beyond setTimeout's range (about 25 days): still published at session end",
+        "far-future",
+        3_000_000,
+      ],
+    ];
+    for (const [name, prefix, willDelayInterval] of longDelays) {
+      test(name, async () => {
+        const clientId = uniqueName(prefix);
+        const topic = `${willBase}/${clientId}`;
+        const options = willOptions(clientId, topic, { properties: { willDelayInterval } });
+        options.properties = { sessionExpiryInterval: 1 };
+        const { client } = tracker.raw(await connectRaw(broker.port, options));
+        const gone = clientGone(broker, clientId);
+        const goneAtMs = Date.now(); // before the loss: the broker's delay starts later
+        client.destroy();
+        await gone;
+        await inbox.waitForTopic(topic);
+        const elapsedMs = Date.now() - goneAtMs;
+        assert.ok(
+          elapsedMs >= 990 && elapsedMs < 5000,
+          `will after ${elapsedMs} ms, session is 1 s`,
+        );
       });
-      options.properties = { sessionExpiryInterval: 1 };
-      const { client } = tracker.raw(await connectRaw(broker.port, options));
-      const gone = clientGone(broker, clientId);
-      const goneAtMs = Date.now(); // before the loss: the broker's delay starts later
-      client.destroy();
-      await gone;
-      await inbox.waitForTopic(topic);
-      const elapsedMs = Date.now() - goneAtMs;
-      assert.ok(elapsedMs >= 990 && elapsedMs < 5000, `will after ${elapsedMs} ms, session is 1 s`);
-    });
+    }
 
     test("published when the broker closes a silent client for keep alive", async () => {
       const clientId = uniqueName("asleep");
