@@ -28,6 +28,6 @@ export {
   type StorageLogger,
   silentLogger,
 } from "./recovery.ts";
-export { type RetentionResult, segmentsToDelete } from "./retention.ts";
+export { type RetentionResult, segmentsBelow, segmentsToDelete } from "./retention.ts";
 export { type CorruptRegion, segmentFileName } from "./segment.ts";
 export { KafkaErrorCode, StorageError } from "./storage-error.ts";

@@ -33,7 +33,12 @@ import {
   type StorageLogger,
   silentLogger,
 } from "./recovery.ts";
-import { applyRetention, type RetentionResult } from "./retention.ts";
+import {
+  applyRetention,
+  deleteBefore,
+  type RetentionResult,
+  type RetentionShell,
+} from "./retention.ts";
 import { Segment, type SegmentSettings } from "./segment.ts";
 import {
   invalidBatchError,
@@ -298,12 +303,33 @@ export class PartitionLog {
 
   /** Deletes closed segments beyond retention_bytes / retention_ms; see retention.ts. */
   async applyRetention(): Promise<RetentionResult> {
-    return applyRetention(this.#segments, this.options, this.#now(), {
+    return applyRetention(this.#segments, this.options, this.#now(), this.#retentionShell);
+  }
+
+  /**
+   * Deletes the closed segments all of whose records are below `offset`, for an owner that knows
+   * nothing there is referenced any more (whatever retention says). The active segment stays,
+   * so the log start offset moves to the first remaining segment's base, which may still be
+   * below `offset`; reads already under way finish as after retention.
+   */
+  async deleteBefore(offset: number): Promise<RetentionResult> {
+    if (this.#closing) {
+      throw new StorageError(
+        ErrorCode.STORAGE_CLOSED,
+        KafkaErrorCode.NOT_LEADER_OR_FOLLOWER,
+        "log closed",
+      );
+    }
+    return deleteBefore(this.#segments, offset, this.#retentionShell);
+  }
+
+  get #retentionShell(): RetentionShell {
+    return {
       fs: this.#fs,
       directory: this.directory,
       logger: this.#logger,
       closeLater: (segment) => this.#closeLater(segment),
-    });
+    };
   }
 
   #closeLater(segment: Segment): void {

@@ -1,11 +1,12 @@
 /**
- * Retention: whole closed segments are deleted from the start of the log, as in Kafka, while
- * the log is over retention_bytes or their newest record is older than retention_ms. The
+ * Deleting the start of the log. Whole closed segments go, from the first one, as in Kafka:
+ * retention deletes them while the log is over retention_bytes or their newest record is older
+ * than retention_ms; deleteBefore deletes those whose every record is below a given offset. The
  * active segment is never deleted. The log start offset moves to the first remaining segment.
  *
- * Which segments go is decided by a pure function; the shell removes them from the log at once
- * (so no new read reaches them), unlinks the files, and leaves the open handle to be closed
- * after file_delete_delay_ms so that reads already under way finish.
+ * Which segments go is decided by pure functions; one shell (deleteLeadingSegments) removes them
+ * from the log at once (so no new read reaches them), unlinks the files, and leaves the open
+ * handle to be closed after file_delete_delay_ms so that reads already under way finish.
  */
 import { assert } from "../../errors.ts";
 import type { FileSystem } from "./file-system.ts";
@@ -54,6 +55,17 @@ export function segmentsToDelete(
   return count;
 }
 
+/**
+ * How many segments from the start hold only offsets below `offset` (each ends at or before
+ * it). The last (active) one never counts, and the count stops at the first segment that
+ * reaches `offset`, so only a prefix of the log is ever taken.
+ */
+export function segmentsBelow(segments: readonly { nextOffset: number }[], offset: number): number {
+  let count = 0;
+  while (count < segments.length - 1 && segments[count].nextOffset <= offset) count++;
+  return count;
+}
+
 export interface RetentionShell {
   fs: FileSystem;
   directory: string;
@@ -68,6 +80,31 @@ export async function applyRetention(
   shell: RetentionShell,
 ): Promise<RetentionResult> {
   const count = segmentsToDelete(segments, options, nowMs);
+  return deleteLeadingSegments(segments, count, shell, "deleted segment past retention");
+}
+
+/** Deletes the closed segments all of whose records are below `offset`. */
+export async function deleteBefore(
+  segments: Segment[],
+  offset: number,
+  shell: RetentionShell,
+): Promise<RetentionResult> {
+  assert(Number.isSafeInteger(offset) && offset >= 0, `offset ${offset}`);
+  const count = segmentsBelow(segments, offset);
+  return deleteLeadingSegments(segments, count, shell, "deleted segment below offset", { offset });
+}
+
+/**
+ * The one deletion path: takes the first `count` segments out of `segments` before the first
+ * await (so a read or a concurrent deletion that starts later never sees them), then unlinks.
+ */
+async function deleteLeadingSegments(
+  segments: Segment[],
+  count: number,
+  shell: RetentionShell,
+  message: string,
+  fields: object = {},
+): Promise<RetentionResult> {
   const deleted = segments.splice(0, count);
   assert(segments.length > 0, "the active segment stays");
   let deletedBytes = 0;
@@ -77,8 +114,8 @@ export async function applyRetention(
     shell.closeLater(segment);
     await segment.unlinkFiles();
     shell.logger.info(
-      { file: segment.logPath, nextOffset: segment.nextOffset },
-      "deleted segment past retention",
+      { file: segment.logPath, nextOffset: segment.nextOffset, ...fields },
+      message,
     );
   }
   if (count > 0) await io("fsync", shell.directory, () => shell.fs.syncDirectory(shell.directory));

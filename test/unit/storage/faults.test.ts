@@ -12,9 +12,9 @@ import type { LogOptions } from "../../../src/storage/log/options.ts";
 import { PartitionLog } from "../../../src/storage/log/partition-log.ts";
 import { segmentFileName } from "../../../src/storage/log/segment.ts";
 import { StorageError } from "../../../src/storage/log/storage-error.ts";
+import { Prng, testSeed } from "../../helpers/prng.ts";
 import { FaultyFileSystem } from "./faulty-fs.ts";
 import { readAll, testBatch } from "./log-suite.ts";
-import { Prng, testSeed } from "./prng.ts";
 
 const DIRECTORY = "/data/p0";
 

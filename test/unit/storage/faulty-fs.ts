@@ -14,7 +14,7 @@
  */
 import { basename, dirname } from "node:path";
 import type { FileHandle, FileSystem, OpenMode } from "../../../src/storage/log/file-system.ts";
-import { Prng } from "./prng.ts";
+import { Prng } from "../../helpers/prng.ts";
 
 export type FaultOperation = "open" | "read" | "write" | "fsync" | "truncate" | "unlink";
 

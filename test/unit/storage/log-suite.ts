@@ -1,7 +1,8 @@
 /**
  * The behaviour every FileSystem under the partition log must give (as aedes-persistence's
  * abstract.js): a backend's test file calls runLogSuite with a factory, and these tests run
- * against it. Covers append, read, roll, retention, timestamps, reopen and recovery.
+ * against it. Covers append, read, roll, retention, deleteBefore, timestamps, reopen and
+ * recovery.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -242,6 +243,106 @@ async function retentionByTime(ctx: SuiteContext): Promise<void> {
   );
 }
 
+/** Base offsets of the segments on disk, from the .log file names. */
+async function segmentBases(env: LogTestEnvironment): Promise<number[]> {
+  const logs = (await env.listFiles()).filter((file) => file.endsWith(".log"));
+  return logs.map((file) => Number(file.slice(0, 20)));
+}
+
+async function deleteBeforeOffset(ctx: SuiteContext): Promise<void> {
+  const env = await ctx.factory();
+  // Retention off, so every deletion here is deleteBefore's.
+  const options = { segment_bytes: 1024, retention_bytes: -1, retention_ms: -1 };
+  const log = await ctx.reopen(env, options);
+  try {
+    for (let i = 0; i < 20; i++) await log.append(testBatch(i, 2, 150));
+    const bases = await segmentBases(env);
+    assert.ok(bases.length >= 5, `${bases.length} segments`);
+    const sizeBefore = log.sizeBytes;
+    // An offset inside the fourth segment: the first three end below it and go; the fourth
+    // holds records below the offset but also the offset itself, so it stays.
+    const offset = bases[3] + 1;
+    const result = await log.deleteBefore(offset);
+    assert.equal(result.deletedSegmentCount, 3);
+    assert.equal(result.logStartOffset, bases[3]);
+    assert.equal(result.deletedBytes, sizeBefore - log.sizeBytes);
+    assert.ok(result.deletedBytes > 0);
+    assert.equal(log.logStartOffset, bases[3]);
+    assert.deepEqual(await segmentBases(env), bases.slice(3));
+    const indexes = (await env.listFiles()).filter((file) => !file.endsWith(".log"));
+    assert.ok(
+      indexes.every((file) => Number(file.slice(0, 20)) >= bases[3]),
+      indexes.join(),
+    );
+    await expectCode(log.read(bases[3] - 1, 100), ErrorCode.STORAGE_OFFSET_OUT_OF_RANGE);
+    assert.equal((await log.read(bases[3], 100)).firstOffset, bases[3]);
+    assert.equal((await readAll(log)).length, 20 - bases[3] / 2);
+    // At a segment's base offset exactly: the segment before it ends at offset - 1 and goes.
+    const exact = await log.deleteBefore(bases[4]);
+    assert.equal(exact.deletedSegmentCount, 1);
+    assert.equal(log.logStartOffset, bases[4]);
+    // Nothing below the start any more: a second call deletes nothing.
+    const again = await log.deleteBefore(bases[4]);
+    assert.deepEqual(again, { deletedSegmentCount: 0, deletedBytes: 0, logStartOffset: bases[4] });
+  } finally {
+    await log.close();
+  }
+  const reopened = await ctx.reopen(env, options);
+  try {
+    assert.equal((await segmentBases(env))[0], reopened.logStartOffset);
+    assert.deepEqual(reopened.recoveryReport.strayFilesRemoved, []);
+    assert.equal(reopened.logEndOffset, 40);
+  } finally {
+    await reopened.close();
+    await env.cleanup();
+  }
+}
+
+async function deleteBeforeKeepsActive(ctx: SuiteContext): Promise<void> {
+  await ctx.withLog({ segment_bytes: 1024 }, async (log, env) => {
+    for (let i = 0; i < 12; i++) await log.append(testBatch(i, 2, 150));
+    const bases = await segmentBases(env);
+    const active = bases[bases.length - 1];
+    assert.ok(active > 0 && active < log.logEndOffset, "the active segment holds records");
+    const result = await log.deleteBefore(log.logEndOffset + 1000);
+    assert.equal(result.deletedSegmentCount, bases.length - 1);
+    assert.equal(log.segmentCount, 1);
+    assert.equal(log.logStartOffset, active);
+    assert.deepEqual(await segmentBases(env), [active]);
+    assert.equal((await readAll(log)).length, (24 - active) / 2);
+    assert.deepEqual(await log.append(testBatch(99, 1)), { baseOffset: 24, lastOffset: 24 });
+  });
+}
+
+async function deleteBeforeDelaysClose(ctx: SuiteContext): Promise<void> {
+  for (const delayMs of [60_000, 0]) {
+    await ctx.withLog({ segment_bytes: 1024, file_delete_delay_ms: delayMs }, async (log) => {
+      for (let i = 0; i < 8; i++) await log.append(testBatch(i, 2, 150));
+      const slice = await log.read(0, 100);
+      const expected = await log.readSlice(slice);
+      assert.equal((await log.deleteBefore(log.logEndOffset)).logStartOffset > 0, true);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (delayMs > 0) {
+        // A read under way when the segment went still gets its bytes.
+        assert.deepEqual(await log.readSlice(slice), expected);
+      } else {
+        await assert.rejects(log.readSlice(slice));
+      }
+    });
+  }
+}
+
+async function deleteBeforeAfterClose(ctx: SuiteContext): Promise<void> {
+  const env = await ctx.factory();
+  const log = await ctx.reopen(env, { segment_bytes: 1024 });
+  for (let i = 0; i < 8; i++) await log.append(testBatch(i, 2, 150));
+  await log.close();
+  const files = await env.listFiles();
+  await expectCode(log.deleteBefore(10), ErrorCode.STORAGE_CLOSED);
+  assert.deepEqual(await env.listFiles(), files);
+  await env.cleanup();
+}
+
 async function offsetForTimestamp(ctx: SuiteContext): Promise<void> {
   await ctx.withLog({ segment_bytes: 2048, index_interval_bytes: 128 }, async (log) => {
     // Batch i holds records at T0 + 10i, +1, +2; batch 27 is stamped late, out of order.
@@ -404,6 +505,13 @@ const CASES: ReadonlyArray<[string, (ctx: SuiteContext) => Promise<void>]> = [
   ["segments roll by age of their first batch", rollByAge],
   ["retention by size deletes whole closed segments and moves the start", retentionBySize],
   ["retention by time deletes segments whose newest record is too old", retentionByTime],
+  [
+    "deleteBefore deletes the closed segments wholly below an offset and moves the start",
+    deleteBeforeOffset,
+  ],
+  ["deleteBefore never deletes the active segment", deleteBeforeKeepsActive],
+  ["deleteBefore keeps deleted files open for reads under way", deleteBeforeDelaysClose],
+  ["deleteBefore on a closed log is refused and deletes nothing", deleteBeforeAfterClose],
   ["offsetForTimestamp finds the first record at or after a time", offsetForTimestamp],
   ["a reopened log has the same offsets and data, trusting closed indexes", reopenedLog],
   ["a torn tail is truncated on open and appends continue after it", tornTail],

@@ -31,14 +31,18 @@ interface Written {
   bounds: number[];
 }
 
-async function writeLog(shape: readonly number[], options: Partial<LogOptions> = {}) {
+async function writeLog(
+  shape: readonly number[],
+  options: Partial<LogOptions> = {},
+  valueBytes = (i: number) => 20 + ((i * 37) % 90),
+) {
   const fs = new FaultyFileSystem({ seed: 7 });
   await fs.mkdir(DIRECTORY);
   const log = await PartitionLog.open(DIRECTORY, options, { fs });
   const batches: Buffer[] = [];
   const bounds = [0];
   for (let i = 0; i < shape.length; i++) {
-    const batch = testBatch(i, shape[i], 20 + ((i * 37) % 90));
+    const batch = testBatch(i, shape[i], valueBytes(i));
     const copy = Buffer.from(batch);
     const { baseOffset } = await log.append(batch);
     setBaseOffset(copy, 0, baseOffset);
@@ -130,6 +134,29 @@ describe("recovery of the active segment", () => {
         },
       ),
       fcParameters(200),
+    );
+  });
+
+  test("batches across and larger than the 1 MiB scan window recover up to a random cut", async () => {
+    // The scan reads the file a megabyte at a time into one reused buffer: batches that start
+    // near a window's end, or are larger than a window, must be read again whole.
+    const sizes = fc.array(fc.integer({ min: 1, max: 1_600_000 }), { minLength: 1, maxLength: 5 });
+    await fc.assert(
+      fc.asyncProperty(sizes, fc.double({ min: 0, max: 1, noNaN: true }), async (values, at) => {
+        const shape = values.map(() => 1);
+        const written = await writeLog(
+          shape,
+          { batch_bytes_max: 2 * 1024 * 1024 },
+          (i) => values[i],
+        );
+        const size = written.bounds[written.bounds.length - 1];
+        const cut = at > 0.8 ? size : Math.floor((at / 0.8) * size);
+        written.fs.setLength(ACTIVE, cut);
+        const whole = written.bounds.filter((bound) => bound <= cut).length - 1;
+        const report = await expectRecovered(written, written.batches.slice(0, whole));
+        assert.equal(report.truncated.length, written.bounds.includes(cut) ? 0 : 1);
+      }),
+      fcParameters(25),
     );
   });
 

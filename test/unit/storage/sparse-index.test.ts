@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { segmentsToDelete } from "../../../src/storage/log/retention.ts";
+import { segmentsBelow, segmentsToDelete } from "../../../src/storage/log/retention.ts";
 import { parseSegmentFileName, segmentFileName } from "../../../src/storage/log/segment.ts";
 import { OffsetIndex, TimeIndex } from "../../../src/storage/log/sparse-index.ts";
 import { fcParameters } from "./fc-config.ts";
@@ -70,6 +70,50 @@ describe("time index", () => {
   });
 });
 
+describe("time index, encoded", () => {
+  test("round-trips int64 timestamps and looks up as a linear model does", () => {
+    const steps = fc.array(fc.tuple(fc.integer({ min: 1, max: 2 ** 45 }), fc.nat(1000)), {
+      maxLength: 40,
+    });
+    fc.assert(
+      fc.property(steps, fc.nat(2 ** 52), (increments, probe) => {
+        const index = new TimeIndex(7, 100);
+        const entries: Array<[number, number]> = [];
+        let timestamp = 0;
+        let relative = 0;
+        for (const [dt, dOffset] of increments) {
+          timestamp += dt;
+          relative += dOffset;
+          index.maybeAppend(timestamp, 7 + relative);
+          entries.push([timestamp, relative]);
+        }
+        const earlier = entries.filter(([at]) => at < probe);
+        const expected = earlier.length === 0 ? 7 : 7 + earlier[earlier.length - 1][1];
+        const decoded = TimeIndex.decode(7, 100, index.encode(), 8 + relative);
+        assert.ok(decoded instanceof TimeIndex, String(decoded));
+        assert.equal(decoded.count, entries.length);
+        assert.equal(decoded.lookup(probe), expected);
+        assert.deepEqual(decoded.encode(), index.encode());
+      }),
+      fcParameters(300),
+    );
+  });
+
+  test("decode rejects offsets that go back and timestamps that do not increase", () => {
+    const entry = (timestamp: number, relative: number) => {
+      const bytes = Buffer.alloc(12);
+      bytes.writeBigInt64BE(BigInt(timestamp), 0);
+      bytes.writeInt32BE(relative, 8);
+      return bytes;
+    };
+    const back = Buffer.concat([entry(10, 5), entry(20, 4)]);
+    assert.match(String(TimeIndex.decode(0, 10, back, 100)), /entry 1 out of order/);
+    const flat = Buffer.concat([entry(10, 5), entry(10, 6)]);
+    assert.match(String(TimeIndex.decode(0, 10, flat, 100)), /timestamp out of order/);
+    assert.match(String(TimeIndex.decode(0, 1, flat, 100)), /at most 1/);
+  });
+});
+
 describe("segment files and retention", () => {
   test("file names are 20-digit base offsets", () => {
     assert.equal(segmentFileName(42, ".log"), "00000000000000000042.log");
@@ -92,5 +136,22 @@ describe("segment files and retention", () => {
     assert.equal(segmentsToDelete(segments, { ...keepAll, retention_bytes: 0 }, 0), 3);
     assert.equal(segmentsToDelete(segments, { ...keepAll, retention_ms: 0 }, 10_000), 3);
     assert.equal(segmentsToDelete([{ sizeBytes: 5, maxTimestamp: -1 }], keepAll, 0), 0);
+  });
+
+  test("segmentsBelow counts the leading segments that end at or before an offset", () => {
+    // Segments [0, 10), [10, 25), [25, 30) and the active one from 30.
+    const segments = [
+      { nextOffset: 10 },
+      { nextOffset: 25 },
+      { nextOffset: 30 },
+      { nextOffset: 42 },
+    ];
+    assert.equal(segmentsBelow(segments, 0), 0);
+    assert.equal(segmentsBelow(segments, 9), 0);
+    assert.equal(segmentsBelow(segments, 10), 1);
+    assert.equal(segmentsBelow(segments, 24), 1);
+    assert.equal(segmentsBelow(segments, 25), 2);
+    assert.equal(segmentsBelow(segments, 1000), 3, "never the active segment");
+    assert.equal(segmentsBelow([{ nextOffset: 5 }], 1000), 0);
   });
 });
