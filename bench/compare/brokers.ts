@@ -1,7 +1,7 @@
 /**
  * The three brokers of the comparison, each a real process of its own on a loopback port:
  *
- *   robustmq   node src/cli/main.ts start --mqtt-port 0 --data-dir <tmp> (bound to 127.0.0.1)
+ *   robustmq   node src/cli/main.ts start --mqtt-port 0 --kafka-port 0 --data-dir <tmp> (bound to 127.0.0.1)
  *   mosquitto  mosquitto -c <tmp>/mosquitto.conf, a config generated here (Debian package)
  *   aedes      node bench/peers/aedes-server.ts (npm devDependency, in-memory persistence)
  *
@@ -176,7 +176,17 @@ async function launchFor(name: BrokerName, workDir: string, spec: BrokerSpec): P
   }
   const main = join(ROOT, "src/cli/main.ts");
   const dataDir = join(workDir, "data");
-  const args = [...node, main, "start", "--mqtt-port", "0", "--data-dir", dataDir];
+  const args = [
+    ...node,
+    main,
+    "start",
+    "--mqtt-port",
+    "0",
+    "--kafka-port",
+    "0",
+    "--data-dir",
+    dataDir,
+  ];
   return { command: process.execPath, args: [...args, "--config", config], port: null };
 }
 

@@ -111,6 +111,27 @@ function registerGauges(registry: Registry, broker: MqttBroker): void {
   gauge("robustmq_queued_messages", "Messages waiting in session queues", () => {
     return sessionTotals(broker).queued;
   });
+  if (broker.persistence === null) return;
+  const persistence = broker.persistence;
+  gauge(
+    "robustmq_mqtt_log_bytes",
+    "Bytes of the MQTT message log",
+    () => persistence.log.sizeBytes,
+  );
+  gauge(
+    "robustmq_mqtt_log_segments",
+    "Segment files of the MQTT message log",
+    () => persistence.log.segmentCount,
+  );
+  new Counter({
+    name: "robustmq_mqtt_log_append_failures_total",
+    help: "Appends to the MQTT message log that failed (disk full, I/O error)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(persistence.failedAppends);
+    },
+  });
 }
 
 /** The registry behind /metrics: Node's default metrics plus the broker's (when it runs). */

@@ -219,7 +219,7 @@ function registerRetainedRoutes(app: FastifyInstance, broker: MqttBroker): void 
         const why = `params/topic ${JSON.stringify(topic)} is not a valid MQTT topic name`;
         return sendError(reply, 400, ErrorCode.ADMIN_INVALID_REQUEST, why);
       }
-      if (!broker.retained.delete(topic)) {
+      if (!broker.deleteRetained(topic)) {
         return sendError(
           reply,
           404,

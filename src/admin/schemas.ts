@@ -72,7 +72,7 @@ export const nodeSchema = object({
   uptimeS: int,
   listeners: {
     type: "object",
-    properties: { mqtt: listener, admin: listener },
+    properties: { mqtt: listener, kafka: listener, admin: listener },
     additionalProperties: false,
   },
 });

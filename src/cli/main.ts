@@ -31,6 +31,7 @@ interface StartFlags {
   dataDir?: string;
   logLevel?: string;
   roles?: string;
+  kafkaPort?: string;
 }
 
 /** The config key each flag sets, so errors about a flag's value name both. */
@@ -40,6 +41,7 @@ const FLAG_KEYS: Readonly<Record<string, string>> = {
   data_dir: "--data-dir",
   "log.level": "--log-level",
   roles: "--roles",
+  "kafka.port": "--kafka-port",
 };
 
 function packageVersion(): string {
@@ -72,6 +74,7 @@ function flagOverrides(flags: StartFlags): DeepPartialOverrides {
     data_dir: flags.dataDir,
     log: { level: flags.logLevel },
     roles: rolesFlag(flags.roles),
+    kafka: { port: integerFlag(flags.kafkaPort) },
   };
 }
 
@@ -186,6 +189,7 @@ function buildProgram(): Command {
     .option("--data-dir <dir>", "where data is stored (data_dir)")
     .option("--log-level <level>", "trace, debug, info, warn, error or fatal (log.level)")
     .option("--roles <list>", "comma-separated roles: meta,broker,engine (roles)")
+    .option("--kafka-port <n>", "Kafka TCP port, 0 = any free port (kafka.port)")
     .action(runStart);
   registerBenchCommand(program);
   registerCtlCommand(program);

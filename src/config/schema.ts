@@ -8,6 +8,7 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
+import { FSYNC_POLICIES } from "../storage/log/options.ts";
 
 /** What a key accepts, phrased to follow "must be ..." in an error message. */
 export interface KeyDoc {
@@ -130,6 +131,15 @@ export const MqttLimitsSchema = z.strictObject({
   max_retained_payload_bytes: intAtLeast(0, " (bytes, 0 = unlimited)").default(0),
 });
 
+/** Durable MQTT: the message log and session checkpoints under data_dir/mqtt (docs/storage.md). */
+export const MqttPersistenceSchema = z.strictObject({
+  enable: flag().default(true),
+  fsync_policy: oneOf(FSYNC_POLICIES).default("always"),
+  fsync_interval_ms: intRange(1, 3_600_000, " (milliseconds)").default(1000),
+  segment_bytes: intRange(1_048_576, 2_147_483_647, " (bytes)").default(1_073_741_824),
+  checkpoint_interval_ms: intRange(100, 3_600_000, " (milliseconds)").default(5000),
+});
+
 export const LogSchema = z.strictObject({
   level: oneOf(LOG_LEVELS).default("info"),
   format: oneOf(LOG_FORMATS).default("auto"),
@@ -148,12 +158,38 @@ export const AdminSchema = z.strictObject({
   metrics_auth: flag().default(false),
 });
 
+/** The Kafka listener (docs/kafka.md): topics are partition logs under data_dir/kafka. */
+export const KafkaSchema = z.strictObject({
+  enable: flag().default(true),
+  port: port().default(9092),
+  advertised_host: z
+    .string()
+    .refine((v) => v === "" || isIP(v) !== 0 || HOST_NAME_PATTERN.test(v))
+    .register(keyDocs, {
+      allowed: 'an IP address, a host name, or "" (the address the client connected to)',
+    })
+    .default(""),
+  advertised_port: intRange(0, UINT16_MAX, " (0 = the listening port)").default(0),
+  max_connections: intAtLeast(1).default(10_000),
+  max_request_bytes: intRange(1024, 2_147_483_647, " (bytes)").default(104_857_600),
+  auto_create_topics: flag().default(true),
+  default_partitions: intRange(1, 10_000).default(1),
+  message_max_bytes: intRange(1024, 8_388_608, " (bytes)").default(1_048_588),
+  fsync_policy: oneOf(FSYNC_POLICIES).default("always"),
+  fsync_interval_ms: intRange(1, 3_600_000, " (milliseconds)").default(1000),
+  segment_bytes: intRange(1_048_576, 2_147_483_647, " (bytes)").default(1_073_741_824),
+  retention_ms: intAtLeast(-1, " (milliseconds, -1 = keep forever)").default(604_800_000),
+  retention_bytes: intAtLeast(-1, " (bytes per partition, -1 = no limit)").default(-1),
+});
+
 const SECTIONS = {
   network: NetworkSchema,
   mqtt_protocol_config: MqttProtocolConfigSchema,
   mqtt_limits: MqttLimitsSchema,
+  mqtt_persistence: MqttPersistenceSchema,
   log: LogSchema,
   admin: AdminSchema,
+  kafka: KafkaSchema,
 } as const;
 for (const [name, schema] of Object.entries(SECTIONS)) {
   keyDocs.add(schema, { allowed: `a table (a [${name}] section)` });
@@ -171,8 +207,10 @@ export const ConfigSchema = z.strictObject({
   network: NetworkSchema.prefault({}),
   mqtt_protocol_config: MqttProtocolConfigSchema.prefault({}),
   mqtt_limits: MqttLimitsSchema.prefault({}),
+  mqtt_persistence: MqttPersistenceSchema.prefault({}),
   log: LogSchema.prefault({}),
   admin: AdminSchema.prefault({}),
+  kafka: KafkaSchema.prefault({}),
 });
 
 /** The validated configuration, keys exactly as written in TOML. */

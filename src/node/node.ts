@@ -1,15 +1,18 @@
 import { mkdir } from "node:fs/promises";
 import type { Server } from "node:net";
 import type { AdminServer } from "../admin/listener.ts";
+import type { KafkaBroker } from "../broker/kafka/kafka-broker.ts";
 import { MqttBroker } from "../broker/mqtt/broker.ts";
 import { type ListenerAddress, listenTcp } from "../broker/mqtt/listener.ts";
+import { MqttPersistence } from "../broker/mqtt/persistence/persistence.ts";
+import { attachPersistence } from "../broker/mqtt/persistence/restore.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 
 export interface RobustMQNode {
   readonly broker: MqttBroker | null;
   /** Where each listener ended up (useful with port 0). */
-  readonly listeners: { mqtt?: ListenerAddress; admin?: ListenerAddress };
+  readonly listeners: { mqtt?: ListenerAddress; admin?: ListenerAddress; kafka?: ListenerAddress };
   stop(reason?: string): Promise<void>;
 }
 
@@ -20,11 +23,13 @@ export interface RobustMQNode {
 export async function startNode(config: Config, logger: Logger): Promise<RobustMQNode> {
   const startedAtMs = Date.now();
   await mkdir(config.data_dir, { recursive: true });
-  const listeners: { mqtt?: ListenerAddress; admin?: ListenerAddress } = {};
+  const listeners: { mqtt?: ListenerAddress; admin?: ListenerAddress; kafka?: ListenerAddress } =
+    {};
   let broker: MqttBroker | null = null;
   let server: Server | null = null;
   if (config.roles.includes("broker")) {
     broker = new MqttBroker(config, logger.child({ component: "mqtt" }));
+    if (config.mqtt_persistence.enable) await openPersistence(broker, config, logger);
     const tcp = await listenTcp(broker, config.network.bind_address, config.network.tcp_port);
     server = tcp.server;
     listeners.mqtt = tcp.address;
@@ -33,10 +38,16 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
       `MQTT listening on ${tcp.address.host}:${tcp.address.port}`,
     );
   }
+  let kafka: KafkaBroker | null = null;
   let admin: AdminServer;
   try {
+    if (config.roles.includes("broker") && config.kafka.enable) {
+      kafka = await startKafka(config, logger);
+      listeners.kafka = kafka.address;
+    }
     admin = await startAdmin(config, logger, broker, startedAtMs, listeners);
   } catch (err) {
+    await kafka?.stop();
     server?.close();
     await broker?.shutdown();
     throw err;
@@ -59,13 +70,31 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
       stopping ??= (async () => {
         logger.info({ reason }, "RobustMQ stopping");
         await admin.close();
+        await kafka?.stop();
         server?.close();
         await broker?.shutdown();
+        await broker?.persistence?.close();
         logger.info("RobustMQ stopped");
       })();
       return stopping;
     },
   };
+}
+
+/** Recovers durable MQTT state before any client can connect. */
+async function openPersistence(broker: MqttBroker, config: Config, logger: Logger): Promise<void> {
+  const storageLogger = logger.child({ component: "storage" });
+  const { persistence, ...recovered } = await MqttPersistence.open(config, storageLogger);
+  await attachPersistence(broker, persistence, recovered);
+}
+
+/** The Kafka listener (src/broker/kafka/), loaded only when enabled. */
+async function startKafka(config: Config, logger: Logger): Promise<KafkaBroker> {
+  const { KafkaBroker } = await import("../broker/kafka/kafka-broker.ts");
+  const kafka = await KafkaBroker.start(config, logger.child({ component: "kafka" }));
+  const address = `${kafka.address.host}:${kafka.address.port}`;
+  logger.info({ listener: "kafka", address }, `Kafka listening on ${address}`);
+  return kafka;
 }
 
 /** The admin HTTP API; logs its address like the MQTT listener (tests and operators read it). */

@@ -18,6 +18,8 @@ export interface BrokerProcess {
   readonly child: ChildProcess;
   readonly logs: LogLine[];
   readonly dataDir: string;
+  /** The Kafka listener's port; null when the broker runs without it. */
+  readonly kafkaPort: number | null;
   /** Resolves with the first log line (already seen or future) that satisfies `match`. */
   waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** Sends the signal and resolves with the exit code. */
@@ -29,12 +31,18 @@ export interface StartOptions {
   config?: string;
   args?: string[];
   logLevel?: string;
+  /** Reuse this data directory (a restart); the caller removes it. Default: a new one. */
+  dataDir?: string;
+  /** A command the broker runs under (it is appended: `prefix... node main.ts start ...`). */
+  prefix?: string[];
 }
 
 /** Starts the real broker process (`robustmq start`) on a free port and waits until it listens. */
 export async function startBroker(options: StartOptions = {}): Promise<BrokerProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), "rmq-test-"));
+  const ownsDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "rmq-test-"));
   const args = [MAIN, "start", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dataDir];
+  args.push("--kafka-port", "0");
   args.push("--log-level", options.logLevel ?? "debug");
   if (options.config !== undefined) {
     const file = join(dataDir, "robustmq.toml");
@@ -42,7 +50,8 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerPro
     args.push("--config", file);
   }
   args.push(...(options.args ?? []));
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const [command, ...commandArgs] = [...(options.prefix ?? []), process.execPath, ...args];
+  const child = spawn(command, commandArgs, { stdio: ["ignore", "pipe", "pipe"] });
   const logs: LogLine[] = [];
   const waiters: Array<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
   let pending = "";
@@ -98,17 +107,23 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerPro
     }),
   ]);
   const port = Number(String(listening.address).split(":").pop());
+  // "RobustMQ started" comes after every listener is up, so the kafka line is in by then.
+  await waitForLog((l) => l.msg === "RobustMQ started", 15000);
+  const kafkaLine = logs.find((l) => l.listener === "kafka");
+  const kafkaPort =
+    kafkaLine === undefined ? null : Number(String(kafkaLine.address).split(":").pop());
   return {
     port,
     url: `mqtt://127.0.0.1:${port}`,
     child,
     logs,
     dataDir,
+    kafkaPort,
     waitForLog,
     async stop(signal: NodeJS.Signals = "SIGTERM") {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const code = await exited;
-      rmSync(dataDir, { recursive: true, force: true });
+      if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
       return code;
     },
   };

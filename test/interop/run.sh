@@ -71,7 +71,7 @@ ensure_clients() {
 start_broker() {
   mkdir -p "$WORK/data"
   printf '[network]\nbind_address = "%s"\n' "$HOST" >"$WORK/robustmq.toml"
-  "$NODE" "$ROOT/src/cli/main.ts" start --mqtt-port 0 --data-dir "$WORK/data" \
+  "$NODE" "$ROOT/src/cli/main.ts" start --mqtt-port 0 --kafka-port 0 --data-dir "$WORK/data" \
     --config "$WORK/robustmq.toml" >"$WORK/broker.log" 2>&1 &
   BROKER_PID=$!
   local pattern='"listener":"mqtt"'

@@ -11,6 +11,7 @@ import type { Will } from "../../protocol/mqtt/packets.ts";
 import type { EnhancedAuthenticator } from "./auth.ts";
 import { ConnectionState, MqttConnection } from "./connection.ts";
 import { Message } from "./message.ts";
+import type { MqttPersistence } from "./persistence/persistence.ts";
 import { RetainedStore } from "./retained.ts";
 import { Router, type SharedGroup } from "./router.ts";
 import { type Delivery, newDelivery, Session } from "./session.ts";
@@ -43,6 +44,14 @@ export class MqttBroker {
   private shuttingDown = false;
   /** The connection whose PUBLISH is being routed, for flow control; null otherwise. */
   private publisher: MqttConnection | null = null;
+  /** Durable state on disk; null when mqtt_persistence is off. */
+  persistence: MqttPersistence | null = null;
+  /** Set while routing when a persistent session takes a QoS 1/2 delivery of the message. */
+  private routeNeedsLog = false;
+  /** Persistent sessions that took it through a shared subscription: [clientId, filter]. */
+  private routeShares: Array<[string, string]> | null = null;
+  /** Persistent sessions that took it, to take it back if it cannot be stored. */
+  private routeSessions: Session[] = [];
   /** Queue length at which an online subscriber makes its publishers wait. */
   readonly queueHighWater: number;
   readonly startedAtMs = Date.now();
@@ -91,22 +100,38 @@ export class MqttBroker {
    * Stores a retained message if asked and routes it; returns the number of deliveries.
    * `publisher` is the connection it came from, which backs off if subscribers fall behind.
    */
-  publish(message: Message, publisher: MqttConnection | null = null): number {
+  publish(message: Message, publisher: MqttConnection | null = null, inboundPacketId = 0): number {
     this.stats.messagesIn++;
-    if (message.retain) this.storeRetained(message);
+    const retainedChanged = message.retain && this.storeRetained(message);
     this.publisher = publisher;
+    this.routeNeedsLog = false;
+    this.routeShares = null;
+    this.routeSessions = [];
+    let count: number;
     try {
-      return this.router.route(message);
+      count = this.router.route(message);
     } finally {
       this.publisher = null;
     }
+    const persistence = this.persistence;
+    if (persistence !== null && (this.routeNeedsLog || retainedChanged || inboundPacketId !== 0)) {
+      message.compact();
+      const sessions = this.routeSessions;
+      // Awaited by the publisher's acknowledgement, which answers a failure; a message the
+      // publisher is told was refused is not delivered later either.
+      persistence
+        .storeMessage(message, inboundPacketId, this.routeShares)
+        .catch(() => this.withdraw(message, sessions));
+      if (retainedChanged) persistence.retainedChanged(message.topic);
+    }
+    return count;
   }
 
-  private storeRetained(message: Message): void {
+  /** Stores or deletes the retained message for its topic; true if the store changed. */
+  private storeRetained(message: Message): boolean {
     const limits = this.config.mqtt_limits;
     if (message.payload.length === 0) {
-      this.retained.delete(message.topic); // [MQTT-3.3.1-6, -7]
-      return;
+      return this.retained.delete(message.topic); // [MQTT-3.3.1-6, -7]
     }
     const tooBig =
       limits.max_retained_payload_bytes > 0 &&
@@ -119,7 +144,7 @@ export class MqttBroker {
     if (tooBig || full) {
       this.stats.retainedRefused++;
       this.logger.debug({ topic: message.topic }, "retained message not stored: limit");
-      return;
+      return false;
     }
     message.compact();
     this.retained.set(message.topic, message); // [MQTT-3.3.1-5]
@@ -130,6 +155,7 @@ export class MqttBroker {
     ) {
       this.retainedExpiryMinMs = expiresAtMs;
     }
+    return true;
   }
 
   /**
@@ -146,7 +172,7 @@ export class MqttBroker {
         nextMs = message.expiresAtMs;
       }
     }
-    for (const topic of expired) this.retained.delete(topic);
+    for (const topic of expired) this.deleteRetained(topic);
     this.retainedExpiryMinMs = nextMs;
     return expired.length > 0;
   }
@@ -173,6 +199,15 @@ export class MqttBroker {
         this.throttlePublisher(conn);
       }
       return;
+    }
+    if (session.persistedExpiryS > 0 && this.persistence !== null) {
+      this.routeNeedsLog = true;
+      if (share !== null) {
+        if (this.routeShares === null) this.routeShares = [];
+        this.routeShares.push([session.clientId, `$share/${share.group}/${share.filter}`]);
+      }
+      this.persistence.touch(session);
+      this.routeSessions.push(session);
     }
     const delivery = newDelivery(message, qos, retain, subscriptionIds, share);
     if (!online) {
@@ -209,12 +244,79 @@ export class MqttBroker {
     }
   }
 
+  private withdraw(message: Message, sessions: readonly Session[]): void {
+    let count = 0;
+    for (const session of sessions) count += session.withdraw(message);
+    if (count > 0) {
+      this.logger.info({ topic: message.topic, deliveries: count }, "unstored message withdrawn");
+    }
+  }
+
+  /** Takes a retained message recovered from disk. */
+  adoptRetained(message: Message): void {
+    this.storeRetained(message);
+  }
+
+  deleteRetained(topic: string): boolean {
+    const deleted = this.retained.delete(topic);
+    if (deleted) this.persistence?.retainedChanged(topic);
+    return deleted;
+  }
+
+  /**
+   * Holds back the PUBLISH of a QoS 2 delivery to a persistent session until its packet id is
+   * in the log: after a crash it must be resent under the same id, or the receiver could take
+   * it twice. Deliveries after a held one wait behind it, so the session's order holds.
+   * Returns false when nothing is held (the caller sends at once).
+   */
+  holdSend(session: Session, delivery: Delivery): boolean {
+    const persistence = this.persistence;
+    const mustRecord = persistence !== null && delivery.qos === 2 && session.persistedExpiryS > 0;
+    if (!mustRecord && session.sendHold === null) return false;
+    delivery.held = true;
+    const packetId = delivery.packetId;
+    const record = async () => {
+      // A message read back from the log has its offset; a new one is being appended by the
+      // publish that routed it (in the same turn, before this runs).
+      const message = delivery.message;
+      const offset = message.logOffset >= 0 ? message.logOffset : await message.stored;
+      if (offset !== null) {
+        await persistence?.record({ t: "send", c: session.clientId, o: offset, p: packetId });
+      }
+    };
+    const ready = mustRecord ? Promise.resolve().then(record) : null;
+    session.sendHolds++;
+    session.sendHold = (session.sendHold ?? Promise.resolve())
+      .then(() => ready)
+      .then(
+        () => {
+          delivery.held = false;
+          const conn = session.link as MqttConnection | null;
+          if (conn === null || conn.state !== ConnectionState.CONNECTED) return; // resent on resume
+          if (session.inflight.get(packetId) !== delivery) return;
+          const { message, qos, retain, subscriptionIds } = delivery;
+          if (!conn.writePublish(message, qos, retain, subscriptionIds, packetId, false)) {
+            session.inflight.delete(packetId);
+          }
+        },
+        (err: unknown) => {
+          // Not sent; a resumed session resends it once the disk has recovered.
+          delivery.held = false;
+          this.logger.warn({ err, clientId: session.clientId }, "QoS 2 delivery not recorded");
+        },
+      )
+      .finally(() => {
+        if (--session.sendHolds === 0) session.sendHold = null;
+      });
+    return true;
+  }
+
   /** Delivers retained messages matching a new subscription, flagged retain [MQTT-3.3.1-9]. */
   sendRetained(conn: MqttConnection, filter: string, qos: QoS, subscriptionId: number): void {
     const ids = subscriptionId !== 0 ? [subscriptionId] : null;
     this.retained.match(filter, (topic, message) => {
       if (message.isExpired(Date.now())) {
-        this.retained.delete(topic); // match() allows deleting what it shows
+        this.deleteRetained(topic); // match() allows deleting what it shows
         return;
       }
       const q = Math.min(message.qos, qos) as QoS;
@@ -261,6 +363,7 @@ export class MqttBroker {
     session.expiryIntervalS = expiryIntervalS;
     session.link = conn;
     conn.session = session;
+    this.persistence?.syncSession(session);
     this.connectedClients++;
     this.stats.connects++;
     return present;
@@ -277,6 +380,7 @@ export class MqttBroker {
     this.stats.disconnects++;
     this.logger.debug({ clientId: conn.clientId, reason: conn.closeReason }, "client disconnected");
     const settle = () => {
+      this.persistence?.touch(session);
       this.redistributeShared(session);
       const will = publishWill ? conn.will : null;
       if (session.expiryIntervalS === 0) {
@@ -285,6 +389,7 @@ export class MqttBroker {
         return;
       }
       if (will !== null) this.scheduleWill(session, will, false);
+      this.persistence?.syncSession(session); // DISCONNECT may have changed the interval
       this.scheduleExpiry(session);
     };
     // A close while a message is being routed must not change subscriptions under it.
@@ -324,11 +429,19 @@ export class MqttBroker {
     for (const sub of session.subscriptions.values()) this.router.unsubscribe(session, sub);
     if (session.link === null) this.redistributeShared(session);
     session.clearAll();
+    session.expiryIntervalS = 0;
+    this.persistence?.syncSession(session);
   }
 
-  private scheduleExpiry(session: Session): void {
+  /** Takes a persistent session recovered from disk: offline, expiring `remainingMs` from now. */
+  adoptSession(session: Session, remainingMs: number): void {
+    this.sessions.set(session.clientId, session);
+    for (const sub of session.subscriptions.values()) this.router.subscribe(session, sub);
+    this.scheduleExpiry(session, remainingMs);
+  }
+
+  private scheduleExpiry(session: Session, delayMs = session.expiryIntervalS * 1000): void {
     this.cancelExpiry(session);
-    const delayMs = session.expiryIntervalS * 1000;
     // 0xFFFFFFFF means the session never expires [MQTT-3.1.2-... session expiry].
     if (session.expiryIntervalS === 0xffffffff) return;
     armLongTimer(

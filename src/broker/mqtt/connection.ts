@@ -63,6 +63,9 @@ export class MqttConnection implements SessionLink {
   closeReason = "";
   private readonly outChunks: Buffer[] = [];
   private outBytes = 0;
+  /** Answers waiting for the message log, in the order their packets arrived. */
+  private answerTail: Promise<void> | null = null;
+  private answersWaiting = 0;
   readonly flow: FlowControl;
   private timer: NodeJS.Timeout | null = null;
 
@@ -270,6 +273,42 @@ export class MqttConnection implements SessionLink {
   }
 
   /**
+   * Sends an answer (PUBACK, PUBREC, PUBCOMP, PUBREL, SUBACK, UNSUBACK) once `durable` holds,
+   * and after every answer queued before it: acknowledgements go out in the order the packets
+   * arrived [MQTT-4.6.0-2..4] even when only some of them wait for the disk. `failed` runs
+   * instead of `send` if the append behind `durable` failed.
+   */
+  answerAfter(
+    durable: Promise<unknown> | null,
+    send: () => void,
+    failed: (err: unknown) => void,
+  ): void {
+    if (durable === null && this.answersWaiting === 0) {
+      send();
+      return;
+    }
+    this.answersWaiting++;
+    const previous = this.answerTail ?? Promise.resolve();
+    this.answerTail = previous
+      .then(() => durable)
+      .then(
+        () => {
+          if (this.state !== ConnectionState.CLOSED) send();
+        },
+        (err: unknown) => {
+          if (this.state !== ConnectionState.CLOSED) failed(err);
+        },
+      )
+      .catch((err: unknown) => {
+        this.broker.logger.error({ err, clientId: this.clientId }, "answer failed");
+        this.close("internal error", false);
+      })
+      .finally(() => {
+        if (--this.answersWaiting === 0) this.answerTail = null;
+      });
+  }
+
+  /**
    * Queues bytes for the socket. Everything written in one event-loop turn goes out as one
    * write (see flushOutput): one syscall and one stream entry instead of one per packet.
    */
@@ -342,6 +381,7 @@ export class MqttConnection implements SessionLink {
     delivery.message.compact();
     const packetId = session.allocatePacketId();
     session.markSent(delivery, packetId);
+    if (this.broker.holdSend(session, delivery)) return;
     const sent = this.writePublish(
       delivery.message,
       delivery.qos,
@@ -381,6 +421,7 @@ export class MqttConnection implements SessionLink {
   resendInflight(): void {
     const session = this.session as Session;
     for (const delivery of session.inflight.values()) {
+      if (delivery.held) continue; // goes out when its packet id is durable
       if (delivery.state === DeliveryState.AWAITING_COMP) {
         this.sendPacket({ type: "pubrel", packetId: delivery.packetId, reasonCode: 0 });
         continue;

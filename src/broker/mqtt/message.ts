@@ -25,6 +25,10 @@ export class Message {
   readonly origin: string;
   /** Encoded PUBLISH buffers, indexed by variantIndex(); filled on first delivery. */
   encoded: Array<Buffer | undefined> | null;
+  /** Offset in the MQTT message log once stored there; -1 while it is not (or not yet). */
+  logOffset: number;
+  /** The append to the message log, while the message is being or has been stored. */
+  stored: Promise<number> | null;
   private compacted: boolean;
 
   constructor(
@@ -44,6 +48,8 @@ export class Message {
     this.expiresAtMs = expiresAtMs;
     this.origin = origin;
     this.encoded = null;
+    this.logOffset = -1;
+    this.stored = null;
     this.compacted = false;
   }
 

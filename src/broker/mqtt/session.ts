@@ -42,6 +42,8 @@ export interface Delivery {
   readonly share: ShareRef | null;
   packetId: number;
   state: DeliveryStateValue;
+  /** A QoS 2 PUBLISH held back until its packet id is durable (see persistence/). */
+  held: boolean;
 }
 
 /** A share group as deliveries refer to it (the router owns the real object). */
@@ -74,6 +76,13 @@ export class Session {
   expiryIntervalS = 0;
   /** The live connection, or null while the session is offline. */
   link: SessionLink | null = null;
+  /** The Session Expiry Interval the message log holds for it; 0 = not persisted. */
+  persistedExpiryS = 0;
+  /** Outbound PUBLISHes held for the log (see MqttBroker.holdSend), chained in order. */
+  sendHold: Promise<void> | null = null;
+  sendHolds = 0;
+  /** The last append for this session's inbound flow, which duplicate acks wait for. */
+  lastStored: Promise<unknown> | null = null;
   /** When the session went offline (ms since epoch), for expiry. */
   disconnectedAtMs = 0;
   /** Set while the queue overflows, so the drop is logged once per episode. */
@@ -176,6 +185,27 @@ export class Session {
     return taken;
   }
 
+  /**
+   * Removes the deliveries of `message` not yet sent (queued, or held for the log); returns how
+   * many. For a message that could not be stored, whose publisher was told so.
+   */
+  withdraw(message: Message): number {
+    let count = 0;
+    for (const [packetId, delivery] of this.inflight) {
+      if (delivery.message === message && delivery.held) {
+        this.inflight.delete(packetId);
+        count++;
+      }
+    }
+    const kept: Delivery[] = [];
+    for (let d = this.queue.shift(); d !== undefined; d = this.queue.shift()) {
+      if (d.message === message) count++;
+      else kept.push(d);
+    }
+    for (const d of kept) this.queue.push(d);
+    return count;
+  }
+
   clearAll(): void {
     this.subscriptions.clear();
     this.inflight.clear();
@@ -191,5 +221,14 @@ export function newDelivery(
   subscriptionIds: number[] | null,
   share: ShareRef | null,
 ): Delivery {
-  return { message, qos, retain, subscriptionIds, share, packetId: 0, state: DeliveryState.QUEUED };
+  return {
+    message,
+    qos,
+    retain,
+    subscriptionIds,
+    share,
+    packetId: 0,
+    state: DeliveryState.QUEUED,
+    held: false,
+  };
 }

@@ -6,22 +6,38 @@ import type { Session } from "../session.ts";
 /** PUBACK from the client completes an outbound QoS 1 delivery [MQTT-4.3.2]. */
 export function handlePuback(conn: MqttConnection, packet: AckPacket): void {
   const session = conn.session as Session;
-  if (session.onPuback(packet.packetId) !== undefined) conn.pump();
+  if (session.onPuback(packet.packetId) !== undefined) {
+    conn.broker.persistence?.touch(session);
+    conn.pump();
+  }
 }
 
 /** PUBREC from the client: answer PUBREL [MQTT-4.3.3-4]; a v5 failure code ends the flow. */
 export function handlePubrec(conn: MqttConnection, packet: AckPacket): void {
   const session = conn.session as Session;
-  const outcome = session.onPubrec(packet.packetId, packet.reasonCode);
+  const packetId = packet.packetId;
+  const outcome = session.onPubrec(packetId, packet.reasonCode);
   if (outcome === "pubrel") {
-    conn.sendPacket({ type: "pubrel", packetId: packet.packetId, reasonCode: 0 });
+    // Once PUBREL is sent the receiver may hand the message on: after a crash only PUBREL,
+    // never the PUBLISH, may be resent, so the log must know first.
+    const persistence = conn.broker.persistence;
+    const recorded =
+      persistence !== null && session.persistedExpiryS > 0
+        ? persistence.record({ t: "received", c: session.clientId, p: packetId })
+        : null;
+    conn.answerAfter(
+      recorded,
+      () => conn.sendPacket({ type: "pubrel", packetId, reasonCode: 0 }),
+      () => conn.close("delivery state not stored", false), // resent PUBREC after reconnect
+    );
   } else if (outcome === "done") {
+    conn.broker.persistence?.touch(session);
     conn.pump();
   } else {
     // Unknown id: a PUBREL still lets the client finish its state [MQTT-4.3.3].
     conn.sendPacket({
       type: "pubrel",
-      packetId: packet.packetId,
+      packetId,
       reasonCode: ReasonCode.PACKET_IDENTIFIER_NOT_FOUND,
     });
   }
@@ -30,16 +46,35 @@ export function handlePubrec(conn: MqttConnection, packet: AckPacket): void {
 /** PUBREL from the client releases an inbound QoS 2 packet id; answer PUBCOMP [MQTT-4.3.3-11]. */
 export function handlePubrel(conn: MqttConnection, packet: AckPacket): void {
   const session = conn.session as Session;
-  const known = session.inboundQos2.delete(packet.packetId);
-  conn.sendPacket({
-    type: "pubcomp",
-    packetId: packet.packetId,
-    reasonCode: known ? 0 : ReasonCode.PACKET_IDENTIFIER_NOT_FOUND,
-  });
+  const packetId = packet.packetId;
+  const known = session.inboundQos2.delete(packetId);
+  const persistence = conn.broker.persistence;
+  // After PUBCOMP the client may reuse the id for a new message: the log must free it first.
+  const recorded =
+    known && persistence !== null && session.persistedExpiryS > 0
+      ? persistence.record({ t: "released", c: session.clientId, p: packetId })
+      : null;
+  if (recorded !== null) session.lastStored = recorded;
+  conn.answerAfter(
+    recorded,
+    () =>
+      conn.sendPacket({
+        type: "pubcomp",
+        packetId,
+        reasonCode: known ? 0 : ReasonCode.PACKET_IDENTIFIER_NOT_FOUND,
+      }),
+    () => {
+      session.inboundQos2.add(packetId); // as the log still has it; the client resends PUBREL
+      conn.close("delivery state not stored", false);
+    },
+  );
 }
 
 /** PUBCOMP from the client completes an outbound QoS 2 delivery. */
 export function handlePubcomp(conn: MqttConnection, packet: AckPacket): void {
   const session = conn.session as Session;
-  if (session.onPubcomp(packet.packetId)) conn.pump();
+  if (session.onPubcomp(packet.packetId)) {
+    conn.broker.persistence?.touch(session);
+    conn.pump();
+  }
 }

@@ -50,6 +50,32 @@ function acknowledge(conn: MqttConnection, packet: PublishPacket, reasonCode: nu
   conn.sendPacket({ type, packetId, reasonCode: conn.isV5 ? reasonCode : 0 });
 }
 
+/**
+ * Acknowledges once the message is durable. If it could not be stored (disk full, I/O error)
+ * a v5 publisher is told so with 0x97 and keeps its connection; a v3 publisher, whose
+ * acknowledgements carry no reason code, is disconnected and will resend.
+ */
+function acknowledgeStored(
+  conn: MqttConnection,
+  packet: PublishPacket,
+  stored: Promise<unknown> | null,
+  reasonCode: number,
+): void {
+  conn.answerAfter(
+    stored,
+    () => acknowledge(conn, packet, reasonCode),
+    (err) => {
+      conn.broker.logger.warn(
+        { err, clientId: conn.clientId, packetId: packet.packetId },
+        "message not stored: publish refused",
+      );
+      if (packet.qos === 2) conn.session?.inboundQos2.delete(packet.packetId as number);
+      if (conn.isV5) acknowledge(conn, packet, ReasonCode.QUOTA_EXCEEDED);
+      else conn.close("message not stored", false);
+    },
+  );
+}
+
 /** Checks that end the connection; returns false when it was closed. */
 function admissible(conn: MqttConnection, packet: PublishPacket, session: Session): boolean {
   const protocol = conn.broker.config.mqtt_protocol_config;
@@ -92,7 +118,12 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
   }
   if (!admissible(conn, packet, session)) return;
   if (packet.qos === 2 && session.inboundQos2.has(packet.packetId as number)) {
-    acknowledge(conn, packet, ReasonCode.SUCCESS); // duplicate: already accepted [MQTT-4.3.3-10]
+    // Duplicate: already accepted [MQTT-4.3.3-10]; answered once the original is stored.
+    conn.answerAfter(
+      session.lastStored,
+      () => acknowledge(conn, packet, ReasonCode.SUCCESS),
+      () => acknowledge(conn, packet, ReasonCode.SUCCESS),
+    );
     return;
   }
   if (isSysTopic(topic) && topic.startsWith("$SYS")) {
@@ -115,14 +146,18 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
     expiryOf(conn, props),
     conn.clientId,
   );
-  const deliveries = broker.publish(message, conn);
+  // A persistent session's QoS 2 packet id must survive a crash with the message, or a
+  // resend after it would be taken as a new message.
+  const inboundPacketId =
+    packet.qos === 2 && session.persistedExpiryS > 0 ? (packet.packetId as number) : 0;
+  const deliveries = broker.publish(message, conn, inboundPacketId);
   if (packet.qos === 0) return;
-  if (packet.qos === 2) session.inboundQos2.add(packet.packetId as number);
-  acknowledge(
-    conn,
-    packet,
-    deliveries === 0 ? ReasonCode.NO_MATCHING_SUBSCRIBERS : ReasonCode.SUCCESS,
-  );
+  if (packet.qos === 2) {
+    session.inboundQos2.add(packet.packetId as number);
+    if (message.stored !== null) session.lastStored = message.stored;
+  }
+  const code = deliveries === 0 ? ReasonCode.NO_MATCHING_SUBSCRIBERS : ReasonCode.SUCCESS;
+  acknowledgeStored(conn, packet, message.stored, code);
 }
 
 /** Absolute expiry from the Message Expiry Interval, capped by configuration; 0 = none. */

@@ -10,6 +10,12 @@ interface RetainedRequest {
   qos: QoS;
 }
 
+/** A subscription this SUBSCRIBE made, and the one it replaced (to undo it). */
+interface Granted {
+  sub: Subscription;
+  replaced: Subscription | undefined;
+}
+
 /** Returns the SUBACK code for one filter, or null if the connection was closed. */
 function subscribeOne(
   conn: MqttConnection,
@@ -17,6 +23,7 @@ function subscribeOne(
   request: SubscriptionRequest,
   subscriptionId: number,
   retainedRequests: RetainedRequest[],
+  granted: Granted[],
 ): number | null {
   const protocol = conn.broker.config.mqtt_protocol_config;
   const limits = conn.broker.config.mqtt_limits;
@@ -57,6 +64,7 @@ function subscribeOne(
   // [MQTT-3.8.4-3] an identical filter replaces the existing subscription.
   session.subscriptions.set(filter, sub);
   conn.broker.router.subscribe(session, sub);
+  granted.push({ sub, replaced: existing });
   // [MQTT-3.3.1-9..11] retain handling 0: always, 1: only if new, 2: never. Not for shares.
   const wantRetained =
     request.retainHandling === 0 || (request.retainHandling === 1 && existing === undefined);
@@ -79,14 +87,69 @@ export function handleSubscribe(conn: MqttConnection, packet: SubscribePacket): 
   }
   const reasonCodes: number[] = [];
   const retainedRequests: RetainedRequest[] = [];
+  const granted: Granted[] = [];
   for (const request of packet.subscriptions) {
-    const code = subscribeOne(conn, session, request, subscriptionId, retainedRequests);
+    const code = subscribeOne(conn, session, request, subscriptionId, retainedRequests, granted);
     if (code === null) return;
     // v3 has a single failure code [MQTT-3.9.3-2].
     reasonCodes.push(conn.isV5 || code < 0x80 ? code : 0x80);
   }
-  conn.sendPacket({ type: "suback", packetId: packet.packetId, reasonCodes }); // [MQTT-3.8.4-1]
-  for (const r of retainedRequests) {
-    conn.broker.sendRetained(conn, r.filter, r.qos, subscriptionId);
+  const recorded = recordSubscriptions(conn, session, granted);
+  conn.answerAfter(
+    recorded,
+    () => {
+      conn.sendPacket({ type: "suback", packetId: packet.packetId, reasonCodes }); // [MQTT-3.8.4-1]
+      for (const r of retainedRequests) {
+        conn.broker.sendRetained(conn, r.filter, r.qos, subscriptionId);
+      }
+    },
+    (err) => {
+      conn.broker.logger.warn({ err, clientId: conn.clientId }, "subscription not stored");
+      undo(conn, session, granted);
+      const failed = reasonCodes.map((c) => (c < 0x80 ? failureCode(conn) : c));
+      conn.sendPacket({ type: "suback", packetId: packet.packetId, reasonCodes: failed });
+    },
+  );
+}
+
+/** A persistent session's subscriptions are durable before the SUBACK; null if not needed. */
+function recordSubscriptions(
+  conn: MqttConnection,
+  session: Session,
+  granted: readonly Granted[],
+): Promise<unknown> | null {
+  const persistence = conn.broker.persistence;
+  if (persistence === null || session.persistedExpiryS === 0 || granted.length === 0) return null;
+  persistence.touch(session);
+  return persistence.record({
+    t: "subscribe",
+    c: session.clientId,
+    s: granted.map(({ sub }) => ({
+      f: sub.filter,
+      q: sub.qos,
+      nl: sub.noLocal,
+      rap: sub.retainAsPublished,
+      rh: sub.retainHandling,
+      id: sub.subscriptionId,
+    })),
+  });
+}
+
+/** Puts back what the session had before a SUBSCRIBE that could not be stored. */
+function undo(conn: MqttConnection, session: Session, granted: readonly Granted[]): void {
+  const router = conn.broker.router;
+  for (let i = granted.length - 1; i >= 0; i--) {
+    const { sub, replaced } = granted[i];
+    router.unsubscribe(session, sub);
+    if (replaced === undefined) {
+      session.subscriptions.delete(sub.filter);
+    } else {
+      session.subscriptions.set(sub.filter, replaced);
+      router.subscribe(session, replaced);
+    }
   }
+}
+
+function failureCode(conn: MqttConnection): number {
+  return conn.isV5 ? ReasonCode.QUOTA_EXCEEDED : 0x80;
 }

@@ -1,0 +1,48 @@
+import type { Logger } from "../../log/logger.ts";
+import type { ApiKeyValue } from "../../protocol/kafka/api-keys.ts";
+import type { Encodable, RequestBody, ResponseBody } from "../../protocol/kafka/kafka-codec.ts";
+import type { TopicStore } from "./topic-store.ts";
+
+/** What the handlers need to know about the node and the [kafka] config. */
+export interface KafkaSettings {
+  brokerId: number;
+  clusterId: string;
+  autoCreateTopics: boolean;
+  defaultPartitions: number;
+  /** Host and port clients are told to connect to; host "" = the connection's local address. */
+  advertisedHost: string;
+  advertisedPort: number;
+}
+
+/** One request as a handler sees it. */
+export interface RequestContext {
+  readonly settings: KafkaSettings;
+  readonly store: TopicStore;
+  readonly logger: Logger;
+  readonly version: number;
+  readonly clientId: string | null;
+  /** Where this connection arrived, for Metadata's default advertised address. */
+  readonly localAddress: { host: string; port: number };
+  /** Aborted when the connection closes or the broker stops: long polls end early. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A handler answers with a response body, or with null for no response at all (Produce with
+ * acks = 0), or with "close" when the connection must be closed instead (Kafka's answer to a
+ * failed acks = 0 produce, whose client would otherwise never learn of the failure).
+ */
+export type HandlerResult<K extends ApiKeyValue> = Encodable<ResponseBody<K>> | null | "close";
+
+export interface ApiHandler<K extends ApiKeyValue> {
+  apiKey: K;
+  /** The versions advertised in ApiVersions. */
+  minVersion: number;
+  maxVersion: number;
+  handle(context: RequestContext, request: RequestBody<K>): Promise<HandlerResult<K>>;
+  /**
+   * The answer for a version the schema knows but the broker does not support (Produce v0-2):
+   * every partition or topic with `errorCode`. Absent: such a request closes the connection.
+   */
+  errorResponse?(request: RequestBody<K>, errorCode: number): Encodable<ResponseBody<K>>;
+}

@@ -1,0 +1,90 @@
+/**
+ * The APIs the broker serves, each bound to the codec so the connection can dispatch by API key
+ * without knowing message types. Transactions, consumer groups and InitProducerId are not
+ * advertised yet (docs/kafka.md).
+ */
+import type { ApiKeyValue } from "../../../protocol/kafka/api-keys.ts";
+import type { ByteReader } from "../../../protocol/kafka/byte-reader.ts";
+import { KafkaCodecError } from "../../../protocol/kafka/codec-error.ts";
+import {
+  decodeRequestBody,
+  encodeResponseFrame,
+  schemaVersions,
+} from "../../../protocol/kafka/kafka-codec.ts";
+import { inRange } from "../../../protocol/kafka/schema-spec.ts";
+import type { ApiHandler, RequestContext } from "../handler-context.ts";
+import { apiVersionsHandler } from "./api-versions.ts";
+import { createTopicsHandler } from "./create-topics.ts";
+import { deleteTopicsHandler } from "./delete-topics.ts";
+import { fetchHandler } from "./fetch.ts";
+import { listOffsetsHandler } from "./list-offsets.ts";
+import { metadataHandler } from "./metadata.ts";
+import { produceHandler } from "./produce.ts";
+
+/** A frame to send, nothing (acks = 0), or "close" the connection. */
+export type DispatchResult = Buffer[] | null | "close";
+
+export interface BoundHandler {
+  apiKey: number;
+  minVersion: number;
+  maxVersion: number;
+  run(context: RequestContext, reader: ByteReader, correlationId: number): Promise<DispatchResult>;
+  /** For a version the schema has but the broker does not support; null: close instead. */
+  refuse(
+    version: number,
+    reader: ByteReader,
+    correlationId: number,
+    errorCode: number,
+  ): Buffer[] | null;
+}
+
+function decodeWhole<K extends ApiKeyValue>(apiKey: K, version: number, reader: ByteReader) {
+  const request = decodeRequestBody(apiKey, version, reader);
+  if (reader.remaining !== 0) {
+    throw new KafkaCodecError("invalid", `${reader.remaining} bytes after the request body`);
+  }
+  return request;
+}
+
+function bind<K extends ApiKeyValue>(handler: ApiHandler<K>): BoundHandler {
+  return {
+    apiKey: handler.apiKey,
+    minVersion: handler.minVersion,
+    maxVersion: handler.maxVersion,
+    async run(context, reader, correlationId) {
+      const request = decodeWhole(handler.apiKey, context.version, reader);
+      const result = await handler.handle(context, request);
+      if (result === null || result === "close") return result;
+      return encodeResponseFrame(handler.apiKey, context.version, correlationId, result);
+    },
+    refuse(version, reader, correlationId, errorCode) {
+      if (handler.errorResponse === undefined) return null;
+      if (!inRange(schemaVersions(handler.apiKey), version)) return null;
+      const request = decodeWhole(handler.apiKey, version, reader);
+      const body = handler.errorResponse(request, errorCode);
+      return encodeResponseFrame(handler.apiKey, version, correlationId, body);
+    },
+  };
+}
+
+export function buildHandlers(): Map<number, BoundHandler> {
+  const handlers = new Map<number, BoundHandler>();
+  const supported = () =>
+    [...handlers.values()].map(({ apiKey, minVersion, maxVersion }) => ({
+      apiKey,
+      minVersion,
+      maxVersion,
+    }));
+  for (const handler of [
+    bind(produceHandler),
+    bind(fetchHandler),
+    bind(listOffsetsHandler),
+    bind(metadataHandler),
+    bind(apiVersionsHandler(supported)),
+    bind(createTopicsHandler),
+    bind(deleteTopicsHandler),
+  ]) {
+    handlers.set(handler.apiKey, handler);
+  }
+  return handlers;
+}

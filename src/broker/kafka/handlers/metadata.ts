@@ -1,0 +1,111 @@
+/**
+ * Metadata v1-8: this node is the only broker, the controller, and the leader of every partition
+ * (leader epoch 0, replicas and ISR = itself). Topics a client names that do not exist are created
+ * when auto-create is on and the request allows it (v4+ carries the client's wish).
+ */
+import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
+import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
+import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
+import type { ApiHandler, RequestContext } from "../handler-context.ts";
+import { topicNameProblem } from "../topic-names.ts";
+import type { KafkaTopic } from "../topic-store.ts";
+
+type Response = Encodable<ResponseBody<typeof ApiKey.Metadata>>;
+type TopicResponse = NonNullable<Response["topics"]>[number];
+
+/** "Not requested" in Kafka's authorized-operations fields. */
+const OPERATIONS_UNKNOWN = -2147483648;
+/** READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS: no ACLs yet. */
+const ALL_TOPIC_OPERATIONS = [3, 4, 5, 6, 7, 8, 10, 11].reduce((bits, op) => bits | (1 << op), 0);
+/** CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE. */
+const ALL_CLUSTER_OPERATIONS = [5, 7, 8, 9, 10, 11, 12].reduce((bits, op) => bits | (1 << op), 0);
+
+/** The address clients should use: configured, or where this connection arrived. */
+export function advertisedAddress(context: RequestContext): { host: string; port: number } {
+  const { advertisedHost, advertisedPort } = context.settings;
+  const local = context.localAddress.host.replace(/^::ffff:/, "");
+  return {
+    host: advertisedHost === "" ? local : advertisedHost,
+    port: advertisedPort === 0 ? context.localAddress.port : advertisedPort,
+  };
+}
+
+function describeTopic(context: RequestContext, topic: KafkaTopic, ops: number): TopicResponse {
+  const brokerId = context.settings.brokerId;
+  return {
+    errorCode: KafkaError.NONE,
+    name: topic.metadata.name,
+    topicId: topic.metadata.topicId,
+    isInternal: false,
+    partitions: topic.logs.map((_, partitionIndex) => ({
+      errorCode: KafkaError.NONE,
+      partitionIndex,
+      leaderId: brokerId,
+      leaderEpoch: 0,
+      replicaNodes: [brokerId],
+      isrNodes: [brokerId],
+      offlineReplicas: [],
+    })),
+    topicAuthorizedOperations: ops,
+  };
+}
+
+function topicError(name: string | null, errorCode: number): TopicResponse {
+  return { errorCode, name, isInternal: false, partitions: [] };
+}
+
+async function lookUp(
+  context: RequestContext,
+  name: string | null,
+  autoCreate: boolean,
+  ops: number,
+): Promise<TopicResponse> {
+  const existing = name === null ? undefined : context.store.get(name);
+  if (existing !== undefined) return describeTopic(context, existing, ops);
+  if (topicNameProblem(name) !== null) return topicError(name, KafkaError.INVALID_TOPIC_EXCEPTION);
+  if (!autoCreate || name === null) return topicError(name, KafkaError.UNKNOWN_TOPIC_OR_PARTITION);
+  try {
+    const partitions = context.settings.defaultPartitions;
+    const { topic } = await context.store.create(name, partitions, {}, "reuse");
+    return describeTopic(context, topic, ops);
+  } catch (err) {
+    context.logger.error({ err, topic: name }, "Kafka topic auto-create failed");
+    return topicError(name, KafkaError.LEADER_NOT_AVAILABLE);
+  }
+}
+
+export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
+  apiKey: ApiKey.Metadata,
+  minVersion: 1,
+  maxVersion: 8,
+  async handle(context, request): Promise<Response> {
+    const { host, port } = advertisedAddress(context);
+    const topicOps = request.includeTopicAuthorizedOperations
+      ? ALL_TOPIC_OPERATIONS
+      : OPERATIONS_UNKNOWN;
+    const autoCreate =
+      context.settings.autoCreateTopics && (context.version < 4 || request.allowAutoTopicCreation);
+    let topics: TopicResponse[];
+    if (request.topics === null) {
+      topics = context.store.names().flatMap((name) => {
+        const topic = context.store.get(name);
+        return topic === undefined ? [] : [describeTopic(context, topic, topicOps)];
+      });
+    } else {
+      topics = [];
+      for (const { name } of request.topics) {
+        topics.push(await lookUp(context, name, autoCreate, topicOps));
+      }
+    }
+    return {
+      throttleTimeMs: 0,
+      brokers: [{ nodeId: context.settings.brokerId, host, port, rack: null }],
+      clusterId: context.settings.clusterId,
+      controllerId: context.settings.brokerId,
+      topics,
+      clusterAuthorizedOperations: request.includeClusterAuthorizedOperations
+        ? ALL_CLUSTER_OPERATIONS
+        : OPERATIONS_UNKNOWN,
+    };
+  },
+};

@@ -1,0 +1,171 @@
+/**
+ * Produce v3-8 (record batch v2 only; v0-2 carry the old message formats and are answered with
+ * UNSUPPORTED_VERSION for every partition). Batches are appended exactly as produced; the log
+ * assigns offsets in place and validates each batch (CRC, lengths, records).
+ *
+ * acks: 1 and -1 are answered once the log's fsync policy holds (this node is the whole ISR, so
+ * they mean the same); 0 gets no response, and a failed append closes the connection, as in Kafka,
+ * since that is the only way such a producer learns of it.
+ */
+import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
+import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
+import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
+import {
+  type AppendResult,
+  BATCH_HEADER_BYTES,
+  Compression,
+  checkBatch,
+  LOG_OVERHEAD_BYTES,
+  OFFSET_ATTRIBUTES,
+  OFFSET_BATCH_LENGTH,
+  readBatchHeader,
+  readRecords,
+} from "../../../storage/log/index.ts";
+import type { ApiHandler, RequestContext } from "../handler-context.ts";
+import { storageErrorCode } from "../storage-errors.ts";
+import type { KafkaTopic } from "../topic-store.ts";
+
+type Response = Encodable<ResponseBody<typeof ApiKey.Produce>>;
+type PartitionResponse = NonNullable<
+  NonNullable<Response["responses"]>[number]["partitionResponses"]
+>[number];
+
+interface PartitionOutcome {
+  response: PartitionResponse;
+  /** Appends under way (acks = 0 only watches them). */
+  appended: Promise<AppendResult[]> | null;
+}
+
+function failed(index: number, errorCode: number, errorMessage: string | null): PartitionOutcome {
+  return {
+    response: { index, errorCode, baseOffset: -1n, logStartOffset: -1n, errorMessage },
+    appended: null,
+  };
+}
+
+/** The batches in a produce's records, or why they cannot be split into whole batches. */
+export function splitBatches(records: Buffer): Buffer[] | string {
+  const batches: Buffer[] = [];
+  let at = 0;
+  while (at < records.length) {
+    if (records.length - at < LOG_OVERHEAD_BYTES) return `${records.length - at} stray bytes`;
+    const size = LOG_OVERHEAD_BYTES + records.readInt32BE(at + OFFSET_BATCH_LENGTH);
+    if (size < BATCH_HEADER_BYTES) return `batch length ${size - LOG_OVERHEAD_BYTES} too small`;
+    if (size > records.length - at) return `batch of ${size} bytes cut short`;
+    batches.push(records.subarray(at, at + size));
+    at += size;
+  }
+  return batches.length === 0 ? "no record batch" : batches;
+}
+
+/** Full validation up front, so that no batch of a partition is stored if one is invalid. */
+function batchProblem(batch: Buffer, sizeBytesMax: number): string | null {
+  const check = checkBatch(batch, 0, batch.length, sizeBytesMax);
+  if (check.kind !== "ok") return check.kind === "corrupt" ? check.reason : "cut short";
+  if ((batch.readInt16BE(OFFSET_ATTRIBUTES) & 0x07) === Compression.none) {
+    const records = readRecords(batch);
+    if (records.kind === "corrupt") return records.reason;
+  }
+  return null;
+}
+
+function producePartition(
+  context: RequestContext,
+  topic: KafkaTopic | undefined,
+  index: number,
+  records: Buffer | null,
+): PartitionOutcome {
+  if (topic === undefined || index < 0 || index >= topic.logs.length) {
+    return failed(index, KafkaError.UNKNOWN_TOPIC_OR_PARTITION, null);
+  }
+  if (records === null) return failed(index, KafkaError.CORRUPT_MESSAGE, "no records");
+  const batches = splitBatches(records);
+  if (typeof batches === "string") return failed(index, KafkaError.CORRUPT_MESSAGE, batches);
+  const log = topic.logs[index];
+  for (const batch of batches) {
+    if (readBatchHeader(batch).isTransactional) {
+      return failed(index, KafkaError.INVALID_REQUEST, "transactions are not supported");
+    }
+    if (batch.length > log.options.batch_bytes_max) {
+      return failed(index, KafkaError.MESSAGE_TOO_LARGE, `batch of ${batch.length} bytes`);
+    }
+  }
+  if (batches.length > 1) {
+    for (const batch of batches) {
+      const problem = batchProblem(batch, log.options.batch_bytes_max);
+      if (problem !== null) return failed(index, KafkaError.CORRUPT_MESSAGE, problem);
+    }
+  }
+  // Each append is queued before the next starts, so batches keep their order in the log.
+  const appended = Promise.all(batches.map((batch) => context.store.append(topic, index, batch)));
+  return { response: { index, errorCode: KafkaError.NONE }, appended };
+}
+
+async function settle(outcome: PartitionOutcome, context: RequestContext, topic: string) {
+  if (outcome.appended === null) return outcome.response;
+  try {
+    const results = await outcome.appended;
+    const log = context.store.get(topic)?.logs[Number(outcome.response.index)];
+    return {
+      ...outcome.response,
+      baseOffset: BigInt(results[0].baseOffset),
+      logAppendTimeMs: -1n,
+      logStartOffset: BigInt(log?.logStartOffset ?? -1),
+    };
+  } catch (err) {
+    const { errorCode, message } = storageErrorCode(err, context.logger);
+    return { ...outcome.response, errorCode, baseOffset: -1n, errorMessage: message };
+  }
+}
+
+export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
+  apiKey: ApiKey.Produce,
+  minVersion: 3,
+  maxVersion: 8,
+  async handle(context, request) {
+    const acks = request.acks;
+    if (acks !== 0 && acks !== 1 && acks !== -1) {
+      return this.errorResponse?.(request, KafkaError.INVALID_REQUIRED_ACKS) ?? null;
+    }
+    if (request.transactionalId !== null) {
+      return this.errorResponse?.(request, KafkaError.INVALID_REQUEST) ?? null;
+    }
+    const topics = request.topicData.map(({ name, partitionData }) => {
+      const topic = context.store.get(name);
+      return {
+        name,
+        outcomes: partitionData.map((p) => producePartition(context, topic, p.index, p.records)),
+      };
+    });
+    if (acks === 0) {
+      const outcomes = topics.flatMap((t) => t.outcomes);
+      if (outcomes.some((o) => o.response.errorCode !== KafkaError.NONE)) return "close";
+      // Nobody waits for these; the log keeps their order, and a failure is only logged.
+      for (const { appended } of outcomes) {
+        appended?.catch((err: unknown) => storageErrorCode(err, context.logger));
+      }
+      return null;
+    }
+    const responses = await Promise.all(
+      topics.map(async ({ name, outcomes }) => ({
+        name,
+        partitionResponses: await Promise.all(outcomes.map((o) => settle(o, context, name))),
+      })),
+    );
+    return { responses, throttleTimeMs: 0 };
+  },
+  errorResponse(request, errorCode): Response {
+    return {
+      responses: request.topicData.map(({ name, partitionData }) => ({
+        name,
+        partitionResponses: partitionData.map(({ index }) => ({
+          index,
+          errorCode,
+          baseOffset: -1n,
+          logStartOffset: -1n,
+        })),
+      })),
+      throttleTimeMs: 0,
+    };
+  },
+};

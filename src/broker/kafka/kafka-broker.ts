@@ -1,0 +1,119 @@
+/**
+ * The Kafka listener of a broker node: a TCP server, its connections, and the topic store under
+ * `<data_dir>/kafka`. Started by src/node/node.ts when the node has the broker role and
+ * `[kafka] enable` is true.
+ */
+import { type AddressInfo, createServer, type Server } from "node:net";
+import { join } from "node:path";
+import type { Config } from "../../config/schema.ts";
+import { ErrorCode, RobustMQError } from "../../errors.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { LogOptions } from "../../storage/log/index.ts";
+import type { ListenerAddress } from "../mqtt/listener.ts";
+import { KafkaConnection } from "./connection.ts";
+import type { KafkaSettings } from "./handler-context.ts";
+import { buildHandlers } from "./handlers/index.ts";
+import { TopicStore } from "./topic-store.ts";
+
+export class KafkaBroker {
+  readonly address: ListenerAddress;
+  readonly store: TopicStore;
+  readonly #server: Server;
+  readonly #connections: Set<KafkaConnection>;
+
+  private constructor(
+    address: ListenerAddress,
+    store: TopicStore,
+    server: Server,
+    connections: Set<KafkaConnection>,
+  ) {
+    this.address = address;
+    this.store = store;
+    this.#server = server;
+    this.#connections = connections;
+  }
+
+  static async start(config: Config, logger: Logger): Promise<KafkaBroker> {
+    const kafka = config.kafka;
+    const logOptions: Partial<LogOptions> = {
+      fsync_policy: kafka.fsync_policy,
+      fsync_interval_ms: kafka.fsync_interval_ms,
+      segment_bytes: kafka.segment_bytes,
+      retention_ms: kafka.retention_ms,
+      retention_bytes: kafka.retention_bytes,
+      batch_bytes_max: Math.min(kafka.message_max_bytes, kafka.segment_bytes),
+    };
+    const store = await TopicStore.open(join(config.data_dir, "kafka"), logOptions, logger);
+    const settings: KafkaSettings = {
+      brokerId: config.broker_id,
+      clusterId: config.cluster_name,
+      autoCreateTopics: kafka.auto_create_topics,
+      defaultPartitions: kafka.default_partitions,
+      advertisedHost: kafka.advertised_host,
+      advertisedPort: kafka.advertised_port,
+    };
+    const deps = {
+      settings,
+      store,
+      handlers: buildHandlers(),
+      logger,
+      maxRequestBytes: kafka.max_request_bytes,
+    };
+    const connections = new Set<KafkaConnection>();
+    const server = createServer({ noDelay: true }, (socket) => {
+      if (connections.size >= kafka.max_connections) {
+        logger.warn(
+          { remote: socket.remoteAddress, maxConnections: kafka.max_connections },
+          "Kafka connection refused: max_connections reached",
+        );
+        socket.destroy();
+        return;
+      }
+      const connection = new KafkaConnection(socket, deps);
+      connections.add(connection);
+      socket.once("close", () => connections.delete(connection));
+    });
+    try {
+      const address = await listen(server, config.network.bind_address, kafka.port, logger);
+      return new KafkaBroker(address, store, server, connections);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+
+  /** Stops accepting, ends every connection (long polls return), then closes the logs. */
+  async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const connection of this.#connections) connection.destroy();
+    this.#connections.clear();
+    await closed;
+    await this.store.close();
+  }
+}
+
+async function listen(
+  server: Server,
+  host: string,
+  port: number,
+  logger: Logger,
+): Promise<ListenerAddress> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => {
+      reject(
+        new RobustMQError(
+          ErrorCode.LISTEN_FAILED,
+          `cannot listen for Kafka on ${host}:${port}: ${err.message}`,
+        ),
+      );
+    };
+    server.once("error", onError);
+    server.listen({ host, port, backlog: 1024 }, () => {
+      server.off("error", onError);
+      server.on("error", (err) => logger.error({ err: err.message }, "Kafka listener error"));
+      resolve();
+    });
+  });
+  const info = server.address() as AddressInfo;
+  return { host: info.address, port: info.port };
+}

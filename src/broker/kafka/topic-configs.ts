@@ -1,0 +1,83 @@
+/**
+ * The per-topic configs CreateTopics accepts, each mapped onto the partition log option it sets.
+ * Anything else is refused with INVALID_CONFIG rather than silently ignored, so a client never
+ * believes a setting took effect when it did not.
+ */
+import type { LogOptions } from "../../storage/log/index.ts";
+
+interface ConfigRule {
+  /** Why the value is refused, or null. */
+  check(value: string): string | null;
+  apply(options: Partial<LogOptions>, value: string): void;
+}
+
+const INT32_MAX = 2_147_483_647;
+
+function integer(min: number, max: number, set: (o: Partial<LogOptions>, v: number) => void) {
+  return {
+    check(value: string): string | null {
+      const n = Number(value);
+      if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+        return `must be an integer from ${min} to ${max}`;
+      }
+      return null;
+    },
+    apply(options: Partial<LogOptions>, value: string): void {
+      set(options, Number(value));
+    },
+  };
+}
+
+const RULES: Readonly<Record<string, ConfigRule>> = {
+  "retention.ms": integer(-1, Number.MAX_SAFE_INTEGER, (o, v) => {
+    o.retention_ms = v;
+  }),
+  "retention.bytes": integer(-1, Number.MAX_SAFE_INTEGER, (o, v) => {
+    o.retention_bytes = v;
+  }),
+  "segment.bytes": integer(1024, INT32_MAX, (o, v) => {
+    o.segment_bytes = v;
+  }),
+  "segment.ms": integer(1, Number.MAX_SAFE_INTEGER, (o, v) => {
+    o.segment_ms = v;
+  }),
+  "max.message.bytes": integer(64, INT32_MAX, (o, v) => {
+    o.batch_bytes_max = v;
+  }),
+  "cleanup.policy": {
+    check: (value) => (value === "delete" ? null : 'only "delete" is supported'),
+    apply: () => {},
+  },
+};
+
+export const SUPPORTED_TOPIC_CONFIGS = Object.keys(RULES);
+
+/** Why the configs cannot be used, or null. */
+export function topicConfigProblem(configs: Readonly<Record<string, string>>): string | null {
+  for (const [name, value] of Object.entries(configs)) {
+    const rule = RULES[name];
+    if (rule === undefined) {
+      return `config "${name}" is not supported (supported: ${SUPPORTED_TOPIC_CONFIGS.join(", ")})`;
+    }
+    const problem = rule.check(value);
+    if (problem !== null) return `config ${name}=${value}: ${problem}`;
+  }
+  return null;
+}
+
+/**
+ * The broker's log options with the topic's configs on top; batch size limits stay consistent
+ * (a batch must fit a segment, a group commit and the append queue).
+ */
+export function logOptionsFor(
+  base: Readonly<Partial<LogOptions>>,
+  configs: Readonly<Record<string, string>>,
+): Partial<LogOptions> {
+  const options: Partial<LogOptions> = { ...base };
+  for (const [name, value] of Object.entries(configs)) RULES[name]?.apply(options, value);
+  const segment = options.segment_bytes ?? INT32_MAX;
+  if (options.batch_bytes_max !== undefined) {
+    options.batch_bytes_max = Math.min(options.batch_bytes_max, segment, 8 * 1024 * 1024);
+  }
+  return options;
+}

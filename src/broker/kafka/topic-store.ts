@@ -1,0 +1,231 @@
+/**
+ * Kafka topics on this node: one PartitionLog per partition in `<dir>/<topic>-<partition>/`, and
+ * one metadata file per topic in `<dir>/topics/<topic>.json`, written atomically (temp file,
+ * fsync, rename, fsync of the directory) so a crash leaves either the old or the new file.
+ *
+ * Order of effects, so that a crash at any point leaves a state the next start understands:
+ * create opens the partition directories first and writes the metadata file last (a topic exists
+ * once its file does); delete removes the metadata file first and the directories after. At start,
+ * partition directories without a topic file are leftovers of such a crash and are removed.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "../../log/logger.ts";
+import { type LogOptions, PartitionLog } from "../../storage/log/index.ts";
+import { PartitionWaiters, partitionKey } from "./partition-waiters.ts";
+import { logOptionsFor } from "./topic-configs.ts";
+
+export interface TopicMetadata {
+  name: string;
+  /** Kafka's topic id: 16 random bytes, base64url (as Kafka prints it). */
+  topicId: string;
+  partitions: number;
+  createdAtMs: number;
+  configs: Record<string, string>;
+}
+
+export interface KafkaTopic {
+  readonly metadata: TopicMetadata;
+  readonly logs: readonly PartitionLog[];
+}
+
+const PARTITION_DIRECTORY = /^(.+)-(\d+)$/;
+/** Retention also runs on every roll; this catches logs that stopped receiving data. */
+const RETENTION_INTERVAL_MS = 5 * 60 * 1000;
+
+export class TopicStore {
+  readonly directory: string;
+  readonly waiters = new PartitionWaiters();
+  readonly #topics = new Map<string, KafkaTopic>();
+  readonly #logOptions: Partial<LogOptions>;
+  readonly #logger: Logger;
+  /** Creates and deletes run one at a time, so two auto-creates of one topic cannot race. */
+  #adminQueue: Promise<unknown> = Promise.resolve();
+  #retentionTimer: NodeJS.Timeout | null = null;
+
+  private constructor(directory: string, logOptions: Partial<LogOptions>, logger: Logger) {
+    this.directory = directory;
+    this.#logOptions = logOptions;
+    this.#logger = logger;
+  }
+
+  static async open(
+    directory: string,
+    logOptions: Partial<LogOptions>,
+    logger: Logger,
+  ): Promise<TopicStore> {
+    const store = new TopicStore(directory, logOptions, logger);
+    await mkdir(join(directory, "topics"), { recursive: true });
+    await store.#load();
+    store.#retentionTimer = setInterval(() => void store.#applyRetention(), RETENTION_INTERVAL_MS);
+    store.#retentionTimer.unref();
+    return store;
+  }
+
+  get(name: string): KafkaTopic | undefined {
+    return this.#topics.get(name);
+  }
+
+  names(): string[] {
+    return [...this.#topics.keys()].sort();
+  }
+
+  /** Appends one batch and wakes fetches waiting on the partition once it is readable. */
+  async append(topic: KafkaTopic, partition: number, batch: Buffer) {
+    const result = await topic.logs[partition].append(batch);
+    this.waiters.notify(partitionKey(topic.metadata.name, partition));
+    return result;
+  }
+
+  /** Creates the topic, or returns the existing one when `existing` is "reuse". */
+  create(
+    name: string,
+    partitions: number,
+    configs: Record<string, string>,
+    existing: "reuse" | "fail",
+  ): Promise<{ topic: KafkaTopic; created: boolean }> {
+    return this.#serially(async () => {
+      const found = this.#topics.get(name);
+      if (found !== undefined) {
+        if (existing === "reuse") return { topic: found, created: false };
+        throw new TopicExistsError(name);
+      }
+      const metadata: TopicMetadata = {
+        name,
+        topicId: Buffer.from(randomUUID().replaceAll("-", ""), "hex").toString("base64url"),
+        partitions,
+        createdAtMs: Date.now(),
+        configs,
+      };
+      const logs = await this.#openLogs(metadata);
+      try {
+        await this.#writeMetadata(metadata);
+      } catch (err) {
+        await Promise.all(logs.map((log) => log.close().catch(() => {})));
+        throw err;
+      }
+      const topic = { metadata, logs };
+      this.#topics.set(name, topic);
+      this.#logger.info({ topic: name, partitions }, "Kafka topic created");
+      return { topic, created: true };
+    });
+  }
+
+  /** Deletes the topic and its data; false when there is no such topic. */
+  delete(name: string): Promise<boolean> {
+    return this.#serially(async () => {
+      const topic = this.#topics.get(name);
+      if (topic === undefined) return false;
+      this.#topics.delete(name);
+      await unlink(this.#metadataFile(name));
+      await this.#syncDirectory(join(this.directory, "topics"));
+      for (let p = 0; p < topic.logs.length; p++) {
+        this.waiters.notify(partitionKey(name, p));
+      }
+      await Promise.all(topic.logs.map((log) => log.close().catch(() => {})));
+      await Promise.all(
+        topic.logs.map((log) => rm(log.directory, { recursive: true, force: true })),
+      );
+      this.#logger.info({ topic: name }, "Kafka topic deleted");
+      return true;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer);
+    this.waiters.notifyAll();
+    await this.#adminQueue.catch(() => {});
+    const logs = [...this.#topics.values()].flatMap((topic) => topic.logs);
+    this.#topics.clear();
+    await Promise.all(logs.map((log) => log.close().catch(() => {})));
+  }
+
+  #serially<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.#adminQueue.then(run, run);
+    this.#adminQueue = next.catch(() => {});
+    return next;
+  }
+
+  async #load(): Promise<void> {
+    const topicsDirectory = join(this.directory, "topics");
+    for (const file of (await readdir(topicsDirectory)).sort()) {
+      if (!file.endsWith(".json")) continue;
+      const metadata = JSON.parse(
+        await readFile(join(topicsDirectory, file), "utf8"),
+      ) as TopicMetadata;
+      const logs = await this.#openLogs(metadata);
+      this.#topics.set(metadata.name, { metadata, logs });
+    }
+    for (const entry of await readdir(this.directory)) {
+      const match = PARTITION_DIRECTORY.exec(entry);
+      if (match === null) continue;
+      const topic = this.#topics.get(match[1]);
+      if (topic !== undefined && Number(match[2]) < topic.metadata.partitions) continue;
+      this.#logger.warn({ directory: entry }, "removing Kafka partition directory of no topic");
+      await rm(join(this.directory, entry), { recursive: true, force: true });
+    }
+    this.#logger.info({ topics: this.#topics.size }, "Kafka topics loaded");
+  }
+
+  async #openLogs(metadata: TopicMetadata): Promise<PartitionLog[]> {
+    const options = logOptionsFor(this.#logOptions, metadata.configs);
+    const logger = this.#logger;
+    const opened = await Promise.allSettled(
+      Array.from({ length: metadata.partitions }, (_, p) =>
+        PartitionLog.open(join(this.directory, `${metadata.name}-${p}`), options, { logger }),
+      ),
+    );
+    const logs = opened.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const failed = opened.find((r) => r.status === "rejected");
+    if (failed !== undefined) {
+      await Promise.all(logs.map((log) => log.close().catch(() => {})));
+      throw failed.reason;
+    }
+    return logs;
+  }
+
+  #metadataFile(name: string): string {
+    return join(this.directory, "topics", `${name}.json`);
+  }
+
+  async #writeMetadata(metadata: TopicMetadata): Promise<void> {
+    const file = this.#metadataFile(metadata.name);
+    const temporary = `${file}.tmp`;
+    const handle = await open(temporary, "w");
+    try {
+      await handle.writeFile(`${JSON.stringify(metadata, null, 2)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, file);
+    await this.#syncDirectory(join(this.directory, "topics"));
+  }
+
+  async #syncDirectory(directory: string): Promise<void> {
+    const handle = await open(directory, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #applyRetention(): Promise<void> {
+    for (const topic of this.#topics.values()) {
+      for (const log of topic.logs) {
+        await log.applyRetention().catch((err: unknown) => {
+          this.#logger.error({ err, directory: log.directory }, "Kafka retention failed");
+        });
+      }
+    }
+  }
+}
+
+export class TopicExistsError extends Error {
+  constructor(name: string) {
+    super(`topic "${name}" already exists`);
+    this.name = "TopicExistsError";
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * What the MQTT message log holds. Every entry is one Kafka record (in its own batch):
+ *
+ *   an application message   key = topic name, value = payload, header "mqtt" = MessageMeta
+ *   a session state change   key = null, value = a StateChange
+ *
+ * Both are msgpack-encoded. Messages are stored once however many sessions they are queued
+ * for: sessions refer to them by log offset. The state changes are those that must be durable
+ * before the broker answers (SUBACK, PUBREL, PUBCOMP, a QoS 2 PUBLISH to a subscriber); the
+ * rest of a session's state is written by checkpoints (checkpoint.ts).
+ */
+import { pack, unpack } from "msgpackr";
+import type { QoS } from "../../../protocol/mqtt/constants.ts";
+import type { Properties } from "../../../protocol/mqtt/packets.ts";
+import { buildRecordBatch, type LogRecord } from "../../../storage/log/index.ts";
+
+/** A subscription as stored. */
+export interface StoredSubscription {
+  /** The filter as subscribed, with any `$share/{group}/` prefix. */
+  f: string;
+  q: QoS;
+  nl: boolean;
+  rap: boolean;
+  rh: 0 | 1 | 2;
+  /** Subscription Identifier; 0 = none. */
+  id: number;
+}
+
+/** How an application message was published. */
+export interface MessageMeta {
+  q: QoS;
+  r: boolean;
+  /** Forwarded v5 properties. */
+  p?: Properties;
+  /** Absolute expiry in ms since the epoch; 0 = never. */
+  x: number;
+  /** Publisher's client id ("" for the broker's own messages). */
+  o: string;
+  /** Packet id of a QoS 2 PUBLISH from a persistent session: the PUBREL it waits for. */
+  i?: number;
+  /** Persistent sessions that got it through a shared subscription: [clientId, filter]. */
+  s?: Array<[string, string]>;
+}
+
+export type StateChange =
+  /** A persistent session was created, or its expiry interval changed. */
+  | { t: "session"; c: string; e: number }
+  /** A persistent session ended (or became one that ends with its connection). */
+  | { t: "drop"; c: string }
+  | { t: "subscribe"; c: string; s: StoredSubscription[] }
+  | { t: "unsubscribe"; c: string; f: string[] }
+  /** A QoS 2 delivery of the message at offset `o` goes out under packet id `p`. */
+  | { t: "send"; c: string; o: number; p: number }
+  /** PUBREC received for outbound packet id `p`: from now on only PUBREL is resent. */
+  | { t: "received"; c: string; p: number }
+  /** PUBREL received for inbound packet id `p`: the id is free again. */
+  | { t: "released"; c: string; p: number }
+  /** Marks the log position a checkpoint covers. */
+  | { t: "checkpoint" };
+
+export type LogEntry =
+  | {
+      kind: "message";
+      offset: number;
+      timestamp: number;
+      topic: string;
+      payload: Buffer;
+      meta: MessageMeta;
+    }
+  | { kind: "change"; offset: number; change: StateChange };
+
+const META_HEADER = "mqtt";
+
+export function messageBatch(
+  topic: string,
+  payload: Buffer,
+  meta: MessageMeta,
+  nowMs: number,
+): Buffer {
+  return buildRecordBatch([
+    {
+      timestamp: nowMs,
+      key: Buffer.from(topic),
+      value: payload,
+      headers: [{ key: META_HEADER, value: pack(meta) }],
+    },
+  ]);
+}
+
+export function changeBatch(change: StateChange, nowMs: number): Buffer {
+  return buildRecordBatch([{ timestamp: nowMs, key: null, value: pack(change) }]);
+}
+
+/** Decodes a record of the MQTT log; null for a record this version does not know. */
+export function decodeEntry(record: LogRecord): LogEntry | null {
+  if (record.key === null) {
+    if (record.value === null) return null;
+    const change = unpack(record.value) as StateChange;
+    return typeof change?.t === "string" ? { kind: "change", offset: record.offset, change } : null;
+  }
+  const header = record.headers.find((h) => h.key === META_HEADER);
+  if (header === undefined || header.value === null) return null;
+  return {
+    kind: "message",
+    offset: record.offset,
+    timestamp: record.timestamp,
+    topic: record.key.toString(),
+    payload: record.value ?? Buffer.alloc(0),
+    meta: unpack(header.value) as MessageMeta,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * The Kafka APIs this codec knows (those with a schema in schemas/) and the versions the broker
+ * advertises in ApiVersions. The codec itself handles every version a schema defines; the
+ * ranges below are what the broker implements and has tested against real clients.
+ */
+export const ApiKey = {
+  Produce: 0,
+  Fetch: 1,
+  ListOffsets: 2,
+  Metadata: 3,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
+  FindCoordinator: 10,
+  JoinGroup: 11,
+  Heartbeat: 12,
+  LeaveGroup: 13,
+  SyncGroup: 14,
+  ApiVersions: 18,
+  CreateTopics: 19,
+  DeleteTopics: 20,
+  InitProducerId: 22,
+} as const;
+export type ApiKeyValue = (typeof ApiKey)[keyof typeof ApiKey];
+
+const NAMES = new Map<number, string>(Object.entries(ApiKey).map(([name, key]) => [key, name]));
+
+export function apiName(apiKey: number): string {
+  return NAMES.get(apiKey) ?? `api ${apiKey}`;
+}
+
+export function isKnownApiKey(apiKey: number): apiKey is ApiKeyValue {
+  return NAMES.has(apiKey);
+}
+
+export interface SupportedRange {
+  apiKey: ApiKeyValue;
+  minVersion: number;
+  maxVersion: number;
+}

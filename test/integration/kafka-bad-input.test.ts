@@ -1,0 +1,176 @@
+/**
+ * What real clients never send: unknown APIs, unsupported versions, bad size prefixes, truncated
+ * bodies and invalid record batches. The broker answers as Kafka does, or closes the connection
+ * with a log line, and keeps serving everyone else.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
+import { ByteReader } from "../../src/protocol/kafka/byte-reader.ts";
+import { decodeResponseBody, encodeRequestFrame } from "../../src/protocol/kafka/kafka-codec.ts";
+import { buildRecordBatch } from "../../src/storage/log/index.ts";
+import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
+
+const MAX_REQUEST_BYTES = 65_536;
+let broker: BrokerProcess;
+
+before(async () => {
+  broker = await startBroker({
+    config: `[kafka]\nmax_request_bytes = ${MAX_REQUEST_BYTES}\n`,
+    logLevel: "info",
+  });
+});
+
+after(async () => {
+  await broker?.stop();
+});
+
+function connect(): Promise<WireClient> {
+  return WireClient.connect(broker.kafkaPort ?? 0);
+}
+
+function batch(...values: string[]): Buffer {
+  return buildRecordBatch(
+    values.map((value) => ({ timestamp: Date.now(), key: null, value: Buffer.from(value) })),
+  );
+}
+
+async function produce(client: WireClient, topic: string, records: Buffer) {
+  const response = await client.request(ApiKey.Produce, 8, {
+    acks: -1,
+    timeoutMs: 1000,
+    topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+  });
+  return response.responses[0].partitionResponses[0];
+}
+
+async function logEnd(client: WireClient, topic: string): Promise<bigint> {
+  const response = await client.request(ApiKey.ListOffsets, 5, {
+    replicaId: -1,
+    topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -1n }] }],
+  });
+  return response.topics[0].partitions[0].offset;
+}
+
+async function expectClosedWithLog(client: WireClient, message: RegExp): Promise<void> {
+  assert.equal(await client.closedWithin(3000), true, "connection closed");
+  await broker.waitForLog((l) => l.level === "warn" && message.test(l.msg), 3000);
+}
+
+test("ApiVersions past v3: v0 answer with UNSUPPORTED_VERSION and the supported range", async () => {
+  const client = await connect();
+  client.send(
+    encodeRequestFrame(ApiKey.ApiVersions, 3, 42, "x", {}).map((b, i) => {
+      // The same bytes as v3 with the version field set to 9, as a future client would send.
+      if (i === 1) b.writeInt16BE(9, 2);
+      return b;
+    }),
+  );
+  const frame = await client.nextFrame();
+  assert.ok(frame !== null);
+  const reader = new ByteReader(frame);
+  assert.equal(reader.int32(), 42, "response header v0: correlation id only");
+  const body = decodeResponseBody(ApiKey.ApiVersions, 0, reader);
+  assert.equal(body.errorCode, 35);
+  assert.deepEqual(body.apiKeys, [{ apiKey: 18, minVersion: 0, maxVersion: 3 }]);
+  client.close();
+});
+
+test("ApiVersions v3 lists exactly the supported APIs and nothing transactional", async () => {
+  const client = await connect();
+  const body = await client.request(ApiKey.ApiVersions, 3, {
+    clientSoftwareName: "wire-test",
+    clientSoftwareVersion: "1.0",
+  });
+  assert.equal(body.errorCode, 0);
+  assert.deepEqual(
+    body.apiKeys.map((k) => [k.apiKey, k.minVersion, k.maxVersion]).sort((a, b) => a[0] - b[0]),
+    [
+      [0, 3, 8],
+      [1, 4, 11],
+      [2, 1, 5],
+      [3, 1, 8],
+      [18, 0, 3],
+      [19, 0, 4],
+      [20, 0, 3],
+    ],
+  );
+  client.close();
+});
+
+test("Produce v0-2 gets UNSUPPORTED_VERSION for every partition", async () => {
+  const client = await connect();
+  const response = await client.request(ApiKey.Produce, 2, {
+    acks: 1,
+    timeoutMs: 1000,
+    topicData: [{ name: "old", partitionData: [{ index: 0, records: Buffer.alloc(0) }] }],
+  });
+  assert.equal(response.responses[0].partitionResponses[0].errorCode, 35);
+  client.close();
+});
+
+test("invalid record batches: CORRUPT_MESSAGE and nothing stored", async () => {
+  const client = await connect();
+  await client.request(ApiKey.CreateTopics, 4, {
+    topics: [{ name: "strict", numPartitions: 1, replicationFactor: 1 }],
+    timeoutMs: 1000,
+  });
+  assert.equal((await produce(client, "strict", batch("ok"))).errorCode, 0);
+  const flipped = batch("bad crc");
+  flipped[flipped.length - 1] ^= 0xff;
+  assert.equal((await produce(client, "strict", flipped)).errorCode, 2);
+  // A good batch followed by a bad one: the partition stays untouched, not half written.
+  const pair = Buffer.concat([batch("first"), flipped]);
+  assert.equal((await produce(client, "strict", pair)).errorCode, 2);
+  assert.equal((await produce(client, "strict", batch("x").subarray(0, 40))).errorCode, 2);
+  assert.equal((await produce(client, "strict", Buffer.alloc(0))).errorCode, 2);
+  assert.equal(await logEnd(client, "strict"), 1n);
+  client.close();
+});
+
+test("unknown API key: connection closed with a log line", async () => {
+  const client = await connect();
+  const frame = Buffer.alloc(4 + 10);
+  frame.writeInt32BE(10, 0);
+  frame.writeInt16BE(999, 4);
+  frame.writeInt16BE(0, 6);
+  frame.writeInt32BE(7, 8);
+  frame.writeInt16BE(-1, 12);
+  client.send([frame]);
+  await expectClosedWithLog(client, /unknown or unsupported API key/);
+});
+
+test("negative and oversized size prefixes close the connection", async () => {
+  for (const size of [-5, MAX_REQUEST_BYTES + 1]) {
+    const client = await connect();
+    const prefix = Buffer.alloc(4);
+    prefix.writeInt32BE(size);
+    client.send([prefix]);
+    await expectClosedWithLog(client, /request size out of range/);
+  }
+});
+
+test("a truncated body or an unsupported Fetch version closes the connection", async () => {
+  const truncated = await connect();
+  const frame = Buffer.concat(
+    encodeRequestFrame(ApiKey.Metadata, 8, 1, "x", { topics: [{ name: "abc" }] }),
+  );
+  // Keep the size prefix consistent with the cut, so only the body is short.
+  const cut = frame.subarray(0, frame.length - 6);
+  cut.writeInt32BE(cut.length - 4, 0);
+  truncated.send([cut]);
+  await expectClosedWithLog(truncated, /malformed request/);
+
+  const oldFetch = await connect();
+  oldFetch.send(encodeRequestFrame(ApiKey.Fetch, 3, 1, "x", { replicaId: -1, topics: [] }));
+  await expectClosedWithLog(oldFetch, /unsupported API version/);
+});
+
+test("the broker keeps serving after all of the above", async () => {
+  const client = await connect();
+  const metadata = await client.request(ApiKey.Metadata, 8, { topics: null });
+  assert.equal(metadata.brokers.length, 1);
+  assert.ok(metadata.topics.some((t) => t.name === "strict"));
+  client.close();
+});

@@ -1,0 +1,271 @@
+/**
+ * The schema-driven codec: round trips of every request and response at every version the
+ * schemas define (which includes every version the broker advertises), byte-exact vectors
+ * written by hand from the protocol guide, and malformed input that must end in a
+ * KafkaCodecError and nothing else.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { ApiKey, type ApiKeyValue } from "../../../../src/protocol/kafka/api-keys.ts";
+import { ByteReader } from "../../../../src/protocol/kafka/byte-reader.ts";
+import { ByteWriter } from "../../../../src/protocol/kafka/byte-writer.ts";
+import { KafkaCodecError } from "../../../../src/protocol/kafka/codec-error.ts";
+import { GENERATED_FILE, generateTypes } from "../../../../src/protocol/kafka/generate-types.ts";
+import {
+  decodeRequestBody,
+  decodeRequestHeader,
+  decodeResponseFrame,
+  encodeRequestFrame,
+  encodeResponseFrame,
+  isKnownApiKey,
+  responseHeaderVersion,
+} from "../../../../src/protocol/kafka/kafka-codec.ts";
+import {
+  compileMessage,
+  type KafkaStruct,
+  type KafkaValue,
+} from "../../../../src/protocol/kafka/message-codec.ts";
+import {
+  loadMessageSpecs,
+  type MessageSpec,
+  parseVersions,
+} from "../../../../src/protocol/kafka/schema-spec.ts";
+import { sampleStruct } from "./samples.ts";
+
+const specs = [...loadMessageSpecs().values()];
+
+function versionsOf(spec: MessageSpec): number[] {
+  const range = parseVersions(spec.validVersions);
+  return Array.from({ length: range.highest - range.lowest + 1 }, (_, i) => range.lowest + i);
+}
+
+function encode(spec: MessageSpec, version: number, value: KafkaStruct): Buffer {
+  const writer = new ByteWriter();
+  compileMessage(spec, version).write(writer, value);
+  return writer.toBuffer();
+}
+
+function decode(spec: MessageSpec, version: number, bytes: Buffer): KafkaStruct {
+  const reader = new ByteReader(bytes);
+  const value = compileMessage(spec, version).read(reader);
+  assert.equal(reader.remaining, 0, "the whole encoding is consumed");
+  return value;
+}
+
+/** Every key of `expected` (recursively) is in `actual` with the same value. */
+function assertContains(actual: KafkaValue, expected: KafkaValue, path: string): void {
+  if (Array.isArray(expected)) {
+    assert.ok(Array.isArray(actual), path);
+    assert.equal(actual.length, expected.length, path);
+    for (const [i, item] of expected.entries()) assertContains(actual[i], item, `${path}[${i}]`);
+  } else if (expected !== null && typeof expected === "object" && !Buffer.isBuffer(expected)) {
+    assert.ok(actual !== null && typeof actual === "object" && !Array.isArray(actual), path);
+    const struct = actual as KafkaStruct;
+    for (const [key, value] of Object.entries(expected)) {
+      assertContains(struct[key], value, `${path}.${key}`);
+    }
+  } else {
+    assert.deepEqual(actual, expected, path);
+  }
+}
+
+describe("round trips of every message at every version", () => {
+  for (const spec of specs) {
+    test(`${spec.name} ${spec.validVersions}`, () => {
+      for (const version of versionsOf(spec)) {
+        for (const useNull of [false, true]) {
+          const value = sampleStruct(spec.fields, version, 1, useNull);
+          const bytes = encode(spec, version, value);
+          const decoded = decode(spec, version, bytes);
+          assertContains(decoded, value, `${spec.name} v${version}`);
+          assert.deepEqual(encode(spec, version, decoded), bytes, "re-encoding is identical");
+        }
+      }
+    });
+  }
+});
+
+describe("whole frames through the typed API", () => {
+  const apis = Object.values(ApiKey);
+  for (const apiKey of apis) {
+    test(`${apiKey}: request header and body, response header and body`, () => {
+      const request = specs.find((s) => s.apiKey === apiKey && s.type === "request");
+      const response = specs.find((s) => s.apiKey === apiKey && s.type === "response");
+      assert.ok(request !== undefined && response !== undefined);
+      for (const version of versionsOf(request)) {
+        const body = sampleStruct(request.fields, version, 2, false);
+        const frame = Buffer.concat(encodeRequestFrame(apiKey, version, 77, "client-é", body));
+        assert.equal(frame.readInt32BE(0), frame.length - 4, "size prefix");
+        const reader = new ByteReader(frame, 4);
+        assert.deepEqual(decodeRequestHeader(reader), {
+          requestApiKey: apiKey,
+          requestApiVersion: version,
+          correlationId: 77,
+          clientId: "client-é",
+        });
+        const decoded = decodeRequestBody(apiKey as ApiKeyValue, version, reader);
+        assertContains(decoded as unknown as KafkaValue, body, "body");
+        assert.equal(reader.remaining, 0);
+      }
+      for (const version of versionsOf(response)) {
+        const body = sampleStruct(response.fields, version, 3, false);
+        const frame = Buffer.concat(encodeResponseFrame(apiKey, version, 99, body));
+        const decoded = decodeResponseFrame(apiKey, version, frame.subarray(4));
+        assert.equal(decoded.correlationId, 99);
+        assertContains(decoded.body as unknown as KafkaValue, body, "response");
+      }
+    });
+  }
+});
+
+describe("byte-exact encodings", () => {
+  test("ApiVersions response v3: compact array, tagged fields, and header v0 always", () => {
+    const frame = Buffer.concat(
+      encodeResponseFrame(ApiKey.ApiVersions, 3, 5, {
+        errorCode: 0,
+        apiKeys: [{ apiKey: 0, minVersion: 3, maxVersion: 8 }],
+        throttleTimeMs: 0,
+      }),
+    );
+    // size | correlation id (header v0: no tag section) | error | compact array of 1 (0x02)
+    // | key, min, max, empty tags | throttle | empty tags
+    assert.equal(
+      frame.toString("hex"),
+      "00000013" + "00000005" + "0000" + "02" + "0000" + "0003" + "0008" + "00" + "00000000" + "00",
+    );
+    assert.equal(responseHeaderVersion(ApiKey.ApiVersions, 3), 0);
+    assert.equal(responseHeaderVersion(ApiKey.Metadata, 9), 1);
+  });
+
+  test("request header v2 keeps the classic int16 client id, then a tag section", () => {
+    const frame = Buffer.concat(
+      encodeRequestFrame(ApiKey.ApiVersions, 3, 1, "ab", {
+        clientSoftwareName: "n",
+        clientSoftwareVersion: "1",
+      }),
+    );
+    assert.equal(
+      frame.subarray(4).toString("hex"),
+      "0012" + "0003" + "00000001" + "0002" + "6162" + "00" + "026e" + "0231" + "00",
+    );
+  });
+
+  test("Metadata v1 request with all topics is a null array (-1)", () => {
+    const frame = Buffer.concat(encodeRequestFrame(ApiKey.Metadata, 1, 1, null, { topics: null }));
+    assert.equal(
+      frame.subarray(4).toString("hex"),
+      "0003" + "0001" + "00000001" + "ffff" + "ffffffff",
+    );
+  });
+
+  test("a tagged field with a non-default value is written and read back", () => {
+    const spec = specs.find((s) => s.name === "ApiVersionsResponse");
+    assert.ok(spec !== undefined);
+    const bytes = encode(spec, 3, { errorCode: 0, apiKeys: [], finalizedFeaturesEpoch: 7n });
+    // ... empty tags after throttle? no: one tag (1), 8 bytes, value 7
+    assert.ok(bytes.toString("hex").endsWith("01" + "01" + "08" + "0000000000000007"));
+    assert.equal(decode(spec, 3, bytes).finalizedFeaturesEpoch, 7n);
+  });
+});
+
+describe("malformed input throws KafkaCodecError, never anything else", () => {
+  const produce = specs.find((s) => s.name === "ProduceRequest");
+  const metadata = specs.find((s) => s.name === "MetadataRequest");
+  assert.ok(produce !== undefined && metadata !== undefined);
+
+  function problemOf(run: () => unknown): string {
+    try {
+      run();
+    } catch (err) {
+      assert.ok(err instanceof KafkaCodecError, `expected KafkaCodecError, got ${String(err)}`);
+      assert.equal(err.code, "RMQ_ERR_KAFKA_MALFORMED_REQUEST");
+      return err.problem;
+    }
+    assert.fail("expected a KafkaCodecError");
+  }
+
+  test("every truncation of valid encodings, flexible and not", () => {
+    for (const [spec, version] of [
+      [produce, 8],
+      [produce, 9],
+      [metadata, 8],
+      [metadata, 12],
+    ] as const) {
+      const bytes = encode(spec, version, sampleStruct(spec.fields, version, 4, false));
+      for (let length = 0; length < bytes.length; length++) {
+        const cut = bytes.subarray(0, length);
+        problemOf(() => decode(spec, version, cut));
+      }
+    }
+  });
+
+  test("negative lengths, null where not allowed, and oversized counts", () => {
+    // Produce v8: transactional id (nullable int16 string), acks, timeout, topic array.
+    const head = Buffer.from("ffff" + "0001" + "00000064", "hex");
+    const withTopics = (tail: string) => Buffer.concat([head, Buffer.from(tail, "hex")]);
+    assert.equal(
+      problemOf(() => decode(produce, 8, withTopics("fffffffe"))),
+      "negative_length",
+    );
+    assert.equal(
+      problemOf(() => decode(produce, 8, withTopics("ffffffff"))),
+      "negative_length",
+    );
+    assert.equal(
+      problemOf(() => decode(produce, 8, withTopics("7fffffff"))),
+      "oversize",
+    );
+    // One topic whose name length is -2, then one whose name claims more bytes than there are.
+    assert.equal(
+      problemOf(() => decode(produce, 8, withTopics("00000001fffe00000000"))),
+      "negative_length",
+    );
+    assert.equal(
+      problemOf(() => decode(produce, 8, withTopics("000000017000616263000000"))),
+      "oversize",
+    );
+    // Records length far past the frame.
+    const records = withTopics("00000001" + "0001" + "74" + "00000001" + "00000000" + "7ffffff0");
+    assert.equal(
+      problemOf(() => decode(produce, 8, records)),
+      "oversize",
+    );
+    // A varint longer than 32 bits in a flexible version.
+    assert.equal(
+      problemOf(() => decode(metadata, 12, Buffer.from("ffffffffff7f", "hex"))),
+      "invalid",
+    );
+  });
+
+  test("random bytes never throw anything but KafkaCodecError", () => {
+    const targets = specs.flatMap((spec) => versionsOf(spec).map((v) => [spec, v] as const));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: targets.length - 1 }),
+        fc.uint8Array({ maxLength: 200 }),
+        (index, bytes) => {
+          const [spec, version] = targets[index];
+          try {
+            compileMessage(spec, version).read(new ByteReader(Buffer.from(bytes)));
+          } catch (err) {
+            assert.ok(err instanceof KafkaCodecError, String(err));
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  test("an unknown API key is reported, not crashed on", () => {
+    assert.equal(isKnownApiKey(999), false);
+    problemOf(() => decodeRequestBody(999 as ApiKeyValue, 0, new ByteReader(Buffer.alloc(0))));
+    problemOf(() => decodeRequestHeader(new ByteReader(Buffer.from("0003", "hex"))));
+  });
+});
+
+test("generated/messages.ts matches the schemas", () => {
+  const committed = readFileSync(GENERATED_FILE, "utf8");
+  assert.equal(committed, generateTypes(loadMessageSpecs()), "run generate-types.ts");
+});
