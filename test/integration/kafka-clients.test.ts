@@ -1,21 +1,16 @@
 /**
- * Real Kafka clients against the broker process: kafkajs (producer and admin) and, when the
- * Debian package is installed, kcat (librdkafka) as consumer. kafkajs cannot consume without
- * consumer groups, which the broker does not offer yet, so fetched data is checked with kcat and
- * with a raw Fetch whose record batches are decoded by the storage layer's reader.
+ * Real Kafka clients against the broker process: kafkajs (producer and admin). kafkajs cannot
+ * consume without consumer groups, which the broker does not offer yet, so fetched data is
+ * checked with a raw Fetch whose record batches are decoded by the storage layer's reader, and
+ * with kcat (librdkafka) in the interop suite (test/interop/kcat.test.ts).
  */
 import assert from "node:assert/strict";
-import { execFile, spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
-import { CompressionTypes, Kafka, logLevel } from "kafkajs";
+import { Kafka, logLevel } from "kafkajs";
 import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
 import { readRecords } from "../../src/storage/log/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
-
-const run = promisify(execFile);
-const kcatMissing = spawnSync("kcat", ["-V"]).status !== 0 && "kcat is not installed";
 
 let broker: BrokerProcess;
 let kafka: Kafka;
@@ -186,68 +181,6 @@ describe("kafkajs admin", () => {
       );
     } finally {
       await admin.disconnect();
-    }
-  });
-});
-
-describe("kcat (librdkafka)", { skip: kcatMissing }, () => {
-  test("consumes what kafkajs produced, gzip batches included, across partitions", async () => {
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({
-      topic: "to-kcat",
-      compression: CompressionTypes.GZIP,
-      messages: [
-        { key: "k1", value: "zipped-1" },
-        { key: "k2", value: "zipped-2" },
-      ],
-    });
-    await producer.send({ topic: "to-kcat", messages: [{ key: "k3", value: "plain-3" }] });
-    await producer.disconnect();
-    const brokers = `127.0.0.1:${broker.kafkaPort}`;
-    const { stdout } = await run(
-      "kcat",
-      [
-        "-b",
-        brokers,
-        "-C",
-        "-t",
-        "to-kcat",
-        "-p",
-        "0",
-        "-o",
-        "beginning",
-        "-e",
-        "-q",
-        "-f",
-        "%o %k %s\\n",
-      ],
-      { timeout: 15_000 },
-    );
-    assert.equal(stdout, "0 k1 zipped-1\n1 k2 zipped-2\n2 k3 plain-3\n");
-  });
-
-  test("kcat produces and reads back from several partitions", async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: "kcat-parts", numPartitions: 2 }] });
-    await admin.disconnect();
-    const brokers = `127.0.0.1:${broker.kafkaPort}`;
-    for (const partition of ["0", "1"]) {
-      const child = execFile("kcat", ["-b", brokers, "-P", "-t", "kcat-parts", "-p", partition], {
-        timeout: 15_000,
-      });
-      child.stdin?.end(`p${partition}-a\np${partition}-b\n`);
-      await new Promise((resolve) => child.once("exit", resolve));
-      assert.equal(child.exitCode, 0);
-    }
-    for (const partition of ["0", "1"]) {
-      const { stdout } = await run(
-        "kcat",
-        ["-b", brokers, "-C", "-t", "kcat-parts", "-p", partition, "-o", "beginning", "-e", "-q"],
-        { timeout: 15_000 },
-      );
-      assert.equal(stdout, `p${partition}-a\np${partition}-b\n`);
     }
   });
 });

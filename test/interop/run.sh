@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Interop suite: Debian's mosquitto_pub / mosquitto_sub (MQTT 3.1.1 and 5) against the real
-# broker process. Run: npm run test:interop (installs mosquitto-clients with apt-get if needed).
+# Interop suite: Debian's mosquitto_pub / mosquitto_sub (MQTT 3.1.1 and 5) and kcat (Kafka,
+# librdkafka) against the real broker process. Run: npm run test:interop (installs
+# mosquitto-clients and kcat with apt-get if needed).
 #
 # Every subscriber prints one line per message: topic|qos|retain|payload-hex|user-properties,
 # so payloads (binary ones too) are compared exactly. A subscriber is known to be subscribed
@@ -52,19 +53,33 @@ fail() {
 
 # ---- setup --------------------------------------------------------------------------------
 
+have_clients() {
+  command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null &&
+    command -v kcat >/dev/null
+}
+
 ensure_clients() {
-  command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null && return 0
+  have_clients && return 0
   local sudo=()
   if [[ "$(id -u)" != 0 ]]; then
-    command -v sudo >/dev/null || { log "mosquitto-clients missing and not root"; return 1; }
+    command -v sudo >/dev/null || { log "mosquitto-clients or kcat missing, not root"; return 1; }
     sudo=(sudo -n)
   fi
-  log "installing mosquitto-clients with apt-get"
+  log "installing mosquitto-clients and kcat with apt-get"
   export DEBIAN_FRONTEND=noninteractive
   timeout 300 "${sudo[@]}" apt-get update -qq </dev/null >&2 || return 1
   timeout 300 "${sudo[@]}" apt-get install -y -qq --no-install-recommends mosquitto-clients \
-    </dev/null >&2 || return 1
-  command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null
+    kcat </dev/null >&2 || return 1
+  have_clients
+}
+
+# kcat against its own broker process (a node:test file: it also needs kafkajs).
+check_kcat() {
+  if timeout 120 "$NODE" --test --test-reporter=spec "$ROOT/test/interop/kcat.test.ts"; then
+    pass "kcat consumes and produces (test/interop/kcat.test.ts)"
+  else
+    fail "kcat (test/interop/kcat.test.ts)"
+  fi
 }
 
 # Starts the broker on a free loopback port and sets PORT from its "listener":"mqtt" log line.
@@ -327,7 +342,7 @@ check_user_properties() {
 }
 
 main() {
-  ensure_clients || { log "cannot install mosquitto-clients"; exit 1; }
+  ensure_clients || { log "cannot install mosquitto-clients and kcat"; exit 1; }
   start_broker || exit 1
   check_qos_matrix
   check_payloads
@@ -336,6 +351,7 @@ main() {
   check_will mqttv311
   check_will mqttv5
   check_user_properties
+  check_kcat
   if ! kill -0 "$BROKER_PID" 2>/dev/null; then fail "broker still running after the suite"; fi
   printf 'interop: %d passed, %d failed\n' "$PASSED" "$FAILED"
   [[ $FAILED == 0 ]]
