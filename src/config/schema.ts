@@ -8,6 +8,8 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
+import { topicNameProblem } from "../broker/kafka/topic-names.ts";
+import { validateTopicFilter } from "../broker/mqtt/topic.ts";
 import { FSYNC_POLICIES } from "../storage/log/options.ts";
 
 /** What a key accepts, phrased to follow "must be ..." in an error message. */
@@ -140,6 +142,39 @@ export const MqttPersistenceSchema = z.strictObject({
   checkpoint_interval_ms: intRange(100, 3_600_000, " (milliseconds)").default(5000),
 });
 
+const MqttToKafkaRuleSchema = z.strictObject({
+  mqtt_filter: z.string().refine(validateTopicFilter),
+  kafka_topic: z.string().refine((name) => topicNameProblem(name) === null),
+});
+
+const KafkaToMqttRuleSchema = z.strictObject({
+  kafka_topic: z.string().refine((name) => topicNameProblem(name) === null),
+  mqtt_topic: z
+    .string()
+    .min(1)
+    .refine((t) => !t.includes("+") && !t.includes("#")),
+  qos: z.literal([0, 1, 2]).default(1),
+  retain: z.boolean().default(false),
+});
+
+/** MQTT <-> Kafka bridge rules (src/bridge/). */
+export const BridgeSchema = z.strictObject({
+  mqtt_to_kafka: z
+    .array(MqttToKafkaRuleSchema)
+    .register(keyDocs, {
+      allowed:
+        "a list of tables, each with mqtt_filter (an MQTT topic filter) and kafka_topic (a Kafka topic name: letters, digits, '.', '_', '-')",
+    })
+    .default([]),
+  kafka_to_mqtt: z
+    .array(KafkaToMqttRuleSchema)
+    .register(keyDocs, {
+      allowed:
+        "a list of tables, each with kafka_topic (a Kafka topic name), mqtt_topic (a topic template without wildcards), optional qos (0, 1 or 2) and retain (true or false)",
+    })
+    .default([]),
+});
+
 export const LogSchema = z.strictObject({
   level: oneOf(LOG_LEVELS).default("info"),
   format: oneOf(LOG_FORMATS).default("auto"),
@@ -187,6 +222,7 @@ const SECTIONS = {
   mqtt_protocol_config: MqttProtocolConfigSchema,
   mqtt_limits: MqttLimitsSchema,
   mqtt_persistence: MqttPersistenceSchema,
+  bridge: BridgeSchema,
   log: LogSchema,
   admin: AdminSchema,
   kafka: KafkaSchema,
@@ -208,6 +244,7 @@ export const ConfigSchema = z.strictObject({
   mqtt_protocol_config: MqttProtocolConfigSchema.prefault({}),
   mqtt_limits: MqttLimitsSchema.prefault({}),
   mqtt_persistence: MqttPersistenceSchema.prefault({}),
+  bridge: BridgeSchema.prefault({}),
   log: LogSchema.prefault({}),
   admin: AdminSchema.prefault({}),
   kafka: KafkaSchema.prefault({}),

@@ -1,12 +1,14 @@
 import { mkdir } from "node:fs/promises";
 import type { Server } from "node:net";
 import type { AdminServer } from "../admin/listener.ts";
+import type { Bridge } from "../bridge/bridge.ts";
 import type { KafkaBroker } from "../broker/kafka/kafka-broker.ts";
 import { MqttBroker } from "../broker/mqtt/broker.ts";
 import { type ListenerAddress, listenTcp } from "../broker/mqtt/listener.ts";
 import { MqttPersistence } from "../broker/mqtt/persistence/persistence.ts";
 import { attachPersistence } from "../broker/mqtt/persistence/restore.ts";
 import type { Config } from "../config/schema.ts";
+import { ErrorCode, RobustMQError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 
 export interface RobustMQNode {
@@ -27,29 +29,33 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
     {};
   let broker: MqttBroker | null = null;
   let server: Server | null = null;
-  if (config.roles.includes("broker")) {
-    broker = new MqttBroker(config, logger.child({ component: "mqtt" }));
-    if (config.mqtt_persistence.enable) await openPersistence(broker, config, logger);
-    const tcp = await listenTcp(broker, config.network.bind_address, config.network.tcp_port);
-    server = tcp.server;
-    listeners.mqtt = tcp.address;
-    logger.info(
-      { listener: "mqtt", address: `${tcp.address.host}:${tcp.address.port}` },
-      `MQTT listening on ${tcp.address.host}:${tcp.address.port}`,
-    );
-  }
   let kafka: KafkaBroker | null = null;
+  let bridge: Bridge | null = null;
   let admin: AdminServer;
   try {
-    if (config.roles.includes("broker") && config.kafka.enable) {
-      kafka = await startKafka(config, logger);
-      listeners.kafka = kafka.address;
+    if (config.roles.includes("broker")) {
+      broker = new MqttBroker(config, logger.child({ component: "mqtt" }));
+      if (config.mqtt_persistence.enable) await openPersistence(broker, config, logger);
+      if (config.kafka.enable) {
+        kafka = await startKafka(config, logger);
+        listeners.kafka = kafka.address;
+      }
+      bridge = await startBridgeIfConfigured(config, broker, kafka, logger);
+      const tcp = await listenTcp(broker, config.network.bind_address, config.network.tcp_port);
+      server = tcp.server;
+      listeners.mqtt = tcp.address;
+      logger.info(
+        { listener: "mqtt", address: `${tcp.address.host}:${tcp.address.port}` },
+        `MQTT listening on ${tcp.address.host}:${tcp.address.port}`,
+      );
     }
     admin = await startAdmin(config, logger, broker, startedAtMs, listeners);
   } catch (err) {
+    await bridge?.stop();
     await kafka?.stop();
     server?.close();
     await broker?.shutdown();
+    await broker?.persistence?.close();
     throw err;
   }
   listeners.admin = admin.address;
@@ -70,6 +76,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
       stopping ??= (async () => {
         logger.info({ reason }, "RobustMQ stopping");
         await admin.close();
+        await bridge?.stop();
         await kafka?.stop();
         server?.close();
         await broker?.shutdown();
@@ -86,6 +93,25 @@ async function openPersistence(broker: MqttBroker, config: Config, logger: Logge
   const storageLogger = logger.child({ component: "storage" });
   const { persistence, ...recovered } = await MqttPersistence.open(config, storageLogger);
   await attachPersistence(broker, persistence, recovered);
+}
+
+/** The MQTT <-> Kafka bridge (src/bridge/), when [bridge] has rules. */
+async function startBridgeIfConfigured(
+  config: Config,
+  broker: MqttBroker,
+  kafka: KafkaBroker | null,
+  logger: Logger,
+): Promise<Bridge | null> {
+  const rules = config.bridge.mqtt_to_kafka.length + config.bridge.kafka_to_mqtt.length;
+  if (rules === 0) return null;
+  if (kafka === null) {
+    throw new RobustMQError(
+      ErrorCode.CONFIG_INVALID,
+      "[bridge] has rules but [kafka] enable = false: the bridge needs the Kafka listener",
+    );
+  }
+  const { startBridge } = await import("../bridge/bridge.ts");
+  return startBridge(config, broker, kafka, logger.child({ component: "bridge" }));
 }
 
 /** The Kafka listener (src/broker/kafka/), loaded only when enabled. */

@@ -46,6 +46,8 @@ export class MqttBroker {
   private publisher: MqttConnection | null = null;
   /** Durable state on disk; null when mqtt_persistence is off. */
   persistence: MqttPersistence | null = null;
+  /** The MQTT -> Kafka bridge (src/bridge/): appends a message, null if no rule matches. */
+  forwardToKafka: ((message: Message) => Promise<unknown> | null) | null = null;
   /** Set while routing when a persistent session takes a QoS 1/2 delivery of the message. */
   private routeNeedsLog = false;
   /** Persistent sessions that took it through a shared subscription: [clientId, filter]. */
@@ -124,6 +126,7 @@ export class MqttBroker {
         .catch(() => this.withdraw(message, sessions));
       if (retainedChanged) persistence.retainedChanged(message.topic);
     }
+    if (this.forwardToKafka !== null) message.bridged = this.forwardToKafka(message);
     return count;
   }
 

@@ -29,6 +29,8 @@ export class Message {
   logOffset: number;
   /** The append to the message log, while the message is being or has been stored. */
   stored: Promise<number> | null;
+  /** Appends of the MQTT -> Kafka bridge, when a rule matched. */
+  bridged: Promise<unknown> | null;
   private compacted: boolean;
 
   constructor(
@@ -50,6 +52,7 @@ export class Message {
     this.encoded = null;
     this.logOffset = -1;
     this.stored = null;
+    this.bridged = null;
     this.compacted = false;
   }
 

@@ -110,6 +110,7 @@ const EXPECTED_DEFAULTS: Config = {
     retention_ms: 604800000,
     retention_bytes: -1,
   },
+  bridge: { mqtt_to_kafka: [], kafka_to_mqtt: [] },
   log: { level: "info", format: "auto" },
   admin: { username: "admin", password: "", token_ttl_s: 3600, metrics_auth: false },
 };
@@ -358,6 +359,14 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
   "kafka.segment_bytes": { values: [1024], allowed: "an integer from 1048576" },
   "kafka.retention_ms": { values: [-2], allowed: "an integer >= -1" },
   "kafka.retention_bytes": { values: [-2], allowed: "an integer >= -1" },
+  "bridge.mqtt_to_kafka": {
+    values: [[{ mqtt_filter: "a/#/b", kafka_topic: "t" }], [{ mqtt_filter: "a", kafka_topic: "a b" }]],
+    allowed: "a list of tables, each with mqtt_filter",
+  },
+  "bridge.kafka_to_mqtt": {
+    values: [[{ kafka_topic: "t", mqtt_topic: "a/+" }], [{ kafka_topic: "t", mqtt_topic: "a", qos: 3 }]],
+    allowed: "a list of tables, each with kafka_topic",
+  },
   "mqtt_persistence.enable": { values: ["yes", 1], allowed: "true or false" },
   "mqtt_persistence.fsync_policy": {
     values: ["sometimes", "ALWAYS"],

@@ -157,7 +157,14 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
     if (message.stored !== null) session.lastStored = message.stored;
   }
   const code = deliveries === 0 ? ReasonCode.NO_MATCHING_SUBSCRIBERS : ReasonCode.SUCCESS;
-  acknowledgeStored(conn, packet, message.stored, code);
+  acknowledgeStored(conn, packet, durable(message), code);
+}
+
+/** What must hold before the acknowledgement: stored in the MQTT log, appended to Kafka. */
+function durable(message: Message): Promise<unknown> | null {
+  const { stored, bridged } = message;
+  if (bridged === null) return stored;
+  return stored === null ? bridged : Promise.all([stored, bridged]);
 }
 
 /** Absolute expiry from the Message Expiry Interval, capped by configuration; 0 = none. */

@@ -1,0 +1,53 @@
+/**
+ * The MQTT <-> Kafka bridge inside one node: rules from the [bridge] config section connect the
+ * MQTT broker with the Kafka topic store. Both directions are described in their own files.
+ */
+import type { KafkaBroker } from "../broker/kafka/kafka-broker.ts";
+import type { MqttBroker } from "../broker/mqtt/broker.ts";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import { KafkaToMqtt } from "./kafka-to-mqtt.ts";
+import { MqttToKafka } from "./mqtt-to-kafka.ts";
+
+export interface Bridge {
+  readonly toKafka: MqttToKafka | null;
+  readonly toMqtt: KafkaToMqtt | null;
+  stop(): Promise<void>;
+}
+
+export async function startBridge(
+  config: Config,
+  mqtt: MqttBroker,
+  kafka: KafkaBroker,
+  logger: Logger,
+): Promise<Bridge> {
+  const rules = config.bridge;
+  let toKafka: MqttToKafka | null = null;
+  if (rules.mqtt_to_kafka.length > 0) {
+    const forwarder = new MqttToKafka(
+      rules.mqtt_to_kafka,
+      kafka.store,
+      config.kafka.default_partitions,
+      logger,
+    );
+    mqtt.forwardToKafka = (message) => forwarder.forward(message);
+    toKafka = forwarder;
+  }
+  let toMqtt: KafkaToMqtt | null = null;
+  if (rules.kafka_to_mqtt.length > 0) {
+    toMqtt = new KafkaToMqtt(rules.kafka_to_mqtt, kafka.store, mqtt, config.data_dir, logger);
+    await toMqtt.start();
+  }
+  logger.info(
+    { mqttToKafka: rules.mqtt_to_kafka.length, kafkaToMqtt: rules.kafka_to_mqtt.length },
+    "MQTT <-> Kafka bridge started",
+  );
+  return {
+    toKafka,
+    toMqtt,
+    async stop() {
+      mqtt.forwardToKafka = null;
+      await toMqtt?.stop();
+    },
+  };
+}

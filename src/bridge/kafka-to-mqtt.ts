@@ -1,0 +1,236 @@
+/**
+ * Kafka -> MQTT: records appended to a rule's Kafka topic (by Kafka clients, or by the other
+ * direction) are published to MQTT subscribers. The MQTT topic comes from the rule's template:
+ * `{key}` is the record key, `{topic}` the Kafka topic, `{partition}` the partition; QoS and
+ * retain come from the rule. Headers become v5 user properties, except `mqtt.content_type`
+ * (the content type) and the other `mqtt.*` headers the MQTT -> Kafka direction adds. Each
+ * partition is read from where the bridge left off (positions are saved under
+ * data_dir/bridge); a fresh rule starts at the end of the log.
+ */
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { partitionKey } from "../broker/kafka/partition-waiters.ts";
+import type { KafkaTopic, TopicStore } from "../broker/kafka/topic-store.ts";
+import type { MqttBroker } from "../broker/mqtt/broker.ts";
+import { Message } from "../broker/mqtt/message.ts";
+import { validateTopicName } from "../broker/mqtt/topic.ts";
+import type { Logger } from "../log/logger.ts";
+import type { QoS } from "../protocol/mqtt/constants.ts";
+import type { Properties } from "../protocol/mqtt/packets.ts";
+import {
+  batchBaseOffset,
+  batchLastOffsetDelta,
+  batchSizeBytes,
+  type LogRecord,
+} from "../storage/log/index.ts";
+import { batchRecords } from "./compression.ts";
+
+export interface KafkaToMqttRule {
+  kafka_topic: string;
+  mqtt_topic: string;
+  qos: QoS;
+  retain: boolean;
+}
+
+/** Messages the bridge publishes carry this origin; the other direction skips them (no loops). */
+export const BRIDGE_ORIGIN = "$bridge";
+
+const READ_BYTES = 1 << 20;
+const POLL_MS = 1000;
+const SAVE_INTERVAL_MS = 1000;
+
+export class KafkaToMqtt {
+  readonly #rules: readonly KafkaToMqttRule[];
+  readonly #store: TopicStore;
+  readonly #broker: MqttBroker;
+  readonly #logger: Logger;
+  readonly #positionsFile: string;
+  #positions: Record<string, number> = {};
+  #dirty = false;
+  readonly #abort = new AbortController();
+  readonly #loops: Promise<void>[] = [];
+  #saveTimer: NodeJS.Timeout | null = null;
+  published = 0;
+  skipped = 0;
+
+  constructor(
+    rules: readonly KafkaToMqttRule[],
+    store: TopicStore,
+    broker: MqttBroker,
+    dataDir: string,
+    logger: Logger,
+  ) {
+    this.#rules = rules;
+    this.#store = store;
+    this.#broker = broker;
+    this.#logger = logger;
+    this.#positionsFile = join(dataDir, "bridge", "positions.json");
+  }
+
+  async start(): Promise<void> {
+    await mkdir(join(this.#positionsFile, ".."), { recursive: true });
+    try {
+      this.#positions = JSON.parse(await readFile(this.#positionsFile, "utf8")) as Record<
+        string,
+        number
+      >;
+    } catch {
+      this.#positions = {};
+    }
+    for (const rule of this.#rules) this.#loops.push(this.#follow(rule));
+    this.#saveTimer = setInterval(() => void this.#save(), SAVE_INTERVAL_MS);
+    this.#saveTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    if (this.#saveTimer !== null) clearInterval(this.#saveTimer);
+    await Promise.all(this.#loops);
+    await this.#save();
+  }
+
+  /** Follows the rule's topic, and the topic of that name again if it is deleted and recreated. */
+  async #follow(rule: KafkaToMqttRule): Promise<void> {
+    const signal = this.#abort.signal;
+    // History of a topic that existed before the rule is not replayed; a topic created later
+    // is read from its start.
+    let fromStart = this.#store.get(rule.kafka_topic) === undefined;
+    while (!signal.aborted) {
+      const topic = this.#store.get(rule.kafka_topic);
+      if (topic === undefined) {
+        fromStart = true;
+        await sleep(POLL_MS, signal);
+        continue;
+      }
+      await Promise.all(
+        topic.logs.map((_, partition) => this.#followPartition(rule, topic, partition, fromStart)),
+      );
+      fromStart = true; // it was deleted: a topic of that name is a new one
+    }
+  }
+
+  async #followPartition(
+    rule: KafkaToMqttRule,
+    topic: KafkaTopic,
+    partition: number,
+    fromStart: boolean,
+  ): Promise<void> {
+    const signal = this.#abort.signal;
+    const log = topic.logs[partition];
+    const key = partitionKey(topic.metadata.name, partition);
+    // By topic id: a topic deleted and created again starts afresh.
+    const positionKey = `${topic.metadata.topicId}/${partition} ${rule.mqtt_topic}`;
+    const saved = this.#positions[positionKey];
+    let offset = saved ?? (fromStart ? log.logStartOffset : log.logEndOffset);
+    while (!signal.aborted && this.#store.get(topic.metadata.name) === topic) {
+      offset = Math.max(offset, log.logStartOffset);
+      if (offset >= log.logEndOffset) {
+        await this.#store.waiters.wait([key], POLL_MS, signal);
+        continue;
+      }
+      try {
+        offset = await this.#publishFrom(rule, topic, partition, offset);
+      } catch (err) {
+        this.#logger.warn(
+          { err, kafkaTopic: rule.kafka_topic, partition, offset },
+          "bridge: Kafka read failed",
+        );
+        await sleep(POLL_MS, signal);
+        continue;
+      }
+      this.#positions[positionKey] = offset;
+      this.#dirty = true;
+    }
+  }
+
+  /** Publishes the records of one read from `offset`; returns the next offset. */
+  async #publishFrom(
+    rule: KafkaToMqttRule,
+    topic: KafkaTopic,
+    partition: number,
+    offset: number,
+  ): Promise<number> {
+    const log = topic.logs[partition];
+    const slice = await log.read(offset, READ_BYTES);
+    if (slice.sizeBytes === 0) return offset;
+    const buffer = await log.readSlice(slice);
+    let next = offset;
+    for (let at = 0; at < buffer.length; at += batchSizeBytes(buffer, at)) {
+      const decoded = batchRecords(buffer, at);
+      if (decoded.kind === "ok") {
+        for (const record of decoded.records) {
+          if (record.offset >= offset) this.#publish(rule, topic.metadata.name, partition, record);
+        }
+      } else {
+        this.skipped++;
+        this.#logger.warn(
+          { kafkaTopic: topic.metadata.name, partition, reason: decoded.reason },
+          "bridge: batch skipped",
+        );
+      }
+      next = batchBaseOffset(buffer, at) + batchLastOffsetDelta(buffer, at) + 1;
+    }
+    return next;
+  }
+
+  #publish(rule: KafkaToMqttRule, kafkaTopic: string, partition: number, record: LogRecord): void {
+    const topic = rule.mqtt_topic
+      .replaceAll("{key}", record.key?.toString() ?? "")
+      .replaceAll("{topic}", kafkaTopic)
+      .replaceAll("{partition}", String(partition));
+    if (!validateTopicName(topic) || topic.startsWith("$")) {
+      this.skipped++;
+      this.#logger.debug(
+        { kafkaTopic, offset: record.offset, topic },
+        "bridge: not a valid MQTT topic name",
+      );
+      return;
+    }
+    const properties: Properties = {};
+    const userProperties: Array<[string, string]> = [];
+    for (const header of record.headers) {
+      const value = header.value?.toString() ?? "";
+      if (header.key === "mqtt.content_type") properties.contentType = value;
+      else if (!header.key.startsWith("mqtt.")) userProperties.push([header.key, value]);
+    }
+    if (userProperties.length > 0) properties.userProperties = userProperties;
+    const payload = Buffer.from(record.value ?? Buffer.alloc(0));
+    const hasProperties = properties.contentType !== undefined || userProperties.length > 0;
+    const message = new Message(
+      topic,
+      payload,
+      rule.qos,
+      rule.retain,
+      hasProperties ? properties : undefined,
+      0,
+      BRIDGE_ORIGIN,
+    );
+    this.#broker.publish(message);
+    this.published++;
+  }
+
+  async #save(): Promise<void> {
+    if (!this.#dirty) return;
+    this.#dirty = false;
+    const temporary = `${this.#positionsFile}.tmp`;
+    try {
+      await writeFile(temporary, JSON.stringify(this.#positions));
+      await rename(temporary, this.#positionsFile);
+    } catch (err) {
+      this.#dirty = true;
+      this.#logger.warn({ err }, "bridge: positions not saved");
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

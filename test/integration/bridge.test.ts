@@ -1,0 +1,172 @@
+/**
+ * The MQTT <-> Kafka bridge in the real broker process, with mqtt.js on the MQTT side and
+ * kafkajs (producer) plus raw Fetch requests on the Kafka side.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { CompressionTypes, Kafka, logLevel } from "kafkajs";
+import type { MqttClient } from "mqtt";
+import { partitionForKey } from "../../src/bridge/partitioner.ts";
+import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
+import { type LogRecord, readRecords } from "../../src/storage/log/index.ts";
+import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { ClientTracker, connectMqtt, Inbox, WAIT_TIMEOUT_MS } from "../helpers/mqtt-clients.ts";
+import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
+
+const PARTITIONS = 3;
+const CONFIG = `
+[kafka]
+default_partitions = ${PARTITIONS}
+
+[[bridge.mqtt_to_kafka]]
+mqtt_filter = "sensors/#"
+kafka_topic = "mqtt-sensors"
+
+[[bridge.mqtt_to_kafka]]
+mqtt_filter = "loop/#"
+kafka_topic = "loop"
+
+[[bridge.kafka_to_mqtt]]
+kafka_topic = "commands"
+mqtt_topic = "devices/{key}/commands"
+qos = 1
+
+[[bridge.kafka_to_mqtt]]
+kafka_topic = "loop"
+mqtt_topic = "loop-back/{key}"
+qos = 1
+`;
+
+let broker: BrokerProcess;
+let kafka: Kafka;
+const tracker = new ClientTracker();
+
+before(async () => {
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
+  broker = await startBroker({ config: CONFIG, logLevel: "info" });
+  kafka = new Kafka({
+    clientId: "bridge-test",
+    brokers: [`127.0.0.1:${broker.kafkaPort}`],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 3, initialRetryTime: 50 },
+  });
+});
+
+after(async () => {
+  await tracker.closeAll();
+  assert.equal(await broker.stop(), 0);
+});
+
+/** Every record of a partition from offset 0, read with a raw Fetch. */
+async function records(topic: string, partition: number): Promise<LogRecord[]> {
+  const client = await WireClient.connect(broker.kafkaPort ?? 0);
+  try {
+    const response = await client.request(ApiKey.Fetch, 11, {
+      replicaId: -1,
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 10_000_000,
+      topics: [
+        { topic, partitions: [{ partition, fetchOffset: 0n, partitionMaxBytes: 10_000_000 }] },
+      ],
+    });
+    const data = response.responses[0].partitions[0];
+    assert.equal(data.errorCode, 0, `fetch ${topic}/${partition}`);
+    const all: LogRecord[] = [];
+    const bytes = data.records ?? Buffer.alloc(0);
+    for (let at = 0; at < bytes.length; at += 12 + bytes.readInt32BE(at + 8)) {
+      const decoded = readRecords(bytes, at);
+      assert.equal(decoded.kind, "ok");
+      if (decoded.kind === "ok") all.push(...decoded.records);
+    }
+    return all;
+  } finally {
+    client.close();
+  }
+}
+
+function header(record: LogRecord, key: string): string | undefined {
+  return record.headers.find((h) => h.key === key)?.value?.toString();
+}
+
+describe("MQTT -> Kafka", () => {
+  test("each message becomes one record: key = topic, headers = properties, partition by key", async () => {
+    const pub: MqttClient = tracker.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+    const topics = ["sensors/a/temp", "sensors/b/temp", "sensors/a/temp"];
+    for (const [i, topic] of topics.entries()) {
+      // PUBACK comes once the record is stored in Kafka.
+      await pub.publishAsync(topic, `v${i}`, {
+        qos: 1,
+        properties: { userProperties: { unit: "C" }, contentType: "text/plain" },
+      });
+    }
+    await pub.publishAsync("other/topic", "not bridged", { qos: 1 });
+    const found = new Map<string, string[]>();
+    for (let p = 0; p < PARTITIONS; p++) {
+      for (const record of await records("mqtt-sensors", p)) {
+        const key = String(record.key);
+        assert.equal(p, partitionForKey(Buffer.from(key), PARTITIONS), "Kafka's partitioner");
+        assert.equal(header(record, "unit"), "C");
+        assert.equal(header(record, "mqtt.qos"), "1");
+        assert.equal(header(record, "mqtt.retain"), "false");
+        assert.equal(header(record, "mqtt.content_type"), "text/plain");
+        found.set(key, [...(found.get(key) ?? []), String(record.value)]);
+      }
+    }
+    assert.deepEqual(Object.fromEntries(found), {
+      "sensors/a/temp": ["v0", "v2"],
+      "sensors/b/temp": ["v1"],
+    });
+  });
+});
+
+describe("Kafka -> MQTT", () => {
+  test("records produced with kafkajs (gzip too) reach MQTT subscribers on the templated topic", async () => {
+    const sub = tracker.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+    const inbox = new Inbox(sub);
+    await sub.subscribeAsync("devices/+/commands", { qos: 1 });
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      // The topic is created by the first send, after the rule: read from its start.
+      await producer.send({
+        topic: "commands",
+        messages: [{ key: "d1", value: "reboot", headers: { origin: "ops" } }],
+      });
+      await producer.send({
+        topic: "commands",
+        compression: CompressionTypes.GZIP,
+        messages: [
+          { key: "d2", value: "update" },
+          { key: "d3", value: "stop" },
+        ],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const got = await inbox.waitFor(3, () => true, WAIT_TIMEOUT_MS + 2000);
+    const byTopic = Object.fromEntries(got.map((m) => [m.topic, m.payload.toString()]));
+    assert.deepEqual(byTopic, {
+      "devices/d1/commands": "reboot",
+      "devices/d2/commands": "update",
+      "devices/d3/commands": "stop",
+    });
+    const first = got.find((m) => m.topic === "devices/d1/commands");
+    assert.deepEqual({ ...first?.packet.properties?.userProperties }, { origin: "ops" });
+    assert.equal(first?.packet.qos, 1);
+  });
+
+  test("a message bridged to Kafka and back to MQTT is not sent to Kafka again", async () => {
+    const sub = tracker.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+    const inbox = new Inbox(sub);
+    await sub.subscribeAsync("loop-back/#", { qos: 1 });
+    const pub = tracker.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+    await pub.publishAsync("loop/x", "once", { qos: 1 });
+    const [back] = await inbox.waitFor(1, () => true, WAIT_TIMEOUT_MS + 2000);
+    assert.equal(back.topic, "loop-back/loop/x");
+    assert.equal(back.payload.toString(), "once");
+    let total = 0;
+    for (let p = 0; p < PARTITIONS; p++) total += (await records("loop", p)).length;
+    assert.equal(total, 1, "one record: the bridged-back message was not appended again");
+  });
+});
