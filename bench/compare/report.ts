@@ -126,8 +126,7 @@ export function resultsTable(rows: readonly WorkloadResult[], settings: Settings
   const lines = [line(columns), line(columns.map(() => "---"))];
   for (const row of rows) {
     const { workload } = row;
-    const title =
-      workload.id === 7 ? `${workload.title}: **RobustMQ not durable yet**` : workload.title;
+    const title = workload.title;
     for (const [i, metric] of workload.metrics.entries()) {
       const label = metric.better === "lower" ? `${metric.label} (lower is better)` : metric.label;
       lines.push(

@@ -291,7 +291,8 @@ async function latency(context: RunContext): Promise<Measurement> {
 }
 
 const DURABILITY_NOTES: Readonly<Record<BrokerName, string>> = {
-  robustmq: "RobustMQ not durable yet: sessions and their queues live in memory",
+  robustmq:
+    "durable: every PUBACK after the message is fsynced to the message log (group commit, fsync_policy always)",
   mosquitto:
     "persistence true: a snapshot at autosave_interval (1800 s) and at exit, no fsync per message",
   aedes: "MQTT 3.1.1 clean session false (no MQTT 5); in-memory persistence, not durable",
