@@ -77,6 +77,48 @@ export const nodeSchema = object({
   },
 });
 
+const segmentSchema = object({
+  baseOffset: int,
+  nextOffset: int,
+  sizeBytes: int,
+  maxTimestamp: int,
+  corruptRegions: int,
+});
+
+const logSchema = object({
+  logStartOffset: int,
+  logEndOffset: int,
+  sizeBytes: int,
+  segments: { type: "array", items: segmentSchema },
+});
+
+export const mqttStorageSchema = object({
+  ...(logSchema.properties as Record<string, Schema>),
+  fsyncPolicy: str,
+  appendFailures: int,
+  persistentSessions: int,
+  lastCheckpointAt: nullableStr,
+  replayFromOffset: nullableInt,
+});
+
+export const kafkaTopicSummarySchema = object({
+  name: str,
+  topicId: str,
+  partitions: int,
+  sizeBytes: int,
+  records: int,
+  createdAt: str,
+});
+
+export const kafkaTopicSchema = object({
+  ...(kafkaTopicSummarySchema.properties as Record<string, Schema>),
+  configs: { type: "object", additionalProperties: str },
+  partitionLogs: {
+    type: "array",
+    items: object({ partition: int, ...(logSchema.properties as Record<string, Schema>) }),
+  },
+});
+
 export const clientSchema = object({
   clientId: str,
   username: nullableStr,

@@ -7,6 +7,7 @@
 
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { KafkaBroker } from "../broker/kafka/kafka-broker.ts";
 import type { MqttBroker } from "../broker/mqtt/broker.ts";
 import { ErrorCode } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
@@ -16,6 +17,7 @@ import { ADMIN_BODY_BYTES_MAX, LOGINS_IN_FLIGHT_MAX } from "./limits.ts";
 import { createMetricsRegistry } from "./metrics.ts";
 import { registerMqttRoutes } from "./routes-mqtt.ts";
 import { type NodeInfo, registerNodeRoutes, uptimeS } from "./routes-node.ts";
+import { registerKafkaRoutes, registerMqttStorageRoutes } from "./routes-storage.ts";
 import { errorSchema, healthSchema, loginBody, loginReply } from "./schemas.ts";
 import { registerDashboard } from "./static.ts";
 import { bearerToken, TokenStore } from "./tokens.ts";
@@ -24,6 +26,7 @@ import { robustmqVersion } from "./version.ts";
 export interface AdminServerOptions {
   node: NodeInfo;
   broker: MqttBroker | null;
+  kafka?: KafkaBroker | null;
   credentials: AdminCredentials;
   logger: Logger;
   /** The built dashboard (default web/dist/); tests point it elsewhere. */
@@ -67,10 +70,21 @@ export async function buildAdminApp(options: AdminServerOptions): Promise<Fastif
       api.addHook("onRequest", requireToken);
       registerNodeRoutes(api, node);
       if (broker !== null) registerMqttRoutes(api, broker);
+      const persistence = broker?.persistence ?? null;
+      if (broker !== null && persistence !== null) {
+        registerMqttStorageRoutes(api, persistence, () => countPersistent(broker));
+      }
+      if (options.kafka != null) registerKafkaRoutes(api, options.kafka);
     },
     { prefix: "/api/v1" },
   );
   return app;
+}
+
+function countPersistent(broker: MqttBroker): number {
+  let count = 0;
+  for (const session of broker.sessions.values()) if (session.persistedExpiryS > 0) count++;
+  return count;
 }
 
 type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;

@@ -49,7 +49,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
         `MQTT listening on ${tcp.address.host}:${tcp.address.port}`,
       );
     }
-    admin = await startAdmin(config, logger, broker, startedAtMs, listeners);
+    admin = await startAdmin(config, logger, broker, kafka, startedAtMs, listeners);
   } catch (err) {
     await bridge?.stop();
     await kafka?.stop();
@@ -128,6 +128,7 @@ async function startAdmin(
   config: Config,
   logger: Logger,
   broker: MqttBroker | null,
+  kafka: KafkaBroker | null,
   startedAtMs: number,
   listeners: { mqtt?: ListenerAddress; admin?: ListenerAddress },
 ): Promise<AdminServer> {
@@ -139,6 +140,7 @@ async function startAdmin(
   const admin = await startAdminServer({
     node: { config, startedAtMs, listeners: () => ({ ...listeners }) },
     broker,
+    kafka,
     credentials,
     logger: adminLogger,
   });

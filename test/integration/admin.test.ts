@@ -403,10 +403,61 @@ describe("admin API", () => {
       "/api/v1/retained/{topic}",
       "/api/v1/stats",
       "/api/v1/config",
+      "/api/v1/storage/mqtt",
+      "/api/v1/kafka/topics",
+      "/api/v1/kafka/topics/{name}",
     ]) {
       assert.ok(paths.includes(path), `${path} missing from ${paths.join(", ")}`);
     }
-    assert.ok(!paths.some((p) => /users|acl|kafka|storage/.test(p)), "unbuilt sections absent");
+    assert.ok(!paths.some((p) => /users|acl/.test(p)), "unbuilt sections absent");
+  });
+
+  test("GET /api/v1/storage/mqtt: the message log grows with a message for an offline session", async () => {
+    const before = await get("/api/v1/storage/mqtt");
+    assert.equal(before.status, 200);
+    assert.equal(before.body.fsyncPolicy, "always");
+    const topic = uniqueName("admin/storage");
+    const clientId = uniqueName("offline");
+    const options = { clientId, clean: false, protocolVersion: 5 as const };
+    const sub = track.mqtt(
+      await connectMqtt(broker.url, { ...options, properties: { sessionExpiryInterval: 60 } }),
+    );
+    await sub.subscribeAsync(topic, { qos: 1 });
+    await sub.endAsync();
+    const pub = track.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+    await pub.publishAsync(topic, "kept", { qos: 1 });
+    const after = await get("/api/v1/storage/mqtt");
+    assert.ok(Number(after.body.logEndOffset) > Number(before.body.logEndOffset));
+    assert.ok(Number(after.body.sizeBytes) > Number(before.body.sizeBytes));
+    assert.ok(Number(after.body.persistentSessions) >= 1);
+    const segments = after.body.segments as Array<Record<string, number>>;
+    assert.ok(segments.length >= 1);
+    assert.equal(segments.at(-1)?.nextOffset, after.body.logEndOffset);
+  });
+
+  test("GET /api/v1/kafka/topics and /kafka/topics/:name after a raw CreateTopics", async () => {
+    const name = `admin-${Date.now()}`;
+    const { WireClient } = await import("../unit/protocol/kafka/wire-client.ts");
+    const { ApiKey } = await import("../../src/protocol/kafka/api-keys.ts");
+    const client = await WireClient.connect(broker.kafkaPort ?? 0);
+    try {
+      const created = await client.request(ApiKey.CreateTopics, 4, {
+        topics: [{ name, numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] }],
+        timeoutMs: 5000,
+        validateOnly: false,
+      });
+      assert.equal(created.topics[0].errorCode, 0);
+    } finally {
+      client.close();
+    }
+    const list = await get("/api/v1/kafka/topics");
+    assert.equal(list.status, 200);
+    const topics = list.body as unknown as Array<Record<string, unknown>>;
+    assert.equal(topics.find((t) => t.name === name)?.partitions, 2);
+    const one = await get(`/api/v1/kafka/topics/${name}`);
+    assert.equal(one.status, 200);
+    assert.equal((one.body.partitionLogs as unknown[]).length, 2);
+    assert.equal((await get("/api/v1/kafka/topics/no-such-topic")).status, 404);
   });
 });
 
@@ -563,7 +614,7 @@ describe("bad input changes nothing", () => {
     const tooLarge = await call(admin.base, "POST", "/api/v1/login", null, big);
     assert.equal(tooLarge.status, 413);
     assert.equal(tooLarge.body.code, "RMQ_ERR_ADMIN_BODY_TOO_LARGE");
-    for (const path of ["/api/v1/users", "/api/v1/acl", "/api/v1/kafka/topics", "/nope"]) {
+    for (const path of ["/api/v1/users", "/api/v1/acl", "/api/v1/kafka/groups", "/nope"]) {
       const reply = await call(admin.base, "GET", path, admin.token);
       assert.equal(reply.status, 404, path);
       assert.equal(reply.body.code, "RMQ_ERR_ADMIN_NOT_FOUND");

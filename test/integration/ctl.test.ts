@@ -183,6 +183,21 @@ describe("robustmq ctl", () => {
     assert.match(again.stderr, /RMQ_ERR_CTL_REQUEST_FAILED: .*404.*RMQ_ERR_ADMIN_NOT_FOUND/);
   });
 
+  test("storage mqtt, kafka topics list and show", async () => {
+    const storage = parsed(await ctl([...login, "--output", "json", "storage", "mqtt"]));
+    assert.equal(storage.fsyncPolicy, "always");
+    assert.ok(Number(storage.persistentSessions) >= 1, "the subscriber's session is persisted");
+    const storageTable = await ctl([...login, "storage", "mqtt"]);
+    assert.equal(storageTable.status, 0, storageTable.stderr);
+    assert.match(storageTable.stdout, /^logEndOffset\s+\d+$/m);
+    assert.match(storageTable.stdout, /^BASE OFFSET\s+NEXT OFFSET/m);
+    const none = await ctl([...login, "kafka", "topics", "list"]);
+    assert.equal(none.stdout, "(none)\n");
+    const missing = await ctl([...login, "kafka", "topics", "show", "nothing"]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /RMQ_ERR_ADMIN_NOT_FOUND/);
+  });
+
   test("stats and config show", async () => {
     const stats = parsed(await ctl([...login, "--output", "json", "stats"]));
     assert.ok((stats.counters as Record<string, number>).connects >= 1);

@@ -58,3 +58,25 @@ export const RETAINED_COLUMNS: readonly Column[] = [
   col("EXPIRES AT", "expiresAt"),
   { header: "PAYLOAD", cell: preview },
 ];
+
+export const SEGMENT_COLUMNS: readonly Column[] = [
+  col("BASE OFFSET", "baseOffset"),
+  col("NEXT OFFSET", "nextOffset"),
+  col("BYTES", "sizeBytes"),
+  col("CORRUPT REGIONS", "corruptRegions"),
+];
+
+export const KAFKA_TOPIC_COLUMNS: readonly Column[] = [
+  col("TOPIC", "name"),
+  col("PARTITIONS", "partitions"),
+  col("RECORDS", "records"),
+  col("BYTES", "sizeBytes"),
+  col("CREATED", "createdAt"),
+];
+
+export const KAFKA_PARTITION_COLUMNS: readonly Column[] = [
+  col("PARTITION", "partition"),
+  col("START OFFSET", "logStartOffset"),
+  col("END OFFSET", "logEndOffset"),
+  col("BYTES", "sizeBytes"),
+];

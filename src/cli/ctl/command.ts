@@ -6,14 +6,18 @@
  */
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { RobustMQError } from "../../errors.ts";
+import type { JsonObject } from "./client.ts";
 import { type AdminClient, connectAdmin, type Json } from "./client.ts";
 import {
   CLIENT_COLUMNS,
+  KAFKA_PARTITION_COLUMNS,
+  KAFKA_TOPIC_COLUMNS,
   RETAINED_COLUMNS,
+  SEGMENT_COLUMNS,
   SESSION_COLUMNS,
   SUBSCRIPTION_COLUMNS,
 } from "./columns.ts";
-import { type OutputFormat, render, renderObject, renderPage } from "./output.ts";
+import { type OutputFormat, render, renderObject, renderPage, renderTable } from "./output.ts";
 
 const EXIT_FAILURE = 1;
 const DEFAULT_SERVER = "http://127.0.0.1:58080";
@@ -216,6 +220,55 @@ function registerNode(ctl: Command): void {
     .action(action((client) => client.get("/api/v1/config"), renderObject));
 }
 
+/** An object's scalar fields as key/value lines, then its `key` list as a table. */
+function objectWithTable(key: string, columns: Parameters<typeof renderTable>[1]) {
+  return (body: Json): string => {
+    const { [key]: rows, ...rest } = body as JsonObject;
+    const list = (rows ?? []) as JsonObject[];
+    return `${renderObject(rest as Json)}\n${list.length === 0 ? "(none)\n" : renderTable(list, columns)}`;
+  };
+}
+
+function registerStorage(ctl: Command): void {
+  ctl
+    .command("storage")
+    .description("stored data")
+    .command("mqtt")
+    .description("the MQTT message log behind durable sessions: offsets, checkpoint, segments")
+    .action(
+      action(
+        (client) => client.get("/api/v1/storage/mqtt"),
+        objectWithTable("segments", SEGMENT_COLUMNS),
+      ),
+    );
+  const topics = ctl
+    .command("kafka")
+    .description("Kafka topics")
+    .command("topics")
+    .description("Kafka topics");
+  topics
+    .command("list")
+    .description("list Kafka topics with their partitions, records and bytes")
+    .action(
+      action(
+        (client) => client.get("/api/v1/kafka/topics"),
+        (body) => {
+          const list = body as JsonObject[];
+          return list.length === 0 ? "(none)\n" : renderTable(list, KAFKA_TOPIC_COLUMNS);
+        },
+      ),
+    );
+  topics
+    .command("show <topic>")
+    .description("one Kafka topic: configuration and each partition's offsets")
+    .action(
+      action(
+        (client, name: string) => client.get(`/api/v1/kafka/topics/${encodeURIComponent(name)}`),
+        objectWithTable("partitionLogs", KAFKA_PARTITION_COLUMNS),
+      ),
+    );
+}
+
 /** An environment variable's value; unset and empty are the same. */
 function envValue(name: string): string | undefined {
   const value = process.env[name];
@@ -248,4 +301,5 @@ export function registerCtlCommand(program: Command): void {
   registerClients(ctl);
   registerLists(ctl);
   registerRetained(ctl);
+  registerStorage(ctl);
 }

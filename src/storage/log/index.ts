@@ -12,7 +12,12 @@ export {
   type LogOptions,
   resolveLogOptions,
 } from "./options.ts";
-export { type LogSlice, PartitionLog, type PartitionLogDependencies } from "./partition-log.ts";
+export {
+  type LogSlice,
+  PartitionLog,
+  type PartitionLogDependencies,
+  type SegmentInfo,
+} from "./partition-log.ts";
 export * from "./record-batch.ts";
 export {
   buildRecordBatch,

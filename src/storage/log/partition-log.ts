@@ -47,6 +47,17 @@ import {
   StorageError,
 } from "./storage-error.ts";
 
+export interface SegmentInfo {
+  baseOffset: number;
+  /** One past the segment's last offset. */
+  nextOffset: number;
+  sizeBytes: number;
+  /** Newest record timestamp (ms); -1 when the segment has none. */
+  maxTimestamp: number;
+  /** Corrupt ranges recovery found (reads of them fail; the rest is served). */
+  corruptRegions: number;
+}
+
 /** Whole batches in one segment file; empty (sizeBytes 0, segment null) at the log end. */
 export interface LogSlice {
   segment: Segment | null;
@@ -143,6 +154,17 @@ export class PartitionLog {
 
   get segmentCount(): number {
     return this.#segments.length;
+  }
+
+  /** What an operator sees of each segment, oldest first; the last one is active. */
+  segments(): SegmentInfo[] {
+    return this.#segments.map((s) => ({
+      baseOffset: s.baseOffset,
+      nextOffset: s.nextOffset,
+      sizeBytes: s.sizeBytes,
+      maxTimestamp: s.maxTimestamp,
+      corruptRegions: s.corruptRegions.length,
+    }));
   }
 
   get sizeBytes(): number {

@@ -67,6 +67,8 @@ export class MqttPersistence {
   #timer: NodeJS.Timeout | null = null;
   /** Appends that failed (disk full, I/O error): exposed as a metric. */
   failedAppends = 0;
+  /** The last checkpoint written: when, and the log offset replay would start from. */
+  lastCheckpoint: { atMs: number; fromOffset: number } | null = null;
 
   private constructor(log: PartitionLog, env: RootDatabase, logger: Logger) {
     this.log = log;
@@ -302,6 +304,7 @@ export class MqttPersistence {
       void this.#meta.put(APPLIED_KEY, marker + 1);
     });
     await this.#env.flushed;
+    this.lastCheckpoint = { atMs: Date.now(), fromOffset: marker + 1 };
     let keepFrom = marker;
     for (const offset of this.#lowestOffsets.values()) if (offset < keepFrom) keepFrom = offset;
     await this.log.deleteBefore(keepFrom);

@@ -1,0 +1,128 @@
+/**
+ * Admin routes about stored data: the MQTT message log (durable sessions) and the Kafka topics
+ * with their partition logs and segments. Registered only for what the node runs.
+ */
+import type { FastifyInstance } from "fastify";
+import type { KafkaBroker } from "../broker/kafka/kafka-broker.ts";
+import type { KafkaTopic } from "../broker/kafka/topic-store.ts";
+import type { MqttPersistence } from "../broker/mqtt/persistence/persistence.ts";
+import { ErrorCode } from "../errors.ts";
+import type { PartitionLog } from "../storage/log/index.ts";
+import { sendError } from "./http-errors.ts";
+import {
+  commonErrors,
+  errorSchema,
+  kafkaTopicSchema,
+  kafkaTopicSummarySchema,
+  mqttStorageSchema,
+} from "./schemas.ts";
+
+function logView(log: PartitionLog) {
+  return {
+    logStartOffset: log.logStartOffset,
+    logEndOffset: log.logEndOffset,
+    sizeBytes: log.sizeBytes,
+    segments: log.segments(),
+  };
+}
+
+export function registerMqttStorageRoutes(
+  app: FastifyInstance,
+  persistence: MqttPersistence,
+  persistentSessions: () => number,
+): void {
+  app.get(
+    "/storage/mqtt",
+    {
+      schema: {
+        summary: "The MQTT message log: offsets, segments, checkpoints, failed appends",
+        tags: ["storage"],
+        response: { 200: mqttStorageSchema, ...commonErrors },
+      },
+    },
+    async () => {
+      const checkpoint = persistence.lastCheckpoint;
+      return {
+        ...logView(persistence.log),
+        fsyncPolicy: persistence.log.options.fsync_policy,
+        appendFailures: persistence.failedAppends,
+        persistentSessions: persistentSessions(),
+        lastCheckpointAt: checkpoint === null ? null : new Date(checkpoint.atMs).toISOString(),
+        replayFromOffset: checkpoint?.fromOffset ?? null,
+      };
+    },
+  );
+}
+
+function topicSummary(topic: KafkaTopic) {
+  let sizeBytes = 0;
+  let records = 0;
+  for (const log of topic.logs) {
+    sizeBytes += log.sizeBytes;
+    records += log.logEndOffset - log.logStartOffset;
+  }
+  const { name, topicId, partitions, createdAtMs } = topic.metadata;
+  return {
+    name,
+    topicId,
+    partitions,
+    sizeBytes,
+    records,
+    createdAt: new Date(createdAtMs).toISOString(),
+  };
+}
+
+export function registerKafkaRoutes(app: FastifyInstance, kafka: KafkaBroker): void {
+  app.get(
+    "/kafka/topics",
+    {
+      schema: {
+        summary: "Kafka topics: partitions, bytes and records held",
+        tags: ["kafka"],
+        response: {
+          200: { type: "array", items: kafkaTopicSummarySchema },
+          ...commonErrors,
+        },
+      },
+    },
+    async () => {
+      const topics: ReturnType<typeof topicSummary>[] = [];
+      for (const name of kafka.store.names()) {
+        const topic = kafka.store.get(name);
+        if (topic !== undefined) topics.push(topicSummary(topic));
+      }
+      return topics;
+    },
+  );
+  app.get<{ Params: { name: string } }>(
+    "/kafka/topics/:name",
+    {
+      schema: {
+        summary: "One Kafka topic: configuration and each partition's offsets and segments",
+        tags: ["kafka"],
+        params: {
+          type: "object",
+          properties: { name: { type: "string", minLength: 1, maxLength: 249 } },
+          required: ["name"],
+        },
+        response: { 200: kafkaTopicSchema, 404: errorSchema, ...commonErrors },
+      },
+    },
+    async (request, reply) => {
+      const topic = kafka.store.get(request.params.name);
+      if (topic === undefined) {
+        return sendError(
+          reply,
+          404,
+          ErrorCode.ADMIN_NOT_FOUND,
+          `no Kafka topic "${request.params.name}"`,
+        );
+      }
+      return {
+        ...topicSummary(topic),
+        configs: topic.metadata.configs,
+        partitionLogs: topic.logs.map((log, partition) => ({ partition, ...logView(log) })),
+      };
+    },
+  );
+}
