@@ -360,11 +360,17 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
   "kafka.retention_ms": { values: [-2], allowed: "an integer >= -1" },
   "kafka.retention_bytes": { values: [-2], allowed: "an integer >= -1" },
   "bridge.mqtt_to_kafka": {
-    values: [[{ mqtt_filter: "a/#/b", kafka_topic: "t" }], [{ mqtt_filter: "a", kafka_topic: "a b" }]],
+    values: [
+      [{ mqtt_filter: "a/#/b", kafka_topic: "t" }],
+      [{ mqtt_filter: "a", kafka_topic: "a b" }],
+    ],
     allowed: "a list of tables, each with mqtt_filter",
   },
   "bridge.kafka_to_mqtt": {
-    values: [[{ kafka_topic: "t", mqtt_topic: "a/+" }], [{ kafka_topic: "t", mqtt_topic: "a", qos: 3 }]],
+    values: [
+      [{ kafka_topic: "t", mqtt_topic: "a/+" }],
+      [{ kafka_topic: "t", mqtt_topic: "a", qos: 3 }],
+    ],
     allowed: "a list of tables, each with kafka_topic",
   },
   "mqtt_persistence.enable": { values: ["yes", 1], allowed: "true or false" },
