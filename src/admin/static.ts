@@ -29,6 +29,7 @@ export const DASHBOARD_ROUTES: readonly string[] = [
   "/sessions",
   "/subscriptions",
   "/retained",
+  "/storage",
 ];
 
 export const NOT_BUILT_MESSAGE = "dashboard not built: run npm run build";

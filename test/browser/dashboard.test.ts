@@ -211,6 +211,49 @@ describe("dashboard in chromium", () => {
     await waitFor("retained topics", async () => topics.join(","), "dash/retained/binary");
   });
 
+  test("the storage page shows the MQTT message log and the Kafka topics", async () => {
+    // A persistent session with a queued QoS 1 message puts a message in the log.
+    const offline = await connectMqtt(broker.url, {
+      clientId: "dash-durable",
+      clean: false,
+      protocolVersion: 5,
+      properties: { sessionExpiryInterval: 600 },
+    });
+    await offline.subscribeAsync("dash/durable", { qos: 1 });
+    await offline.endAsync();
+    const sender = clients.mqtt(await connectMqtt(broker.url, { clientId: "dash-durable-pub" }));
+    await sender.publishAsync("dash/durable", "kept on disk", { qos: 1 });
+    const { WireClient } = await import("../unit/protocol/kafka/wire-client.ts");
+    const { ApiKey } = await import("../../src/protocol/kafka/api-keys.ts");
+    const kafka = await WireClient.connect(broker.kafkaPort ?? 0);
+    try {
+      await kafka.request(ApiKey.CreateTopics, 4, {
+        topics: [
+          {
+            name: "dash-events",
+            numPartitions: 3,
+            replicationFactor: 1,
+            assignments: [],
+            configs: [],
+          },
+        ],
+        timeoutMs: 5000,
+        validateOnly: false,
+      });
+    } finally {
+      kafka.close();
+    }
+    await goTo("Storage", "/storage");
+    const sessions = page.locator('[data-section="mqtt-log"] [data-field="persistent-sessions"]');
+    await waitFor("persistent sessions", async () => Number(await textOf(sessions)) >= 1, true);
+    const offsets = await textOf(page.locator('[data-section="mqtt-log"] [data-field="offsets"]'));
+    assert.match(offsets, /^\d[\d,]* – \d[\d,]*$/);
+    const topic = page.locator('[data-section="kafka-topics"] tr[data-row="dash-events"]');
+    await topic.waitFor();
+    assert.match(await textOf(topic), /dash-events\s*3/);
+    await shot("storage");
+  });
+
   test("a rejected token goes back to the login page", async () => {
     await page.evaluate(() => sessionStorage.setItem("robustmq.token", "not-a-token"));
     await page.reload();
@@ -218,7 +261,7 @@ describe("dashboard in chromium", () => {
     await page.getByText("your session expired: log in again").waitFor();
     await page.fill('input[name="password"]', password);
     await page.click('button[type="submit"]');
-    await page.waitForURL(`${base}/retained`);
+    await page.waitForURL(`${base}/storage`);
   });
 
   test("an unreachable API is shown as such", async () => {

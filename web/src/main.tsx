@@ -8,6 +8,7 @@ import { Login } from "./pages/login.tsx";
 import { Overview } from "./pages/overview.tsx";
 import { RetainedPage } from "./pages/retained.tsx";
 import { Sessions } from "./pages/sessions.tsx";
+import { Storage } from "./pages/storage.tsx";
 import { Subscriptions } from "./pages/subscriptions.tsx";
 import { navigate, onLinkClick, usePath } from "./router.ts";
 import { LOGIN_PATH, ROUTES, type RoutePath } from "./routes.ts";
@@ -19,6 +20,7 @@ const PAGES: Record<RoutePath, ComponentType> = {
   "/sessions": Sessions,
   "/subscriptions": Subscriptions,
   "/retained": RetainedPage,
+  "/storage": Storage,
 };
 
 function App() {

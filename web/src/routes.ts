@@ -8,6 +8,7 @@ export const ROUTES = [
   { path: "/sessions", title: "Sessions" },
   { path: "/subscriptions", title: "Subscriptions" },
   { path: "/retained", title: "Retained" },
+  { path: "/storage", title: "Storage" },
 ] as const;
 
 export const LOGIN_PATH = "/login";
