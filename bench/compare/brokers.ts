@@ -1,7 +1,8 @@
 /**
  * The three brokers of the comparison, each a real process of its own on a loopback port:
  *
- *   robustmq   node src/cli/main.ts start --mqtt-port 0 --kafka-port 0 --data-dir <tmp> (bound to 127.0.0.1)
+ *   robustmq   node src/cli/main.ts start --mqtt-port 0 --kafka-port 0 --ws-port 0 --data-dir <tmp>
+ *              (bound to 127.0.0.1)
  *   mosquitto  mosquitto -c <tmp>/mosquitto.conf, a config generated here (Debian package)
  *   aedes      node bench/peers/aedes-server.ts (npm devDependency, in-memory persistence)
  *
@@ -35,7 +36,14 @@ export interface BrokerSpec {
   cpuProfileDir: string | null;
   /** RobustMQ only: `--heapsnapshot-signal=SIGUSR2`, snapshots written here. */
   heapSnapshotDir: string | null;
+  /**
+   * RobustMQ only: connections the workload holds. Above the default `max_connections`
+   * (10,000) the limit is raised to fit; below, the configuration stays the default.
+   */
+  connectionCount: number | null;
 }
+
+const ROBUSTMQ_MAX_CONNECTIONS_DEFAULT = 10_000;
 
 export interface RunningBroker {
   name: BrokerName;
@@ -168,7 +176,12 @@ async function launchFor(name: BrokerName, workDir: string, spec: BrokerSpec): P
   }
   const config = join(workDir, "robustmq.toml");
   // Loopback only; the admin API and RPC on any free port so parallel runs do not collide.
-  writeFileSync(config, `http_port = 0\ngrpc_port = 0\n\n[network]\nbind_address = "${HOST}"\n`);
+  let toml = `http_port = 0\ngrpc_port = 0\n\n[network]\nbind_address = "${HOST}"\n`;
+  const count = spec.connectionCount;
+  if (count !== null && count > ROBUSTMQ_MAX_CONNECTIONS_DEFAULT) {
+    toml += `\n[mqtt_limits]\nmax_connections = ${count}\n`;
+  }
+  writeFileSync(config, toml);
   const node: string[] = [];
   if (spec.cpuProfileDir !== null) node.push("--cpu-prof", "--cpu-prof-dir", spec.cpuProfileDir);
   if (spec.heapSnapshotDir !== null) {
@@ -183,6 +196,8 @@ async function launchFor(name: BrokerName, workDir: string, spec: BrokerSpec): P
     "--mqtt-port",
     "0",
     "--kafka-port",
+    "0",
+    "--ws-port",
     "0",
     "--data-dir",
     dataDir,

@@ -149,7 +149,12 @@ async function runOne(
   }
   const heapSnapshotDir = workload.id === 6 ? options.settings.heapSnapshotDir : null;
   if (heapSnapshotDir !== null) mkdirSync(heapSnapshotDir, { recursive: true });
-  const spec = { persistence: workload.persistence, cpuProfileDir: profileDir, heapSnapshotDir };
+  const spec = {
+    persistence: workload.persistence,
+    cpuProfileDir: profileDir,
+    heapSnapshotDir,
+    connectionCount: workload.id === 6 ? options.settings.connectionCount : null,
+  };
   try {
     const broker = await startBroker(name, spec);
     log(`${prefix} started on port ${broker.port}, pid ${broker.pid}`);

@@ -388,8 +388,8 @@ export const WORKLOADS: readonly Workload[] = [
     key: "connections",
     title: "Idle connections",
     shape: (s) =>
-      `${s.connectionCount.toLocaleString("en-US")} (scaled down: 20,000 open files per process, ` +
-      "RobustMQ max_connections 10,000), from 127.0.0.2-127.0.0.20",
+      `${s.connectionCount.toLocaleString("en-US")} (scaled down: 20,000 open files per process; ` +
+      "RobustMQ max_connections raised above 10,000 only when needed), from 127.0.0.2-127.0.0.20",
     metrics: [
       { key: "connectPerSecond", label: "connect/s", better: "higher", digits: 0, target: null },
       {

@@ -72,7 +72,14 @@ export const nodeSchema = object({
   uptimeS: int,
   listeners: {
     type: "object",
-    properties: { mqtt: listener, kafka: listener, admin: listener },
+    properties: {
+      mqtt: listener,
+      mqtts: listener,
+      ws: listener,
+      wss: listener,
+      kafka: listener,
+      admin: listener,
+    },
     additionalProperties: false,
   },
 });

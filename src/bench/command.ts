@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { RobustMQError } from "../errors.ts";
+import { registerKafkaBench } from "./kafka/command.ts";
 import {
   BENCH_COMMANDS,
   type BenchCommand,
@@ -29,7 +30,7 @@ const DESCRIPTIONS: Readonly<Record<BenchCommand, string>> = {
   pubsub: "publishers and subscribers in one run, with end-to-end latency",
 };
 
-/** Adds `bench mqtt <command>` to the program. */
+/** Adds `bench mqtt <command>` and `bench kafka <command>` to the program. */
 export function registerBenchCommand(program: Command): void {
   const bench = program.command("bench").description("load generators (see docs/bench.md)");
   const mqtt = bench.command("mqtt").description("MQTT load: conn, pub, sub or pubsub");
@@ -40,6 +41,7 @@ export function registerBenchCommand(program: Command): void {
     }
     command.action((flags: RawBenchFlags) => runBenchCommand(name, flags));
   }
+  registerKafkaBench(bench);
 }
 
 function writeAndWait(stream: NodeJS.WriteStream, text: string): Promise<void> {

@@ -18,12 +18,12 @@ import type { Logger } from "../log/logger.ts";
 import type { QoS } from "../protocol/mqtt/constants.ts";
 import type { Properties } from "../protocol/mqtt/packets.ts";
 import {
+  anyBatchRecords,
   batchBaseOffset,
   batchLastOffsetDelta,
   batchSizeBytes,
   type LogRecord,
 } from "../storage/log/index.ts";
-import { batchRecords } from "./compression.ts";
 
 export interface KafkaToMqttRule {
   kafka_topic: string;
@@ -156,15 +156,16 @@ export class KafkaToMqtt {
     const buffer = await log.readSlice(slice);
     let next = offset;
     for (let at = 0; at < buffer.length; at += batchSizeBytes(buffer, at)) {
-      const decoded = batchRecords(buffer, at);
+      const decoded = anyBatchRecords(buffer, at);
       if (decoded.kind === "ok") {
         for (const record of decoded.records) {
           if (record.offset >= offset) this.#publish(rule, topic.metadata.name, partition, record);
         }
       } else {
         this.skipped++;
+        const reason = decoded.kind === "corrupt" ? decoded.reason : "compressed";
         this.#logger.warn(
-          { kafkaTopic: topic.metadata.name, partition, reason: decoded.reason },
+          { kafkaTopic: topic.metadata.name, partition, reason },
           "bridge: batch skipped",
         );
       }

@@ -32,6 +32,9 @@ interface StartFlags {
   logLevel?: string;
   roles?: string;
   kafkaPort?: string;
+  wsPort?: string;
+  wssPort?: string;
+  tlsPort?: string;
 }
 
 /** The config key each flag sets, so errors about a flag's value name both. */
@@ -42,6 +45,9 @@ const FLAG_KEYS: Readonly<Record<string, string>> = {
   "log.level": "--log-level",
   roles: "--roles",
   "kafka.port": "--kafka-port",
+  "mqtt_ws.port": "--ws-port",
+  "mqtt_wss.port": "--wss-port",
+  "mqtt_tls.port": "--tls-port",
 };
 
 function packageVersion(): string {
@@ -75,6 +81,9 @@ function flagOverrides(flags: StartFlags): DeepPartialOverrides {
     log: { level: flags.logLevel },
     roles: rolesFlag(flags.roles),
     kafka: { port: integerFlag(flags.kafkaPort) },
+    mqtt_ws: { port: integerFlag(flags.wsPort) },
+    mqtt_wss: { port: integerFlag(flags.wssPort) },
+    mqtt_tls: { port: integerFlag(flags.tlsPort) },
   };
 }
 
@@ -190,6 +199,9 @@ function buildProgram(): Command {
     .option("--log-level <level>", "trace, debug, info, warn, error or fatal (log.level)")
     .option("--roles <list>", "comma-separated roles: meta,broker,engine (roles)")
     .option("--kafka-port <n>", "Kafka TCP port, 0 = any free port (kafka.port)")
+    .option("--ws-port <n>", "MQTT over WebSocket port, 0 = any free port (mqtt_ws.port)")
+    .option("--wss-port <n>", "MQTT over secure WebSocket port, 0 = any (mqtt_wss.port)")
+    .option("--tls-port <n>", "MQTT over TLS port, 0 = any free port (mqtt_tls.port)")
     .action(runStart);
   registerBenchCommand(program);
   registerCtlCommand(program);

@@ -215,6 +215,71 @@ export const KafkaSchema = z.strictObject({
   segment_bytes: intRange(1_048_576, 2_147_483_647, " (bytes)").default(1_073_741_824),
   retention_ms: intAtLeast(-1, " (milliseconds, -1 = keep forever)").default(604_800_000),
   retention_bytes: intAtLeast(-1, " (bytes per partition, -1 = no limit)").default(-1),
+  group_min_session_timeout_ms: intRange(1, 3_600_000, " (milliseconds)").default(6000),
+  group_max_session_timeout_ms: intRange(1, 3_600_000, " (milliseconds)").default(1_800_000),
+  group_initial_rebalance_delay_ms: intRange(0, 300_000, " (milliseconds)").default(3000),
+});
+
+export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const;
+export const PEER_CERT_USERNAME_SOURCES = ["cn", "san", "none"] as const;
+
+/** Certificates of the TLS listeners ([mqtt_tls] and [mqtt_wss]); docs/transports.md. */
+export const TlsSchema = z.strictObject({
+  cert_file: z
+    .string()
+    .register(keyDocs, { allowed: 'a file path ("" = none; needed by an enabled TLS listener)' })
+    .default(""),
+  key_file: z
+    .string()
+    .register(keyDocs, { allowed: 'a file path ("" = none; needed by an enabled TLS listener)' })
+    .default(""),
+  ca_file: z
+    .string()
+    .register(keyDocs, { allowed: 'a file path ("" = none; needed by verify_client = true)' })
+    .default(""),
+  min_version: oneOf(TLS_VERSIONS).default("TLSv1.2"),
+  ciphers: z
+    .string()
+    .register(keyDocs, { allowed: 'an OpenSSL cipher list ("" = Node.js\'s default list)' })
+    .default(""),
+  verify_client: flag().default(false),
+  peer_cert_as_username: oneOf(PEER_CERT_USERNAME_SOURCES).default("cn"),
+  handshake_timeout_ms: intRange(100, 3_600_000, " (milliseconds)").default(10_000),
+});
+
+/** MQTT over TLS ("mqtts"); off until configured, since it needs a certificate. */
+export const MqttTlsSchema = z.strictObject({
+  enable: flag().default(false),
+  port: port().default(8883),
+});
+
+function wsPath() {
+  return z
+    .string()
+    .regex(/^\/[!-~]*$/)
+    .refine((v) => !v.includes("?") && !v.includes("#"))
+    .register(keyDocs, { allowed: 'a URL path starting with "/" (no spaces, "?" or "#")' });
+}
+
+/** MQTT over WebSocket. */
+export const MqttWsSchema = z.strictObject({
+  enable: flag().default(true),
+  port: port().default(8083),
+  path: wsPath().default("/mqtt"),
+});
+
+/** MQTT over secure WebSocket; off until configured, since it needs a certificate. */
+export const MqttWssSchema = z.strictObject({
+  enable: flag().default(false),
+  port: port().default(8084),
+  path: wsPath().default("/mqtt"),
+});
+
+/** PROXY protocol v1/v2 in front of the TCP and TLS listeners (behind a load balancer). */
+export const ProxyProtocolSchema = z.strictObject({
+  tcp: flag().default(false),
+  tls: flag().default(false),
+  timeout_ms: intRange(100, 600_000, " (milliseconds)").default(3000),
 });
 
 const SECTIONS = {
@@ -226,6 +291,11 @@ const SECTIONS = {
   log: LogSchema,
   admin: AdminSchema,
   kafka: KafkaSchema,
+  tls: TlsSchema,
+  mqtt_tls: MqttTlsSchema,
+  mqtt_ws: MqttWsSchema,
+  mqtt_wss: MqttWssSchema,
+  proxy_protocol: ProxyProtocolSchema,
 } as const;
 for (const [name, schema] of Object.entries(SECTIONS)) {
   keyDocs.add(schema, { allowed: `a table (a [${name}] section)` });
@@ -248,6 +318,11 @@ export const ConfigSchema = z.strictObject({
   log: LogSchema.prefault({}),
   admin: AdminSchema.prefault({}),
   kafka: KafkaSchema.prefault({}),
+  tls: TlsSchema.prefault({}),
+  mqtt_tls: MqttTlsSchema.prefault({}),
+  mqtt_ws: MqttWsSchema.prefault({}),
+  mqtt_wss: MqttWssSchema.prefault({}),
+  proxy_protocol: ProxyProtocolSchema.prefault({}),
 });
 
 /** The validated configuration, keys exactly as written in TOML. */

@@ -1,20 +1,26 @@
 import { mkdir } from "node:fs/promises";
-import type { Server } from "node:net";
 import type { AdminServer } from "../admin/listener.ts";
 import type { Bridge } from "../bridge/bridge.ts";
 import type { KafkaBroker } from "../broker/kafka/kafka-broker.ts";
 import { MqttBroker } from "../broker/mqtt/broker.ts";
-import { type ListenerAddress, listenTcp } from "../broker/mqtt/listener.ts";
+import {
+  type ListenerAddress,
+  type MqttListenerName,
+  type MqttListeners,
+  startMqttListeners,
+} from "../broker/mqtt/listener.ts";
 import { MqttPersistence } from "../broker/mqtt/persistence/persistence.ts";
 import { attachPersistence } from "../broker/mqtt/persistence/restore.ts";
 import type { Config } from "../config/schema.ts";
 import { ErrorCode, RobustMQError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 
+/** Where each listener ended up (useful with port 0); absent when not running. */
+export type NodeListeners = Partial<Record<MqttListenerName | "admin" | "kafka", ListenerAddress>>;
+
 export interface RobustMQNode {
   readonly broker: MqttBroker | null;
-  /** Where each listener ended up (useful with port 0). */
-  readonly listeners: { mqtt?: ListenerAddress; admin?: ListenerAddress; kafka?: ListenerAddress };
+  readonly listeners: NodeListeners;
   stop(reason?: string): Promise<void>;
 }
 
@@ -25,10 +31,9 @@ export interface RobustMQNode {
 export async function startNode(config: Config, logger: Logger): Promise<RobustMQNode> {
   const startedAtMs = Date.now();
   await mkdir(config.data_dir, { recursive: true });
-  const listeners: { mqtt?: ListenerAddress; admin?: ListenerAddress; kafka?: ListenerAddress } =
-    {};
+  const listeners: NodeListeners = {};
   let broker: MqttBroker | null = null;
-  let server: Server | null = null;
+  let mqttListeners: MqttListeners | null = null;
   let kafka: KafkaBroker | null = null;
   let bridge: Bridge | null = null;
   let admin: AdminServer;
@@ -41,19 +46,14 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
         listeners.kafka = kafka.address;
       }
       bridge = await startBridgeIfConfigured(config, broker, kafka, logger);
-      const tcp = await listenTcp(broker, config.network.bind_address, config.network.tcp_port);
-      server = tcp.server;
-      listeners.mqtt = tcp.address;
-      logger.info(
-        { listener: "mqtt", address: `${tcp.address.host}:${tcp.address.port}` },
-        `MQTT listening on ${tcp.address.host}:${tcp.address.port}`,
-      );
+      mqttListeners = await startMqttListeners(broker, config, logger);
+      Object.assign(listeners, mqttListeners.addresses);
     }
     admin = await startAdmin(config, logger, broker, kafka, startedAtMs, listeners);
   } catch (err) {
     await bridge?.stop();
     await kafka?.stop();
-    server?.close();
+    mqttListeners?.close();
     await broker?.shutdown();
     await broker?.persistence?.close();
     throw err;
@@ -78,7 +78,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
         await admin.close();
         await bridge?.stop();
         await kafka?.stop();
-        server?.close();
+        mqttListeners?.close();
         await broker?.shutdown();
         await broker?.persistence?.close();
         logger.info("RobustMQ stopped");
@@ -130,7 +130,7 @@ async function startAdmin(
   broker: MqttBroker | null,
   kafka: KafkaBroker | null,
   startedAtMs: number,
-  listeners: { mqtt?: ListenerAddress; admin?: ListenerAddress },
+  listeners: NodeListeners,
 ): Promise<AdminServer> {
   // Small modules: fastify and prom-client load with the first admin request (see listener.ts).
   const { loadAdminCredentials } = await import("../admin/credentials.ts");

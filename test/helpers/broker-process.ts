@@ -20,6 +20,8 @@ export interface BrokerProcess {
   readonly dataDir: string;
   /** The Kafka listener's port; null when the broker runs without it. */
   readonly kafkaPort: number | null;
+  /** Each listener's port by its logged name: "mqtt", "mqtts", "ws", "wss", "kafka", "admin". */
+  readonly ports: Readonly<Record<string, number>>;
   /** Resolves with the first log line (already seen or future) that satisfies `match`. */
   waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** Sends the signal and resolves with the exit code. */
@@ -42,7 +44,8 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerPro
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "rmq-test-"));
   const args = [MAIN, "start", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dataDir];
-  args.push("--kafka-port", "0");
+  // Port 0 everywhere: parallel brokers must not clash on the default 8083.
+  args.push("--kafka-port", "0", "--ws-port", "0");
   args.push("--log-level", options.logLevel ?? "debug");
   if (options.config !== undefined) {
     const file = join(dataDir, "robustmq.toml");
@@ -109,9 +112,13 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerPro
   const port = Number(String(listening.address).split(":").pop());
   // "RobustMQ started" comes after every listener is up, so the kafka line is in by then.
   await waitForLog((l) => l.msg === "RobustMQ started", 15000);
-  const kafkaLine = logs.find((l) => l.listener === "kafka");
-  const kafkaPort =
-    kafkaLine === undefined ? null : Number(String(kafkaLine.address).split(":").pop());
+  const ports: Record<string, number> = {};
+  for (const line of logs) {
+    if (typeof line.listener === "string" && line.address !== undefined) {
+      ports[line.listener] = Number(String(line.address).split(":").pop());
+    }
+  }
+  const kafkaPort = ports.kafka ?? null;
   return {
     port,
     url: `mqtt://127.0.0.1:${port}`,
@@ -119,6 +126,7 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerPro
     logs,
     dataDir,
     kafkaPort,
+    ports,
     waitForLog,
     async stop(signal: NodeJS.Signals = "SIGTERM") {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -1,8 +1,8 @@
 /**
- * Real Kafka clients against the broker process: kafkajs (producer and admin). kafkajs cannot
- * consume without consumer groups, which the broker does not offer yet, so fetched data is
- * checked with a raw Fetch whose record batches are decoded by the storage layer's reader, and
- * with kcat (librdkafka) in the interop suite (test/interop/kcat.test.ts).
+ * Real Kafka clients against the broker process: kafkajs (producer and admin). Fetched data is
+ * checked with a raw Fetch whose record batches are decoded by the storage layer's reader;
+ * kafkajs consumers are in kafka-groups.test.ts, kcat (librdkafka) in the interop suite
+ * (test/interop/kcat.test.ts).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";

@@ -23,6 +23,7 @@ PASSED=0
 FAILED=0
 SEQ=0
 PORT=""
+TLS_PORT=""
 BROKER_PID=""
 SUB_PIDS=()
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/rmq-interop-XXXXXX")"
@@ -82,11 +83,31 @@ check_kcat() {
   fi
 }
 
-# Starts the broker on a free loopback port and sets PORT from its "listener":"mqtt" log line.
+# A CA and a server certificate for 127.0.0.1, for the MQTT over TLS listener.
+make_certs() {
+  local c=$WORK/certs
+  mkdir -p "$c"
+  {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+      -subj "/CN=interop CA" -keyout "$c/ca.key" -out "$c/ca.pem" &&
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=127.0.0.1" -keyout "$c/server.key" -out "$c/server.csr" &&
+      printf 'subjectAltName = IP:127.0.0.1\n' >"$c/server.ext" &&
+      openssl x509 -req -in "$c/server.csr" -CA "$c/ca.pem" -CAkey "$c/ca.key" \
+        -CAcreateserial -days 2 -extfile "$c/server.ext" -out "$c/server.pem"
+  } >"$WORK/openssl.log" 2>&1
+}
+
+# Starts the broker on free loopback ports (TLS too) and sets PORT and TLS_PORT from its
+# "listener" log lines.
 start_broker() {
   mkdir -p "$WORK/data"
-  printf '[network]\nbind_address = "%s"\n' "$HOST" >"$WORK/robustmq.toml"
-  "$NODE" "$ROOT/src/cli/main.ts" start --mqtt-port 0 --kafka-port 0 --data-dir "$WORK/data" \
+  make_certs || { log "openssl failed:"; cat "$WORK/openssl.log" >&2; return 1; }
+  printf '[network]\nbind_address = "%s"\n[mqtt_tls]\nenable = true\n' "$HOST" >"$WORK/robustmq.toml"
+  printf '[tls]\ncert_file = "%s"\nkey_file = "%s"\n' "$WORK/certs/server.pem" \
+    "$WORK/certs/server.key" >>"$WORK/robustmq.toml"
+  "$NODE" "$ROOT/src/cli/main.ts" start --mqtt-port 0 --kafka-port 0 --ws-port 0 --tls-port 0 \
+    --data-dir "$WORK/data" \
     --config "$WORK/robustmq.toml" >"$WORK/broker.log" 2>&1 &
   BROKER_PID=$!
   local pattern='"listener":"mqtt"'
@@ -98,7 +119,10 @@ start_broker() {
   PORT="$(grep -F -- "$pattern" "$WORK/broker.log" | head -n 1 |
     sed -n 's/.*"address":"[^"]*:\([0-9][0-9]*\)".*/\1/p')"
   [[ "$PORT" =~ ^[0-9]+$ ]] || { log "no port in broker log"; return 1; }
-  log "broker pid $BROKER_PID listening on $HOST:$PORT"
+  TLS_PORT="$(grep -F -- '"listener":"mqtts"' "$WORK/broker.log" | head -n 1 |
+    sed -n 's/.*"address":"[^"]*:\([0-9][0-9]*\)".*/\1/p')"
+  [[ "$TLS_PORT" =~ ^[0-9]+$ ]] || { log "no mqtts port in broker log"; return 1; }
+  log "broker pid $BROKER_PID listening on $HOST:$PORT (TLS: $TLS_PORT)"
 }
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -341,6 +365,48 @@ check_user_properties() {
   sub_stop "$verbose_pid"
 }
 
+# mosquitto_sub and mosquitto_pub over TLS with --cafile; a client that does not trust the CA,
+# and plain MQTT sent to the TLS port, are refused without harm to the broker.
+check_tls() {
+  local v name topic payload="over tls" tls=(-p "$TLS_PORT" --cafile "$WORK/certs/ca.pem")
+  for v in mqttv311 mqttv5; do
+    name="tls-$(short "$v")"
+    topic="interop/tls/$name"
+    timeout "$WAIT_S" mosquitto_sub -h "$HOST" "${tls[@]}" -V "$v" -i "sub-$name" -q 1 \
+      -t "$topic" -C 1 -W "$WAIT_S" -F "$FORMAT" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
+    local sub_pid=$!
+    SUB_PIDS+=("$sub_pid")
+    # Retained, so the subscriber gets it whether or not it subscribed before the publish.
+    if ! timeout "$WAIT_S" mosquitto_pub -h "$HOST" "${tls[@]}" -V "$v" -q 1 -r -t "$topic" \
+      -m "$payload" 2>>"$WORK/pub.err" </dev/null; then
+      fail "TLS $(short "$v"): mosquitto_pub --cafile" "$(tail -n 1 "$WORK/pub.err")"
+    fi
+    wait "$sub_pid" 2>/dev/null
+    timeout "$WAIT_S" mosquitto_pub -h "$HOST" "${tls[@]}" -V "$v" -q 1 -r -n -t "$topic" \
+      </dev/null 2>/dev/null
+    # Live (retain 0) or, had the publish come first, retained (retain 1).
+    if grep -qxE -- "$topic\|1\|[01]\|$(hex_of_text "$payload")\|" "$WORK/$name.out"; then
+      pass "TLS $(short "$v"): mosquitto_pub/sub --cafile deliver over mqtts"
+    else
+      fail "TLS $(short "$v"): mosquitto_sub --cafile" "got: $(head -c 200 "$WORK/$name.out" "$WORK/$name.err")"
+    fi
+  done
+  if timeout "$WAIT_S" mosquitto_pub -h "$HOST" -p "$TLS_PORT" --capath /nonexistent-ca-dir \
+    -t interop/tls/untrusted -m x </dev/null 2>/dev/null; then
+    fail "TLS: a client without our CA is refused" "it published"
+  else
+    pass "TLS: a client without our CA is refused"
+  fi
+  if timeout "$WAIT_S" mosquitto_pub -h "$HOST" -p "$TLS_PORT" -t interop/tls/plain -m x \
+    </dev/null 2>/dev/null; then
+    fail "TLS: plain MQTT to the TLS port is refused" "it published"
+  elif grep -qF 'WRONG_VERSION_NUMBER' "$WORK/broker.log" && kill -0 "$BROKER_PID" 2>/dev/null; then
+    pass "TLS: plain MQTT to the TLS port is refused and logged; the broker runs on"
+  else
+    fail "TLS: plain MQTT to the TLS port" "no log line, or the broker stopped"
+  fi
+}
+
 main() {
   ensure_clients || { log "cannot install mosquitto-clients and kcat"; exit 1; }
   start_broker || exit 1
@@ -351,6 +417,7 @@ main() {
   check_will mqttv311
   check_will mqttv5
   check_user_properties
+  check_tls
   check_kcat
   if ! kill -0 "$BROKER_PID" 2>/dev/null; then fail "broker still running after the suite"; fi
   printf 'interop: %d passed, %d failed\n' "$PASSED" "$FAILED"

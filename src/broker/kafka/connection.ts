@@ -1,10 +1,13 @@
 /**
  * One Kafka client connection: size-prefixed frames in, responses out in request order.
  *
- * Requests are handled one at a time, as a Kafka broker does (it mutes a channel until the
- * response is sent): responses then need no reordering, and one client's produces reach the log
- * in the order sent. Pipelined requests wait in a bounded queue; past it the socket is paused.
- * A response larger than the socket's buffer also pauses handling until the socket drains.
+ * Requests are handled in order, one at a time, as a Kafka broker does, with one exception: a
+ * handler may release the connection early (Produce, once its appends are queued), and the
+ * next request starts while the earlier one waits for the disk. A client's pipelined produces
+ * then share group commits instead of paying one fsync each, and still reach the log in the
+ * order sent. Responses always go out in request order. Requests read ahead wait in a bounded
+ * queue; past it (or with too many answers outstanding) the socket is paused. A response larger
+ * than the socket's buffer pauses writing until the socket drains.
  *
  * Anything that makes the byte stream untrustworthy closes the connection with a log line: a
  * negative or oversized size prefix, a malformed header or body, an unknown API key or an
@@ -21,17 +24,25 @@ import {
   encodeResponseFrame,
   type RequestHeader,
 } from "../../protocol/kafka/kafka-codec.ts";
+import type { CoordinatorShell } from "./groups/coordinator-shell.ts";
+import type { OffsetStore } from "./groups/offset-store.ts";
 import type { KafkaSettings, RequestContext } from "./handler-context.ts";
 import { unsupportedApiVersionsResponse } from "./handlers/api-versions.ts";
 import type { BoundHandler, DispatchResult } from "./handlers/index.ts";
+import type { ProducerStates } from "./producers/producer-states.ts";
 import type { TopicStore } from "./topic-store.ts";
 
 /** Requests read ahead of the one being handled before the socket is paused. */
 const QUEUED_REQUESTS_MAX = 32;
+/** Released requests still waiting for their answer, before handling waits for the oldest. */
+const UNANSWERED_MAX = 16;
 
 export interface ConnectionDependencies {
   settings: KafkaSettings;
   store: TopicStore;
+  groups: CoordinatorShell;
+  offsets: OffsetStore;
+  producers: ProducerStates;
   handlers: ReadonlyMap<number, BoundHandler>;
   logger: Logger;
   maxRequestBytes: number;
@@ -48,6 +59,11 @@ export class KafkaConnection {
   #frameSize = -1;
   readonly #queue: Buffer[] = [];
   #handling = false;
+  /** Answers in request order, some still being computed. */
+  readonly #answers: Promise<DispatchResult>[] = [];
+  #writing = false;
+  /** Resolves when the writer has sent an answer (handling waits on it past UNANSWERED_MAX). */
+  #answered: PromiseWithResolvers<void> | null = null;
   #closed = false;
 
   constructor(socket: Socket, deps: ConnectionDependencies) {
@@ -72,6 +88,7 @@ export class KafkaConnection {
     this.#closed = true;
     this.#abort.abort();
     this.#queue.length = 0;
+    this.#answered?.resolve();
   }
 
   #closeFor(reason: string, fields: Record<string, unknown> = {}): void {
@@ -134,17 +151,42 @@ export class KafkaConnection {
     this.#handling = true;
     try {
       for (let frame = this.#queue.shift(); frame !== undefined; frame = this.#queue.shift()) {
-        const result = await this.#handle(frame);
+        const released = Promise.withResolvers<void>();
+        const answer = this.#handle(frame, () => released.resolve());
+        void answer.finally(() => released.resolve());
+        this.#answers.push(answer);
+        void this.#writeAnswers();
+        await released.promise;
+        while (!this.#closed && this.#answers.length >= UNANSWERED_MAX) {
+          this.#answered = Promise.withResolvers<void>();
+          await this.#answered.promise;
+        }
+        if (this.#closed) return;
+        if (this.#queue.length <= QUEUED_REQUESTS_MAX / 2) this.#socket.resume();
+      }
+    } finally {
+      this.#handling = false;
+    }
+  }
+
+  /** Sends the answers in request order, each once it is ready. */
+  async #writeAnswers(): Promise<void> {
+    if (this.#writing) return;
+    this.#writing = true;
+    try {
+      while (this.#answers.length > 0 && !this.#closed) {
+        const result = await this.#answers[0];
+        this.#answers.shift();
+        this.#answered?.resolve();
         if (this.#closed) return;
         if (result === "close") {
           this.destroy();
           return;
         }
         if (result !== null) await this.#send(result);
-        if (this.#queue.length <= QUEUED_REQUESTS_MAX / 2) this.#socket.resume();
       }
     } finally {
-      this.#handling = false;
+      this.#writing = false;
     }
   }
 
@@ -165,12 +207,12 @@ export class KafkaConnection {
     });
   }
 
-  async #handle(frame: Buffer): Promise<DispatchResult> {
+  async #handle(frame: Buffer, release: () => void): Promise<DispatchResult> {
     const reader = new ByteReader(frame);
     let header: RequestHeader | null = null;
     try {
       header = decodeRequestHeader(reader);
-      return await this.#dispatch(header, reader);
+      return await this.#dispatch(header, reader, release);
     } catch (err) {
       const fields = {
         api: header === null ? undefined : apiName(header.requestApiKey),
@@ -188,7 +230,11 @@ export class KafkaConnection {
     }
   }
 
-  async #dispatch(header: RequestHeader, reader: ByteReader): Promise<DispatchResult> {
+  async #dispatch(
+    header: RequestHeader,
+    reader: ByteReader,
+    release: () => void,
+  ): Promise<DispatchResult> {
     const { requestApiKey: apiKey, requestApiVersion: version, correlationId } = header;
     const handler = this.#deps.handlers.get(apiKey);
     if (handler === undefined) {
@@ -226,6 +272,9 @@ export class KafkaConnection {
     const context: RequestContext = {
       settings: this.#deps.settings,
       store: this.#deps.store,
+      groups: this.#deps.groups,
+      offsets: this.#deps.offsets,
+      producers: this.#deps.producers,
       logger: this.#deps.logger,
       version,
       clientId: header.clientId,
@@ -234,6 +283,7 @@ export class KafkaConnection {
         port: this.#socket.localPort ?? 0,
       },
       signal: this.#abort.signal,
+      release,
     };
     return handler.run(context, reader, correlationId);
   }

@@ -1,6 +1,9 @@
 import type { Logger } from "../../log/logger.ts";
 import type { ApiKeyValue } from "../../protocol/kafka/api-keys.ts";
 import type { Encodable, RequestBody, ResponseBody } from "../../protocol/kafka/kafka-codec.ts";
+import type { CoordinatorShell } from "./groups/coordinator-shell.ts";
+import type { OffsetStore } from "./groups/offset-store.ts";
+import type { ProducerStates } from "./producers/producer-states.ts";
 import type { TopicStore } from "./topic-store.ts";
 
 /** What the handlers need to know about the node and the [kafka] config. */
@@ -18,6 +21,9 @@ export interface KafkaSettings {
 export interface RequestContext {
   readonly settings: KafkaSettings;
   readonly store: TopicStore;
+  readonly groups: CoordinatorShell;
+  readonly offsets: OffsetStore;
+  readonly producers: ProducerStates;
   readonly logger: Logger;
   readonly version: number;
   readonly clientId: string | null;
@@ -25,6 +31,12 @@ export interface RequestContext {
   readonly localAddress: { host: string; port: number };
   /** Aborted when the connection closes or the broker stops: long polls end early. */
   readonly signal: AbortSignal;
+  /**
+   * Lets the connection start its next request before this one is answered: called by a
+   * handler once everything that must happen in request order is done (Produce: its appends
+   * are queued), while it still waits (for the disk). Completing the handler releases too.
+   */
+  release(): void;
 }
 
 /**
@@ -36,9 +48,11 @@ export type HandlerResult<K extends ApiKeyValue> = Encodable<ResponseBody<K>> | 
 
 export interface ApiHandler<K extends ApiKeyValue> {
   apiKey: K;
-  /** The versions advertised in ApiVersions. */
+  /** The versions served; maxVersion is also the one advertised in ApiVersions. */
   minVersion: number;
   maxVersion: number;
+  /** The minimum advertised in ApiVersions when it differs from minVersion (Produce). */
+  advertisedMinVersion?: number;
   handle(context: RequestContext, request: RequestBody<K>): Promise<HandlerResult<K>>;
   /**
    * The answer for a version the schema knows but the broker does not support (Produce v0-2):

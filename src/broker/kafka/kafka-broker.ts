@@ -11,24 +11,33 @@ import type { Logger } from "../../log/logger.ts";
 import type { LogOptions } from "../../storage/log/index.ts";
 import type { ListenerAddress } from "../mqtt/listener.ts";
 import { KafkaConnection } from "./connection.ts";
+import { CoordinatorShell } from "./groups/coordinator-shell.ts";
+import { OffsetStore } from "./groups/offset-store.ts";
 import type { KafkaSettings } from "./handler-context.ts";
 import { buildHandlers } from "./handlers/index.ts";
+import { ProducerStates } from "./producers/producer-states.ts";
 import { TopicStore } from "./topic-store.ts";
 
 export class KafkaBroker {
   readonly address: ListenerAddress;
   readonly store: TopicStore;
+  readonly offsets: OffsetStore;
+  readonly groups: CoordinatorShell;
   readonly #server: Server;
   readonly #connections: Set<KafkaConnection>;
 
   private constructor(
     address: ListenerAddress,
     store: TopicStore,
+    offsets: OffsetStore,
+    groups: CoordinatorShell,
     server: Server,
     connections: Set<KafkaConnection>,
   ) {
     this.address = address;
     this.store = store;
+    this.offsets = offsets;
+    this.groups = groups;
     this.#server = server;
     this.#connections = connections;
   }
@@ -43,7 +52,20 @@ export class KafkaBroker {
       retention_bytes: kafka.retention_bytes,
       batch_bytes_max: Math.min(kafka.message_max_bytes, kafka.segment_bytes),
     };
-    const store = await TopicStore.open(join(config.data_dir, "kafka"), logOptions, logger);
+    const directory = join(config.data_dir, "kafka");
+    const store = await TopicStore.open(directory, logOptions, logger);
+    let offsets: OffsetStore;
+    try {
+      offsets = OffsetStore.open(directory);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    const groups = new CoordinatorShell({
+      minSessionTimeoutMs: kafka.group_min_session_timeout_ms,
+      maxSessionTimeoutMs: kafka.group_max_session_timeout_ms,
+      initialRebalanceDelayMs: kafka.group_initial_rebalance_delay_ms,
+    });
     const settings: KafkaSettings = {
       brokerId: config.broker_id,
       clusterId: config.cluster_name,
@@ -55,6 +77,9 @@ export class KafkaBroker {
     const deps = {
       settings,
       store,
+      groups,
+      offsets,
+      producers: new ProducerStates(),
       handlers: buildHandlers(),
       logger,
       maxRequestBytes: kafka.max_request_bytes,
@@ -75,9 +100,11 @@ export class KafkaBroker {
     });
     try {
       const address = await listen(server, config.network.bind_address, kafka.port, logger);
-      return new KafkaBroker(address, store, server, connections);
+      return new KafkaBroker(address, store, offsets, groups, server, connections);
     } catch (err) {
+      groups.stop();
       await store.close();
+      await offsets.close();
       throw err;
     }
   }
@@ -88,7 +115,9 @@ export class KafkaBroker {
     for (const connection of this.#connections) connection.destroy();
     this.#connections.clear();
     await closed;
+    this.groups.stop();
     await this.store.close();
+    await this.offsets.close();
   }
 }
 

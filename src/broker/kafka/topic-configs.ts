@@ -3,7 +3,7 @@
  * Anything else is refused with INVALID_CONFIG rather than silently ignored, so a client never
  * believes a setting took effect when it did not.
  */
-import type { LogOptions } from "../../storage/log/index.ts";
+import type { CleanupPolicy, LogOptions } from "../../storage/log/index.ts";
 
 interface ConfigRule {
   /** Why the value is refused, or null. */
@@ -45,10 +45,43 @@ const RULES: Readonly<Record<string, ConfigRule>> = {
     o.batch_bytes_max = v;
   }),
   "cleanup.policy": {
-    check: (value) => (value === "delete" ? null : 'only "delete" is supported'),
-    apply: () => {},
+    check: (value) =>
+      cleanupPolicy(value) === null ? 'must be "delete", "compact" or "compact,delete"' : null,
+    apply: (options, value) => {
+      options.cleanup_policy = cleanupPolicy(value) ?? "delete";
+    },
+  },
+  "delete.retention.ms": integer(0, Number.MAX_SAFE_INTEGER, (o, v) => {
+    o.delete_retention_ms = v;
+  }),
+  "min.compaction.lag.ms": integer(0, Number.MAX_SAFE_INTEGER, (o, v) => {
+    o.min_compaction_lag_ms = v;
+  }),
+  "min.cleanable.dirty.ratio": {
+    check(value: string): string | null {
+      const n = Number(value);
+      const ok = /^\d*\.?\d+$/.test(value) && n >= 0 && n <= 1;
+      return ok ? null : "must be a number from 0 to 1";
+    },
+    apply(options: Partial<LogOptions>, value: string): void {
+      options.min_cleanable_dirty_ratio = Number(value);
+    },
   },
 };
+
+/** Kafka's list syntax, in either order and with spaces: "compact, delete" is both. */
+function cleanupPolicy(value: string): CleanupPolicy | null {
+  const parts = new Set(value.split(",").map((part) => part.trim()));
+  if (parts.size === 0 || [...parts].some((p) => p !== "delete" && p !== "compact")) return null;
+  if (parts.size === 2) return "compact,delete";
+  return parts.has("compact") ? "compact" : "delete";
+}
+
+/** Whether a topic with these configs is compacted (its logs get compaction passes). */
+export function isCompacted(configs: Readonly<Record<string, string>>): boolean {
+  const policy = configs["cleanup.policy"];
+  return policy !== undefined && (cleanupPolicy(policy) ?? "delete") !== "delete";
+}
 
 export const SUPPORTED_TOPIC_CONFIGS = Object.keys(RULES);
 

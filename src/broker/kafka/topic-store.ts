@@ -14,7 +14,7 @@ import { join } from "node:path";
 import type { Logger } from "../../log/logger.ts";
 import { type LogOptions, PartitionLog } from "../../storage/log/index.ts";
 import { PartitionWaiters, partitionKey } from "./partition-waiters.ts";
-import { logOptionsFor } from "./topic-configs.ts";
+import { isCompacted, logOptionsFor } from "./topic-configs.ts";
 
 export interface TopicMetadata {
   name: string;
@@ -33,6 +33,12 @@ export interface KafkaTopic {
 const PARTITION_DIRECTORY = /^(.+)-(\d+)$/;
 /** Retention also runs on every roll; this catches logs that stopped receiving data. */
 const RETENTION_INTERVAL_MS = 5 * 60 * 1000;
+/**
+ * How often compacted topics are offered a compaction pass (Kafka's cleaner backs off 15 s when
+ * it finds nothing to do); a pass only runs when min.cleanable.dirty.ratio or a tombstone's
+ * delete horizon says so, so an idle offer costs a look at segment sizes.
+ */
+export const COMPACTION_INTERVAL_MS = 15_000;
 
 export class TopicStore {
   readonly directory: string;
@@ -43,6 +49,9 @@ export class TopicStore {
   /** Creates and deletes run one at a time, so two auto-creates of one topic cannot race. */
   #adminQueue: Promise<unknown> = Promise.resolve();
   #retentionTimer: NodeJS.Timeout | null = null;
+  #compactionTimer: NodeJS.Timeout | null = null;
+  /** The pass under way, so passes never overlap and close can wait for it. */
+  #compacting: Promise<void> | null = null;
 
   private constructor(directory: string, logOptions: Partial<LogOptions>, logger: Logger) {
     this.directory = directory;
@@ -54,13 +63,48 @@ export class TopicStore {
     directory: string,
     logOptions: Partial<LogOptions>,
     logger: Logger,
+    compactionIntervalMs = COMPACTION_INTERVAL_MS,
   ): Promise<TopicStore> {
     const store = new TopicStore(directory, logOptions, logger);
     await mkdir(join(directory, "topics"), { recursive: true });
     await store.#load();
     store.#retentionTimer = setInterval(() => void store.#applyRetention(), RETENTION_INTERVAL_MS);
     store.#retentionTimer.unref();
+    store.#compactionTimer = setInterval(() => void store.compact(), compactionIntervalMs);
+    store.#compactionTimer.unref();
     return store;
+  }
+
+  /**
+   * Offers every partition of every compacted topic a compaction pass (PartitionLog.compact),
+   * one log at a time so the cleaner's reads and writes never pile up. A pass already under way
+   * is joined rather than doubled. Failures are logged; the next offer retries.
+   */
+  compact(): Promise<void> {
+    this.#compacting ??= this.#compactAll().finally(() => {
+      this.#compacting = null;
+    });
+    return this.#compacting;
+  }
+
+  async #compactAll(): Promise<void> {
+    for (const topic of [...this.#topics.values()]) {
+      if (!isCompacted(topic.metadata.configs)) continue;
+      for (const log of topic.logs) {
+        if (this.#topics.get(topic.metadata.name) !== topic) break;
+        try {
+          const result = await log.compact();
+          if (result.ran) {
+            this.#logger.info(
+              { topic: topic.metadata.name, directory: log.directory, ...result },
+              "Kafka partition compacted",
+            );
+          }
+        } catch (err) {
+          this.#logger.error({ err, directory: log.directory }, "Kafka compaction failed");
+        }
+      }
+    }
   }
 
   get(name: string): KafkaTopic | undefined {
@@ -118,6 +162,7 @@ export class TopicStore {
       const topic = this.#topics.get(name);
       if (topic === undefined) return false;
       this.#topics.delete(name);
+      await this.#compacting;
       await unlink(this.#metadataFile(name));
       await this.#syncDirectory(join(this.directory, "topics"));
       for (let p = 0; p < topic.logs.length; p++) {
@@ -134,7 +179,9 @@ export class TopicStore {
 
   async close(): Promise<void> {
     if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer);
+    if (this.#compactionTimer !== null) clearInterval(this.#compactionTimer);
     this.waiters.notifyAll();
+    await this.#compacting;
     await this.#adminQueue.catch(() => {});
     const logs = [...this.#topics.values()].flatMap((topic) => topic.logs);
     this.#topics.clear();

@@ -6,7 +6,14 @@
  * depend on a shared file position. (Segment files are therefore not opened with O_APPEND, under
  * which Linux ignores the position of pwrite.)
  */
-import { mkdir, type FileHandle as NodeFileHandle, open, readdir, rm } from "node:fs/promises";
+import {
+  mkdir,
+  type FileHandle as NodeFileHandle,
+  open,
+  readdir,
+  rename,
+  rm,
+} from "node:fs/promises";
 import { assert } from "../../errors.ts";
 
 /** An open file; only the file system that opened it may use it. */
@@ -36,6 +43,8 @@ export interface FileSystem {
   size(handle: FileHandle): Promise<number>;
   close(handle: FileHandle): Promise<void>;
   unlink(path: string): Promise<void>;
+  /** Renames atomically, replacing `to` if it exists; durable once the directory is synced. */
+  rename(from: string, to: string): Promise<void>;
   readdir(directory: string): Promise<string[]>;
   mkdir(directory: string): Promise<void>;
   /** Makes creations and deletions of entries in `directory` durable. */
@@ -135,6 +144,10 @@ export class NodeFileSystem implements FileSystem {
 
   async unlink(path: string): Promise<void> {
     await rm(path, { force: true });
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await rename(from, to);
   }
 
   async readdir(directory: string): Promise<string[]> {

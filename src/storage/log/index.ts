@@ -3,9 +3,14 @@
  * group commit, and crash recovery. See docs/storage.md.
  */
 
+export type { CompactionResult } from "./compaction.ts";
+export type { BatchPlan, PlanBatch } from "./compaction-plan.ts";
+export { anyBatchRecords } from "./compression.ts";
 export { type FileHandle, type FileSystem, NodeFileSystem, type OpenMode } from "./file-system.ts";
 export type { AppendResult } from "./group-commit.ts";
 export {
+  CLEANUP_POLICIES,
+  type CleanupPolicy,
   DEFAULT_LOG_OPTIONS,
   FSYNC_POLICIES,
   type FsyncPolicy,
@@ -21,6 +26,7 @@ export {
 export * from "./record-batch.ts";
 export {
   buildRecordBatch,
+  buildRecordBatchAs,
   type LogRecord,
   type RecordHeader,
   type RecordInput,

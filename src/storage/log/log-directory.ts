@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { ErrorCode } from "../../errors.ts";
+import { recoverSwaps } from "./compaction-swap.ts";
 import type { FileSystem } from "./file-system.ts";
 import {
   type RecoveryReport,
@@ -59,6 +60,8 @@ function emptyReport(directory: string): RecoveryReport {
     indexesRebuilt: [],
     corruptRegions: [],
     strayFilesRemoved: [],
+    compactionsCompleted: [],
+    compactionsRolledBack: [],
     logStartOffset: 0,
     logEndOffset: 0,
   };
@@ -73,7 +76,10 @@ export async function openLogDirectory(
 ): Promise<OpenedLog> {
   const directory = settings.directory;
   await io("mkdir", directory, () => fs.mkdir(directory));
-  const names = await io("list", directory, () => fs.readdir(directory));
+  const found = await io("list", directory, () => fs.readdir(directory));
+  const swaps = await recoverSwaps(fs, directory, found);
+  const changed = swaps.completed.length + swaps.rolledBack.length > 0;
+  const names = changed ? await io("list", directory, () => fs.readdir(directory)) : found;
   const bases = names
     .map(parseSegmentFileName)
     .filter((base): base is number => base !== null)
@@ -83,6 +89,8 @@ export async function openLogDirectory(
     throw new StorageError(ErrorCode.STORAGE_IO, KafkaErrorCode.KAFKA_STORAGE_ERROR, message);
   }
   const report = emptyReport(directory);
+  report.compactionsCompleted = swaps.completed;
+  report.compactionsRolledBack = swaps.rolledBack;
   report.strayFilesRemoved = await removeStrayFiles(fs, directory, names, new Set(bases));
   const segments: Segment[] = [];
   try {
@@ -173,6 +181,12 @@ function logReport(report: RecoveryReport, logger: StorageLogger): void {
     logger.error(region, "corrupt batch in a closed segment; its offsets cannot be read");
   }
   for (const file of report.strayFilesRemoved) logger.info({ file }, "removed a stray index file");
+  for (const file of report.compactionsCompleted) {
+    logger.warn({ file }, "finished a compaction swap interrupted by a crash");
+  }
+  for (const file of report.compactionsRolledBack) {
+    logger.warn({ file }, "removed an unfinished compaction; the old segments stay");
+  }
   logger.info(
     {
       directory: report.directory,

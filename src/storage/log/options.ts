@@ -6,6 +6,9 @@ import { assert } from "../../errors.ts";
 
 export const FSYNC_POLICIES = ["always", "interval", "never"] as const;
 export type FsyncPolicy = (typeof FSYNC_POLICIES)[number];
+/** Kafka's cleanup.policy values (its "delete,compact" spelling is normalised by the caller). */
+export const CLEANUP_POLICIES = ["delete", "compact", "compact,delete"] as const;
+export type CleanupPolicy = (typeof CLEANUP_POLICIES)[number];
 
 export interface LogOptions {
   /** Roll the active segment before it would exceed this size. Default 1 GiB; at most 2^31-1. */
@@ -34,6 +37,18 @@ export interface LogOptions {
   group_commit_bytes_max: number;
   /** How long a deleted segment's file stays open for reads already under way. Default 60 s. */
   file_delete_delay_ms: number;
+  /**
+   * "delete" (default): retention deletes old segments. "compact": closed segments are
+   * compacted to the latest record per key and retention deletes nothing. "compact,delete":
+   * both. See compaction.ts.
+   */
+  cleanup_policy: CleanupPolicy;
+  /** How long a tombstone stays after the cleaning that first saw it. Default 24 h. */
+  delete_retention_ms: number;
+  /** Share of the cleanable bytes not yet cleaned that makes a pass worth it. Default 0.5. */
+  min_cleanable_dirty_ratio: number;
+  /** Records newer than this are not compacted (their segment waits). Default 0. */
+  min_compaction_lag_ms: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -51,12 +66,25 @@ export const DEFAULT_LOG_OPTIONS: Readonly<LogOptions> = Object.freeze({
   append_queue_bytes_max: 64 * 1024 * 1024,
   group_commit_bytes_max: 8 * 1024 * 1024,
   file_delete_delay_ms: 60_000,
+  cleanup_policy: "delete",
+  delete_retention_ms: DAY_MS,
+  min_cleanable_dirty_ratio: 0.5,
+  min_compaction_lag_ms: 0,
 });
 
 /**
  * Fills in defaults and checks every value. The config schema will reject bad values with
  * operator-facing messages first, so a failure here is a programmer error and asserts.
  */
+/** Whether the policy compacts / deletes by retention. */
+export function compacts(options: Pick<LogOptions, "cleanup_policy">): boolean {
+  return options.cleanup_policy !== "delete";
+}
+
+export function deletes(options: Pick<LogOptions, "cleanup_policy">): boolean {
+  return options.cleanup_policy !== "compact";
+}
+
 export function resolveLogOptions(given: Partial<LogOptions> = {}): LogOptions {
   const options: LogOptions = { ...DEFAULT_LOG_OPTIONS, ...given };
   // Small segments (tests, tiny deployments) would otherwise also have to lower the batch limit.
@@ -81,6 +109,12 @@ export function resolveLogOptions(given: Partial<LogOptions> = {}): LogOptions {
     "delay",
   );
   assert(FSYNC_POLICIES.includes(options.fsync_policy), `fsync_policy ${options.fsync_policy}`);
+  assert(CLEANUP_POLICIES.includes(options.cleanup_policy), `cleanup ${options.cleanup_policy}`);
+  for (const name of ["delete_retention_ms", "min_compaction_lag_ms"] as const) {
+    assert(Number.isSafeInteger(options[name]) && options[name] >= 0, name);
+  }
+  const ratio = options.min_cleanable_dirty_ratio;
+  assert(Number.isFinite(ratio) && ratio >= 0 && ratio <= 1, "min_cleanable_dirty_ratio");
   // A batch must fit a fresh segment, and one group must be able to carry the largest batch.
   assert(options.batch_bytes_max <= options.segment_bytes, "batch_bytes_max <= segment_bytes");
   assert(options.batch_bytes_max <= options.group_commit_bytes_max, "a batch fits a group");

@@ -13,10 +13,12 @@
  * (I/O error, disk full) leaves nothing behind: the file is cut back to the committed end.
  */
 import { ErrorCode } from "../../errors.ts";
+import { type CompactionResult, type CompactionState, compactLog } from "./compaction.ts";
+import { anyBatchRecords } from "./compression.ts";
 import { type FileSystem, NodeFileSystem } from "./file-system.ts";
 import { type AppendResult, GroupCommitter, type PendingAppend } from "./group-commit.ts";
 import { openLogDirectory } from "./log-directory.ts";
-import { type LogOptions, resolveLogOptions } from "./options.ts";
+import { compacts, deletes, type LogOptions, resolveLogOptions } from "./options.ts";
 import {
   batchLastOffsetDelta,
   batchMaxTimestamp,
@@ -25,6 +27,7 @@ import {
   LOG_OVERHEAD_BYTES,
   OFFSET_ATTRIBUTES,
   OFFSET_BATCH_LENGTH,
+  readBatchHeader,
 } from "./record-batch.ts";
 import { readRecords } from "./records.ts";
 import {
@@ -95,6 +98,10 @@ export class PartitionLog {
   #syncTimer: NodeJS.Timeout | null = null;
   /** Deleted segments whose handles stay open a while for reads under way. */
   readonly #pendingCloses = new Map<NodeJS.Timeout, Segment>();
+  /** Retention, deleteBefore and compaction run one at a time: they all rewrite the list. */
+  #maintenance: Promise<unknown> = Promise.resolve();
+  #maintaining = false;
+  readonly #compaction: CompactionState = { cleanedUpTo: -1, nextHorizonMs: null };
 
   private constructor(
     directory: string,
@@ -219,10 +226,10 @@ export class PartitionLog {
     if (check.kind === "corrupt") return invalidBatchError(check.reason);
     if (check.sizeBytes !== batch.length) return invalidBatchError("more than one batch");
     if ((batch.readInt16BE(OFFSET_ATTRIBUTES) & 0x07) === Compression.none) {
-      const records = readRecords(batch);
+      const records = readRecords(batch, 0, true);
       if (records.kind === "corrupt") return invalidBatchError(records.reason);
     }
-    return null;
+    return compacts(this.options) ? keylessProblem(batch) : null;
   }
 
   /** Whether `append` can go into `segment` after `bytes` bytes ending at `nextOffset`. */
@@ -271,7 +278,9 @@ export class PartitionLog {
     this.#segments.push(fresh);
     this.#committer.markSynced();
     this.#logger.info({ file: fresh.logPath, baseOffset: fresh.baseOffset }, "rolled segment");
-    // The roll has succeeded; a retention failure is reported, not charged to the append.
+    // The roll has succeeded; a retention failure is reported, not charged to the append. While
+    // a compaction runs, retention waits for the owner's next call rather than stall appends.
+    if (this.#maintaining) return;
     await this.applyRetention().catch((error: unknown) => {
       this.#logger.error({ directory: this.directory, error: String(error) }, "retention failed");
     });
@@ -289,8 +298,16 @@ export class PartitionLog {
     }
     // A snapshot: retention may remove segments from the list while this read awaits.
     for (const segment of this.#segments.slice(this.#segmentIndexFor(offset))) {
-      const slice = await segment.read(offset, maxBytes);
-      if (slice !== null) return { segment, file: segment.logPath, ...slice };
+      let slice = await segment.read(offset, maxBytes);
+      // Batches a compaction emptied are skipped when nothing else is in the slice.
+      while (slice?.recordlessUntil !== undefined) {
+        offset = slice.recordlessUntil;
+        slice = await segment.read(offset, maxBytes);
+      }
+      if (slice !== null) {
+        const { recordlessUntil: _, ...range } = slice;
+        return { segment, file: segment.logPath, ...range };
+      }
     }
     return { segment: null, file: null, position: 0, sizeBytes: 0, firstOffset: offset };
   }
@@ -323,9 +340,68 @@ export class PartitionLog {
     return low;
   }
 
-  /** Deletes closed segments beyond retention_bytes / retention_ms; see retention.ts. */
+  /**
+   * Deletes closed segments beyond retention_bytes / retention_ms; see retention.ts. Under
+   * cleanup_policy "compact" alone nothing is deleted (as in Kafka).
+   */
   async applyRetention(): Promise<RetentionResult> {
-    return applyRetention(this.#segments, this.options, this.#now(), this.#retentionShell);
+    if (!deletes(this.options)) {
+      return { deletedSegmentCount: 0, deletedBytes: 0, logStartOffset: this.logStartOffset };
+    }
+    return this.#exclusive(() =>
+      applyRetention(this.#segments, this.options, this.#now(), this.#retentionShell),
+    );
+  }
+
+  /**
+   * One compaction pass (compaction.ts) when the policy compacts and the log is dirty enough
+   * (min_cleanable_dirty_ratio) or a tombstone's delete horizon has passed; `force` skips that
+   * test. Reads under way keep their segments until file_delete_delay_ms.
+   */
+  async compact(options: { force?: boolean } = {}): Promise<CompactionResult> {
+    this.#refuseIfClosing();
+    const shell = {
+      segments: this.#segments,
+      fs: this.#fs,
+      settings: this.#settings,
+      logger: this.#logger,
+      closeLater: (segment: Segment) => this.#closeLater(segment),
+    };
+    const idle: CompactionResult = {
+      ran: false,
+      segmentsCleaned: 0,
+      segmentsWritten: 0,
+      bytesBefore: 0,
+      bytesAfter: 0,
+      recordsRemoved: 0,
+    };
+    if (!compacts(this.options)) return idle;
+    return this.#exclusive(() =>
+      compactLog(this.options, this.#compaction, this.#now(), shell, options.force === true),
+    );
+  }
+
+  #exclusive<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.#maintenance.then(async () => {
+      this.#maintaining = true;
+      try {
+        return await run();
+      } finally {
+        this.#maintaining = false;
+      }
+    });
+    this.#maintenance = next.catch(() => {});
+    return next;
+  }
+
+  #refuseIfClosing(): void {
+    if (this.#closing) {
+      throw new StorageError(
+        ErrorCode.STORAGE_CLOSED,
+        KafkaErrorCode.NOT_LEADER_OR_FOLLOWER,
+        "log closed",
+      );
+    }
   }
 
   /**
@@ -335,14 +411,8 @@ export class PartitionLog {
    * below `offset`; reads already under way finish as after retention.
    */
   async deleteBefore(offset: number): Promise<RetentionResult> {
-    if (this.#closing) {
-      throw new StorageError(
-        ErrorCode.STORAGE_CLOSED,
-        KafkaErrorCode.NOT_LEADER_OR_FOLLOWER,
-        "log closed",
-      );
-    }
-    return deleteBefore(this.#segments, offset, this.#retentionShell);
+    this.#refuseIfClosing();
+    return this.#exclusive(() => deleteBefore(this.#segments, offset, this.#retentionShell));
   }
 
   get #retentionShell(): RetentionShell {
@@ -378,6 +448,7 @@ export class PartitionLog {
     this.#closing = true;
     if (this.#syncTimer !== null) clearInterval(this.#syncTimer);
     await this.#committer.drain();
+    await this.#maintenance;
     try {
       await this.#active.sync();
       await this.#active.persistIndexes();
@@ -390,6 +461,23 @@ export class PartitionLog {
       for (const segment of this.#segments) await segment.close().catch(() => {});
     }
   }
+}
+
+/**
+ * Kafka's rule for compacted topics: every record needs a key (else INVALID_RECORD), checked
+ * inside compressed batches too. Control batches carry no user records.
+ */
+function keylessProblem(batch: Buffer): StorageError | null {
+  if (readBatchHeader(batch).isControl) return null;
+  const decoded = anyBatchRecords(batch);
+  if (decoded.kind !== "ok")
+    return invalidBatchError(decoded.kind === "corrupt" ? decoded.reason : "");
+  if (decoded.records.every((record) => record.key !== null)) return null;
+  return new StorageError(
+    ErrorCode.STORAGE_INVALID_BATCH,
+    KafkaErrorCode.INVALID_RECORD,
+    "a compacted log takes only records with a key",
+  );
 }
 
 function settingsOf(directory: string, options: LogOptions): SegmentSettings {

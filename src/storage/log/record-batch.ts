@@ -219,6 +219,8 @@ export interface BatchOptions {
   timestampType?: TimestampTypeCode;
   isTransactional?: boolean;
   isControl?: boolean;
+  /** baseTimestamp is the time after which the batch's tombstones may go (compaction). */
+  hasDeleteHorizon?: boolean;
   producerId?: bigint;
   producerEpoch?: number;
   baseSequence?: number;
@@ -244,6 +246,7 @@ function attributesOf(options: BatchOptions): number {
   }
   if (options.isTransactional === true) attributes |= ATTRIBUTE_TRANSACTIONAL;
   if (options.isControl === true) attributes |= ATTRIBUTE_CONTROL;
+  if (options.hasDeleteHorizon === true) attributes |= ATTRIBUTE_DELETE_HORIZON;
   return attributes;
 }
 
@@ -254,7 +257,9 @@ function attributesOf(options: BatchOptions): number {
  */
 export function buildRawBatch(options: BatchOptions, body: RawBatchBody): Buffer {
   assert(body.recordsCount >= 0 && body.lastOffsetDelta >= 0, "counts are non-negative");
-  assert(body.maxTimestamp >= body.baseTimestamp || body.maxTimestamp === -1, "max >= base");
+  // A delete horizon replaces baseTimestamp and is usually later than every record.
+  const horizon = options.hasDeleteHorizon === true;
+  assert(horizon || body.maxTimestamp >= body.baseTimestamp || body.maxTimestamp === -1, "max");
   const sizeBytes = BATCH_HEADER_BYTES + body.recordsBytes;
   const buf = Buffer.allocUnsafe(sizeBytes);
   writeInt64(buf, OFFSET_BASE_OFFSET, options.baseOffset ?? 0);

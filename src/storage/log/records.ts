@@ -123,25 +123,45 @@ export function buildRecordBatch(
   records: readonly RecordInput[],
   options: BatchOptions = {},
 ): Buffer {
-  assert(records.length > 0 && records.length <= RECORDS_PER_BATCH_MAX, "1..max records");
+  assert(records.length > 0, "at least one record");
+  let maxTimestamp = records[0].timestamp;
+  for (const record of records) maxTimestamp = Math.max(maxTimestamp, record.timestamp);
+  const lastOffsetDelta = records[records.length - 1].offsetDelta ?? records.length - 1;
+  return buildRecordBatchAs(records, options, {
+    lastOffsetDelta,
+    baseTimestamp: records[0].timestamp,
+    maxTimestamp,
+  });
+}
+
+/**
+ * Encodes records with header fields chosen by the caller: compaction keeps a batch's
+ * lastOffsetDelta and maxTimestamp when it drops records (so the batch still spans its original
+ * offsets, as Kafka's cleaner does) and may set a delete horizon as baseTimestamp. No records
+ * at all is allowed: an emptied batch that must stay for the offsets it spans.
+ */
+export function buildRecordBatchAs(
+  records: readonly RecordInput[],
+  options: BatchOptions,
+  header: { lastOffsetDelta: number; baseTimestamp: number; maxTimestamp: number },
+): Buffer {
+  assert(records.length <= RECORDS_PER_BATCH_MAX, "at most the records a batch may hold");
   assert((options.compression ?? Compression.none) === Compression.none, "compress elsewhere");
-  const baseTimestamp = records[0].timestamp;
-  let maxTimestamp = baseTimestamp;
   let recordsBytes = 0;
   let previousDelta = -1;
   const sized: Sized[] = [];
   for (let i = 0; i < records.length; i++) {
-    const one = sizeRecord(records[i], i, baseTimestamp);
+    const one = sizeRecord(records[i], i, header.baseTimestamp);
     assert(one.offsetDelta > previousDelta, "offset deltas increase strictly");
     previousDelta = one.offsetDelta;
-    if (records[i].timestamp > maxTimestamp) maxTimestamp = records[i].timestamp;
     recordsBytes += varintBytes(one.bodyBytes) + one.bodyBytes;
     sized.push(one);
   }
+  assert(previousDelta <= header.lastOffsetDelta, "records inside the batch's offsets");
   return buildRawBatch(options, {
-    lastOffsetDelta: previousDelta,
-    baseTimestamp,
-    maxTimestamp,
+    lastOffsetDelta: header.lastOffsetDelta,
+    baseTimestamp: header.baseTimestamp,
+    maxTimestamp: header.maxTimestamp,
     recordsCount: records.length,
     recordsBytes,
     writeRecords: (buf, at) => {
@@ -159,9 +179,11 @@ export type RecordsResult =
 /**
  * Decodes every record of the (already CRC-checked) uncompressed batch at `at`, checking that
  * the records fill the batch exactly, that their count matches the header, and that offset
- * deltas increase up to lastOffsetDelta. Never throws on bad bytes.
+ * deltas increase up to lastOffsetDelta. The last record may end before lastOffsetDelta: a
+ * compacted batch keeps the offsets it spanned (`exactLastDelta` refuses that, for appends).
+ * Never throws on bad bytes.
  */
-export function readRecords(buf: Buffer, at = 0): RecordsResult {
+export function readRecords(buf: Buffer, at = 0, exactLastDelta = false): RecordsResult {
   const header = readBatchHeader(buf, at);
   if (header.compression !== Compression.none) {
     return { kind: "compressed", compression: header.compression };
@@ -181,7 +203,10 @@ export function readRecords(buf: Buffer, at = 0): RecordsResult {
     records.push(record);
   }
   if (cursor.next !== end) return { kind: "corrupt", reason: "bytes after the last record" };
-  if (records.length > 0 && previousDelta !== header.lastOffsetDelta) {
+  if (previousDelta > header.lastOffsetDelta) {
+    return { kind: "corrupt", reason: `offset delta ${previousDelta} past the batch's last` };
+  }
+  if (exactLastDelta && records.length > 0 && previousDelta !== header.lastOffsetDelta) {
     return { kind: "corrupt", reason: `last offset delta ${previousDelta}, header says more` };
   }
   return { kind: "ok", records };

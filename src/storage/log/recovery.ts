@@ -6,7 +6,7 @@
  *   zero-filled tail, a flipped bit) is truncated away, and its indexes are rebuilt from the scan.
  * - A closed segment is trusted when its index files load and agree with the log: entries in
  *   order and inside the file, and the batches after the last index entry leading exactly to the
- *   end of the file. Otherwise (or with scope "all") it is scanned like the active one, except
+ *   end of the file. Its offsets may jump forward between batches: compaction leaves such gaps. Otherwise (or with scope "all") it is scanned like the active one, except
  *   that nothing is truncated: a corrupt batch becomes a corrupt region, reported with its file
  *   and position, and the rest of the log keeps serving.
  *
@@ -47,6 +47,10 @@ export interface RecoveryReport {
   corruptRegions: Array<CorruptRegion & { file: string }>;
   /** Files removed because they belonged to no segment (index files whose .log is gone). */
   strayFilesRemoved: string[];
+  /** Compaction swaps a crash interrupted after their commit, finished (compaction-swap.ts). */
+  compactionsCompleted: string[];
+  /** Compaction outputs a crash interrupted before their commit, removed. */
+  compactionsRolledBack: string[];
   logStartOffset: number;
   logEndOffset: number;
 }
@@ -173,18 +177,20 @@ function claimedSize(window: ScanWindow, at: number, position: number, max: numb
 
 /**
  * Rebuilds the segment's bookkeeping from its file. Stops at the first bad batch unless
- * `skipCorrupt`, which steps over a corrupt batch whose length is plausible when the batch
- * after it is good (recording the region), for closed segments whose later data is still fine.
+ * `closed`, which steps over a corrupt batch whose length is plausible when the batch after it
+ * is good (recording the region), for closed segments whose later data is still fine. Closed
+ * segments may also have offset gaps between batches (compaction); the active one never has.
  */
 export async function scanSegment(
   fs: FileSystem,
   segment: Segment,
   fileSizeBytes: number,
   batchBytesMax: number,
-  skipCorrupt: boolean,
+  closed: boolean,
 ): Promise<ScanEnd> {
   segment.resetBookkeeping();
   const window = new ScanWindow(fs, segment, fileSizeBytes);
+  const skipCorrupt = closed;
   let position = 0;
   let gapAllowed = false;
   // Each pass books a batch or ends the scan, and every batch has at least a header's bytes.
@@ -196,7 +202,7 @@ export async function scanSegment(
     if (!("kind" in result)) {
       segment.recordBatch(result, gapAllowed);
       position += result.sizeBytes;
-      gapAllowed = false;
+      gapAllowed = closed;
       continue;
     }
     if (result.kind !== "corrupt" || !skipCorrupt || result.sizeBytes === null) return result;
@@ -354,7 +360,9 @@ async function walkTail(
   let expected = last?.offset ?? segment.baseOffset;
   let maxTimestamp = -1;
   while (position < fileSizeBytes) {
-    const batch = await checkAt(window, position, expected, false, batchBytesMax);
+    // The batch an index entry names starts at exactly its offset; later ones may skip some.
+    const gapAllowed = position !== (last?.position ?? 0);
+    const batch = await checkAt(window, position, expected, gapAllowed, batchBytesMax);
     if ("kind" in batch) return `batch at byte ${position}: ${batch.reason}`;
     maxTimestamp = Math.max(maxTimestamp, batch.maxTimestamp);
     expected = batch.lastOffset + 1;

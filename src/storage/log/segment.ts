@@ -20,6 +20,7 @@ import {
   OFFSET_ATTRIBUTES,
   OFFSET_BATCH_LENGTH,
   OFFSET_MAGIC,
+  OFFSET_RECORDS_COUNT,
 } from "./record-batch.ts";
 import { readRecords } from "./records.ts";
 import { OffsetIndex, TimeIndex } from "./sparse-index.ts";
@@ -60,6 +61,8 @@ export interface BatchInfo {
   baseOffset: number;
   lastOffset: number;
   maxTimestamp: number;
+  /** Known when read from a header (readBatchInfo); compaction may leave batches with none. */
+  recordsCount?: number;
 }
 
 /** Bytes found corrupt by recovery; endPosition is null when the batch length itself is bad. */
@@ -79,6 +82,8 @@ export interface SegmentSlice {
   sizeBytes: number;
   /** baseOffset of the first batch; at or before the offset asked for. */
   firstOffset: number;
+  /** Set when no batch of the slice holds a record (compaction emptied them): where to go on. */
+  recordlessUntil?: number;
 }
 
 export class Segment {
@@ -314,6 +319,7 @@ export class Segment {
       baseOffset,
       lastOffset: baseOffset + batchLastOffsetDelta(header),
       maxTimestamp: batchMaxTimestamp(header),
+      recordsCount: header.readInt32BE(OFFSET_RECORDS_COUNT),
     };
   }
 
@@ -378,11 +384,28 @@ export class Segment {
       }
     }
     assert(end > first.position && end <= this.sizeBytes, "slice inside the segment");
-    return {
+    const slice = {
       position: first.position,
       sizeBytes: end - first.position,
       firstOffset: first.baseOffset,
     };
+    if (first.recordsCount !== 0) return slice;
+    const recordlessUntil = await this.#recordlessUntil(first, end);
+    return recordlessUntil === null ? slice : { ...slice, recordlessUntil };
+  }
+
+  /**
+   * When every batch from `first` to `end` is empty, the offset after them; else null. Some
+   * clients (kafkajs) never move past a fetch answer without a record, so the log skips them.
+   */
+  async #recordlessUntil(first: BatchInfo, end: number): Promise<number | null> {
+    let batch = first;
+    for (;;) {
+      if (batch.recordsCount !== 0) return null;
+      const next = batch.position + batch.sizeBytes;
+      if (next >= end) return batch.lastOffset + 1;
+      batch = await this.readBatchInfo(next);
+    }
   }
 
   /**

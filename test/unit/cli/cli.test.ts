@@ -162,7 +162,8 @@ describe("lifecycle", { skip: nodeMissing }, () => {
     const file = writeFile(
       "lifecycle.toml",
       `http_port = 0\ngrpc_port = 0\ndata_dir = "${join(dir, "data")}"\n` +
-        '[network]\nbind_address = "127.0.0.1"\ntcp_port = 0\n[log]\nformat = "json"\n[kafka]\nport = 0\n',
+        '[network]\nbind_address = "127.0.0.1"\ntcp_port = 0\n[log]\nformat = "json"\n[kafka]\nport = 0\n' +
+        "[mqtt_ws]\nport = 0\n",
     );
     const child = spawn(nodeBin, [mainScript, "start", "--config", file], { cwd: dir });
     let stdout = "";

@@ -109,10 +109,27 @@ const EXPECTED_DEFAULTS: Config = {
     segment_bytes: 1073741824,
     retention_ms: 604800000,
     retention_bytes: -1,
+    group_min_session_timeout_ms: 6000,
+    group_max_session_timeout_ms: 1800000,
+    group_initial_rebalance_delay_ms: 3000,
   },
   bridge: { mqtt_to_kafka: [], kafka_to_mqtt: [] },
   log: { level: "info", format: "auto" },
   admin: { username: "admin", password: "", token_ttl_s: 3600, metrics_auth: false },
+  tls: {
+    cert_file: "",
+    key_file: "",
+    ca_file: "",
+    min_version: "TLSv1.2",
+    ciphers: "",
+    verify_client: false,
+    peer_cert_as_username: "cn",
+    handshake_timeout_ms: 10000,
+  },
+  mqtt_tls: { enable: false, port: 8883 },
+  mqtt_ws: { enable: true, port: 8083, path: "/mqtt" },
+  mqtt_wss: { enable: false, port: 8084, path: "/mqtt" },
+  proxy_protocol: { tcp: false, tls: false, timeout_ms: 3000 },
 };
 
 describe("defaults", () => {
@@ -359,6 +376,12 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
   "kafka.segment_bytes": { values: [1024], allowed: "an integer from 1048576" },
   "kafka.retention_ms": { values: [-2], allowed: "an integer >= -1" },
   "kafka.retention_bytes": { values: [-2], allowed: "an integer >= -1" },
+  "kafka.group_min_session_timeout_ms": { values: [0, 3_600_001], allowed: "an integer from 1" },
+  "kafka.group_max_session_timeout_ms": { values: [0, 3_600_001], allowed: "an integer from 1" },
+  "kafka.group_initial_rebalance_delay_ms": {
+    values: [-1, 300_001],
+    allowed: "an integer from 0",
+  },
   "bridge.mqtt_to_kafka": {
     values: [
       [{ mqtt_filter: "a/#/b", kafka_topic: "t" }],
@@ -390,6 +413,28 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
   "admin.password": { values: [1, true], allowed: "a string" },
   "admin.token_ttl_s": { values: [59, 31536001, 1.5], allowed: "an integer from 60 to 31536000" },
   "admin.metrics_auth": { values: ["false", 0], allowed: "true or false" },
+  "tls.cert_file": { values: [1, true], allowed: "a file path" },
+  "tls.key_file": { values: [1], allowed: "a file path" },
+  "tls.ca_file": { values: [false], allowed: "a file path" },
+  "tls.min_version": { values: ["TLSv1.1", "1.2"], allowed: 'one of "TLSv1.2", "TLSv1.3"' },
+  "tls.ciphers": { values: [1], allowed: "an OpenSSL cipher list" },
+  "tls.verify_client": { values: ["yes"], allowed: "true or false" },
+  "tls.peer_cert_as_username": { values: ["dn", ""], allowed: 'one of "cn", "san", "none"' },
+  "tls.handshake_timeout_ms": { values: [99, 3_600_001], allowed: "an integer from 100" },
+  "mqtt_tls.enable": { values: ["true"], allowed: "true or false" },
+  "mqtt_tls.port": { values: [-1, 65_536], allowed: "an integer from 0 to 65535" },
+  "mqtt_ws.enable": { values: [1], allowed: "true or false" },
+  "mqtt_ws.port": { values: [65_536], allowed: "an integer from 0 to 65535" },
+  "mqtt_ws.path": {
+    values: ["mqtt", "/a b", "/mqtt?x", ""],
+    allowed: 'a URL path starting with "/"',
+  },
+  "mqtt_wss.enable": { values: ["no"], allowed: "true or false" },
+  "mqtt_wss.port": { values: [-5], allowed: "an integer from 0 to 65535" },
+  "mqtt_wss.path": { values: ["/é"], allowed: 'a URL path starting with "/"' },
+  "proxy_protocol.tcp": { values: ["v2"], allowed: "true or false" },
+  "proxy_protocol.tls": { values: [1], allowed: "true or false" },
+  "proxy_protocol.timeout_ms": { values: [99, 600_001], allowed: "an integer from 100 to 600000" },
 };
 
 function tomlSetting(dotted: string, value: unknown): string {

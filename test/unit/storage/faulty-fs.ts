@@ -16,7 +16,7 @@ import { basename, dirname } from "node:path";
 import type { FileHandle, FileSystem, OpenMode } from "../../../src/storage/log/file-system.ts";
 import { Prng } from "../../helpers/prng.ts";
 
-export type FaultOperation = "open" | "read" | "write" | "fsync" | "truncate" | "unlink";
+export type FaultOperation = "open" | "read" | "write" | "fsync" | "truncate" | "unlink" | "rename";
 
 interface MemFile {
   data: Buffer;
@@ -70,8 +70,14 @@ export class FaultyFileSystem implements FileSystem {
     fsync: 0,
     truncate: 0,
     unlink: 0,
+    rename: 0,
     syncDirectory: 0,
   };
+  /**
+   * Operations that change files or directories still allowed before the process "dies": the
+   * one that exhausts it and every later one fail (see haltAfter). Infinity: never.
+   */
+  #stepsLeft = Number.POSITIVE_INFINITY;
 
   constructor(options: FaultyFileSystemOptions) {
     this.prng = new Prng(options.seed);
@@ -81,6 +87,28 @@ export class FaultyFileSystem implements FileSystem {
   /** The next `count` operations of this kind fail with `code`. */
   failNext(operation: FaultOperation, count = 1, code = "EIO"): void {
     for (let i = 0; i < count; i++) this.#scheduled.push({ operation, code });
+  }
+
+  /**
+   * The process dies after `steps` more changing operations (open for writing, write, fsync,
+   * truncate, unlink, rename, directory sync): those after it fail with EIO, as if nothing ran
+   * any more. Follow with crash() to see what a restart finds. Infinity lifts it.
+   */
+  haltAfter(steps: number): void {
+    this.#stepsLeft = steps;
+  }
+
+  /** Changing operations counted so far (to size a haltAfter sweep). */
+  get steps(): number {
+    return this.#stepCount;
+  }
+
+  #stepCount = 0;
+
+  #step(operation: string, path: string): void {
+    this.#stepCount++;
+    if (this.#stepsLeft <= 0) throw fault(operation, path, "EIO");
+    this.#stepsLeft--;
   }
 
   clearFaults(): void {
@@ -114,6 +142,7 @@ export class FaultyFileSystem implements FileSystem {
   async open(path: string, mode: OpenMode): Promise<FileHandle> {
     await tick();
     this.counts.open++;
+    if (mode !== "read") this.#step("open", path);
     this.#maybeFail("open", path);
     const directory = this.#directory(dirname(path));
     let file = directory.entries.get(basename(path));
@@ -163,6 +192,7 @@ export class FaultyFileSystem implements FileSystem {
     await tick();
     const memHandle = this.#file(handle);
     if (!memHandle.writable) throw fault("write", handle.path, "EBADF");
+    this.#step("write", handle.path);
     const bytes = Buffer.concat(buffers);
     try {
       this.#maybeFail("write", handle.path);
@@ -188,6 +218,7 @@ export class FaultyFileSystem implements FileSystem {
     await tick();
     const { file } = this.#file(handle);
     this.counts.fsync++;
+    this.#step("fsync", handle.path);
     this.#maybeFail("fsync", handle.path);
     file.durable = Buffer.from(file.data);
   }
@@ -196,6 +227,7 @@ export class FaultyFileSystem implements FileSystem {
     await tick();
     const { file } = this.#file(handle);
     this.counts.truncate++;
+    this.#step("truncate", handle.path);
     this.#maybeFail("truncate", handle.path);
     const data = Buffer.alloc(length);
     file.data.copy(data, 0, 0, Math.min(length, file.data.length));
@@ -215,8 +247,21 @@ export class FaultyFileSystem implements FileSystem {
   async unlink(path: string): Promise<void> {
     await tick();
     this.counts.unlink++;
+    this.#step("unlink", path);
     this.#maybeFail("unlink", path);
     this.#directories.get(dirname(path))?.entries.delete(basename(path));
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await tick();
+    this.counts.rename++;
+    this.#step("rename", from);
+    this.#maybeFail("rename", from);
+    const source = this.#directory(dirname(from));
+    const file = source.entries.get(basename(from));
+    if (file === undefined) throw fault("rename", from, "ENOENT");
+    source.entries.delete(basename(from));
+    this.#directory(dirname(to)).entries.set(basename(to), file);
   }
 
   async readdir(directory: string): Promise<string[]> {
@@ -235,6 +280,7 @@ export class FaultyFileSystem implements FileSystem {
   async syncDirectory(directory: string): Promise<void> {
     await tick();
     this.counts.syncDirectory++;
+    this.#step("syncDirectory", directory);
     const entry = this.#directory(directory);
     entry.durableEntries = new Map(entry.entries);
   }
@@ -244,6 +290,7 @@ export class FaultyFileSystem implements FileSystem {
    * what was written after them) and every directory to its durable entries.
    */
   crash(torn = false): void {
+    this.#stepsLeft = Number.POSITIVE_INFINITY;
     for (const directory of this.#directories.values()) {
       directory.entries = new Map(directory.durableEntries);
       for (const file of directory.entries.values()) {

@@ -1,8 +1,10 @@
 /** The partition log suite on the in-memory fault-injecting file system, with faults off. */
-import { FaultyFileSystem } from "./faulty-fs.ts";
-import { runLogSuite } from "./log-suite.ts";
 
-runLogSuite("faulty fs, faults off", async () => {
+import { runCompactionSuite } from "./compaction-suite.ts";
+import { FaultyFileSystem } from "./faulty-fs.ts";
+import { type LogTestFactory, runLogSuite } from "./log-suite.ts";
+
+const factory: LogTestFactory = async () => {
   const fs = new FaultyFileSystem({ seed: 1 });
   const directory = "/data/topic-0";
   await fs.mkdir(directory);
@@ -19,4 +21,7 @@ runLogSuite("faulty fs, faults off", async () => {
     listFiles: async () => fs.list(directory),
     cleanup: async () => {},
   };
-});
+};
+
+runLogSuite("faulty fs, faults off", factory);
+runCompactionSuite("faulty fs, faults off", factory);

@@ -3,9 +3,10 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NodeFileSystem } from "../../../src/storage/log/file-system.ts";
-import { runLogSuite } from "./log-suite.ts";
+import { runCompactionSuite } from "./compaction-suite.ts";
+import { type LogTestFactory, runLogSuite } from "./log-suite.ts";
 
-runLogSuite("node fs", async () => {
+const factory: LogTestFactory = async () => {
   const root = await mkdtemp(join(tmpdir(), "rmq-log-"));
   const directory = join(root, "topic-0");
   return {
@@ -17,4 +18,7 @@ runLogSuite("node fs", async () => {
     listFiles: async () => (await readdir(directory)).sort(),
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
-});
+};
+
+runLogSuite("node fs", factory);
+runCompactionSuite("node fs", factory);

@@ -16,6 +16,7 @@ export const deleteTopicsHandler: ApiHandler<typeof ApiKey.DeleteTopics> = {
     for (const name of new Set(request.topicNames)) {
       try {
         const deleted = await context.store.delete(name);
+        if (deleted) await context.offsets.deleteTopic(name);
         responses.push({
           name,
           errorCode: deleted ? KafkaError.NONE : KafkaError.UNKNOWN_TOPIC_OR_PARTITION,

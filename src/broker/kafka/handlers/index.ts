@@ -1,7 +1,6 @@
 /**
  * The APIs the broker serves, each bound to the codec so the connection can dispatch by API key
- * without knowing message types. Transactions, consumer groups and InitProducerId are not
- * advertised yet (docs/kafka.md).
+ * without knowing message types. The transaction APIs are not advertised (docs/kafka.md).
  */
 import type { ApiKeyValue } from "../../../protocol/kafka/api-keys.ts";
 import type { ByteReader } from "../../../protocol/kafka/byte-reader.ts";
@@ -17,9 +16,17 @@ import { apiVersionsHandler } from "./api-versions.ts";
 import { createTopicsHandler } from "./create-topics.ts";
 import { deleteTopicsHandler } from "./delete-topics.ts";
 import { fetchHandler } from "./fetch.ts";
+import { findCoordinatorHandler } from "./find-coordinator.ts";
+import { heartbeatHandler } from "./heartbeat.ts";
+import { initProducerIdHandler } from "./init-producer-id.ts";
+import { joinGroupHandler } from "./join-group.ts";
+import { leaveGroupHandler } from "./leave-group.ts";
 import { listOffsetsHandler } from "./list-offsets.ts";
 import { metadataHandler } from "./metadata.ts";
+import { offsetCommitHandler } from "./offset-commit.ts";
+import { offsetFetchHandler } from "./offset-fetch.ts";
 import { produceHandler } from "./produce.ts";
+import { syncGroupHandler } from "./sync-group.ts";
 
 /** A frame to send, nothing (acks = 0), or "close" the connection. */
 export type DispatchResult = Buffer[] | null | "close";
@@ -28,6 +35,7 @@ export interface BoundHandler {
   apiKey: number;
   minVersion: number;
   maxVersion: number;
+  advertisedMinVersion: number;
   run(context: RequestContext, reader: ByteReader, correlationId: number): Promise<DispatchResult>;
   /** For a version the schema has but the broker does not support; null: close instead. */
   refuse(
@@ -51,6 +59,7 @@ function bind<K extends ApiKeyValue>(handler: ApiHandler<K>): BoundHandler {
     apiKey: handler.apiKey,
     minVersion: handler.minVersion,
     maxVersion: handler.maxVersion,
+    advertisedMinVersion: handler.advertisedMinVersion ?? handler.minVersion,
     async run(context, reader, correlationId) {
       const request = decodeWhole(handler.apiKey, context.version, reader);
       const result = await handler.handle(context, request);
@@ -70,9 +79,9 @@ function bind<K extends ApiKeyValue>(handler: ApiHandler<K>): BoundHandler {
 export function buildHandlers(): Map<number, BoundHandler> {
   const handlers = new Map<number, BoundHandler>();
   const supported = () =>
-    [...handlers.values()].map(({ apiKey, minVersion, maxVersion }) => ({
+    [...handlers.values()].map(({ apiKey, advertisedMinVersion, maxVersion }) => ({
       apiKey,
-      minVersion,
+      minVersion: advertisedMinVersion,
       maxVersion,
     }));
   for (const handler of [
@@ -83,6 +92,14 @@ export function buildHandlers(): Map<number, BoundHandler> {
     bind(apiVersionsHandler(supported)),
     bind(createTopicsHandler),
     bind(deleteTopicsHandler),
+    bind(findCoordinatorHandler),
+    bind(joinGroupHandler),
+    bind(syncGroupHandler),
+    bind(heartbeatHandler),
+    bind(leaveGroupHandler),
+    bind(offsetCommitHandler),
+    bind(offsetFetchHandler),
+    bind(initProducerIdHandler),
   ]) {
     handlers.set(handler.apiKey, handler);
   }

@@ -22,6 +22,12 @@ import {
   readRecords,
 } from "../../../storage/log/index.ts";
 import type { ApiHandler, RequestContext } from "../handler-context.ts";
+import {
+  type CachedBatch,
+  checkSequence,
+  lastSequenceOf,
+  recordBatch,
+} from "../producers/sequence-check.ts";
 import { storageErrorCode } from "../storage-errors.ts";
 import type { KafkaTopic } from "../topic-store.ts";
 
@@ -69,12 +75,64 @@ function batchProblem(batch: Buffer, sizeBytesMax: number): string | null {
   return null;
 }
 
-function producePartition(
+/**
+ * An idempotent producer's batch (producer id >= 0): checked against the partition's producer
+ * state, then appended, or answered with the offset it was stored at if it is a retry.
+ */
+async function produceIdempotent(
+  context: RequestContext,
+  topic: KafkaTopic,
+  index: number,
+  batch: Buffer,
+): Promise<PartitionOutcome> {
+  const header = readBatchHeader(batch);
+  const producers = await context.producers.of(topic.logs[index]);
+  const incoming = {
+    producerEpoch: header.producerEpoch,
+    firstSequence: header.baseSequence,
+    lastSequence: lastSequenceOf(header.baseSequence, header.lastOffsetDelta),
+  };
+  const entry = producers.get(header.producerId);
+  const verdict = checkSequence(entry, incoming);
+  if (verdict.kind === "error") return failed(index, verdict.errorCode, verdict.message);
+  if (verdict.kind === "duplicate") {
+    const baseOffset = Promise.resolve(verdict.batch.baseOffset);
+    const appended = baseOffset.then((offset) => [
+      { baseOffset: offset, lastOffset: offset + header.lastOffsetDelta },
+    ]);
+    return { response: { index, errorCode: KafkaError.NONE }, appended };
+  }
+  // Checked and queued in one synchronous step, so no other produce slips in between.
+  const appended = context.store.append(topic, index, batch);
+  const baseOffset = appended.then((r) => r.baseOffset);
+  // Only a retry arriving while the append is under way awaits this; it may never be read.
+  baseOffset.catch(() => {});
+  const cached: CachedBatch = {
+    firstSequence: incoming.firstSequence,
+    lastSequence: incoming.lastSequence,
+    baseOffset,
+  };
+  const updated = recordBatch(entry, header.producerEpoch, cached);
+  producers.set(header.producerId, updated);
+  appended.then(
+    (result) => {
+      cached.baseOffset = result.baseOffset;
+    },
+    () => {
+      // Not stored: a retry of this batch must be appended, not taken for a duplicate.
+      const at = updated.batches.indexOf(cached);
+      if (at >= 0) updated.batches.splice(at, 1);
+    },
+  );
+  return { response: { index, errorCode: KafkaError.NONE }, appended: appended.then((r) => [r]) };
+}
+
+async function producePartition(
   context: RequestContext,
   topic: KafkaTopic | undefined,
   index: number,
   records: Buffer | null,
-): PartitionOutcome {
+): Promise<PartitionOutcome> {
   if (topic === undefined || index < 0 || index >= topic.logs.length) {
     return failed(index, KafkaError.UNKNOWN_TOPIC_OR_PARTITION, null);
   }
@@ -82,10 +140,13 @@ function producePartition(
   const batches = splitBatches(records);
   if (typeof batches === "string") return failed(index, KafkaError.CORRUPT_MESSAGE, batches);
   const log = topic.logs[index];
+  let idempotent = false;
   for (const batch of batches) {
-    if (readBatchHeader(batch).isTransactional) {
+    const header = readBatchHeader(batch);
+    if (header.isTransactional) {
       return failed(index, KafkaError.INVALID_REQUEST, "transactions are not supported");
     }
+    idempotent ||= header.producerId >= 0n;
     if (batch.length > log.options.batch_bytes_max) {
       return failed(index, KafkaError.MESSAGE_TOO_LARGE, `batch of ${batch.length} bytes`);
     }
@@ -95,6 +156,15 @@ function producePartition(
       const problem = batchProblem(batch, log.options.batch_bytes_max);
       if (problem !== null) return failed(index, KafkaError.CORRUPT_MESSAGE, problem);
     }
+  }
+  if (idempotent) {
+    // As Kafka: an idempotent producer sends one batch per partition, so retries match whole.
+    if (batches.length !== 1) {
+      return failed(index, KafkaError.INVALID_RECORD, "idempotent produce of several batches");
+    }
+    const problem = batchProblem(batches[0], log.options.batch_bytes_max);
+    if (problem !== null) return failed(index, KafkaError.CORRUPT_MESSAGE, problem);
+    return produceIdempotent(context, topic, index, batches[0]);
   }
   // Each append is queued before the next starts, so batches keep their order in the log.
   const appended = Promise.all(batches.map((batch) => context.store.append(topic, index, batch)));
@@ -122,6 +192,10 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
   apiKey: ApiKey.Produce,
   minVersion: 3,
   maxVersion: 8,
+  // librdkafka up to 2.11 sends gzip, snappy and lz4 batches only to a broker whose Produce
+  // range starts at 0 (its codec check asks for Produce v0), so v0 is advertised as Kafka 3
+  // does; v0-2 requests are still answered with UNSUPPORTED_VERSION.
+  advertisedMinVersion: 0,
   async handle(context, request) {
     const acks = request.acks;
     if (acks !== 0 && acks !== 1 && acks !== -1) {
@@ -130,13 +204,21 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
     if (request.transactionalId !== null) {
       return this.errorResponse?.(request, KafkaError.INVALID_REQUEST) ?? null;
     }
-    const topics = request.topicData.map(({ name, partitionData }) => {
+    // Plain partitions are queued synchronously, in request order: producePartition only
+    // awaits (the producer state) for idempotent batches.
+    const pending = request.topicData.map(({ name, partitionData }) => {
       const topic = context.store.get(name);
       return {
         name,
         outcomes: partitionData.map((p) => producePartition(context, topic, p.index, p.records)),
       };
     });
+    const topics = await Promise.all(
+      pending.map(async ({ name, outcomes }) => ({ name, outcomes: await Promise.all(outcomes) })),
+    );
+    // Every append is queued: the client's next request may go ahead while these reach disk,
+    // so its in-flight produces share fsyncs instead of waiting one after another.
+    context.release();
     if (acks === 0) {
       const outcomes = topics.flatMap((t) => t.outcomes);
       if (outcomes.some((o) => o.response.errorCode !== KafkaError.NONE)) return "close";

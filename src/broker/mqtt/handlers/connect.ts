@@ -4,6 +4,7 @@ import type { ConnectPacket, Properties } from "../../../protocol/mqtt/packets.t
 import type { AuthStep } from "../auth.ts";
 import { ConnectionState, type MqttConnection } from "../connection.ts";
 import { isSysTopic, topicLevelCount, validateTopicName } from "../topic.ts";
+import { transportUsername } from "../transports/peer-identity.ts";
 
 /** What a CONNECT decided, kept while an authentication exchange runs. */
 export interface ConnectPlan {
@@ -63,7 +64,8 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
   conn.parser.protocolVersion = packet.protocolVersion;
   conn.state = ConnectionState.AUTHENTICATING;
   conn.clientId = packet.clientId;
-  conn.username = packet.username;
+  // A verified client certificate names the user; the CONNECT cannot claim another.
+  conn.username = transportUsername(conn.stream) ?? packet.username;
   const v5 = packet.protocolVersion === 5;
   const props = packet.properties;
   if (props?.requestProblemInformation === 0) conn.problemInfo = false;

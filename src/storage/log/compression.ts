@@ -1,7 +1,8 @@
 /**
- * Plain records out of any Kafka record batch. Batches are stored as produced, compressed or
- * not; only the bridge, which republishes records as MQTT messages, needs their contents.
- * gzip and zstd come with node:zlib; snappy and lz4 with maintained napi-rs packages.
+ * The records of a batch whatever its codec. The log stores batches as produced and never needs
+ * their contents, except in a compacted log: append checks every record has a key (Kafka's
+ * rule), and the cleaner needs every key. gzip and zstd come with node:zlib; snappy and lz4
+ * with the napi-rs packages the broker already depends on.
  */
 import { gunzipSync, zstdDecompressSync } from "node:zlib";
 import { decompressFrameSync } from "lz4-napi";
@@ -10,44 +11,34 @@ import {
   BATCH_HEADER_BYTES,
   batchSizeBytes,
   Compression,
-  type LogRecord,
+  LOG_OVERHEAD_BYTES,
   OFFSET_ATTRIBUTES,
   OFFSET_BATCH_LENGTH,
-  readRecords,
-} from "../storage/log/index.ts";
+} from "./record-batch.ts";
+import { type RecordsResult, readRecords } from "./records.ts";
 
 /** snappy-java's stream framing, which Kafka's Java clients (and librdkafka) write. */
 const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
 const XERIAL_HEADER_BYTES = 16;
 
-export type DecodedBatch = { kind: "ok"; records: LogRecord[] } | { kind: "error"; reason: string };
-
-/** The records of the (CRC-checked) batch at `at` of `buffer`. */
-export function batchRecords(buffer: Buffer, at: number): DecodedBatch {
+/** Decoded records of the (CRC-checked) batch at `at`, decompressing it if need be. */
+export function anyBatchRecords(buffer: Buffer, at = 0): RecordsResult {
   const result = readRecords(buffer, at);
-  if (result.kind === "ok") return result;
-  if (result.kind === "corrupt") return { kind: "error", reason: result.reason };
+  if (result.kind !== "compressed") return result;
   const end = at + batchSizeBytes(buffer, at);
-  const compressed = buffer.subarray(at + BATCH_HEADER_BYTES, end);
   let plain: Buffer;
   try {
-    plain = decompress(result.compression, compressed);
-  } catch (err) {
-    return {
-      kind: "error",
-      reason: `cannot decompress (codec ${result.compression}): ${String(err)}`,
-    };
+    plain = decompress(result.compression, buffer.subarray(at + BATCH_HEADER_BYTES, end));
+  } catch (error) {
+    return { kind: "corrupt", reason: `cannot decompress (codec ${result.compression}): ${error}` };
   }
-  // The same header, marked uncompressed, over the plain records: readRecords does the rest.
+  // The same header over the plain records, marked uncompressed: readRecords does the rest.
   const rebuilt = Buffer.allocUnsafe(BATCH_HEADER_BYTES + plain.length);
   buffer.copy(rebuilt, 0, at, at + BATCH_HEADER_BYTES);
   plain.copy(rebuilt, BATCH_HEADER_BYTES);
-  rebuilt.writeInt32BE(rebuilt.length - 12, OFFSET_BATCH_LENGTH);
+  rebuilt.writeInt32BE(rebuilt.length - LOG_OVERHEAD_BYTES, OFFSET_BATCH_LENGTH);
   rebuilt.writeInt16BE(rebuilt.readInt16BE(OFFSET_ATTRIBUTES) & ~0x07, OFFSET_ATTRIBUTES);
-  const decoded = readRecords(rebuilt, 0);
-  return decoded.kind === "ok"
-    ? decoded
-    : { kind: "error", reason: "bad records after decompression" };
+  return readRecords(rebuilt, 0);
 }
 
 function decompress(codec: number, data: Buffer): Buffer {

@@ -1,0 +1,302 @@
+/**
+ * Kafka speed against the storage engine underneath, in one run on one machine:
+ *
+ *   (a) storage   PartitionLog directly: append throughput of 1 KiB records in batches (fsync
+ *                 always and never, as many concurrent appends as the Kafka producers keep in
+ *                 flight), and read throughput of the same log in 1 MiB reads
+ *   (b) kafka     `robustmq bench kafka produce` against a fresh broker (fsync always, its
+ *                 default) with acks=1 and acks=-1, same records, batches and concurrency, into
+ *                 a 1-partition topic; then `consume` of that topic's backlog
+ *   (c) latency   produce-to-consume latency at a fixed rate, p50/p99
+ *
+ * Each Kafka figure is given as a ratio to its storage base (target >= 0.70). Everything is
+ * repeated --repeat times and reported as median with min-max.
+ *
+ *   node bench/kafka/throughput.bench.ts [--repeat 3] [--mib 64] [--seconds 5] [--producers 4]
+ *        [--inflight 5] [--batch 10] [--latency-rate 1000] [--cpu-prof <dir>]
+ *
+ * Prints one JSON line per measurement, then a Markdown table.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { KafkaBenchSummary } from "../../src/bench/kafka/summary.ts";
+import { type FsyncPolicy, PartitionLog } from "../../src/storage/log/index.ts";
+import { buildRecordBatch } from "../../src/storage/log/records.ts";
+import { startBroker } from "../../test/helpers/broker-process.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const MAIN = join(ROOT, "src/cli/main.ts");
+const RECORD_BYTES = 1024;
+const READ_BYTES = 1024 * 1024;
+
+function argument(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? process.argv[at + 1] : fallback;
+}
+
+const repeat = Number(argument("repeat", "3"));
+const volumeBytes = Number(argument("mib", "64")) * 1024 * 1024;
+const seconds = Number(argument("seconds", "5"));
+const producers = Number(argument("producers", "4"));
+const inflight = Number(argument("inflight", "5"));
+const batchRecords = Number(argument("batch", "10"));
+const latencyRate = Number(argument("latency-rate", "1000"));
+const cpuProfDir = argument("cpu-prof", "");
+
+interface Measurement {
+  name: string;
+  recordsPerSecond: number;
+  mbPerSecond: number;
+  p50Micros?: number;
+  p99Micros?: number;
+}
+
+function emit(run: number, m: Measurement): Measurement {
+  console.log(JSON.stringify({ bench: "kafka-throughput", run, ...m }));
+  return m;
+}
+
+function makeBatch(seed: number): Buffer {
+  const records = Array.from({ length: batchRecords }, (_, i) => ({
+    timestamp: Date.now(),
+    key: null,
+    value: Buffer.alloc(RECORD_BYTES, (seed + i) & 0xff),
+  }));
+  return buildRecordBatch(records);
+}
+
+async function withDirectory<T>(run: (directory: string) => Promise<T>): Promise<T> {
+  const directory = await mkdtemp(join(tmpdir(), "rmq-kbench-"));
+  try {
+    return await run(directory);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+function rates(name: string, records: number, bytes: number, ms: number): Measurement {
+  return {
+    name,
+    recordsPerSecond: Math.round(records / (ms / 1000)),
+    mbPerSecond: Math.round((bytes / 1e6 / (ms / 1000)) * 10) / 10,
+  };
+}
+
+/** (a) append with producers x inflight concurrent appenders, then read it all back. */
+async function storage(policy: FsyncPolicy): Promise<[Measurement, Measurement]> {
+  return withDirectory(async (directory) => {
+    const log = await PartitionLog.open(directory, { fsync_policy: policy });
+    const batchBytes = makeBatch(0).length;
+    let remaining = Math.ceil(volumeBytes / batchBytes);
+    const batchCount = remaining;
+    // Each appender reuses its buffer: append rewrites only the baseOffset, outside the CRC.
+    const appender = async (id: number) => {
+      const batch = makeBatch(id);
+      while (remaining > 0) {
+        remaining--;
+        await log.append(batch);
+      }
+    };
+    const start = performance.now();
+    await Promise.all(Array.from({ length: producers * inflight }, (_, id) => appender(id)));
+    const appendMs = performance.now() - start;
+    const records = batchCount * batchRecords;
+    const append = rates(`storage append ${policy}`, records, batchCount * batchBytes, appendMs);
+    const readStart = performance.now();
+    let offset = log.logStartOffset;
+    let bytes = 0;
+    for (let reads = 0; offset < log.logEndOffset && reads < 1e7; reads++) {
+      const slice = await log.read(offset, READ_BYTES);
+      if (slice.sizeBytes === 0) break;
+      const data = await log.readSlice(slice);
+      bytes += data.length;
+      // Offsets follow from the last whole batch of the slice.
+      let at = 0;
+      let last = offset;
+      while (at + 61 <= data.length) {
+        const size = 12 + data.readInt32BE(at + 8);
+        if (at + size > data.length) break;
+        last = Number(data.readBigInt64BE(at)) + data.readInt32BE(at + 23) + 1;
+        at += size;
+      }
+      offset = last;
+    }
+    const read = rates("storage read", records, bytes, performance.now() - readStart);
+    await log.close();
+    return [append, read];
+  });
+}
+
+/** Runs `robustmq bench kafka ...` with --json; rejects on no summary. */
+function benchKafka(args: string[]): Promise<KafkaBenchSummary> {
+  const child = spawn(process.execPath, [MAIN, "bench", "kafka", ...args, "--json"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), (seconds + 120) * 1000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      try {
+        const summary = JSON.parse(stdout) as KafkaBenchSummary;
+        if (!summary.ok)
+          console.error(`bench kafka ${args.join(" ")}: ${JSON.stringify(summary.errors)}`);
+        resolve(summary);
+      } catch {
+        reject(new Error(`no summary from bench kafka ${args.join(" ")}: ${stdout}\n${stderr}`));
+      }
+    });
+  });
+}
+
+/** (b) and (c) against one fresh broker. */
+async function kafka(run: number): Promise<Measurement[]> {
+  // The profile flags reach only the broker: the generator processes start after they are reset.
+  const nodeOptions = process.env.NODE_OPTIONS;
+  if (cpuProfDir !== "") process.env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${cpuProfDir}`;
+  const broker = await startBroker({ logLevel: "info" }).finally(() => {
+    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = nodeOptions;
+  });
+  try {
+    const port = String(broker.kafkaPort);
+    const common = ["-p", port, "-s", String(RECORD_BYTES), "-b", String(batchRecords)];
+    const load = [...common, "--producers", String(producers), "--inflight", String(inflight)];
+    const out: Measurement[] = [];
+    for (const acks of ["1", "-1"]) {
+      const topic = `tp-acks${acks === "1" ? "1" : "all"}-${run}`;
+      const summary = await benchKafka([
+        "produce",
+        ...load,
+        "-t",
+        topic,
+        "--partitions",
+        "1",
+        "--acks",
+        acks,
+        "-d",
+        String(seconds),
+      ]);
+      const p = summary.produce;
+      out.push({
+        name: `kafka produce acks=${acks}`,
+        recordsPerSecond: Math.round(p?.recordsPerSecond ?? 0),
+        mbPerSecond: Math.round(((p?.throughputBytesPerSecond ?? 0) / 1e6) * 10) / 10,
+        p50Micros: p?.ackLatencyMicros?.p50,
+        p99Micros: p?.ackLatencyMicros?.p99,
+      });
+      if (acks === "-1") {
+        const consumed = await benchKafka([
+          "consume",
+          "-p",
+          port,
+          "-t",
+          topic,
+          "--consumers",
+          "1",
+          "-d",
+          "120",
+        ]);
+        const c = consumed.consume;
+        out.push({
+          name: "kafka consume",
+          recordsPerSecond: Math.round(c?.recordsPerSecond ?? 0),
+          mbPerSecond: Math.round(((c?.throughputBytesPerSecond ?? 0) / 1e6) * 10) / 10,
+        });
+      }
+    }
+    const latency = await benchKafka([
+      "produce",
+      ...common,
+      "-t",
+      `tp-latency-${run}`,
+      "--partitions",
+      "1",
+      "--producers",
+      "1",
+      "--consumers",
+      "1",
+      "--acks",
+      "-1",
+      "-r",
+      String(latencyRate),
+      "-d",
+      String(seconds),
+    ]);
+    const l = latency.consume?.latencyMicros;
+    out.push({
+      name: `kafka latency at ${latencyRate} records/s`,
+      recordsPerSecond: Math.round(latency.consume?.recordsPerSecond ?? 0),
+      mbPerSecond: Math.round(((latency.consume?.throughputBytesPerSecond ?? 0) / 1e6) * 10) / 10,
+      p50Micros: l?.p50,
+      p99Micros: l?.p99,
+    });
+    return out;
+  } finally {
+    await broker.stop("SIGTERM");
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function spread(values: number[]): string {
+  return `${median(values)} (${Math.min(...values)}-${Math.max(...values)})`;
+}
+
+async function main(): Promise<void> {
+  const byName = new Map<string, Measurement[]>();
+  const keep = (run: number, m: Measurement) => {
+    emit(run, m);
+    byName.set(m.name, [...(byName.get(m.name) ?? []), m]);
+  };
+  // Each Kafka run is paired with a storage run made just before it, so the ratio compares
+  // figures taken under the same background load.
+  const ratios = new Map<string, number[]>();
+  for (let run = 1; run <= repeat; run++) {
+    const [always, read] = await storage("always");
+    const [never] = await storage("never");
+    for (const m of [always, never, read]) keep(run, m);
+    for (const m of await kafka(run)) {
+      keep(run, m);
+      const base = m.name.startsWith("kafka produce")
+        ? always
+        : m.name === "kafka consume"
+          ? read
+          : null;
+      if (base === null) continue;
+      const ratio = Math.round((m.mbPerSecond / base.mbPerSecond) * 100) / 100;
+      ratios.set(m.name, [...(ratios.get(m.name) ?? []), ratio]);
+      console.log(JSON.stringify({ bench: "kafka-throughput", run, ratio: m.name, value: ratio }));
+    }
+  }
+  console.log(
+    `\n${repeat} runs; 1 KiB records, batches of ${batchRecords}, ${producers} producers x ${inflight} in flight (storage: ${producers * inflight} concurrent appends), 1 partition`,
+  );
+  console.log("| measurement | records/s | MB/s | vs storage (target >= 0.70) | p50 | p99 |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+  const ms = (values: Array<number | undefined>) =>
+    values.every((v) => v !== undefined)
+      ? spread(values.map((v) => Math.round((v ?? 0) / 100) / 10))
+      : "";
+  for (const [name, list] of byName) {
+    const ratio = ratios.get(name);
+    console.log(
+      `| ${name} | ${spread(list.map((m) => m.recordsPerSecond))} | ${spread(list.map((m) => m.mbPerSecond))} | ${ratio === undefined ? "" : spread(ratio)} | ${ms(list.map((m) => m.p50Micros))} | ${ms(list.map((m) => m.p99Micros))} |`,
+    );
+  }
+  console.log("(median (min-max); latencies in ms)");
+}
+
+await main();

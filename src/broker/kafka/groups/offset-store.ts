@@ -1,0 +1,134 @@
+/**
+ * Committed consumer offsets, and the producer id counter, in an LMDB environment at
+ * `<data_dir>/kafka/groups.lmdb` (docs/kafka.md, "Where the data lives"). LMDB rather than an
+ * internal `__consumer_offsets` log: a commit overwrites in place, so nothing needs compacting,
+ * and a whole OffsetCommit is one atomic transaction. Every value is also kept in memory, so
+ * OffsetFetch never touches the disk. A commit is answered once LMDB reports it flushed.
+ */
+import { join } from "node:path";
+import { type Database, open, type RootDatabase } from "lmdb";
+
+export interface CommittedOffset {
+  offset: bigint;
+  leaderEpoch: number;
+  metadata: string | null;
+  commitTimestampMs: number;
+}
+
+export interface OffsetCommitEntry {
+  topic: string;
+  partition: number;
+  value: CommittedOffset;
+}
+
+type StoredKey = [string, string, number];
+interface StoredOffset {
+  offset: string;
+  leaderEpoch: number;
+  metadata: string | null;
+  commitTimestampMs: number;
+}
+
+const PRODUCER_ID_KEY = "next-producer-id";
+
+export class OffsetStore {
+  readonly #env: RootDatabase;
+  readonly #offsets: Database<StoredOffset, StoredKey>;
+  readonly #meta: Database<string, string>;
+  /** group -> topic -> partition -> offset */
+  readonly #cache = new Map<string, Map<string, Map<number, CommittedOffset>>>();
+  #nextProducerId: bigint;
+
+  private constructor(env: RootDatabase) {
+    this.#env = env;
+    this.#offsets = env.openDB<StoredOffset, StoredKey>({ name: "offsets" });
+    this.#meta = env.openDB<string, string>({ name: "meta" });
+    for (const { key, value } of this.#offsets.getRange()) {
+      this.#remember(key[0], key[1], key[2], {
+        offset: BigInt(value.offset),
+        leaderEpoch: value.leaderEpoch,
+        metadata: value.metadata,
+        commitTimestampMs: value.commitTimestampMs,
+      });
+    }
+    this.#nextProducerId = BigInt(this.#meta.get(PRODUCER_ID_KEY) ?? "0");
+  }
+
+  static open(kafkaDirectory: string): OffsetStore {
+    return new OffsetStore(open({ path: join(kafkaDirectory, "groups.lmdb"), maxDbs: 4 }));
+  }
+
+  get(groupId: string, topic: string, partition: number): CommittedOffset | undefined {
+    return this.#cache.get(groupId)?.get(topic)?.get(partition);
+  }
+
+  /** Every committed offset of the group, by topic. */
+  topicsOf(groupId: string): ReadonlyMap<string, ReadonlyMap<number, CommittedOffset>> {
+    return this.#cache.get(groupId) ?? new Map();
+  }
+
+  /** Stores the entries atomically; resolves once they are on disk. */
+  async commit(groupId: string, entries: readonly OffsetCommitEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.#env.transaction(() => {
+      for (const { topic, partition, value } of entries) {
+        void this.#offsets.put([groupId, topic, partition], {
+          offset: value.offset.toString(),
+          leaderEpoch: value.leaderEpoch,
+          metadata: value.metadata,
+          commitTimestampMs: value.commitTimestampMs,
+        });
+      }
+    });
+    await this.#env.flushed;
+    for (const { topic, partition, value } of entries) {
+      this.#remember(groupId, topic, partition, value);
+    }
+  }
+
+  /** Forgets every group's offsets for a deleted topic, as Kafka does. */
+  async deleteTopic(topic: string): Promise<void> {
+    const doomed: StoredKey[] = [];
+    for (const [groupId, topics] of this.#cache) {
+      const partitions = topics.get(topic);
+      if (partitions === undefined) continue;
+      for (const partition of partitions.keys()) doomed.push([groupId, topic, partition]);
+      topics.delete(topic);
+    }
+    if (doomed.length === 0) return;
+    await this.#env.transaction(() => {
+      for (const key of doomed) void this.#offsets.remove(key);
+    });
+    await this.#env.flushed;
+  }
+
+  /**
+   * A producer id never handed out before, on this node, across restarts: the counter is
+   * durable before the id is returned.
+   */
+  async allocateProducerId(): Promise<bigint> {
+    const id = this.#nextProducerId;
+    this.#nextProducerId += 1n;
+    await this.#meta.put(PRODUCER_ID_KEY, this.#nextProducerId.toString());
+    await this.#env.flushed;
+    return id;
+  }
+
+  async close(): Promise<void> {
+    await this.#env.close();
+  }
+
+  #remember(groupId: string, topic: string, partition: number, value: CommittedOffset): void {
+    let topics = this.#cache.get(groupId);
+    if (topics === undefined) {
+      topics = new Map();
+      this.#cache.set(groupId, topics);
+    }
+    let partitions = topics.get(topic);
+    if (partitions === undefined) {
+      partitions = new Map();
+      topics.set(topic, partitions);
+    }
+    partitions.set(partition, value);
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * JoinGroup v0-5, answered when the group's join completes (group-coordinator.ts). v0 has no
+ * rebalance timeout: the session timeout stands in, as in Kafka. v4+ members without an id get
+ * MEMBER_ID_REQUIRED with one. A group instance id (static membership, v5) is not honoured:
+ * such a member is treated as a dynamic one (docs/kafka.md).
+ */
+import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
+import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
+import type { ApiHandler } from "../handler-context.ts";
+
+type Response = Encodable<ResponseBody<typeof ApiKey.JoinGroup>>;
+
+export const joinGroupHandler: ApiHandler<typeof ApiKey.JoinGroup> = {
+  apiKey: ApiKey.JoinGroup,
+  minVersion: 0,
+  maxVersion: 5,
+  async handle(context, request): Promise<Response> {
+    const outcome = await context.groups.join({
+      groupId: request.groupId,
+      memberId: request.memberId,
+      clientId: context.clientId ?? "",
+      sessionTimeoutMs: request.sessionTimeoutMs,
+      rebalanceTimeoutMs:
+        context.version === 0 ? request.sessionTimeoutMs : request.rebalanceTimeoutMs,
+      protocolType: request.protocolType,
+      protocols: request.protocols.map((p) => ({ name: p.name, metadata: p.metadata })),
+      requireKnownMemberId: context.version >= 4,
+    });
+    return {
+      throttleTimeMs: 0,
+      errorCode: outcome.errorCode,
+      generationId: outcome.generationId,
+      protocolName: outcome.protocolName ?? "",
+      leader: outcome.leader,
+      memberId: outcome.memberId,
+      members: outcome.members.map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: null,
+        metadata: m.metadata,
+      })),
+    };
+  },
+};

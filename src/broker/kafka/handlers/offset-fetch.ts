@@ -1,0 +1,42 @@
+/**
+ * OffsetFetch v1-5: the group's committed offsets; -1 (and empty metadata) where none is
+ * committed. Null topics (v2+) ask for every partition the group has an offset for.
+ */
+import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
+import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
+import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
+import type { ApiHandler } from "../handler-context.ts";
+
+type Response = Encodable<ResponseBody<typeof ApiKey.OffsetFetch>>;
+
+export const offsetFetchHandler: ApiHandler<typeof ApiKey.OffsetFetch> = {
+  apiKey: ApiKey.OffsetFetch,
+  minVersion: 1,
+  maxVersion: 5,
+  async handle(context, request): Promise<Response> {
+    const { groupId } = request;
+    const wanted =
+      request.topics ??
+      [...context.offsets.topicsOf(groupId)].map(([name, partitions]) => ({
+        name,
+        partitionIndexes: [...partitions.keys()].sort((a, b) => a - b),
+      }));
+    return {
+      throttleTimeMs: 0,
+      errorCode: KafkaError.NONE,
+      topics: wanted.map(({ name, partitionIndexes }) => ({
+        name,
+        partitions: partitionIndexes.map((partitionIndex) => {
+          const committed = context.offsets.get(groupId, name, partitionIndex);
+          return {
+            partitionIndex,
+            committedOffset: committed?.offset ?? -1n,
+            committedLeaderEpoch: committed?.leaderEpoch ?? -1,
+            metadata: committed?.metadata ?? "",
+            errorCode: KafkaError.NONE,
+          };
+        }),
+      })),
+    };
+  },
+};

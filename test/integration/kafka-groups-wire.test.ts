@@ -1,0 +1,229 @@
+/**
+ * Group and offset APIs with raw requests, for what real clients only do by accident: stale
+ * generations, unknown members, old API versions, commits without a group.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
+import { KafkaError } from "../../src/protocol/kafka/error-codes.ts";
+import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
+
+let broker: BrokerProcess;
+let client: WireClient;
+
+before(async () => {
+  broker = await startBroker({
+    logLevel: "info",
+    config: "[kafka]\ngroup_min_session_timeout_ms = 1000\ngroup_initial_rebalance_delay_ms = 0\n",
+  });
+  client = await WireClient.connect(broker.kafkaPort ?? 0);
+  const created = await client.request(ApiKey.CreateTopics, 4, {
+    topics: [{ name: "wire", numPartitions: 2, replicationFactor: 1 }],
+    timeoutMs: 5000,
+  });
+  assert.equal(created.topics[0].errorCode, 0);
+});
+
+after(async () => {
+  client?.close();
+  await broker?.stop();
+});
+
+const protocols = [{ name: "range", metadata: Buffer.from("m") }];
+
+async function joinedMember(groupId: string): Promise<{ memberId: string; generationId: number }> {
+  const join = {
+    groupId,
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 10_000,
+    protocolType: "consumer",
+    protocols,
+  };
+  const first = await client.request(ApiKey.JoinGroup, 5, { ...join, memberId: "" });
+  assert.equal(first.errorCode, KafkaError.MEMBER_ID_REQUIRED);
+  assert.notEqual(first.memberId, "");
+  const second = await client.request(ApiKey.JoinGroup, 5, { ...join, memberId: first.memberId });
+  assert.equal(second.errorCode, KafkaError.NONE);
+  assert.equal(second.leader, first.memberId);
+  assert.equal(second.protocolName, "range");
+  assert.deepEqual(
+    second.members.map((m) => m.memberId),
+    [first.memberId],
+  );
+  return { memberId: second.memberId, generationId: second.generationId };
+}
+
+test("FindCoordinator names this node for groups and refuses transaction coordinators", async () => {
+  for (const version of [0, 1, 2]) {
+    const found = await client.request(ApiKey.FindCoordinator, version, { key: "g", keyType: 0 });
+    assert.equal(found.errorCode, KafkaError.NONE);
+    assert.equal(found.nodeId, 1);
+    assert.equal(found.port, broker.kafkaPort);
+  }
+  const txn = await client.request(ApiKey.FindCoordinator, 2, { key: "t", keyType: 1 });
+  assert.equal(txn.errorCode, KafkaError.INVALID_REQUEST);
+});
+
+test("stale generations and unknown members get Kafka's errors", async () => {
+  const { memberId, generationId } = await joinedMember("wire-group");
+  const stale = generationId - 1;
+  const sync = await client.request(ApiKey.SyncGroup, 3, {
+    groupId: "wire-group",
+    generationId: stale,
+    memberId,
+    assignments: [],
+  });
+  assert.equal(sync.errorCode, KafkaError.ILLEGAL_GENERATION);
+  const synced = await client.request(ApiKey.SyncGroup, 0, {
+    groupId: "wire-group",
+    generationId,
+    memberId,
+    assignments: [{ memberId, assignment: Buffer.from("mine") }],
+  });
+  assert.equal(synced.errorCode, KafkaError.NONE);
+  assert.deepEqual(synced.assignment, Buffer.from("mine"));
+  for (const version of [0, 3]) {
+    const beat = (gen: number, member: string) =>
+      client.request(ApiKey.Heartbeat, version, {
+        groupId: "wire-group",
+        generationId: gen,
+        memberId: member,
+      });
+    assert.equal((await beat(generationId, memberId)).errorCode, KafkaError.NONE);
+    assert.equal((await beat(stale, memberId)).errorCode, KafkaError.ILLEGAL_GENERATION);
+    assert.equal((await beat(generationId, "stranger")).errorCode, KafkaError.UNKNOWN_MEMBER_ID);
+  }
+  const commit = (gen: number, member: string) =>
+    client.request(ApiKey.OffsetCommit, 7, {
+      groupId: "wire-group",
+      generationIdOrMemberEpoch: gen,
+      memberId: member,
+      topics: [
+        {
+          name: "wire",
+          partitions: [{ partitionIndex: 0, committedOffset: 5n, committedMetadata: "x" }],
+        },
+      ],
+    });
+  assert.equal(
+    (await commit(stale, memberId)).topics[0].partitions[0].errorCode,
+    KafkaError.ILLEGAL_GENERATION,
+  );
+  assert.equal(
+    (await commit(generationId, "stranger")).topics[0].partitions[0].errorCode,
+    KafkaError.UNKNOWN_MEMBER_ID,
+  );
+  assert.equal(
+    (await commit(-1, "")).topics[0].partitions[0].errorCode,
+    KafkaError.UNKNOWN_MEMBER_ID,
+  );
+  assert.equal(
+    (await commit(generationId, memberId)).topics[0].partitions[0].errorCode,
+    KafkaError.NONE,
+  );
+  const joinStale = await client.request(ApiKey.JoinGroup, 5, {
+    groupId: "wire-group",
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 10_000,
+    memberId: "stranger",
+    protocolType: "consumer",
+    protocols,
+  });
+  assert.equal(joinStale.errorCode, KafkaError.UNKNOWN_MEMBER_ID);
+  const leave = await client.request(ApiKey.LeaveGroup, 3, {
+    groupId: "wire-group",
+    members: [{ memberId }, { memberId: "stranger" }],
+  });
+  assert.deepEqual(
+    leave.members.map((m) => m.errorCode),
+    [KafkaError.NONE, KafkaError.UNKNOWN_MEMBER_ID],
+  );
+  const again = await client.request(ApiKey.LeaveGroup, 0, { groupId: "wire-group", memberId });
+  assert.equal(again.errorCode, KafkaError.UNKNOWN_MEMBER_ID);
+  const fetched = await client.request(ApiKey.OffsetFetch, 5, {
+    groupId: "wire-group",
+    topics: null,
+  });
+  assert.deepEqual(
+    fetched.topics.map((t) => [
+      t.name,
+      t.partitions.map((p) => [p.partitionIndex, p.committedOffset, p.metadata]),
+    ]),
+    [["wire", [[0, 5n, "x"]]]],
+  );
+});
+
+test("JoinGroup v0 and a too short session timeout", async () => {
+  const v0 = await client.request(ApiKey.JoinGroup, 0, {
+    groupId: "old-group",
+    sessionTimeoutMs: 5000,
+    memberId: "",
+    protocolType: "consumer",
+    protocols,
+  });
+  assert.equal(v0.errorCode, KafkaError.NONE);
+  assert.equal(v0.generationId, 1);
+  const short = await client.request(ApiKey.JoinGroup, 5, {
+    groupId: "old-group",
+    sessionTimeoutMs: 999,
+    rebalanceTimeoutMs: 1000,
+    memberId: "",
+    protocolType: "consumer",
+    protocols,
+  });
+  assert.equal(short.errorCode, KafkaError.INVALID_SESSION_TIMEOUT);
+});
+
+test("offsets committed without a group: every version, unknown partitions, metadata size", async () => {
+  for (const version of [2, 3, 4, 5, 6, 7]) {
+    const committed = await client.request(ApiKey.OffsetCommit, version, {
+      groupId: `simple-${version}`,
+      generationIdOrMemberEpoch: -1,
+      memberId: "",
+      retentionTimeMs: -1n,
+      topics: [
+        {
+          name: "wire",
+          partitions: [
+            {
+              partitionIndex: 1,
+              committedOffset: BigInt(version),
+              committedLeaderEpoch: 0,
+              committedMetadata: null,
+            },
+            { partitionIndex: 9, committedOffset: 1n, committedMetadata: "" },
+            { partitionIndex: 0, committedOffset: 1n, committedMetadata: "m".repeat(4097) },
+          ],
+        },
+        { name: "no-such-topic", partitions: [{ partitionIndex: 0, committedOffset: 1n }] },
+      ],
+    });
+    assert.deepEqual(
+      committed.topics.map((t) => t.partitions.map((p) => p.errorCode)),
+      [
+        [
+          KafkaError.NONE,
+          KafkaError.UNKNOWN_TOPIC_OR_PARTITION,
+          KafkaError.OFFSET_METADATA_TOO_LARGE,
+        ],
+        [KafkaError.UNKNOWN_TOPIC_OR_PARTITION],
+      ],
+    );
+  }
+  for (const version of [1, 2, 3, 4, 5]) {
+    const fetched = await client.request(ApiKey.OffsetFetch, version, {
+      groupId: "simple-6",
+      topics: [{ name: "wire", partitionIndexes: [0, 1] }],
+    });
+    const partitions = fetched.topics[0].partitions;
+    assert.deepEqual(
+      partitions.map((p) => [p.partitionIndex, p.committedOffset, p.errorCode]),
+      [
+        [0, -1n, 0],
+        [1, 6n, 0],
+      ],
+    );
+    if (version === 5) assert.equal(partitions[1].committedLeaderEpoch, 0);
+  }
+});
