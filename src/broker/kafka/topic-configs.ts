@@ -12,6 +12,7 @@ interface ConfigRule {
 }
 
 const INT32_MAX = 2_147_483_647;
+const DAY_MS = 86_400_000n;
 
 function integer(min: number, max: number, set: (o: Partial<LogOptions>, v: number) => void) {
   return {
@@ -57,6 +58,9 @@ const RULES: Readonly<Record<string, ConfigRule>> = {
   "min.compaction.lag.ms": integer(0, Number.MAX_SAFE_INTEGER, (o, v) => {
     o.min_compaction_lag_ms = v;
   }),
+  // Applied together by fsyncPolicyOf: each alone says too little. Kafka's Long range.
+  "flush.messages": { check: positiveLong, apply: () => {} },
+  "flush.ms": { check: positiveLong, apply: () => {} },
   "min.cleanable.dirty.ratio": {
     check(value: string): string | null {
       const n = Number(value);
@@ -68,6 +72,29 @@ const RULES: Readonly<Record<string, ConfigRule>> = {
     },
   },
 };
+
+/**
+ * Kafka's flush.messages / flush.ms as the log's fsync policy, the topic's own durability
+ * promise: flush.messages = 1 fsyncs every append (group-committed: "always"); flush.ms
+ * fsyncs on a timer ("interval"); a larger flush.messages alone leaves it to the OS ("never",
+ * Kafka's own default). Null when the topic sets neither: the [kafka] fsync_policy applies.
+ */
+function fsyncPolicyOf(configs: Readonly<Record<string, string>>): Partial<LogOptions> | null {
+  const messages = configs["flush.messages"];
+  const ms = configs["flush.ms"];
+  if (messages === "1") return { fsync_policy: "always" };
+  if (ms !== undefined) {
+    // Beyond a day a timer is as good as none (and beyond setInterval's range).
+    if (BigInt(ms) > DAY_MS) return { fsync_policy: "never" };
+    return { fsync_policy: "interval", fsync_interval_ms: Number(ms) };
+  }
+  return messages === undefined ? null : { fsync_policy: "never" };
+}
+
+function positiveLong(value: string): string | null {
+  const ok = /^\d{1,19}$/.test(value) && BigInt(value) >= 1n && BigInt(value) <= 2n ** 63n - 1n;
+  return ok ? null : "must be an integer from 1 to 9223372036854775807";
+}
 
 /** Kafka's list syntax, in either order and with spaces: "compact, delete" is both. */
 function cleanupPolicy(value: string): CleanupPolicy | null {
@@ -108,6 +135,8 @@ export function logOptionsFor(
 ): Partial<LogOptions> {
   const options: Partial<LogOptions> = { ...base };
   for (const [name, value] of Object.entries(configs)) RULES[name]?.apply(options, value);
+  const fsync = fsyncPolicyOf(configs);
+  if (fsync !== null) Object.assign(options, fsync);
   const segment = options.segment_bytes ?? INT32_MAX;
   if (options.batch_bytes_max !== undefined) {
     options.batch_bytes_max = Math.min(options.batch_bytes_max, segment, 8 * 1024 * 1024);
