@@ -54,8 +54,8 @@ function sessionTotals(broker: MqttBroker): { inflight: number; queued: number }
   let inflight = 0;
   let queued = 0;
   for (const session of broker.sessions.values()) {
-    inflight += session.inflight.size;
-    queued += session.queue.length;
+    inflight += session.inflightCount;
+    queued += session.queueLength;
   }
   return { inflight, queued };
 }

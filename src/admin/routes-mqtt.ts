@@ -247,8 +247,8 @@ function registerStatsRoute(app: FastifyInstance, broker: MqttBroker): void {
       let inflight = 0;
       let queued = 0;
       for (const session of broker.sessions.values()) {
-        inflight += session.inflight.size;
-        queued += session.queue.length;
+        inflight += session.inflightCount;
+        queued += session.queueLength;
       }
       const counters: Record<string, number> = {};
       for (const name of STAT_NAMES) counters[name] = broker.stats[name];

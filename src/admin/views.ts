@@ -88,9 +88,9 @@ export function clientView(session: Session): ClientView {
     connectedAt: conn === null ? null : isoOrNull(conn.openedAtMs),
     disconnectedAt: conn === null ? isoOrNull(session.disconnectedAtMs) : null,
     sessionExpiryIntervalS: session.expiryIntervalS,
-    inflightCount: session.inflight.size,
-    queuedCount: session.queue.length,
-    subscriptionsCount: session.subscriptions.size,
+    inflightCount: session.inflightCount,
+    queuedCount: session.queueLength,
+    subscriptionsCount: session.subscriptionCount,
   };
 }
 
@@ -106,9 +106,9 @@ export function sessionView(session: Session): SessionView {
     expiresAt: expires
       ? isoOrNull(session.disconnectedAtMs + session.expiryIntervalS * 1000)
       : null,
-    inflightCount: session.inflight.size,
-    queuedCount: session.queue.length,
-    subscriptionsCount: session.subscriptions.size,
+    inflightCount: session.inflightCount,
+    queuedCount: session.queueLength,
+    subscriptionsCount: session.subscriptionCount,
   };
 }
 

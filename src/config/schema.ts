@@ -175,6 +175,13 @@ export const BridgeSchema = z.strictObject({
     .default([]),
 });
 
+/** `$SYS/brokers/<broker_id>/...` topics (src/broker/mqtt/sys-topics.ts). */
+export const MqttSysSchema = z.strictObject({
+  enable: flag().default(true),
+  interval_ms: intRange(0, 3_600_000, " (milliseconds, 0 = client events only)").default(10_000),
+  client_events: flag().default(true),
+});
+
 export const LogSchema = z.strictObject({
   level: oneOf(LOG_LEVELS).default("info"),
   format: oneOf(LOG_FORMATS).default("auto"),
@@ -287,6 +294,7 @@ const SECTIONS = {
   mqtt_protocol_config: MqttProtocolConfigSchema,
   mqtt_limits: MqttLimitsSchema,
   mqtt_persistence: MqttPersistenceSchema,
+  mqtt_sys: MqttSysSchema,
   bridge: BridgeSchema,
   log: LogSchema,
   admin: AdminSchema,
@@ -314,6 +322,7 @@ export const ConfigSchema = z.strictObject({
   mqtt_protocol_config: MqttProtocolConfigSchema.prefault({}),
   mqtt_limits: MqttLimitsSchema.prefault({}),
   mqtt_persistence: MqttPersistenceSchema.prefault({}),
+  mqtt_sys: MqttSysSchema.prefault({}),
   bridge: BridgeSchema.prefault({}),
   log: LogSchema.prefault({}),
   admin: AdminSchema.prefault({}),

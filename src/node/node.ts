@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import type { AdminServer } from "../admin/listener.ts";
+import { robustmqVersion } from "../admin/version.ts";
 import type { Bridge } from "../bridge/bridge.ts";
 import type { KafkaBroker } from "../broker/kafka/kafka-broker.ts";
 import { MqttBroker } from "../broker/mqtt/broker.ts";
@@ -11,6 +12,7 @@ import {
 } from "../broker/mqtt/listener.ts";
 import { MqttPersistence } from "../broker/mqtt/persistence/persistence.ts";
 import { attachPersistence } from "../broker/mqtt/persistence/restore.ts";
+import { SysTopics } from "../broker/mqtt/sys-topics.ts";
 import type { Config } from "../config/schema.ts";
 import { ErrorCode, RobustMQError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
@@ -41,6 +43,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
     if (config.roles.includes("broker")) {
       broker = new MqttBroker(config, logger.child({ component: "mqtt" }));
       if (config.mqtt_persistence.enable) await openPersistence(broker, config, logger);
+      if (config.mqtt_sys.enable) startSysTopics(broker, config);
       if (config.kafka.enable) {
         kafka = await startKafka(config, logger);
         listeners.kafka = kafka.address;
@@ -86,6 +89,18 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
       return stopping;
     },
   };
+}
+
+/** `$SYS` topics: the broker's state every interval_ms, client events as they happen. */
+function startSysTopics(broker: MqttBroker, config: Config): void {
+  const sys = new SysTopics(
+    broker,
+    config.broker_id,
+    robustmqVersion(),
+    config.mqtt_sys.client_events,
+  );
+  broker.sys = sys;
+  sys.start(config.mqtt_sys.interval_ms);
 }
 
 /** Recovers durable MQTT state before any client can connect. */

@@ -1,6 +1,6 @@
 /**
  * The MQTT <-> Kafka bridge in the real broker process, with mqtt.js on the MQTT side and
- * kafkajs (producer) plus raw Fetch requests on the Kafka side.
+ * kafkajs (producer, consumer group) plus raw Fetch requests on the Kafka side.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -117,6 +117,32 @@ describe("MQTT -> Kafka", () => {
       "sensors/a/temp": ["v0", "v2"],
       "sensors/b/temp": ["v1"],
     });
+  });
+
+  test("a kafkajs consumer group reads the bridged records with their headers", async () => {
+    const consumer = kafka.consumer({ groupId: "bridge-readers", sessionTimeout: 10_000 });
+    const seen: Array<{ key: string; value: string; unit: string }> = [];
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: "mqtt-sensors", fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          seen.push({
+            key: String(message.key),
+            value: String(message.value),
+            unit: String(message.headers?.unit),
+          });
+        },
+      });
+      const deadline = Date.now() + 20_000;
+      while (seen.length < 3 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      await consumer.disconnect();
+    }
+    const sorted = seen.map((r) => `${r.key}=${r.value} ${r.unit}`).sort();
+    assert.deepEqual(sorted, ["sensors/a/temp=v0 C", "sensors/a/temp=v2 C", "sensors/b/temp=v1 C"]);
   });
 });
 

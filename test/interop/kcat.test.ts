@@ -77,6 +77,25 @@ test("consumes what kafkajs produced, gzip batches included, across partitions",
   assert.equal(stdout, "0 k1 zipped-1\n1 k2 zipped-2\n2 k3 plain-3\n");
 });
 
+test("kcat -L lists this broker as the only one, and each topic's partitions and leader", async () => {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: "kcat-listed", numPartitions: 3 }] });
+  await admin.disconnect();
+  const { stdout } = await run("kcat", ["-b", brokers, "-L", "-J"], { timeout: 15_000 });
+  const metadata = JSON.parse(stdout) as {
+    brokers: Array<{ id: number; name: string }>;
+    topics: Array<{ topic: string; partitions: Array<{ partition: number; leader: number }> }>;
+  };
+  assert.equal(metadata.brokers.length, 1);
+  assert.equal(metadata.brokers[0].name, brokers);
+  const listed = metadata.topics.find((t) => t.topic === "kcat-listed");
+  assert.deepEqual(
+    listed?.partitions.map((p) => [p.partition, p.leader]),
+    [0, 1, 2].map((p) => [p, metadata.brokers[0].id]),
+  );
+});
+
 test("kcat produces and reads back from several partitions", async () => {
   const admin = kafka.admin();
   await admin.connect();

@@ -16,6 +16,7 @@ import { RetainedStore } from "./retained.ts";
 import { Router, type SharedGroup } from "./router.ts";
 import { type Delivery, newDelivery, Session } from "./session.ts";
 import { BrokerStats } from "./stats.ts";
+import type { ClientEvent, SysTopics } from "./sys-topics.ts";
 
 export interface BrokerOptions {
   /** Enhanced authentication methods (AUTH packet flows), by method name. */
@@ -53,7 +54,9 @@ export class MqttBroker {
   /** Persistent sessions that took it through a shared subscription: [clientId, filter]. */
   private routeShares: Array<[string, string]> | null = null;
   /** Persistent sessions that took it, to take it back if it cannot be stored. */
-  private routeSessions: Session[] = [];
+  private routeSessions: Session[] | null = null;
+  /** `$SYS` state and client events; null when mqtt_sys is off. */
+  sys: SysTopics | null = null;
   /** Queue length at which an online subscriber makes its publishers wait. */
   readonly queueHighWater: number;
   readonly startedAtMs = Date.now();
@@ -108,7 +111,7 @@ export class MqttBroker {
     this.publisher = publisher;
     this.routeNeedsLog = false;
     this.routeShares = null;
-    this.routeSessions = [];
+    this.routeSessions = null;
     let count: number;
     try {
       count = this.router.route(message);
@@ -118,7 +121,7 @@ export class MqttBroker {
     const persistence = this.persistence;
     if (persistence !== null && (this.routeNeedsLog || retainedChanged || inboundPacketId !== 0)) {
       message.compact();
-      const sessions = this.routeSessions;
+      const sessions = this.routeSessions ?? [];
       // Awaited by the publisher's acknowledgement, which answers a failure; a message the
       // publisher is told was refused is not delivered later either.
       persistence
@@ -128,6 +131,11 @@ export class MqttBroker {
     }
     if (this.forwardToKafka !== null) message.bridged = this.forwardToKafka(message);
     return count;
+  }
+
+  /** The broker's own `$SYS` messages: routed like any other, not counted as received. */
+  publishSys(message: Message): void {
+    this.router.route(message);
   }
 
   /** Stores or deletes the retained message for its topic; true if the store changed. */
@@ -210,6 +218,7 @@ export class MqttBroker {
         this.routeShares.push([session.clientId, `$share/${share.group}/${share.filter}`]);
       }
       this.persistence.touch(session);
+      if (this.routeSessions === null) this.routeSessions = [];
       this.routeSessions.push(session);
     }
     const delivery = newDelivery(message, qos, retain, subscriptionIds, share);
@@ -218,7 +227,7 @@ export class MqttBroker {
       return;
     }
     conn.offer(delivery);
-    if (session.queue.length >= this.queueHighWater) this.throttlePublisher(conn);
+    if (session.queueLength >= this.queueHighWater) this.throttlePublisher(conn);
   }
 
   /** The current publisher waits until `subscriber` catches up (see FlowControl). */
@@ -369,6 +378,7 @@ export class MqttBroker {
     this.persistence?.syncSession(session);
     this.connectedClients++;
     this.stats.connects++;
+    this.sys?.clientConnected(clientEvent(conn));
     return present;
   }
 
@@ -382,6 +392,7 @@ export class MqttBroker {
     session.disconnectedAtMs = Date.now();
     this.stats.disconnects++;
     this.logger.debug({ clientId: conn.clientId, reason: conn.closeReason }, "client disconnected");
+    this.sys?.clientDisconnected({ ...clientEvent(conn), reason: conn.closeReason });
     const settle = () => {
       this.persistence?.touch(session);
       this.redistributeShared(session);
@@ -429,7 +440,7 @@ export class MqttBroker {
       this.cancelWill(session);
       this.publishWill(pending.will, session.clientId); // [MQTT-3.1.3-9] session end fires it
     }
-    for (const sub of session.subscriptions.values()) this.router.unsubscribe(session, sub);
+    for (const sub of session.subscriptionValues()) this.router.unsubscribe(session, sub);
     if (session.link === null) this.redistributeShared(session);
     session.clearAll();
     session.expiryIntervalS = 0;
@@ -525,6 +536,7 @@ export class MqttBroker {
    */
   async shutdown(timeoutMs = SHUTDOWN_TIMEOUT_MS): Promise<void> {
     this.shuttingDown = true;
+    this.sys?.stop();
     for (const conn of this.connections) {
       if (conn.state === ConnectionState.CONNECTED) {
         conn.disconnect(ReasonCode.SERVER_SHUTTING_DOWN, "server shutting down");
@@ -541,6 +553,15 @@ export class MqttBroker {
     for (const timer of this.expiryTimers.values()) clearTimeout(timer);
     for (const { timer } of this.willTimers.values()) clearTimeout(timer);
   }
+}
+
+function clientEvent(conn: MqttConnection): ClientEvent {
+  return {
+    clientId: conn.clientId,
+    username: conn.username,
+    remoteAddress: conn.remoteAddress,
+    protocolVersion: conn.protocolVersion,
+  };
 }
 
 /**

@@ -5,11 +5,20 @@ import { type ProtocolLevel, type QoS, ReasonCode } from "../../protocol/mqtt/co
 import { encode, MqttParser } from "../../protocol/mqtt/index.ts";
 import type { Packet, Properties, Will } from "../../protocol/mqtt/packets.ts";
 import type { MqttBroker } from "./broker.ts";
-import { FlowControl } from "./flow-control.ts";
+import { currentTick, DeadlineWheel, WHEEL_TICK_MS, type WheelEntry } from "./deadline-wheel.ts";
+import { FlowControl, type FlowOwner } from "./flow-control.ts";
 import type { ConnectPlan } from "./handlers/connect.ts";
 import { dispatch } from "./handlers/index.ts";
 import type { Message } from "./message.ts";
-import { encodeDelivery } from "./outbound.ts";
+import {
+  ACK_TEMPLATES,
+  type AckType,
+  DUP_FLAG,
+  encodeCustom,
+  needsCustomEncoding,
+  publishTemplate,
+  writePacketId,
+} from "./outbound.ts";
 import { type Delivery, DeliveryState, type Session, type SessionLink } from "./session.ts";
 
 export const ConnectionState = {
@@ -22,11 +31,94 @@ export const ConnectionState = {
 } as const;
 export type ConnectionStateValue = (typeof ConnectionState)[keyof typeof ConnectionState];
 
+/** Connect timeouts and keep alives of every connection in the process. */
+const deadlines = new DeadlineWheel();
+
+/** Where the shared stream listeners below find their connection. */
+const CONNECTION = Symbol("mqttConnection");
+type ConnectionStream = Duplex & { [CONNECTION]: MqttConnection };
+
+// The stream listeners are shared by all connections (`this` is the stream): a set of
+// closures per connection cost about 0.6 KiB of heap each (bench/README.md, connections).
+function onStreamData(this: ConnectionStream, chunk: Buffer): void {
+  this[CONNECTION].onData(chunk);
+}
+function onStreamDrain(this: ConnectionStream): void {
+  this[CONNECTION].onDrain();
+}
+function onStreamError(this: ConnectionStream, err: Error): void {
+  this[CONNECTION].onStreamError(err);
+}
+function onStreamClose(this: ConnectionStream): void {
+  this[CONNECTION].onStreamClose();
+}
+function resumeParsing(conn: MqttConnection): void {
+  conn.resumeParsing();
+}
+function destroyStream(stream: Duplex): void {
+  stream.destroy();
+}
+
+/**
+ * Acknowledgements-only output waits one more event-loop turn. A publisher is read about
+ * once per turn, and each read was answered with one write of its acks, which it answered
+ * with a few more messages: one write and one read per 5 messages (bench/README.md). Held for
+ * a turn, the acks of two reads go out together and the publisher's next burst is twice as
+ * big. Under light load a turn lasts microseconds; the delay grows only with the load.
+ * Deliveries are never held, and a delivery queued meanwhile takes the held acks along.
+ */
+let heldThisTurn: MqttConnection[] = [];
+let heldLastTurn: MqttConnection[] = [];
+
+function holdAcks(conn: MqttConnection): void {
+  if (heldThisTurn.length === 0 && heldLastTurn.length === 0) setImmediate(releaseHeldAcks);
+  heldThisTurn.push(conn);
+}
+
+/** Runs in the check phase of each turn while acks are held; releases last turn's. */
+function releaseHeldAcks(): void {
+  const release = heldLastTurn;
+  heldLastTurn = heldThisTurn;
+  heldThisTurn = [];
+  for (let i = 0; i < release.length; i++) release[i].releaseAcks();
+  // An immediate set from the check phase runs in the next turn's check phase.
+  if (heldLastTurn.length > 0 || heldThisTurn.length > 0) setImmediate(releaseHeldAcks);
+}
+
+/** Smallest Maximum Packet Size that a 4-byte acknowledgement fits. */
+const ACK_BYTES = 4;
+
+/**
+ * One packet for the socket: `chunk`'s bytes with `ids[i]` (a packet identifier, with
+ * DUP_FLAG for DUP) written in, when ids has one; a template is shared and never modified.
+ */
+function patchedCopy(chunk: Buffer, id: number): Buffer {
+  const copy = Buffer.allocUnsafe(chunk.length);
+  copy.set(chunk, 0);
+  writePacketId(copy, 0, id & 0xffff, (id & DUP_FLAG) !== 0);
+  return copy;
+}
+
+/** All chunks in one buffer, packet identifiers written in as they are copied. */
+function joinChunks(chunks: Buffer[], ids: number[] | null, bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes);
+  let offset = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i];
+    out.set(chunk, offset);
+    if (ids !== null && ids[i] !== 0) {
+      writePacketId(out, offset, ids[i] & 0xffff, (ids[i] & DUP_FLAG) !== 0);
+    }
+    offset += chunk.length;
+  }
+  return out;
+}
+
 /**
  * One client connection: the shell around a byte stream (TCP, TLS or WebSocket). It parses,
  * dispatches to the packet handlers, writes, and enforces keep alive and write-buffer limits.
  */
-export class MqttConnection implements SessionLink {
+export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   readonly broker: MqttBroker;
   readonly stream: Duplex;
   readonly remoteAddress: string;
@@ -38,7 +130,8 @@ export class MqttConnection implements SessionLink {
   session: Session | null = null;
   /** Keep alive in ms as negotiated (0 = off); the connection closes after 1.5x of silence. */
   keepAliveMs = 0;
-  lastPacketAtMs: number;
+  /** Wheel tick (see deadline-wheel.ts) of the last bytes received: a small integer. */
+  lastActiveTick: number;
   readonly openedAtMs: number;
   /** How many QoS 1/2 messages may be in flight to the client. */
   sendWindow = 65535;
@@ -61,63 +154,87 @@ export class MqttConnection implements SessionLink {
   /** Set once a DISCONNECT (normal) was received: no will. */
   disconnectedCleanly = false;
   closeReason = "";
-  private readonly outChunks: Buffer[] = [];
+  /** Bytes written in this turn, flushed after it; null while there are none. */
+  private outChunks: Buffer[] | null = null;
+  /**
+   * Per chunk, the packet identifier to write into it at flush (0 = none; see writeWithId);
+   * null while no chunk of this turn needs one.
+   */
+  private outIds: number[] | null = null;
   private outBytes = 0;
+  /** This turn's output is acknowledgements only (see flushOutput). */
+  private outAcksOnly = false;
+  /** Acknowledgements held for one more event-loop turn (see holdAcks). */
+  acksHeld = false;
   /** Answers waiting for the message log, in the order their packets arrived. */
   private answerTail: Promise<void> | null = null;
   private answersWaiting = 0;
-  readonly flow: FlowControl;
-  private timer: NodeJS.Timeout | null = null;
+  /** Made when the connection first takes part in flow control; most idle ones never do. */
+  private flowState: FlowControl | null = null;
+  wheelDueTick = -1;
+  wheelPrev: WheelEntry | null = null;
+  wheelNext: WheelEntry | null = null;
 
   constructor(broker: MqttBroker, stream: Duplex, remoteAddress: string) {
     this.broker = broker;
     this.stream = stream;
     this.remoteAddress = remoteAddress;
     this.openedAtMs = Date.now();
-    this.lastPacketAtMs = this.openedAtMs;
-    this.flow = new FlowControl(
-      () => {
-        stream.pause();
-        this.parser.pause();
-      },
-      () => {
-        stream.resume();
-        // Not inside whatever released us (often another client's ack handler).
-        process.nextTick(() => this.resumeParsing());
-      },
-      () => {
-        broker.stats.slowSubscribers++;
-        broker.logger.info(
-          { clientId: this.clientId },
-          "subscriber not keeping up: publishers no longer wait for it, its overflow is dropped",
-        );
-      },
+    this.lastActiveTick = currentTick(this.openedAtMs);
+    this.parser = new MqttParser(this, broker.config.mqtt_protocol_config.max_packet_size);
+    (stream as ConnectionStream)[CONNECTION] = this;
+    stream.on("data", onStreamData);
+    stream.on("drain", onStreamDrain);
+    stream.on("error", onStreamError);
+    stream.on("close", onStreamClose);
+    deadlines.schedule(this, this.openedAtMs + broker.config.mqtt_limits.connect_timeout_ms);
+  }
+
+  get flow(): FlowControl {
+    if (this.flowState === null) this.flowState = new FlowControl(this);
+    return this.flowState;
+  }
+
+  /** FlowOwner: stop reading this client, within the packet being handled. */
+  pauseReading(): void {
+    this.stream.pause();
+    this.parser.pause();
+  }
+
+  /** FlowOwner: read this client again. */
+  resumeReading(): void {
+    // Not inside whatever released us (often another client's ack handler). Queued before
+    // stream.resume() queues its own tick, so the parser takes back what it held before the
+    // stream hands over what it buffered meanwhile (in that order, without a copy of each).
+    process.nextTick(resumeParsing, this);
+    this.stream.resume();
+    // What was held back while it waited (see flushOutput) goes out with this turn's output.
+    if (this.outChunks !== null) this.broker.scheduleFlush(this);
+  }
+
+  /** FlowOwner: this subscriber did not catch up in time. */
+  onStuck(): void {
+    this.broker.stats.slowSubscribers++;
+    this.broker.logger.info(
+      { clientId: this.clientId },
+      "subscriber not keeping up: publishers no longer wait for it, its overflow is dropped",
     );
-    this.parser = new MqttParser(
-      (packet) => this.onPacket(packet),
-      broker.config.mqtt_protocol_config.max_packet_size,
-    );
-    stream.on("data", (chunk: Buffer) => this.onData(chunk));
-    stream.on("drain", () => this.onDrain());
-    stream.on("error", (err: Error) => this.onStreamError(err));
-    stream.on("close", () => this.onStreamClose());
-    this.armTimer(broker.config.mqtt_limits.connect_timeout_ms);
   }
 
   get isV5(): boolean {
     return this.protocolVersion === 5;
   }
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     if (this.state === ConnectionState.CLOSED) return;
-    this.lastPacketAtMs = Date.now();
+    this.lastActiveTick = currentTick();
     this.broker.stats.bytesIn += chunk.length;
     this.parse(chunk);
   }
 
   /** Resumes parsing what was held back by flow control, unless paused again meanwhile. */
-  private resumeParsing(): void {
-    if (this.state === ConnectionState.CLOSED || this.flow.paused) return;
+  resumeParsing(): void {
+    if (this.state === ConnectionState.CLOSED || this.flowState?.paused === true) return;
     this.parse(null);
   }
 
@@ -139,7 +256,8 @@ export class MqttConnection implements SessionLink {
     if (error !== null) this.onProtocolError(error);
   }
 
-  private onPacket(packet: Packet): void {
+  /** PacketSink: called by the parser for each packet. */
+  onPacket(packet: Packet): void {
     if (this.state === ConnectionState.CLOSED) return;
     dispatch(this, packet);
   }
@@ -197,21 +315,21 @@ export class MqttConnection implements SessionLink {
     this.state = ConnectionState.CLOSED;
     this.closeReason = why;
     this.parser.stop();
-    this.clearTimer();
-    this.flow.releaseWaiters();
-    this.flushOutput();
+    deadlines.cancel(this);
+    this.flowState?.releaseWaiters();
+    this.flushOutput(true);
     this.stream.end();
     // A peer that never reads would keep the socket half-open forever.
-    setTimeout(() => this.stream.destroy(), CLOSE_LINGER_MS).unref();
+    setTimeout(destroyStream, CLOSE_LINGER_MS, this.stream).unref();
     this.broker.onConnectionClosed(this, wasConnected, publishWill && !this.disconnectedCleanly);
   }
 
-  private onStreamError(err: Error): void {
+  onStreamError(err: Error): void {
     this.broker.logger.debug({ clientId: this.clientId, err: err.message }, "socket error");
   }
 
-  private onStreamClose(): void {
-    this.clearTimer();
+  onStreamClose(): void {
+    deadlines.cancel(this);
     if (this.state !== ConnectionState.CLOSED) this.close("connection lost", true);
     this.broker.onStreamGone(this);
   }
@@ -221,31 +339,30 @@ export class MqttConnection implements SessionLink {
   /** Starts keep-alive supervision after CONNACK [MQTT-3.1.2-22, -24]. */
   startKeepAlive(keepAliveS: number): void {
     this.keepAliveMs = keepAliveS * 1000;
-    this.clearTimer();
-    if (this.keepAliveMs > 0) this.armTimer(this.keepAliveMs * 1.5);
+    if (this.keepAliveMs > 0) this.scheduleKeepAlive();
+    else deadlines.cancel(this);
   }
 
-  private armTimer(delayMs: number): void {
-    this.timer = setTimeout(() => this.onTimer(), delayMs);
-    this.timer.unref();
+  /**
+   * Due one whole tick after the tick of the last bytes, plus 1.5x the keep alive: the last
+   * bytes came at most a tick before that, so the check never runs early.
+   */
+  private scheduleKeepAlive(): void {
+    const limitTicks = Math.ceil((this.keepAliveMs * 1.5) / WHEEL_TICK_MS);
+    deadlines.scheduleTick(this, this.lastActiveTick + 1 + limitTicks);
   }
 
-  private clearTimer(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  private onTimer(): void {
-    this.timer = null;
+  /** WheelEntry: the connect timeout or keep-alive deadline has passed. */
+  onDeadline(_nowMs: number): void {
     if (this.state === ConnectionState.CLOSED) return;
     if (this.state !== ConnectionState.CONNECTED) {
       this.broker.logger.info({ remote: this.remoteAddress }, "closing connection: no CONNECT");
       this.close("connect timeout", false);
       return;
     }
-    const limitMs = this.keepAliveMs * 1.5;
-    const idleMs = Date.now() - this.lastPacketAtMs;
-    if (idleMs >= limitMs) {
+    if (this.keepAliveMs === 0) return;
+    const limitTicks = Math.ceil((this.keepAliveMs * 1.5) / WHEEL_TICK_MS);
+    if (currentTick() >= this.lastActiveTick + 1 + limitTicks) {
       this.broker.logger.info(
         { clientId: this.clientId },
         "closing connection: keep alive timeout",
@@ -253,7 +370,10 @@ export class MqttConnection implements SessionLink {
       this.disconnect(ReasonCode.KEEP_ALIVE_TIMEOUT, "keep alive timeout");
       return;
     }
-    this.armTimer(limitMs - idleMs);
+    // Idle clients come by here once per keep-alive period: a good time to hand back the
+    // session's collections that a metrics scrape or checkpoint made.
+    this.session?.releaseEmpty();
+    this.scheduleKeepAlive();
   }
 
   // ---- writing ------------------------------------------------------------------------
@@ -314,37 +434,111 @@ export class MqttConnection implements SessionLink {
    */
   writeRaw(buffer: Buffer): void {
     if (this.stream.destroyed) return;
-    if (this.outChunks.length === 0) this.broker.scheduleFlush(this);
-    this.outChunks.push(buffer);
+    this.startOutput(false);
+    (this.outChunks as Buffer[]).push(buffer);
+    if (this.outIds !== null) this.outIds.push(0);
     this.outBytes += buffer.length;
     this.broker.stats.bytesOut += buffer.length;
   }
 
-  flushOutput(): void {
+  /** Makes sure this turn's output exists and is flushed, before a packet is added to it. */
+  private startOutput(ack: boolean): void {
+    if (this.outChunks === null) {
+      this.outChunks = [];
+      this.outAcksOnly = ack;
+      this.broker.scheduleFlush(this);
+      return;
+    }
+    if (ack || !this.outAcksOnly) return;
+    this.outAcksOnly = false;
+    // Held acknowledgements (see holdAcks) do not hold up anything else.
+    if (this.acksHeld) this.broker.scheduleFlush(this);
+  }
+
+  /**
+   * Queues a shared template (a PUBLISH or an acknowledgement) with its packet identifier.
+   * The identifier is written in when the turn's output is joined for the socket, so the
+   * packet is copied once, not once here and again at flush.
+   */
+  private writeWithId(template: Buffer, packetId: number, dup: boolean, ack: boolean): void {
+    if (this.stream.destroyed) return;
+    this.startOutput(ack);
+    const chunks = this.outChunks as Buffer[];
+    if (this.outIds === null) this.outIds = new Array<number>(chunks.length).fill(0);
+    chunks.push(template);
+    this.outIds.push(packetId | (dup ? DUP_FLAG : 0));
+    this.outBytes += template.length;
+    this.broker.stats.bytesOut += template.length;
+  }
+
+  /**
+   * PUBACK, PUBREC, PUBREL or PUBCOMP. With reason code 0 (or before MQTT 5, which has none)
+   * it is 4 bytes from a template; anything else goes through the encoder.
+   */
+  sendAck(type: AckType, packetId: number, reasonCode: number): void {
+    const fits = this.clientMaxPacketBytes === 0 || this.clientMaxPacketBytes >= ACK_BYTES;
+    if ((reasonCode === 0 || !this.isV5) && fits) {
+      this.writeWithId(ACK_TEMPLATES[type], packetId, false, true);
+      return;
+    }
+    this.sendPacket({ type, packetId, reasonCode });
+  }
+
+  /** End of holdAcks: the acknowledgements held go out now, with anything added since. */
+  releaseAcks(): void {
+    if (!this.acksHeld) return;
+    this.acksHeld = false;
+    if (this.flowState?.throttled !== true) this.flushOutput(true);
+  }
+
+  /**
+   * Writes what this turn queued. Output that is only acknowledgements waits one more
+   * event-loop turn (see holdAcks). A publisher that waits for a subscriber (see FlowControl)
+   * keeps its output until it is read again, unless `force`: its acknowledgements would only
+   * invite messages that are not read yet, and held back they go out together, so that the
+   * publisher sends, and is read, in bigger batches (one write per its window instead of one
+   * per read). It is read again within THROTTLE_WAIT_MS_MAX at the latest.
+   */
+  flushOutput(force = false): void {
     const chunks = this.outChunks;
+    if (chunks === null) return;
+    if (!force) {
+      if (this.flowState?.throttled === true) return;
+      if (this.outAcksOnly && !this.acksHeld) {
+        this.acksHeld = true;
+        holdAcks(this);
+        return;
+      }
+    }
+    this.acksHeld = false;
+    const ids = this.outIds;
+    const bytes = this.outBytes;
+    this.outChunks = null;
+    this.outIds = null;
+    this.outBytes = 0;
     const count = chunks.length;
-    if (count === 0) return;
     if (!this.stream.destroyed) {
       if (count === 1) {
-        this.stream.write(chunks[0]);
-      } else if (this.outBytes <= FLUSH_CONCAT_BYTES_MAX) {
-        this.stream.write(Buffer.concat(chunks, this.outBytes));
+        this.stream.write(ids === null ? chunks[0] : patchedCopy(chunks[0], ids[0]));
+      } else if (bytes <= FLUSH_CONCAT_BYTES_MAX) {
+        this.stream.write(joinChunks(chunks, ids, bytes));
       } else {
         // Large payloads are not worth copying: hand them to writev as they are.
         this.stream.cork();
-        for (let i = 0; i < count; i++) this.stream.write(chunks[i]);
+        for (let i = 0; i < count; i++) {
+          const id = ids === null ? 0 : ids[i];
+          this.stream.write(id === 0 ? chunks[i] : patchedCopy(chunks[i], id));
+        }
         this.stream.uncork();
       }
     }
-    chunks.length = 0;
-    this.outBytes = 0;
     // A client that does not read what we send is not read from either: TCP backpressure
     // then bounds what it can make us buffer (acks, PINGRESPs, its own publishes).
     if (!this.writable) this.flow.pauseSelf();
   }
 
-  private onDrain(): void {
-    this.flow.resumeSelf();
+  onDrain(): void {
+    this.flowState?.resumeSelf();
     this.pump();
   }
 
@@ -366,7 +560,7 @@ export class MqttConnection implements SessionLink {
   /** Offers a QoS 1/2 delivery: sent now if the window allows, otherwise queued. */
   offer(delivery: Delivery): void {
     const session = this.session as Session;
-    if (session.queue.length === 0 && this.canSend(session)) {
+    if (session.queueLength === 0 && this.canSend(session)) {
       this.sendInflight(session, delivery, false);
       return;
     }
@@ -374,7 +568,7 @@ export class MqttConnection implements SessionLink {
   }
 
   private canSend(session: Session): boolean {
-    return session.inflight.size < this.sendWindow && this.writable;
+    return session.inflightCount < this.sendWindow && this.writable;
   }
 
   private sendInflight(session: Session, delivery: Delivery, dup: boolean): void {
@@ -398,7 +592,7 @@ export class MqttConnection implements SessionLink {
     const session = this.session;
     if (session === null || this.state !== ConnectionState.CONNECTED) return;
     const nowMs = Date.now();
-    while (session.queue.length > 0 && this.canSend(session)) {
+    while (session.queueLength > 0 && this.canSend(session)) {
       const delivery = session.queue.shift() as Delivery;
       if (delivery.message.isExpired(nowMs)) {
         this.broker.stats.droppedExpired++;
@@ -406,11 +600,12 @@ export class MqttConnection implements SessionLink {
       }
       this.sendInflight(session, delivery, false);
     }
-    if ((this.flow.hasWaiters || this.flow.stuck) && this.writable) {
+    const flow = this.flowState;
+    if (flow !== null && (flow.hasWaiters || flow.stuck) && this.writable) {
       const highWater = this.broker.queueHighWater;
-      const queued = session.queue.length;
+      const queued = session.queueLength;
       // Publishers are let go in small groups (a group per sixteenth of the free room).
-      if (queued <= highWater >> 1) this.flow.release(Math.max(1, (highWater - queued) >> 4));
+      if (queued <= highWater >> 1) flow.release(Math.max(1, (highWater - queued) >> 4));
     }
   }
 
@@ -420,10 +615,11 @@ export class MqttConnection implements SessionLink {
    */
   resendInflight(): void {
     const session = this.session as Session;
+    if (session.inflightCount === 0) return;
     for (const delivery of session.inflight.values()) {
       if (delivery.held) continue; // goes out when its packet id is durable
       if (delivery.state === DeliveryState.AWAITING_COMP) {
-        this.sendPacket({ type: "pubrel", packetId: delivery.packetId, reasonCode: 0 });
+        this.sendAck("pubrel", delivery.packetId, 0);
         continue;
       }
       const m = delivery.message;
@@ -450,13 +646,17 @@ export class MqttConnection implements SessionLink {
     packetId: number,
     dup: boolean,
   ): boolean {
-    const buffer = encodeDelivery(this, message, qos, retain, subscriptionIds, packetId, dup);
+    const custom = needsCustomEncoding(this, message, subscriptionIds);
+    const buffer = custom
+      ? encodeCustom(this, message, qos, retain, subscriptionIds, packetId, dup)
+      : publishTemplate(this, message, qos, retain);
     if (this.clientMaxPacketBytes > 0 && buffer.length > this.clientMaxPacketBytes) {
       this.broker.stats.droppedTooLarge++; // [MQTT-3.1.2-25]
       return false;
     }
     this.broker.stats.messagesOut++;
-    this.writeRaw(buffer);
+    if (custom || qos === 0) this.writeRaw(buffer);
+    else this.writeWithId(buffer, packetId, dup, false);
     return true;
   }
 }

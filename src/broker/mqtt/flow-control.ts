@@ -1,6 +1,16 @@
 import { THROTTLE_WAIT_MS_MAX } from "../../config/limits.ts";
 import { assert } from "../../errors.ts";
 
+/** The connection a FlowControl acts on. */
+export interface FlowOwner {
+  /** Stop reading from the client. */
+  pauseReading(): void;
+  /** Read from the client again. */
+  resumeReading(): void;
+  /** As a subscriber, it did not catch up within THROTTLE_WAIT_MS_MAX. */
+  onStuck(): void;
+}
+
 /**
  * Backpressure between publishers and the subscribers they feed. A publisher whose messages
  * back up at an online subscriber (its window and queue filling, or its socket not draining)
@@ -13,9 +23,8 @@ import { assert } from "../../errors.ts";
  * subscribers it waits for; as a subscriber it lists the publishers waiting for it.
  */
 export class FlowControl {
-  private readonly pauseReading: () => void;
-  private readonly resumeReading: () => void;
-  private readonly onStuck: () => void;
+  // An owner object rather than three callbacks: no closures per connection.
+  private readonly owner: FlowOwner;
   /** Paused because our own socket does not drain (the client does not read). */
   private selfPaused = false;
   /** Subscribers this publisher is waiting for. */
@@ -27,10 +36,8 @@ export class FlowControl {
   /** Set when this subscriber did not catch up in time; cleared once it has. */
   stuck = false;
 
-  constructor(pauseReading: () => void, resumeReading: () => void, onStuck: () => void) {
-    this.pauseReading = pauseReading;
-    this.resumeReading = resumeReading;
-    this.onStuck = onStuck;
+  constructor(owner: FlowOwner) {
+    this.owner = owner;
   }
 
   /** True while this connection is not being read. */
@@ -92,7 +99,7 @@ export class FlowControl {
   }
 
   private armWaitTimer(): void {
-    this.waitTimer = setTimeout(() => this.onWaitTimeout(), THROTTLE_WAIT_MS_MAX);
+    this.waitTimer = setTimeout(onWaitTimeout, THROTTLE_WAIT_MS_MAX, this);
     this.waitTimer.unref();
   }
 
@@ -100,18 +107,23 @@ export class FlowControl {
     return this.waiters !== null;
   }
 
-  private onWaitTimeout(): void {
+  /** Called by the wait timer (see onWaitTimeout below). */
+  waitTimedOut(): void {
     this.waitTimer = null;
     this.releaseWaiters();
     this.stuck = true;
-    this.onStuck();
+    this.owner.onStuck();
   }
 
   private update(): void {
     const pause = this.selfPaused || this.waitingFor > 0;
     if (pause === this.streamPaused) return;
     this.streamPaused = pause;
-    if (pause) this.pauseReading();
-    else this.resumeReading();
+    if (pause) this.owner.pauseReading();
+    else this.owner.resumeReading();
   }
+}
+
+function onWaitTimeout(flow: FlowControl): void {
+  flow.waitTimedOut();
 }

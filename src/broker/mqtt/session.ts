@@ -57,6 +57,8 @@ export interface SessionLink {
   readonly protocolVersion: ProtocolLevel;
 }
 
+const NO_SUBSCRIPTIONS: readonly Subscription[] = [];
+
 export type EnqueueResult = "queued" | "dropped_new" | "dropped_oldest";
 
 /**
@@ -65,13 +67,14 @@ export type EnqueueResult = "queued" | "dropped_new" | "dropped_oldest";
  */
 export class Session {
   readonly clientId: string;
-  readonly subscriptions = new Map<string, Subscription>();
-  /** Outbound QoS 1/2 deliveries by packet identifier, in send order. */
-  readonly inflight = new Map<number, Delivery>();
-  /** Deliveries waiting for the inflight window or for the client to come back. */
-  readonly queue = new Deque<Delivery>();
-  /** Inbound QoS 2 packet identifiers received and PUBREC'd, waiting for PUBREL. */
-  readonly inboundQos2 = new Set<number>();
+  // The four collections are made on first use: an idle client without subscriptions needs
+  // none of them, and at 100,000 connections their empty tables cost more than the rest of
+  // the session (see bench/README.md, connections). Read their sizes through the *Count
+  // getters below, which do not allocate.
+  private subscriptionMap: Map<string, Subscription> | null = null;
+  private inflightMap: Map<number, Delivery> | null = null;
+  private queueDeque: Deque<Delivery> | null = null;
+  private inboundSet: Set<number> | null = null;
   /** Session Expiry Interval in seconds; 0 = ends with the connection. */
   expiryIntervalS = 0;
   /** The live connection, or null while the session is offline. */
@@ -99,9 +102,64 @@ export class Session {
     this.clientId = clientId;
   }
 
+  get subscriptions(): Map<string, Subscription> {
+    if (this.subscriptionMap === null) this.subscriptionMap = new Map();
+    return this.subscriptionMap;
+  }
+
+  /** Outbound QoS 1/2 deliveries by packet identifier, in send order. */
+  get inflight(): Map<number, Delivery> {
+    if (this.inflightMap === null) this.inflightMap = new Map();
+    return this.inflightMap;
+  }
+
+  /** Deliveries waiting for the inflight window or for the client to come back. */
+  get queue(): Deque<Delivery> {
+    if (this.queueDeque === null) this.queueDeque = new Deque();
+    return this.queueDeque;
+  }
+
+  /** Inbound QoS 2 packet identifiers received and PUBREC'd, waiting for PUBREL. */
+  get inboundQos2(): Set<number> {
+    if (this.inboundSet === null) this.inboundSet = new Set();
+    return this.inboundSet;
+  }
+
+  get subscriptionCount(): number {
+    return this.subscriptionMap === null ? 0 : this.subscriptionMap.size;
+  }
+
+  get inflightCount(): number {
+    return this.inflightMap === null ? 0 : this.inflightMap.size;
+  }
+
+  get queueLength(): number {
+    return this.queueDeque === null ? 0 : this.queueDeque.length;
+  }
+
+  get inboundQos2Count(): number {
+    return this.inboundSet === null ? 0 : this.inboundSet.size;
+  }
+
+  /** The subscriptions, without making the map for a session that has none. */
+  subscriptionValues(): Iterable<Subscription> {
+    return this.subscriptionMap === null ? NO_SUBSCRIPTIONS : this.subscriptionMap.values();
+  }
+
+  /**
+   * Drops the collections that are empty again. Readers outside the hot path (metrics,
+   * checkpoints) go through the allocating getters; this hands that memory back.
+   */
+  releaseEmpty(): void {
+    if (this.subscriptionMap?.size === 0) this.subscriptionMap = null;
+    if (this.inflightMap?.size === 0) this.inflightMap = null;
+    if (this.queueDeque?.length === 0) this.queueDeque = null;
+    if (this.inboundSet?.size === 0) this.inboundSet = null;
+  }
+
   /** A free packet identifier for an outbound QoS 1/2 PUBLISH, or 0 if all are in use. */
   allocatePacketId(): number {
-    if (this.inflight.size >= PACKET_ID_MAX) return 0;
+    if (this.inflightCount >= PACKET_ID_MAX) return 0;
     let id = this.nextPacketId;
     while (this.inflight.has(id)) id = id === PACKET_ID_MAX ? 1 : id + 1;
     this.nextPacketId = id === PACKET_ID_MAX ? 1 : id + 1;
@@ -169,6 +227,7 @@ export class Session {
    */
   takeSharedDeliveries(movable: (share: ShareRef) => boolean = () => true): Delivery[] {
     const taken: Delivery[] = [];
+    if (this.inflightCount === 0 && this.queueLength === 0) return taken;
     for (const [packetId, delivery] of this.inflight) {
       // A QoS 2 message whose PUBREC arrived was received: it must not go to another member.
       if (delivery.share === null || delivery.state === DeliveryState.AWAITING_COMP) continue;
@@ -207,10 +266,10 @@ export class Session {
   }
 
   clearAll(): void {
-    this.subscriptions.clear();
-    this.inflight.clear();
-    this.queue.clear();
-    this.inboundQos2.clear();
+    this.subscriptionMap = null;
+    this.inflightMap = null;
+    this.queueDeque = null;
+    this.inboundSet = null;
   }
 }
 

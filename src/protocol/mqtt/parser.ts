@@ -14,10 +14,21 @@ import {
 } from "./decode.ts";
 import type { Packet } from "./packets.ts";
 import { malformed, Reader } from "./reader.ts";
-import { varintLength } from "./varint.ts";
+import { varintLength, writeVarint } from "./varint.ts";
 
 /** Fixed header: 1 type/flags byte + a remaining length of at most 4 bytes. */
 const FIXED_HEADER_BYTES_MAX = 5;
+
+/** Receives the parsed packets; an object (a connection) rather than a closure per parser. */
+export interface PacketSink {
+  onPacket(packet: Packet): void;
+}
+
+/**
+ * One reader for every parser: a packet is decoded completely before it is handed on, and
+ * decoding cannot re-enter, so no two parsers ever use it at once.
+ */
+const sharedReader = new Reader();
 
 const PACKET_NAMES = [
   "reserved",
@@ -48,29 +59,35 @@ const PACKET_NAMES = [
 export class MqttParser {
   /** Level used for every packet but CONNECT; set from each CONNECT parsed, or by the broker. */
   protocolVersion: ProtocolLevel = 4;
-  private readonly onPacket: (packet: Packet) => void;
+  private readonly sink: PacketSink;
   private readonly maxPacketSizeBytes: number;
-  private readonly reader = new Reader();
   private error: MqttProtocolError | null = null;
   private stopped = false;
   /** Set by pause(): parsing stops after the current packet and the rest waits in `held`. */
   private paused = false;
   private held: Buffer | null = null;
-  /** Bytes of a fixed header whose remaining length was cut off at the end of a chunk. */
-  private readonly header = Buffer.alloc(FIXED_HEADER_BYTES_MAX);
+  // A fixed header cut off at the end of a chunk, in integers rather than a 5-byte Buffer
+  // per parser (about 200 bytes of heap each): its bytes so far (0 = none), its first byte,
+  // and the remaining length decoded so far with the multiplier of its next byte.
   private headerFilled = 0;
+  private headerFirst = 0;
+  private headerLength = 0;
+  private headerMultiplier = 1;
   /** A packet whose body spans chunks, and how much of it has arrived. */
   private partial: Buffer | null = null;
   private partialFilled = 0;
   private partialHeaderLength = 0;
 
-  constructor(onPacket: (packet: Packet) => void, maxPacketSizeBytes: number) {
-    assert(typeof onPacket === "function", "onPacket must be a function");
+  constructor(onPacket: PacketSink | ((packet: Packet) => void), maxPacketSizeBytes: number) {
+    assert(
+      typeof onPacket === "function" || typeof onPacket?.onPacket === "function",
+      "onPacket must be a function or a PacketSink",
+    );
     assert(
       Number.isInteger(maxPacketSizeBytes) && maxPacketSizeBytes >= 2,
       `maxPacketSizeBytes ${maxPacketSizeBytes}`,
     );
-    this.onPacket = onPacket;
+    this.sink = typeof onPacket === "function" ? { onPacket } : onPacket;
     this.maxPacketSizeBytes = maxPacketSizeBytes;
   }
 
@@ -98,7 +115,7 @@ export class MqttParser {
       return error;
     } finally {
       // An idle connection must not pin its last socket chunk.
-      this.reader.release();
+      sharedReader.release();
     }
   }
 
@@ -155,8 +172,12 @@ export class MqttParser {
     this.checkFirstByte(first);
     const remainingLength = decodeRemainingLength(chunk, offset + 1, end);
     if (remainingLength < 0) {
-      chunk.copy(this.header, 0, offset, end);
-      this.headerFilled = end - offset;
+      // Every length byte present has its continuation bit set (checked by the decoder).
+      this.headerFirst = first;
+      this.headerFilled = 1;
+      this.headerLength = 0;
+      this.headerMultiplier = 1;
+      for (let index = offset + 1; index < end; index++) this.addLengthByte(chunk[index]);
       return end;
     }
     const headerLength = 1 + varintLength(remainingLength);
@@ -177,20 +198,39 @@ export class MqttParser {
     assert(this.headerFilled > 0 && this.headerFilled < FIXED_HEADER_BYTES_MAX, "header state");
     let offset = 0;
     while (offset < chunk.length) {
-      this.header[this.headerFilled++] = chunk[offset++];
-      const remainingLength = decodeRemainingLength(this.header, 1, this.headerFilled);
-      if (remainingLength >= 0) {
-        const headerLength = this.headerFilled;
-        const total = headerLength + remainingLength;
-        this.checkSize(total);
-        const partial = Buffer.allocUnsafe(total);
-        this.header.copy(partial, 0, 0, headerLength);
-        this.headerFilled = 0;
-        this.startPartial(partial, headerLength, headerLength);
-        return offset;
+      const byte = chunk[offset++];
+      const multiplier = this.headerMultiplier;
+      this.addLengthByte(byte);
+      if ((byte & 0x80) !== 0) {
+        if (this.headerFilled === FIXED_HEADER_BYTES_MAX) {
+          throw malformed("remaining length longer than 4 bytes");
+        }
+        continue;
       }
+      if (byte === 0 && multiplier > 1) {
+        throw malformed("[MQTT-1.5.5-1] remaining length is not minimally encoded");
+      }
+      const headerLength = this.headerFilled;
+      const remainingLength = this.headerLength;
+      const total = headerLength + remainingLength;
+      this.checkSize(total);
+      const partial = Buffer.allocUnsafe(total);
+      // The header is written back from its value: it was minimally encoded, so these are
+      // the bytes that arrived.
+      partial[0] = this.headerFirst;
+      writeVarint(partial, 1, remainingLength);
+      this.headerFilled = 0;
+      this.startPartial(partial, headerLength, headerLength);
+      return offset;
     }
     return -1;
+  }
+
+  /** One more byte of a cut-off remaining length. */
+  private addLengthByte(byte: number): void {
+    this.headerLength += (byte & 0x7f) * this.headerMultiplier;
+    this.headerMultiplier *= 0x80;
+    this.headerFilled++;
   }
 
   private startPartial(partial: Buffer, filled: number, headerLength: number): void {
@@ -255,7 +295,7 @@ export class MqttParser {
   }
 
   private decode(buffer: Buffer, first: number, start: number, end: number): void {
-    const reader = this.reader;
+    const reader = sharedReader;
     reader.reset(buffer, start, end);
     const version = this.protocolVersion;
     let packet: Packet;
@@ -313,7 +353,7 @@ export class MqttParser {
         assert(first >>> 4 === PacketType.AUTH, "packet type checked in checkFirstByte");
         packet = decodeAuth(reader);
     }
-    this.onPacket(packet);
+    this.sink.onPacket(packet);
   }
 }
 

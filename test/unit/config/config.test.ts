@@ -113,6 +113,7 @@ const EXPECTED_DEFAULTS: Config = {
     group_max_session_timeout_ms: 1800000,
     group_initial_rebalance_delay_ms: 3000,
   },
+  mqtt_sys: { enable: true, interval_ms: 10000, client_events: true },
   bridge: { mqtt_to_kafka: [], kafka_to_mqtt: [] },
   log: { level: "info", format: "auto" },
   admin: { username: "admin", password: "", token_ttl_s: 3600, metrics_auth: false },
@@ -382,6 +383,9 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
     values: [-1, 300_001],
     allowed: "an integer from 0",
   },
+  "mqtt_sys.enable": { values: ["on"], allowed: "true or false" },
+  "mqtt_sys.interval_ms": { values: [-1, 3_600_001], allowed: "an integer from 0 to 3600000" },
+  "mqtt_sys.client_events": { values: [1], allowed: "true or false" },
   "bridge.mqtt_to_kafka": {
     values: [
       [{ mqtt_filter: "a/#/b", kafka_topic: "t" }],

@@ -27,7 +27,7 @@ export function handlePubrec(conn: MqttConnection, packet: AckPacket): void {
         : null;
     conn.answerAfter(
       recorded,
-      () => conn.sendPacket({ type: "pubrel", packetId, reasonCode: 0 }),
+      () => conn.sendAck("pubrel", packetId, 0),
       () => conn.close("delivery state not stored", false), // resent PUBREC after reconnect
     );
   } else if (outcome === "done") {
@@ -35,11 +35,7 @@ export function handlePubrec(conn: MqttConnection, packet: AckPacket): void {
     conn.pump();
   } else {
     // Unknown id: a PUBREL still lets the client finish its state [MQTT-4.3.3].
-    conn.sendPacket({
-      type: "pubrel",
-      packetId,
-      reasonCode: ReasonCode.PACKET_IDENTIFIER_NOT_FOUND,
-    });
+    conn.sendAck("pubrel", packetId, ReasonCode.PACKET_IDENTIFIER_NOT_FOUND);
   }
 }
 
@@ -57,12 +53,7 @@ export function handlePubrel(conn: MqttConnection, packet: AckPacket): void {
   if (recorded !== null) session.lastStored = recorded;
   conn.answerAfter(
     recorded,
-    () =>
-      conn.sendPacket({
-        type: "pubcomp",
-        packetId,
-        reasonCode: known ? 0 : ReasonCode.PACKET_IDENTIFIER_NOT_FOUND,
-      }),
+    () => conn.sendAck("pubcomp", packetId, known ? 0 : ReasonCode.PACKET_IDENTIFIER_NOT_FOUND),
     () => {
       session.inboundQos2.add(packetId); // as the log still has it; the client resends PUBREL
       conn.close("delivery state not stored", false);

@@ -46,8 +46,7 @@ function forwardedProperties(properties: Properties | undefined): Properties | u
 /** Sends PUBACK or PUBREC with a reason code (v3 has none: plain ack). */
 function acknowledge(conn: MqttConnection, packet: PublishPacket, reasonCode: number): void {
   const packetId = packet.packetId as number;
-  const type = packet.qos === 1 ? "puback" : "pubrec";
-  conn.sendPacket({ type, packetId, reasonCode: conn.isV5 ? reasonCode : 0 });
+  conn.sendAck(packet.qos === 1 ? "puback" : "pubrec", packetId, conn.isV5 ? reasonCode : 0);
 }
 
 /**

@@ -332,13 +332,19 @@ interface CapturedSession {
   deliveries: CapturedDelivery[];
 }
 
+/** A copy of what a checkpoint keeps; the counts spare idle sessions their collections. */
 function capture(session: Session): CapturedSession {
   const deliveries: CapturedDelivery[] = [];
-  for (const d of session.inflight.values())
-    deliveries.push({ message: d.message, delivery: { ...d } });
-  for (const d of session.queue) deliveries.push({ message: d.message, delivery: d });
+  if (session.inflightCount > 0) {
+    for (const d of session.inflight.values()) {
+      deliveries.push({ message: d.message, delivery: { ...d } });
+    }
+  }
+  if (session.queueLength > 0) {
+    for (const d of session.queue) deliveries.push({ message: d.message, delivery: d });
+  }
   const subs: StoredSubscription[] = [];
-  for (const s of session.subscriptions.values()) {
+  for (const s of session.subscriptionValues()) {
     subs.push({
       f: s.filter,
       q: s.qos,
@@ -355,7 +361,7 @@ function capture(session: Session): CapturedSession {
       d: session.link === null ? session.disconnectedAtMs : 0,
       subs,
       deliveries: [],
-      inbound: [...session.inboundQos2],
+      inbound: session.inboundQos2Count > 0 ? [...session.inboundQos2] : [],
     },
     deliveries,
   };

@@ -5,11 +5,11 @@ import { THROTTLE_WAIT_MS_MAX } from "../../../../src/config/limits.ts";
 
 /** A FlowControl whose reading state is recorded instead of applied to a socket. */
 function node(name: string, log: string[]): FlowControl {
-  return new FlowControl(
-    () => log.push(`${name} paused`),
-    () => log.push(`${name} resumed`),
-    () => log.push(`${name} stuck`),
-  );
+  return new FlowControl({
+    pauseReading: () => log.push(`${name} paused`),
+    resumeReading: () => log.push(`${name} resumed`),
+    onStuck: () => log.push(`${name} stuck`),
+  });
 }
 
 test("a publisher waits for every subscriber it is throttled by, once each", () => {

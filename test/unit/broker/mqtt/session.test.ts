@@ -497,3 +497,31 @@ test("session model test: random deliver/ack sequences against a reference sende
     { numRuns: 300 },
   );
 });
+
+test("collections are made on first use and handed back once empty", () => {
+  const session = new Session("lazy");
+  assert.equal(session.inflightCount, 0);
+  assert.equal(session.queueLength, 0);
+  assert.equal(session.subscriptionCount, 0);
+  assert.equal(session.inboundQos2Count, 0);
+  assert.deepEqual([...session.subscriptionValues()], []);
+  assert.deepEqual(session.takeSharedDeliveries(), []);
+  const id = send(session);
+  session.enqueue(delivery(), 10, "drop_new");
+  session.inboundQos2.add(7);
+  assert.equal(session.inflightCount, 1);
+  assert.equal(session.queueLength, 1);
+  assert.equal(session.inboundQos2Count, 1);
+  session.releaseEmpty(); // nothing is empty: all kept
+  assert.equal(session.inflightCount, 1);
+  assert.equal(session.queueLength, 1);
+  assert.ok(session.onPuback(id) !== undefined);
+  session.queue.shift();
+  session.inboundQos2.delete(7);
+  const inflight = session.inflight;
+  session.releaseEmpty();
+  assert.notEqual(session.inflight, inflight, "an empty map is dropped and made again on use");
+  assert.equal(session.allocatePacketId() > 0, true);
+  session.clearAll();
+  assert.equal(session.inflightCount + session.queueLength + session.subscriptionCount, 0);
+});

@@ -76,6 +76,23 @@ describe("fixed header", () => {
     expectError(Buffer.from([0xc0, 0x80, 0x00]), 4, MALFORMED, /MQTT-1\.5\.5-1/);
   });
 
+  test("remaining length errors are found when the fixed header arrives a byte at a time", () => {
+    const cases: Array<[number[], RegExp]> = [
+      [[0x30, 0xff, 0xff, 0xff, 0xff, 0x01], /4 bytes/],
+      [[0xc0, 0x80, 0x00], /MQTT-1\.5\.5-1/],
+      [[0x30, 0x80, 0x80, 0x80, 0x00], /MQTT-1\.5\.5-1/],
+    ];
+    for (const [bytes, message] of cases) {
+      const chunks = bytes.map((byte) => Buffer.from([byte]));
+      const { error, packets } = parseChunks(chunks, 4);
+      assert.equal(error?.reasonCode, MALFORMED, String(bytes));
+      assert.match(error?.message ?? "", message);
+      assert.deepEqual(packets, []);
+    }
+    const tooLarge = [0x30, 0x80, 0x80, 0x80, 0x01].map((byte) => Buffer.from([byte]));
+    assert.equal(parseChunks(tooLarge, 4, 1 << 20).error?.reasonCode, 0x95);
+  });
+
   test("packet larger than maxPacketSizeBytes: 0x95, before the body arrives", () => {
     // Only the fixed header of a 2 MB PUBLISH: the error must not wait for the body.
     const header = Buffer.from([0x30, 0x80, 0x80, 0x80, 0x01]);
