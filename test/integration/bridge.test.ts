@@ -7,11 +7,10 @@ import { after, before, describe, test } from "node:test";
 import { CompressionTypes, Kafka, logLevel } from "kafkajs";
 import type { MqttClient } from "mqtt";
 import { partitionForKey } from "../../src/bridge/partitioner.ts";
-import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
-import { type LogRecord, readRecords } from "../../src/storage/log/index.ts";
+import type { LogRecord } from "../../src/storage/log/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { fetchRecords } from "../helpers/kafka-fetch.ts";
 import { ClientTracker, connectMqtt, Inbox, WAIT_TIMEOUT_MS } from "../helpers/mqtt-clients.ts";
-import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 const PARTITIONS = 3;
 const CONFIG = `
@@ -58,31 +57,8 @@ after(async () => {
 });
 
 /** Every record of a partition from offset 0, read with a raw Fetch. */
-async function records(topic: string, partition: number): Promise<LogRecord[]> {
-  const client = await WireClient.connect(broker.kafkaPort ?? 0);
-  try {
-    const response = await client.request(ApiKey.Fetch, 11, {
-      replicaId: -1,
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 10_000_000,
-      topics: [
-        { topic, partitions: [{ partition, fetchOffset: 0n, partitionMaxBytes: 10_000_000 }] },
-      ],
-    });
-    const data = response.responses[0].partitions[0];
-    assert.equal(data.errorCode, 0, `fetch ${topic}/${partition}`);
-    const all: LogRecord[] = [];
-    const bytes = data.records ?? Buffer.alloc(0);
-    for (let at = 0; at < bytes.length; at += 12 + bytes.readInt32BE(at + 8)) {
-      const decoded = readRecords(bytes, at);
-      assert.equal(decoded.kind, "ok");
-      if (decoded.kind === "ok") all.push(...decoded.records);
-    }
-    return all;
-  } finally {
-    client.close();
-  }
+function records(topic: string, partition: number): Promise<LogRecord[]> {
+  return fetchRecords(broker.kafkaPort ?? 0, topic, partition);
 }
 
 function header(record: LogRecord, key: string): string | undefined {

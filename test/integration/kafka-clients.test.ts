@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Kafka, logLevel } from "kafkajs";
 import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
-import { readRecords } from "../../src/storage/log/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { fetchRecords } from "../helpers/kafka-fetch.ts";
 import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 let broker: BrokerProcess;
@@ -33,30 +33,8 @@ after(async () => {
 
 /** Every record value in a partition from offset 0, read with a raw Fetch v11. */
 async function fetchValues(topic: string, partition: number): Promise<string[]> {
-  const client = await WireClient.connect(broker.kafkaPort ?? 0);
-  try {
-    const response = await client.request(ApiKey.Fetch, 11, {
-      replicaId: -1,
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 10_000_000,
-      topics: [
-        { topic, partitions: [{ partition, fetchOffset: 0n, partitionMaxBytes: 10_000_000 }] },
-      ],
-    });
-    const data = response.responses[0].partitions[0];
-    assert.equal(data.errorCode, 0);
-    const values: string[] = [];
-    const records = data.records ?? Buffer.alloc(0);
-    for (let at = 0; at < records.length; at += 12 + records.readInt32BE(at + 8)) {
-      const decoded = readRecords(records, at);
-      assert.equal(decoded.kind, "ok");
-      if (decoded.kind === "ok") for (const r of decoded.records) values.push(String(r.value));
-    }
-    return values;
-  } finally {
-    client.close();
-  }
+  const records = await fetchRecords(broker.kafkaPort ?? 0, topic, partition);
+  return records.map((r) => String(r.value));
 }
 
 async function offsets(topic: string): Promise<Map<number, { high: string; low: string }>> {

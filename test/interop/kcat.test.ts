@@ -11,10 +11,8 @@ import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { CompressionTypes, Kafka, logLevel } from "kafkajs";
-import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
-import { readBatchHeader } from "../../src/storage/log/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
-import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
+import { fetchCompressions } from "../helpers/kafka-fetch.ts";
 
 const run = promisify(execFile);
 
@@ -137,27 +135,8 @@ async function kcat(args: string[], input = ""): Promise<string> {
 }
 
 /** The compression code of every batch stored in partition 0 of `topic`. */
-async function storedCompression(topic: string): Promise<number[]> {
-  const client = await WireClient.connect(broker.kafkaPort ?? 0);
-  try {
-    const response = await client.request(ApiKey.Fetch, 11, {
-      replicaId: -1,
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 10_000_000,
-      topics: [
-        { topic, partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 10_000_000 }] },
-      ],
-    });
-    const records = response.responses[0].partitions[0].records ?? Buffer.alloc(0);
-    const codes: number[] = [];
-    for (let at = 0; at < records.length; at += 12 + records.readInt32BE(at + 8)) {
-      codes.push(readBatchHeader(records, at).compression);
-    }
-    return codes;
-  } finally {
-    client.close();
-  }
+function storedCompression(topic: string): Promise<number[]> {
+  return fetchCompressions(broker.kafkaPort ?? 0, topic, 0);
 }
 
 for (const [codec, code] of [

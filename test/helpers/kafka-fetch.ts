@@ -1,0 +1,65 @@
+/** A raw Fetch v11 of a whole partition from offset 0, for tests that check what is stored. */
+import assert from "node:assert/strict";
+import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
+import { type LogRecord, readBatchHeader, readRecords } from "../../src/storage/log/index.ts";
+import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
+
+const FETCH_BYTES_MAX = 10_000_000;
+
+/** The partition's stored record batches, back to back, as the broker sends them. */
+export async function fetchBatches(
+  port: number,
+  topic: string,
+  partition: number,
+): Promise<Buffer> {
+  const client = await WireClient.connect(port);
+  try {
+    const response = await client.request(ApiKey.Fetch, 11, {
+      replicaId: -1,
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: FETCH_BYTES_MAX,
+      topics: [
+        { topic, partitions: [{ partition, fetchOffset: 0n, partitionMaxBytes: FETCH_BYTES_MAX }] },
+      ],
+    });
+    const data = response.responses[0].partitions[0];
+    assert.equal(data.errorCode, 0, `fetch ${topic}/${partition}`);
+    return data.records ?? Buffer.alloc(0);
+  } finally {
+    client.close();
+  }
+}
+
+/** Start positions of the batches in `batches`. */
+export function batchPositions(batches: Buffer): number[] {
+  const positions: number[] = [];
+  for (let at = 0; at < batches.length; at += 12 + batches.readInt32BE(at + 8)) positions.push(at);
+  return positions;
+}
+
+/** Every record of an uncompressed partition. */
+export async function fetchRecords(
+  port: number,
+  topic: string,
+  partition: number,
+): Promise<LogRecord[]> {
+  const batches = await fetchBatches(port, topic, partition);
+  const records: LogRecord[] = [];
+  for (const at of batchPositions(batches)) {
+    const decoded = readRecords(batches, at);
+    assert.equal(decoded.kind, "ok");
+    if (decoded.kind === "ok") records.push(...decoded.records);
+  }
+  return records;
+}
+
+/** The compression code of every stored batch. */
+export async function fetchCompressions(
+  port: number,
+  topic: string,
+  partition: number,
+): Promise<number[]> {
+  const batches = await fetchBatches(port, topic, partition);
+  return batchPositions(batches).map((at) => readBatchHeader(batches, at).compression);
+}
