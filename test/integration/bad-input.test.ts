@@ -440,11 +440,13 @@ max_write_buffer_bytes = ${WRITE_BUFFER_MAX}
     );
     // What the slow clients may hold: 10 + 100 QoS 1 messages and 64 KiB of socket buffer, under
     // 1 MiB. The rest of the growth is garbage-collector headroom for the traffic passing
-    // through, measured at 30-55 MiB and not growing with the flood. A broker that kept the
-    // flood for the slow clients grows by more than the flood (measured: 1.6x, payload copies
-    // plus per-message objects). Three quarters of the flood separates the two.
+    // through: 40-65 MiB on a quiet machine, up to 95 MiB with other work competing for the
+    // cores (publishers are read in bursts, and a lagging collector lets the young generation
+    // grow), not growing with the flood. A broker that kept the flood for the slow clients
+    // grows by more than 1.6x the flood (payload copies plus per-message objects). The flood's
+    // own size separates the two.
     assert.ok(
-      growthBytes < floodBytes * 0.75,
+      growthBytes < floodBytes,
       `RSS grew by ${mib(growthBytes)} during a ${mib(floodBytes)} flood`,
     );
 
