@@ -17,17 +17,15 @@
  *
  * Prints one JSON line per measurement, then a Markdown table.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KafkaBenchSummary } from "../../src/bench/kafka/summary.ts";
 import { type FsyncPolicy, PartitionLog } from "../../src/storage/log/index.ts";
 import { buildRecordBatch } from "../../src/storage/log/records.ts";
+import { runBenchCli } from "../../test/helpers/bench-cli.ts";
 import { startBroker } from "../../test/helpers/broker-process.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const MAIN = join(ROOT, "src/cli/main.ts");
 const RECORD_BYTES = 1024;
 const READ_BYTES = 1024 * 1024;
 
@@ -130,32 +128,11 @@ async function storage(policy: FsyncPolicy): Promise<[Measurement, Measurement]>
 }
 
 /** Runs `robustmq bench kafka ...` with --json; rejects on no summary. */
-function benchKafka(args: string[]): Promise<KafkaBenchSummary> {
-  const child = spawn(process.execPath, [MAIN, "bench", "kafka", ...args, "--json"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), (seconds + 120) * 1000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      try {
-        const summary = JSON.parse(stdout) as KafkaBenchSummary;
-        if (!summary.ok)
-          console.error(`bench kafka ${args.join(" ")}: ${JSON.stringify(summary.errors)}`);
-        resolve(summary);
-      } catch {
-        reject(new Error(`no summary from bench kafka ${args.join(" ")}: ${stdout}\n${stderr}`));
-      }
-    });
-  });
+async function benchKafka(args: string[]): Promise<KafkaBenchSummary> {
+  const { summary } = await runBenchCli<KafkaBenchSummary>("kafka", args, (seconds + 120) * 1000);
+  if (!summary.ok)
+    console.error(`bench kafka ${args.join(" ")}: ${JSON.stringify(summary.errors)}`);
+  return summary;
 }
 
 /** (b) and (c) against one fresh broker. */

@@ -11,6 +11,7 @@ import {
   KEEPALIVE_SECONDS_DEFAULT,
   PAYLOAD_HEADER_BYTES,
 } from "./limits.ts";
+import type { OptionSpecOf } from "./shared/cli.ts";
 
 export const BENCH_COMMANDS = ["conn", "pub", "sub", "pubsub"] as const;
 export type BenchCommand = (typeof BENCH_COMMANDS)[number];
@@ -48,11 +49,7 @@ export interface RawBenchFlags {
   clientIdPrefix?: string;
 }
 
-export interface OptionSpec {
-  flags: string;
-  description: string;
-  commands: readonly BenchCommand[];
-}
+export type OptionSpec = OptionSpecOf<BenchCommand>;
 
 const ALL = BENCH_COMMANDS;
 const PUBLISHING: readonly BenchCommand[] = ["pub", "pubsub"];

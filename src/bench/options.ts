@@ -9,20 +9,21 @@ import type { ProtocolLevel, QoS } from "../protocol/mqtt/index.ts";
 import {
   CLIENT_ID_LENGTH_V31_MAX,
   CLIENTS_MAX,
-  CONNECT_TIMEOUT_SECONDS_DEFAULT,
-  CONNECT_TIMEOUT_SECONDS_MAX,
-  DURATION_SECONDS_DEFAULT,
-  DURATION_SECONDS_MAX,
-  DURATION_WITH_COUNT_SECONDS_DEFAULT,
   INFLIGHT_COUNT_MAX,
   KEEPALIVE_SECONDS_DEFAULT,
   KEEPALIVE_SECONDS_MAX,
   PAYLOAD_HEADER_BYTES,
   PAYLOAD_SIZE_BYTES_MAX,
-  WORKERS_MAX,
 } from "./limits.ts";
 import { FlagReader } from "./option-reader.ts";
 import type { BenchCommand, ClientRole, RawBenchFlags } from "./option-specs.ts";
+import {
+  readConnectTimeoutMs,
+  readCount,
+  readDurationMs,
+  readHost,
+  readWorkers,
+} from "./shared/options.ts";
 import { parseSourceAddresses, type SourceAddresses } from "./source-ip.ts";
 import {
   expandTopic,
@@ -101,7 +102,12 @@ export function parseBenchOptions(
     workerCount: 1,
     json: flags.json === true,
   };
-  options.workerCount = readWorkers(reader, flags, environment, options);
+  options.workerCount = readWorkers(
+    reader,
+    flags.workers,
+    environment.cpuCount,
+    options.connectionCount + options.publisherCount + options.subscriberCount,
+  );
   checkTopics(reader, options);
   checkCombinations(reader, flags, options);
   reader.throwIfProblems();
@@ -143,22 +149,13 @@ function readConnection(
   flags: RawBenchFlags,
   environment: BenchEnvironment,
 ): ConnectionPart {
-  const host = flags.host ?? "127.0.0.1";
-  if (host.trim() === "") reader.problem("--host", flags.host, "must be a host name or address");
+  const host = readHost(reader, flags.host);
   const tls = flags.tls === true ? readTls(reader, flags, environment) : null;
   return {
     host,
     port: reader.integer("--port", flags.port, 1, 65_535, tls === null ? 1883 : 8883),
     connRatePerSecond: reader.decimal("--conn-rate", flags.connRate, 0, CLIENTS_MAX, 0),
-    connectTimeoutMs:
-      reader.decimal(
-        "--connect-timeout",
-        flags.connectTimeout,
-        0.001,
-        CONNECT_TIMEOUT_SECONDS_MAX,
-        CONNECT_TIMEOUT_SECONDS_DEFAULT,
-        " (seconds)",
-      ) * 1000,
+    connectTimeoutMs: readConnectTimeoutMs(reader, flags.connectTimeout),
     tls,
     sourceAddresses: readSourceAddresses(reader, flags.sourceIp),
   };
@@ -218,12 +215,7 @@ function readMessaging(
     command === "pubsub"
       ? " (bytes; each payload starts with a 16-byte timestamp header)"
       : " (bytes)";
-  const count =
-    flags.count === undefined
-      ? null
-      : reader.integer("--count", flags.count, 1, Number.MAX_SAFE_INTEGER, 1);
-  const durationDefault =
-    count === null ? DURATION_SECONDS_DEFAULT : DURATION_WITH_COUNT_SECONDS_DEFAULT;
+  const count = readCount(reader, flags.count);
   const topicPattern = reader.pattern("--topic", flags.topic, "bench/%i", patternProblem);
   return {
     qos: reader.choice("--qos", flags.qos, { "0": 0, "1": 1, "2": 2 } as const, 0),
@@ -244,15 +236,7 @@ function readMessaging(
       " (messages per second, 0 = unlimited)",
     ),
     inflightCountMax: reader.integer("--inflight", flags.inflight, 1, INFLIGHT_COUNT_MAX, 32),
-    durationMs:
-      reader.decimal(
-        "--duration",
-        flags.duration,
-        0.001,
-        DURATION_SECONDS_MAX,
-        durationDefault,
-        " (seconds)",
-      ) * 1000,
+    durationMs: readDurationMs(reader, flags.duration, count),
     messageCountPerPublisher: count,
     topicPattern,
     subscribeTopicPattern: reader.pattern(
@@ -309,19 +293,6 @@ function readSession(
     password: flags.password ?? null,
     clientIdPrefix: flags.clientIdPrefix ?? defaultClientIdPrefix(environment.pid),
   };
-}
-
-function readWorkers(
-  reader: FlagReader,
-  flags: RawBenchFlags,
-  environment: BenchEnvironment,
-  options: BenchOptions,
-): number {
-  const clients = options.connectionCount + options.publisherCount + options.subscriberCount;
-  const fallback = Math.max(1, Math.min(environment.cpuCount, clients, WORKERS_MAX));
-  const workers = reader.integer("--workers", flags.workers, 1, WORKERS_MAX, fallback);
-  // More workers than clients would leave some idle: cap silently, as the default does.
-  return Math.max(1, Math.min(workers, clients));
 }
 
 /** The patterns must expand to valid topics for every client; one expansion shows it. */

@@ -4,7 +4,8 @@
 import { assert } from "../errors.ts";
 import { CONNECT_PHASE_SLACK_SECONDS_PER_THOUSAND } from "./limits.ts";
 import type { BenchOptions } from "./options.ts";
-import type { IndexRange, WorkerPlan } from "./stats.ts";
+import type { IndexRange } from "./shared/stats.ts";
+import type { WorkerPlan } from "./stats.ts";
 
 /** Part `part` of `count` items split into `parts` contiguous ranges whose sizes differ by at most 1. */
 export function splitRange(count: number, parts: number, part: number): IndexRange {
@@ -32,7 +33,7 @@ export function connectPhaseMs(options: BenchOptions): number {
 }
 
 /** The part of `range` that falls in [start, start + length), re-based to start at 0. */
-function intersect(range: IndexRange, start: number, length: number): IndexRange {
+export function intersect(range: IndexRange, start: number, length: number): IndexRange {
   const first = Math.max(range.first, start);
   const end = Math.min(range.first + range.count, start + length);
   return end > first ? { first: first - start, count: end - first } : { first: 0, count: 0 };

@@ -14,97 +14,72 @@
  */
 
 import {
-  CLOSE_TIMEOUT_MS,
   DRAIN_GRACE_MS,
   DRAIN_IDLE_MS,
-  DRAIN_POLL_MS,
   PROGRESS_INTERVAL_MS,
   SUBACK_TIMEOUT_MS,
   WORKER_REPLY_SLACK_MS,
-  WORKER_START_TIMEOUT_MS,
 } from "./limits.ts";
 import type { BenchOptions } from "./options.ts";
 import { connectPhaseMs, totalClients, workerPlans } from "./plan.ts";
-import { WorkerPool } from "./pool.ts";
 import { progressLine } from "./report.ts";
-import type { Counters } from "./stats.ts";
+import { WorkerPool as SharedPool } from "./shared/pool.ts";
+import {
+  type BenchIo,
+  closeWorkers,
+  connectWorkers,
+  drain,
+  sleep,
+  startProgress,
+} from "./shared/run.ts";
+import {
+  type CoordinatorMessage,
+  type Counters,
+  emptyCounters,
+  sumCounters,
+  type WorkerMessage,
+  type WorkerPlan,
+} from "./stats.ts";
 import { type BenchSummary, buildSummary, type Timeline } from "./summary.ts";
 import { nowMicros } from "./wire.ts";
 
-export interface BenchIo {
-  /** Where the live progress line goes; null for none (not a terminal). */
-  progress: ((line: string) => void) | null;
-  /** Settles when the run should stop early (the first SIGINT). */
-  interrupted: Promise<void>;
-}
+type WorkerPool = SharedPool<WorkerPlan, CoordinatorMessage, WorkerMessage, Counters>;
 
-const WORKER_URL = new URL("./worker.ts", import.meta.url);
-
-function sleep(ms: number, cancel: Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | null = null;
-  const slept = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
+function startPool(options: BenchOptions): WorkerPool {
+  return new SharedPool(workerPlans(options), {
+    workerUrl: new URL("./worker.ts", import.meta.url),
+    emptyCounters,
+    sumCounters,
+    exitedKind: (code) => `worker:exited with status ${code}`,
+    lateOnCancelIsError: true,
   });
-  return Promise.race([slept, cancel]).finally(() => {
-    if (timer !== null) clearTimeout(timer);
-  });
-}
-
-/** Prints a progress line once a second from the workers' latest counters. */
-function startProgress(options: BenchOptions, pool: WorkerPool, io: BenchIo): () => void {
-  const print = io.progress;
-  if (print === null) return () => {};
-  const startMs = performance.now();
-  let before: Counters = pool.totals();
-  let beforeMs = startMs;
-  const timer = setInterval(() => {
-    const now = pool.totals();
-    const nowMs = performance.now();
-    print(
-      progressLine(
-        (nowMs - startMs) / 1000,
-        totalClients(options),
-        now,
-        before,
-        (nowMs - beforeMs) / 1000,
-      ),
-    );
-    before = now;
-    beforeMs = nowMs;
-  }, PROGRESS_INTERVAL_MS);
-  return () => clearInterval(timer);
 }
 
 /**
  * After publishing stops: done when every QoS 1/2 message is acknowledged and the subscribers
  * have what they should (when that is known), or when nothing has moved for DRAIN_IDLE_MS.
  */
-async function drain(
+function drainPublished(
   options: BenchOptions,
   pool: WorkerPool,
   cancel: Promise<void>,
 ): Promise<void> {
-  const deadlineMs = performance.now() + DRAIN_GRACE_MS;
-  let cancelled = false;
-  void cancel.then(() => {
-    cancelled = true;
-  });
-  let last = pool.totals();
-  let lastChangeMs = performance.now();
-  while (!cancelled && performance.now() < deadlineMs) {
-    pool.broadcast({ type: "poll" });
-    await sleep(DRAIN_POLL_MS, cancel);
-    const now = pool.totals();
-    const inflight = options.qos === 0 ? 0 : now.sentCount - now.ackedCount;
-    const expected = now.expectedReceivedCount;
-    if (inflight <= 0 && (expected < 0 || now.receivedCount >= expected)) return;
-    if (now.ackedCount !== last.ackedCount || now.receivedCount !== last.receivedCount) {
-      lastChangeMs = performance.now();
-    } else if (performance.now() - lastChangeMs >= DRAIN_IDLE_MS) {
-      return;
-    }
-    last = now;
-  }
+  return drain<Counters>(
+    {
+      totals: () => pool.totals(),
+      poll: () => pool.broadcast({ type: "poll" }),
+      graceMs: DRAIN_GRACE_MS,
+      idleMs: DRAIN_IDLE_MS,
+      settled: (now) => {
+        const inflight = options.qos === 0 ? 0 : now.sentCount - now.ackedCount;
+        const expected = now.expectedReceivedCount;
+        return inflight <= 0 && (expected < 0 || now.receivedCount >= expected);
+      },
+      moved: (now, last) =>
+        now.ackedCount !== last.ackedCount || now.receivedCount !== last.receivedCount,
+    },
+    cancel,
+  );
 }
 
 /** conn and sub: hold the connections for `durationMs`, or until none is left to hold. */
@@ -137,7 +112,7 @@ async function runPhase(
   await pool.waitAll("published", options.durationMs, cancel, false);
   pool.broadcast({ type: "stop" });
   timeline.publishEndMicros = nowMicros();
-  await drain(options, pool, cancel);
+  await drainPublished(options, pool, cancel);
 }
 
 export async function runBench(options: BenchOptions, io: BenchIo): Promise<BenchSummary> {
@@ -151,13 +126,15 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
     publishEndMicros: 0,
     endMicros: 0,
   };
-  const pool = new WorkerPool(workerPlans(options), WORKER_URL);
-  const stopProgress = startProgress(options, pool, io);
+  const pool = startPool(options);
+  const clientCount = totalClients(options);
+  const stopProgress = startProgress(
+    io,
+    () => pool.totals(),
+    (elapsed, now, before, interval) => progressLine(elapsed, clientCount, now, before, interval),
+  );
   try {
-    // Workers load at slightly different speeds; they start connecting together.
-    await pool.waitAll("ready", WORKER_START_TIMEOUT_MS, cancel);
-    pool.broadcast({ type: "connect" });
-    await pool.waitAll("connected", connectPhaseMs(options) + WORKER_REPLY_SLACK_MS, cancel);
+    await connectWorkers(pool, connectPhaseMs(options), cancel);
     // With no connection at all there is nothing to subscribe, publish or hold.
     const anyConnected = pool.totals().connectedCount > 0;
     if (!interrupted && anyConnected && options.subscriberCount > 0) {
@@ -168,9 +145,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
   } finally {
     stopProgress();
   }
-  pool.broadcast({ type: "close" });
-  // A second interrupt exits the process; the close itself is not cut short.
-  await pool.waitAll("final", CLOSE_TIMEOUT_MS, new Promise<void>(() => {}));
+  await closeWorkers(pool);
   timeline.endMicros = nowMicros();
   await pool.terminate();
   return buildSummary(options, {

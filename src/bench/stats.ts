@@ -2,12 +2,14 @@
  * What one worker counts, how the counts of all workers add up, and the messages the main thread
  * and the workers exchange.
  */
-import { createHistogram, type Histogram } from "./histogram.ts";
 import type { BenchOptions } from "./options.ts";
-
-/** Error kinds one worker keeps apart; any further kinds are counted under OTHER_ERROR_KIND. */
-export const ERROR_KINDS_MAX = 64;
-export const OTHER_ERROR_KIND = "other";
+import {
+  type Combine,
+  combineCounters,
+  type IndexRange,
+  type WorkerResultOf,
+  WorkerStatsOf,
+} from "./shared/stats.ts";
 
 export interface Counters {
   connectAttemptedCount: number;
@@ -57,74 +59,39 @@ export function emptyCounters(): Counters {
   };
 }
 
-function earliest(a: number, b: number): number {
-  if (a === 0) return b;
-  if (b === 0) return a;
-  return Math.min(a, b);
-}
+const COMBINE: Readonly<Record<keyof Counters, Combine>> = {
+  connectAttemptedCount: "sum",
+  connectedCount: "sum",
+  connectFailedCount: "sum",
+  lostCount: "sum",
+  subscribedCount: "sum",
+  subscribeFailedCount: "sum",
+  sentCount: "sum",
+  ackedCount: "sum",
+  receivedCount: "sum",
+  receivedPayloadBytes: "sum",
+  publishersDoneCount: "sum",
+  // Replaced below: one worker that does not know makes the total unknown.
+  expectedReceivedCount: "sum",
+  errorCount: "sum",
+  firstConnectMicros: "earliest",
+  lastConnectMicros: "latest",
+  firstReceiveMicros: "earliest",
+  lastReceiveMicros: "latest",
+};
 
 /** The counters of all workers together. */
 export function sumCounters(parts: readonly Counters[]): Counters {
-  const total = emptyCounters();
-  for (const part of parts) {
-    total.connectAttemptedCount += part.connectAttemptedCount;
-    total.connectedCount += part.connectedCount;
-    total.connectFailedCount += part.connectFailedCount;
-    total.lostCount += part.lostCount;
-    total.subscribedCount += part.subscribedCount;
-    total.subscribeFailedCount += part.subscribeFailedCount;
-    total.sentCount += part.sentCount;
-    total.ackedCount += part.ackedCount;
-    total.receivedCount += part.receivedCount;
-    total.receivedPayloadBytes += part.receivedPayloadBytes;
-    total.publishersDoneCount += part.publishersDoneCount;
-    total.expectedReceivedCount =
-      total.expectedReceivedCount < 0 || part.expectedReceivedCount < 0
-        ? -1
-        : total.expectedReceivedCount + part.expectedReceivedCount;
-    total.errorCount += part.errorCount;
-    total.firstConnectMicros = earliest(total.firstConnectMicros, part.firstConnectMicros);
-    total.lastConnectMicros = Math.max(total.lastConnectMicros, part.lastConnectMicros);
-    total.firstReceiveMicros = earliest(total.firstReceiveMicros, part.firstReceiveMicros);
-    total.lastReceiveMicros = Math.max(total.lastReceiveMicros, part.lastReceiveMicros);
-  }
-  return total;
-}
-
-/** Error counts by kind, bounded (ERROR_KINDS_MAX kinds, then OTHER_ERROR_KIND). */
-export function addError(errors: Map<string, number>, kind: string, count = 1): void {
-  const known = errors.has(kind) || errors.size < ERROR_KINDS_MAX;
-  const key = known ? kind : OTHER_ERROR_KIND;
-  errors.set(key, (errors.get(key) ?? 0) + count);
-}
-
-export function mergeErrors(parts: ReadonlyArray<Record<string, number>>): Map<string, number> {
-  const total = new Map<string, number>();
-  for (const part of parts) {
-    for (const [kind, count] of Object.entries(part))
-      total.set(kind, (total.get(kind) ?? 0) + count);
-  }
+  const total = combineCounters(parts, emptyCounters, COMBINE);
+  if (parts.some((part) => part.expectedReceivedCount < 0)) total.expectedReceivedCount = -1;
   return total;
 }
 
 /** One worker's counters, errors and histograms: everything the publishers and subscribers touch. */
-export class WorkerStats {
-  readonly counters: Counters = emptyCounters();
-  readonly errors = new Map<string, number>();
-  readonly latency: Histogram = createHistogram();
-  readonly ackLatency: Histogram = createHistogram();
-  readonly connectLatency: Histogram = createHistogram();
-
-  error(kind: string, count = 1): void {
-    this.counters.errorCount += count;
-    addError(this.errors, kind, count);
+export class WorkerStats extends WorkerStatsOf<Counters> {
+  constructor() {
+    super(emptyCounters());
   }
-}
-
-/** Consecutive client indexes. */
-export interface IndexRange {
-  first: number;
-  count: number;
 }
 
 /** What one worker is asked to do (its workerData). */
@@ -148,13 +115,7 @@ export type CoordinatorMessage =
   | { type: "poll" }
   | { type: "close" };
 
-export interface WorkerResult {
-  counters: Counters;
-  errors: Record<string, number>;
-  latency: string | null;
-  ackLatency: string | null;
-  connectLatency: string | null;
-}
+export type WorkerResult = WorkerResultOf<Counters>;
 
 export type WorkerMessage =
   /** Loaded and set up: waiting for "connect", so that all workers start together. */

@@ -2,11 +2,20 @@
  * The result of a run, built from the workers' merged counters and histograms: what `--json`
  * prints, and what the text report and the exit status are made from. Pure.
  */
-import { ErrorCode, type ErrorCodeValue } from "../errors.ts";
 import { type LatencySummary, mergeEncoded, summarize } from "./histogram.ts";
 import type { BenchCommand } from "./option-specs.ts";
 import type { BenchOptions } from "./options.ts";
-import { type Counters, mergeErrors, sumCounters, type WorkerResult } from "./stats.ts";
+import { mergeErrors } from "./shared/stats.ts";
+import {
+  type ExitVerdict,
+  errorTotal,
+  perSecond,
+  rounded,
+  seconds,
+  sortedErrors,
+  verdictOf,
+} from "./shared/summary.ts";
+import { type Counters, sumCounters, type WorkerResult } from "./stats.ts";
 
 export interface ConnectSummary {
   clientCount: number;
@@ -83,21 +92,13 @@ export interface RunOutcome {
   interrupted: boolean;
 }
 
-function perSecond(count: number, seconds: number): number {
-  return seconds > 0 ? Math.round((count / seconds) * 10) / 10 : 0;
-}
-
-function seconds(fromMicros: number, toMicros: number): number {
-  return fromMicros > 0 && toMicros > fromMicros ? (toMicros - fromMicros) / 1e6 : 0;
-}
-
 export function buildSummary(options: BenchOptions, outcome: RunOutcome): BenchSummary {
   const totals = sumCounters(outcome.counters);
   const results = outcome.results.filter((r): r is WorkerResult => r !== null);
   const errors = mergeErrors(results.map((r) => r.errors));
   for (const [kind, count] of outcome.coordinatorErrors)
     errors.set(kind, (errors.get(kind) ?? 0) + count);
-  const errorCount = [...errors.values()].reduce((sum, count) => sum + count, 0);
+  const errorCount = errorTotal(errors);
   const connectSpan = seconds(totals.firstConnectMicros, totals.lastConnectMicros);
   const clientCount = options.connectionCount + options.publisherCount + options.subscriberCount;
   const { timeline } = outcome;
@@ -111,7 +112,7 @@ export function buildSummary(options: BenchOptions, outcome: RunOutcome): BenchS
     qos: options.qos,
     payloadSizeBytes: options.payloadSizeBytes,
     workerCount: options.workerCount,
-    elapsedSeconds: Math.round(seconds(timeline.startMicros, timeline.endMicros) * 1000) / 1000,
+    elapsedSeconds: rounded(seconds(timeline.startMicros, timeline.endMicros)),
     connect: {
       clientCount,
       attemptedCount: totals.connectAttemptedCount,
@@ -125,7 +126,7 @@ export function buildSummary(options: BenchOptions, outcome: RunOutcome): BenchS
       options.publisherCount === 0 ? null : publishSummary(options, totals, results, timeline),
     receive: options.subscriberCount === 0 ? null : receiveSummary(options, totals, results),
     errorCount,
-    errors: Object.fromEntries([...errors].sort((a, b) => b[1] - a[1])),
+    errors: sortedErrors(errors),
   };
 }
 
@@ -140,7 +141,7 @@ function publishSummary(
     publisherCount: options.publisherCount,
     sentCount: totals.sentCount,
     ackedCount: totals.ackedCount,
-    durationSeconds: Math.round(duration * 1000) / 1000,
+    durationSeconds: rounded(duration),
     messagesPerSecond: perSecond(totals.sentCount, duration),
     throughputBytesPerSecond: perSecond(totals.sentCount * options.payloadSizeBytes, duration),
     ackLatencyMicros:
@@ -159,37 +160,18 @@ function receiveSummary(
     subscribedCount: totals.subscribedCount,
     receivedCount: totals.receivedCount,
     expectedCount: totals.expectedReceivedCount < 0 ? null : totals.expectedReceivedCount,
-    durationSeconds: Math.round(duration * 1000) / 1000,
+    durationSeconds: rounded(duration),
     messagesPerSecond: perSecond(totals.receivedCount, duration),
     throughputBytesPerSecond: perSecond(totals.receivedPayloadBytes, duration),
     latencyMicros: summarize(mergeEncoded(results.map((r) => r.latency))),
   };
 }
 
-/** Exit status 0 for a run without errors; else 1, with the code and a one-line reason. */
-export interface ExitVerdict {
-  exitCode: 0 | 1;
-  code: ErrorCodeValue | null;
-  message: string | null;
-}
-
 export function verdict(summary: BenchSummary): ExitVerdict {
-  if (summary.ok) return { exitCode: 0, code: null, message: null };
-  const top = Object.entries(summary.errors)
-    .slice(0, 3)
-    .map(([kind, count]) => `${kind} ${count}`)
-    .join(", ");
   const { connect } = summary;
-  if (connect.failedCount > 0) {
-    return {
-      exitCode: 1,
-      code: ErrorCode.BENCH_CONNECT_FAILED,
-      message: `${connect.failedCount} of ${connect.clientCount} clients could not connect (${top})`,
-    };
-  }
-  return {
-    exitCode: 1,
-    code: ErrorCode.BENCH_RUN_FAILED,
-    message: `${summary.errorCount} errors during the run (${top})`,
-  };
+  return verdictOf(summary, (top) =>
+    connect.failedCount > 0
+      ? `${connect.failedCount} of ${connect.clientCount} clients could not connect (${top})`
+      : null,
+  );
 }

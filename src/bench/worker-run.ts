@@ -7,7 +7,7 @@
 import { assert } from "../errors.ts";
 import { Client, ClientState, type ConnectTarget } from "./client.ts";
 import { Connector } from "./connector.ts";
-import { encodeHistogram, recordMicros } from "./histogram.ts";
+import { recordMicros } from "./histogram.ts";
 import {
   FANOUT_MATCHES_MAX,
   KEEPALIVE_CHECK_MS,
@@ -287,16 +287,6 @@ export class WorkerRun {
     for (const timer of this.timers) clearInterval(timer);
     if (this.subscribeTimer !== null) clearTimeout(this.subscribeTimer);
     for (const client of this.clients) client.close();
-    const stats = this.stats;
-    this.post({
-      type: "final",
-      result: {
-        counters,
-        errors: Object.fromEntries(stats.errors),
-        latency: encodeHistogram(stats.latency),
-        ackLatency: encodeHistogram(stats.ackLatency),
-        connectLatency: encodeHistogram(stats.connectLatency),
-      },
-    });
+    this.post({ type: "final", result: this.stats.result(counters) });
   }
 }

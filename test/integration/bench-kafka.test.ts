@@ -5,48 +5,15 @@
  * with errors and exit status 1 at once, never a hang.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { KafkaBenchSummary } from "../../src/bench/kafka/summary.ts";
+import { type BenchCliRun, runBenchCli } from "../helpers/bench-cli.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 
-const MAIN = join(new URL("../../", import.meta.url).pathname, "src/cli/main.ts");
-
-interface Run {
-  status: number | null;
-  summary: KafkaBenchSummary;
-  stderr: string;
-}
-
 /** Runs `robustmq bench kafka <args> --json`; kills it (and fails) after `timeoutMs`. */
-function bench(args: string[], timeoutMs: number): Promise<Run> {
-  const child = spawn(process.execPath, [MAIN, "bench", "kafka", ...args, "--json"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`bench kafka ${args.join(" ")} still running after ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.once("exit", (status) => {
-      clearTimeout(timer);
-      try {
-        resolve({ status, summary: JSON.parse(stdout) as KafkaBenchSummary, stderr });
-      } catch {
-        reject(new Error(`no JSON summary (status ${status}): ${stdout}\n${stderr}`));
-      }
-    });
-  });
+function bench(args: string[], timeoutMs: number): Promise<BenchCliRun<KafkaBenchSummary>> {
+  return runBenchCli<KafkaBenchSummary>("kafka", args, timeoutMs);
 }
 
 describe("robustmq bench kafka against the broker", { timeout: 120_000 }, () => {

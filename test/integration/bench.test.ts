@@ -5,52 +5,16 @@
  * errors and exit status 1 inside its deadline, never a hang.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer, type Server, type Socket } from "node:net";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { LatencySummary } from "../../src/bench/histogram.ts";
 import type { BenchSummary } from "../../src/bench/summary.ts";
+import { type BenchCliRun, runBenchCli } from "../helpers/bench-cli.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 
-const MAIN = join(new URL("../../", import.meta.url).pathname, "src/cli/main.ts");
-
-interface BenchRun {
-  status: number | null;
-  summary: BenchSummary;
-  stderr: string;
-  elapsedMs: number;
-}
-
 /** Runs `robustmq bench mqtt <args> --json`; kills it (and fails) after `timeoutMs`. */
-function bench(args: string[], timeoutMs: number): Promise<BenchRun> {
-  const started = performance.now();
-  const child = spawn(process.execPath, [MAIN, "bench", "mqtt", ...args, "--json"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`bench ${args.join(" ")} still running after ${timeoutMs} ms: ${stderr}`));
-    }, timeoutMs);
-    child.once("exit", (status) => {
-      clearTimeout(timer);
-      try {
-        const summary = JSON.parse(stdout) as BenchSummary;
-        resolve({ status, summary, stderr, elapsedMs: performance.now() - started });
-      } catch {
-        reject(new Error(`no JSON summary (status ${status}): ${stdout}\n${stderr}`));
-      }
-    });
-  });
+function bench(args: string[], timeoutMs: number): Promise<BenchCliRun<BenchSummary>> {
+  return runBenchCli<BenchSummary>("mqtt", args, timeoutMs);
 }
 
 function assertSaneLatency(latency: LatencySummary | null, count: number, what: string): void {

@@ -32,7 +32,9 @@ function App() {
   useEffect(() => {
     const onLoggedOut = (event: Event) => {
       setReason((event as CustomEvent<string | null>).detail);
-      setReturnTo(location.pathname === LOGIN_PATH ? "/" : location.pathname);
+      // A page with several requests gets several 401s: the later ones, arriving on the login
+      // page, must not overwrite where to go back to.
+      setReturnTo((previous) => (location.pathname === LOGIN_PATH ? previous : location.pathname));
       setLoggedIn(false);
     };
     window.addEventListener(LOGGED_OUT_EVENT, onLoggedOut);

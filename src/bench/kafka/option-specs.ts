@@ -3,6 +3,7 @@
  * stated in the help text, not set in commander, so validation can tell a flag given from one
  * left out. Loaded for `--help`, so it imports nothing heavy.
  */
+import type { OptionSpecOf } from "../shared/cli.ts";
 
 export const KAFKA_COMMANDS = ["produce", "consume"] as const;
 export type KafkaCommand = (typeof KAFKA_COMMANDS)[number];
@@ -31,11 +32,7 @@ export interface RawKafkaFlags {
   json?: boolean;
 }
 
-export interface KafkaOptionSpec {
-  flags: string;
-  description: string;
-  commands: readonly KafkaCommand[];
-}
+export type KafkaOptionSpec = OptionSpecOf<KafkaCommand>;
 
 const BOTH = KAFKA_COMMANDS;
 const PRODUCE: readonly KafkaCommand[] = ["produce"];

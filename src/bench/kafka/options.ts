@@ -3,16 +3,15 @@
  * names the flag, the value and what is allowed (RMQ_ERR_BENCH_INVALID_OPTION, exit status 2).
  * Pure.
  */
-import {
-  CONNECT_TIMEOUT_SECONDS_DEFAULT,
-  CONNECT_TIMEOUT_SECONDS_MAX,
-  DURATION_SECONDS_DEFAULT,
-  DURATION_SECONDS_MAX,
-  DURATION_WITH_COUNT_SECONDS_DEFAULT,
-  PAYLOAD_HEADER_BYTES,
-  WORKERS_MAX,
-} from "../limits.ts";
+import { PAYLOAD_HEADER_BYTES } from "../limits.ts";
 import { FlagReader } from "../option-reader.ts";
+import {
+  readConnectTimeoutMs,
+  readCount,
+  readDurationMs,
+  readHost,
+  readWorkers,
+} from "../shared/options.ts";
 import {
   BATCH_BYTES_MAX,
   BATCH_RECORDS_DEFAULT,
@@ -80,8 +79,7 @@ export function parseKafkaOptions(
 ): KafkaBenchOptions {
   const reader = new FlagReader();
   const producing = command === "produce";
-  const host = flags.host ?? "127.0.0.1";
-  if (host.trim() === "") reader.problem("--host", flags.host, "must be a host name or address");
+  const host = readHost(reader, flags.host);
   const producerCount = producing
     ? reader.integer("--producers", flags.producers, 1, KAFKA_CLIENTS_MAX, 1)
     : 0;
@@ -99,12 +97,7 @@ export function parseKafkaOptions(
       `producers and consumers together must be at most ${KAFKA_CLIENTS_MAX}`,
     );
   }
-  const count =
-    flags.count === undefined
-      ? null
-      : reader.integer("--count", flags.count, 1, Number.MAX_SAFE_INTEGER, 1);
-  const durationDefault =
-    count === null ? DURATION_SECONDS_DEFAULT : DURATION_WITH_COUNT_SECONDS_DEFAULT;
+  const count = readCount(reader, flags.count);
   const from = reader.choice(
     "--from",
     flags.from,
@@ -167,38 +160,18 @@ export function parseKafkaOptions(
       INFLIGHT_MAX,
       INFLIGHT_DEFAULT,
     ),
-    durationMs:
-      reader.decimal(
-        "--duration",
-        flags.duration,
-        0.001,
-        DURATION_SECONDS_MAX,
-        durationDefault,
-        " (seconds)",
-      ) * 1000,
+    durationMs: readDurationMs(reader, flags.duration, count),
     recordCountPerClient: count,
     // produce's consumers read what the run produces: from the end, for the whole run.
     from: producing ? "latest" : from,
     // Reading from the end has no backlog to stop at: it follows for the whole run.
     follow: producing || flags.follow === true || from === "latest",
-    connectTimeoutMs:
-      reader.decimal(
-        "--connect-timeout",
-        flags.connectTimeout,
-        0.001,
-        CONNECT_TIMEOUT_SECONDS_MAX,
-        CONNECT_TIMEOUT_SECONDS_DEFAULT,
-        " (seconds)",
-      ) * 1000,
+    connectTimeoutMs: readConnectTimeoutMs(reader, flags.connectTimeout),
     workerCount: 1,
     json: flags.json === true,
   };
   checkCombinations(reader, flags, options);
-  const clients = producerCount + consumerCount;
-  const fallback = Math.max(1, Math.min(cpuCount, clients, WORKERS_MAX));
-  const workers = reader.integer("--workers", flags.workers, 1, WORKERS_MAX, fallback);
-  // More workers than clients would leave some idle: cap silently, as the default does.
-  options.workerCount = Math.max(1, Math.min(workers, clients));
+  options.workerCount = readWorkers(reader, flags.workers, cpuCount, producerCount + consumerCount);
   reader.throwIfProblems();
   return options;
 }

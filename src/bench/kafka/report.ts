@@ -2,7 +2,15 @@
  * What people read of a Kafka run: the live progress line and the final text summary, in the
  * same shape as `bench mqtt`'s. Pure string building.
  */
-import { formatBytesPerSecond, formatCount, formatLatency } from "../report.ts";
+import {
+  errorLines,
+  formatBytesPerSecond,
+  formatCount,
+  formatLatency,
+  formatProgress,
+  type ProgressFigures,
+  plural,
+} from "../shared/format.ts";
 import type { KafkaCounters } from "./stats.ts";
 import type { KafkaBenchSummary } from "./summary.ts";
 
@@ -14,27 +22,24 @@ export function kafkaProgressLine(
   before: KafkaCounters,
   intervalSeconds: number,
 ): string {
-  const rate = (current: number, previous: number): string =>
-    formatCount(intervalSeconds > 0 ? (current - previous) / intervalSeconds : 0);
-  const parts = [`[${String(Math.round(elapsedSeconds)).padStart(4)}s]`];
-  parts.push(`conn ${formatCount(now.connectedCount - now.lostCount)}/${formatCount(clientCount)}`);
-  if (now.sentRecordCount > 0) {
-    parts.push(
-      `sent ${formatCount(now.sentRecordCount)} (${rate(now.sentRecordCount, before.sentRecordCount)}/s)`,
-    );
-  }
-  if (now.ackedRecordCount > 0) parts.push(`acked ${formatCount(now.ackedRecordCount)}`);
-  if (now.receivedRecordCount > 0) {
-    parts.push(
-      `recv ${formatCount(now.receivedRecordCount)} (${rate(now.receivedRecordCount, before.receivedRecordCount)}/s)`,
-    );
-  }
-  parts.push(`errors ${formatCount(now.errorCount)}`);
-  return parts.join("  ");
+  return formatProgress(
+    elapsedSeconds,
+    clientCount,
+    progressFigures(now),
+    progressFigures(before),
+    intervalSeconds,
+  );
 }
 
-function plural(count: number, noun: string): string {
-  return `${formatCount(count)} ${noun}${count === 1 ? "" : "s"}`;
+function progressFigures(counters: KafkaCounters): ProgressFigures {
+  return {
+    connectedCount: counters.connectedCount,
+    lostCount: counters.lostCount,
+    sentCount: counters.sentRecordCount,
+    ackedCount: counters.ackedRecordCount,
+    receivedCount: counters.receivedRecordCount,
+    errorCount: counters.errorCount,
+  };
 }
 
 function headline(s: KafkaBenchSummary): string {
@@ -82,18 +87,12 @@ function consumeLines(s: KafkaBenchSummary): string[] {
 export function formatKafkaSummary(s: KafkaBenchSummary): string {
   const c = s.connect;
   const lost = c.lostCount > 0 ? `, ${formatCount(c.lostCount)} lost later` : "";
-  const errors = Object.entries(s.errors);
   const lines = [
     headline(s),
     `connect   ${formatCount(c.connectedCount)}/${formatCount(c.clientCount)} connected, ${formatCount(c.failedCount)} failed${lost}`,
     ...produceLines(s),
     ...consumeLines(s),
-    ...(errors.length === 0
-      ? ["errors    none"]
-      : errors.map(
-          ([kind, count], i) =>
-            `${i === 0 ? "errors    " : "          "}${formatCount(count)}  ${kind}`,
-        )),
+    ...errorLines(s.errors),
   ];
   return `${lines.join("\n")}\n`;
 }

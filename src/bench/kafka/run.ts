@@ -13,35 +13,32 @@
  *
  * An interrupt (the first Ctrl-C) cuts the current phase short; the summary is still printed.
  */
-import {
-  CLOSE_TIMEOUT_MS,
-  DRAIN_POLL_MS,
-  PROGRESS_INTERVAL_MS,
-  WORKER_REPLY_SLACK_MS,
-  WORKER_START_TIMEOUT_MS,
-} from "../limits.ts";
-import { splitRange } from "../plan.ts";
+import { intersect, splitRange } from "../plan.ts";
+import { WorkerPool } from "../shared/pool.ts";
+import { type BenchIo, closeWorkers, connectWorkers, drain, startProgress } from "../shared/run.ts";
 import { nowMicros } from "../wire.ts";
 import { prepareTopic, type TopicLayout } from "./admin.ts";
 import { KAFKA_DRAIN_GRACE_MS, KAFKA_DRAIN_IDLE_MS } from "./limits.ts";
 import type { KafkaBenchOptions } from "./options.ts";
-import { KafkaWorkerPool } from "./pool.ts";
 import { kafkaProgressLine } from "./report.ts";
-import { expectedRecords, type IndexRange, type KafkaWorkerPlan } from "./stats.ts";
+import {
+  emptyKafkaCounters,
+  expectedRecords,
+  type KafkaCoordinatorMessage,
+  type KafkaCounters,
+  type KafkaWorkerMessage,
+  type KafkaWorkerPlan,
+  type KafkaWorkerResult,
+  sumKafkaCounters,
+} from "./stats.ts";
 import { buildKafkaSummary, type KafkaBenchSummary, type KafkaTimeline } from "./summary.ts";
 
-export interface KafkaBenchIo {
-  /** Where the live progress line goes; null for none (not a terminal). */
-  progress: ((line: string) => void) | null;
-  /** Settles when the run should stop early (the first SIGINT). */
-  interrupted: Promise<void>;
-}
-
-function intersect(range: IndexRange, start: number, length: number): IndexRange {
-  const first = Math.max(range.first, start);
-  const end = Math.min(range.first + range.count, start + length);
-  return end > first ? { first: first - start, count: end - first } : { first: 0, count: 0 };
-}
+type KafkaWorkerPool = WorkerPool<
+  KafkaWorkerPlan,
+  KafkaCoordinatorMessage,
+  KafkaWorkerMessage,
+  KafkaCounters
+>;
 
 /** Consumers, then producers, lined up and cut into one contiguous share per worker. */
 export function kafkaWorkerPlans(
@@ -63,57 +60,45 @@ export function kafkaWorkerPlans(
   return plans;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function startProgress(options: KafkaBenchOptions, pool: KafkaWorkerPool, io: KafkaBenchIo) {
-  const print = io.progress;
-  if (print === null) return () => {};
-  const startMs = performance.now();
-  let before = pool.totals();
-  let beforeMs = startMs;
-  const timer = setInterval(() => {
-    const now = pool.totals();
-    const nowMs = performance.now();
-    const clients = options.producerCount + options.consumerCount;
-    print(
-      kafkaProgressLine((nowMs - startMs) / 1000, clients, now, before, (nowMs - beforeMs) / 1000),
-    );
-    before = now;
-    beforeMs = nowMs;
-  }, PROGRESS_INTERVAL_MS);
-  return () => clearInterval(timer);
+function startPool(options: KafkaBenchOptions, layout: TopicLayout): KafkaWorkerPool {
+  return new WorkerPool(kafkaWorkerPlans(options, layout), {
+    workerUrl: new URL("./worker.ts", import.meta.url),
+    emptyCounters: emptyKafkaCounters,
+    sumCounters: sumKafkaCounters,
+    exitedKind: (code) => `worker:exited with ${code}`,
+    // An interrupt is no fault of the workers still busy; the close phase collects them.
+    lateOnCancelIsError: false,
+  });
 }
 
 /** After producing: every answer in, and the consumers have what was stored, or nothing moves. */
-async function drain(
+function drainProduced(
   options: KafkaBenchOptions,
   pool: KafkaWorkerPool,
-  isCancelled: () => boolean,
+  cancel: Promise<void>,
 ): Promise<void> {
-  const deadlineMs = performance.now() + KAFKA_DRAIN_GRACE_MS;
-  let last = pool.totals();
-  let lastChangeMs = performance.now();
-  while (!isCancelled() && performance.now() < deadlineMs) {
-    pool.broadcast({ type: "poll" });
-    await sleep(DRAIN_POLL_MS);
-    const now = pool.totals();
-    const caughtUp =
-      options.consumerCount === 0 || now.receivedRecordCount >= expectedRecords(options, now);
-    if (now.pendingRequestCount === 0 && caughtUp) return;
-    const moved =
-      now.ackedRecordCount + now.refusedRecordCount + now.receivedRecordCount !==
-      last.ackedRecordCount + last.refusedRecordCount + last.receivedRecordCount;
-    if (moved) lastChangeMs = performance.now();
-    else if (performance.now() - lastChangeMs >= KAFKA_DRAIN_IDLE_MS) return;
-    last = now;
-  }
+  const progress = (c: KafkaCounters) =>
+    c.ackedRecordCount + c.refusedRecordCount + c.receivedRecordCount;
+  return drain<KafkaCounters>(
+    {
+      totals: () => pool.totals(),
+      poll: () => pool.broadcast({ type: "poll" }),
+      graceMs: KAFKA_DRAIN_GRACE_MS,
+      idleMs: KAFKA_DRAIN_IDLE_MS,
+      settled: (now) => {
+        const caughtUp =
+          options.consumerCount === 0 || now.receivedRecordCount >= expectedRecords(options, now);
+        return now.pendingRequestCount === 0 && caughtUp;
+      },
+      moved: (now, last) => progress(now) !== progress(last),
+    },
+    cancel,
+  );
 }
 
 export async function runKafkaBench(
   options: KafkaBenchOptions,
-  io: KafkaBenchIo,
+  io: BenchIo,
 ): Promise<KafkaBenchSummary> {
   let interrupted = false;
   const cancel = io.interrupted.then(() => {
@@ -134,31 +119,33 @@ export async function runKafkaBench(
       interrupted,
     });
   }
-  const pool = new KafkaWorkerPool(kafkaWorkerPlans(options, setup.layout));
-  const stopProgress = startProgress(options, pool, io);
+  const pool = startPool(options, setup.layout);
+  const clientCount = options.producerCount + options.consumerCount;
+  const stopProgress = startProgress(
+    io,
+    () => pool.totals(),
+    (elapsed, now, before, interval) =>
+      kafkaProgressLine(elapsed, clientCount, now, before, interval),
+  );
   try {
-    await pool.waitAll("ready", WORKER_START_TIMEOUT_MS, cancel);
-    pool.broadcast({ type: "connect" });
-    await pool.waitAll("connected", options.connectTimeoutMs + WORKER_REPLY_SLACK_MS, cancel);
+    await connectWorkers(pool, options.connectTimeoutMs, cancel);
     if (!interrupted && pool.totals().connectedCount > 0) {
       pool.broadcast({ type: "run" });
       timeline.runStartMicros = nowMicros();
       await pool.waitAll("finished", options.durationMs, cancel, false);
       pool.broadcast({ type: "stop" });
-      if (options.command === "produce") await drain(options, pool, () => interrupted);
+      if (options.command === "produce") await drainProduced(options, pool, cancel);
     }
   } finally {
     stopProgress();
   }
-  pool.broadcast({ type: "close" });
-  // A second interrupt exits the process; the close itself is not cut short.
-  await pool.waitAll("final", CLOSE_TIMEOUT_MS, new Promise<void>(() => {}));
+  await closeWorkers(pool);
   timeline.endMicros = nowMicros();
   await pool.terminate();
   return buildKafkaSummary(options, {
     layout: setup.layout,
     setupError: null,
-    results: pool.results(),
+    results: pool.results().filter((r): r is KafkaWorkerResult => r !== null),
     counters: pool.totals(),
     coordinatorErrors: pool.errors,
     timeline,

@@ -2,8 +2,13 @@
  * What one worker counts in a Kafka run, how the counts of all workers add up, and the messages
  * between the main thread and the workers.
  */
-import { createHistogram, type Histogram } from "../histogram.ts";
-import { addError } from "../stats.ts";
+import {
+  type Combine,
+  combineCounters,
+  type IndexRange,
+  type WorkerResultOf,
+  WorkerStatsOf,
+} from "../shared/stats.ts";
 import type { TopicLayout } from "./admin.ts";
 import type { KafkaBenchOptions } from "./options.ts";
 
@@ -55,34 +60,28 @@ export function emptyKafkaCounters(): KafkaCounters {
   };
 }
 
-function earliest(a: number, b: number): number {
-  if (a === 0) return b;
-  if (b === 0) return a;
-  return Math.min(a, b);
-}
+const COMBINE: Readonly<Record<keyof KafkaCounters, Combine>> = {
+  connectAttemptedCount: "sum",
+  connectedCount: "sum",
+  connectFailedCount: "sum",
+  lostCount: "sum",
+  sentRecordCount: "sum",
+  sentBatchCount: "sum",
+  ackedRecordCount: "sum",
+  refusedRecordCount: "sum",
+  pendingRequestCount: "sum",
+  receivedRecordCount: "sum",
+  receivedValueBytes: "sum",
+  producersDoneCount: "sum",
+  consumersDoneCount: "sum",
+  errorCount: "sum",
+  lastProducedMicros: "latest",
+  firstReceiveMicros: "earliest",
+  lastReceiveMicros: "latest",
+};
 
 export function sumKafkaCounters(parts: readonly KafkaCounters[]): KafkaCounters {
-  const total = emptyKafkaCounters();
-  for (const part of parts) {
-    total.connectAttemptedCount += part.connectAttemptedCount;
-    total.connectedCount += part.connectedCount;
-    total.connectFailedCount += part.connectFailedCount;
-    total.lostCount += part.lostCount;
-    total.sentRecordCount += part.sentRecordCount;
-    total.sentBatchCount += part.sentBatchCount;
-    total.ackedRecordCount += part.ackedRecordCount;
-    total.refusedRecordCount += part.refusedRecordCount;
-    total.pendingRequestCount += part.pendingRequestCount;
-    total.receivedRecordCount += part.receivedRecordCount;
-    total.receivedValueBytes += part.receivedValueBytes;
-    total.producersDoneCount += part.producersDoneCount;
-    total.consumersDoneCount += part.consumersDoneCount;
-    total.errorCount += part.errorCount;
-    total.lastProducedMicros = Math.max(total.lastProducedMicros, part.lastProducedMicros);
-    total.firstReceiveMicros = earliest(total.firstReceiveMicros, part.firstReceiveMicros);
-    total.lastReceiveMicros = Math.max(total.lastReceiveMicros, part.lastReceiveMicros);
-  }
-  return total;
+  return combineCounters(parts, emptyKafkaCounters, COMBINE);
 }
 
 /** What the consumers should have read for what was produced: acknowledged, or sent with acks 0. */
@@ -90,24 +89,11 @@ export function expectedRecords(options: KafkaBenchOptions, counters: KafkaCount
   return options.acks === 0 ? counters.sentRecordCount : counters.ackedRecordCount;
 }
 
-export class KafkaWorkerStats {
-  readonly counters: KafkaCounters = emptyKafkaCounters();
-  readonly errors = new Map<string, number>();
-  /** Produce to consume: send time in the record value to its arrival at a consumer. */
-  readonly latency: Histogram = createHistogram();
-  /** Produce request written to its answer (acks 1 and -1), one sample per batch. */
-  readonly ackLatency: Histogram = createHistogram();
-  readonly connectLatency: Histogram = createHistogram();
-
-  error(kind: string, count = 1): void {
-    this.counters.errorCount += count;
-    addError(this.errors, kind, count);
+/** latency: produce to consume; ackLatency: produce request to its answer, one per batch. */
+export class KafkaWorkerStats extends WorkerStatsOf<KafkaCounters> {
+  constructor() {
+    super(emptyKafkaCounters());
   }
-}
-
-export interface IndexRange {
-  first: number;
-  count: number;
 }
 
 /** What one worker is asked to do (its workerData). */
@@ -126,13 +112,7 @@ export type KafkaCoordinatorMessage =
   | { type: "poll" }
   | { type: "close" };
 
-export interface KafkaWorkerResult {
-  counters: KafkaCounters;
-  errors: Record<string, number>;
-  latency: string | null;
-  ackLatency: string | null;
-  connectLatency: string | null;
-}
+export type KafkaWorkerResult = WorkerResultOf<KafkaCounters>;
 
 export type KafkaWorkerMessage =
   | { type: "ready"; counters: KafkaCounters }

@@ -2,10 +2,17 @@
  * The result of a Kafka run, built from the workers' merged counters and histograms: what
  * `--json` prints, and what the text report and the exit status are made from. Pure.
  */
-import { ErrorCode } from "../../errors.ts";
 import { type LatencySummary, mergeEncoded, summarize } from "../histogram.ts";
-import { addError, mergeErrors } from "../stats.ts";
-import type { ExitVerdict } from "../summary.ts";
+import { addError, mergeErrors } from "../shared/stats.ts";
+import {
+  type ExitVerdict,
+  errorTotal,
+  perSecond,
+  rounded,
+  seconds,
+  sortedErrors,
+  verdictOf,
+} from "../shared/summary.ts";
 import type { TopicLayout } from "./admin.ts";
 import type { KafkaCommand } from "./option-specs.ts";
 import type { Acks, KafkaBenchOptions, KafkaCompression } from "./options.ts";
@@ -90,18 +97,6 @@ export interface KafkaRunOutcome {
   interrupted: boolean;
 }
 
-function perSecond(count: number, seconds: number): number {
-  return seconds > 0 ? Math.round((count / seconds) * 10) / 10 : 0;
-}
-
-function seconds(fromMicros: number, toMicros: number): number {
-  return fromMicros > 0 && toMicros > fromMicros ? (toMicros - fromMicros) / 1e6 : 0;
-}
-
-function rounded(value: number): number {
-  return Math.round(value * 1000) / 1000;
-}
-
 /** consume without --follow or --count reads a known backlog. */
 function backlogRecords(options: KafkaBenchOptions, layout: TopicLayout): number | null {
   if (options.follow || options.recordCountPerClient !== null) return null;
@@ -139,7 +134,7 @@ export function buildKafkaSummary(
   ) {
     addError(errors, "consume:records not read", missing);
   }
-  const errorCount = [...errors.values()].reduce((sum, count) => sum + count, 0);
+  const errorCount = errorTotal(errors);
   const latency = (pick: (r: KafkaWorkerResult) => string | null) =>
     summarize(mergeEncoded(outcome.results.map(pick)));
   const runStart = timeline.runStartMicros;
@@ -200,27 +195,13 @@ export function buildKafkaSummary(
     produce,
     consume,
     errorCount,
-    errors: Object.fromEntries([...errors].sort((a, b) => b[1] - a[1])),
+    errors: sortedErrors(errors),
   };
 }
 
 export function kafkaVerdict(summary: KafkaBenchSummary): ExitVerdict {
-  if (summary.ok) return { exitCode: 0, code: null, message: null };
-  const top = Object.entries(summary.errors)
-    .slice(0, 3)
-    .map(([kind, count]) => `${kind} ${count}`)
-    .join(", ");
   const unreachable = summary.partitionCount === null || summary.connect.failedCount > 0;
-  if (unreachable) {
-    return {
-      exitCode: 1,
-      code: ErrorCode.BENCH_CONNECT_FAILED,
-      message: `the run could not start: set-up or connections failed (${top})`,
-    };
-  }
-  return {
-    exitCode: 1,
-    code: ErrorCode.BENCH_RUN_FAILED,
-    message: `${summary.errorCount} errors during the run (${top})`,
-  };
+  return verdictOf(summary, (top) =>
+    unreachable ? `the run could not start: set-up or connections failed (${top})` : null,
+  );
 }

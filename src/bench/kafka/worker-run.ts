@@ -3,7 +3,7 @@
  * its producers' and consumers' connections, run them, report its counters every second, and
  * finally close and hand over its results. No thread API in here (worker.ts is the entry point).
  */
-import { encodeHistogram, recordMicros } from "../histogram.ts";
+import { recordMicros } from "../histogram.ts";
 import { PROGRESS_INTERVAL_MS } from "../limits.ts";
 import { KafkaConnection } from "./connection.ts";
 import { Consumer } from "./consumer.ts";
@@ -188,16 +188,6 @@ export class KafkaWorkerRun {
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
     for (const connection of this.connections) connection.close();
-    const stats = this.stats;
-    this.post({
-      type: "final",
-      result: {
-        counters,
-        errors: Object.fromEntries(stats.errors),
-        latency: encodeHistogram(stats.latency),
-        ackLatency: encodeHistogram(stats.ackLatency),
-        connectLatency: encodeHistogram(stats.connectLatency),
-      },
-    });
+    this.post({ type: "final", result: this.stats.result(counters) });
   }
 }

@@ -4,12 +4,8 @@ import { describe, test } from "node:test";
 import { createHistogram, encodeHistogram, recordMicros } from "../../../src/bench/histogram.ts";
 import type { BenchCommand, RawBenchFlags } from "../../../src/bench/option-specs.ts";
 import { parseBenchOptions } from "../../../src/bench/options.ts";
-import {
-  formatBytesPerSecond,
-  formatMicros,
-  formatSummary,
-  progressLine,
-} from "../../../src/bench/report.ts";
+import { formatSummary, progressLine } from "../../../src/bench/report.ts";
+import { formatBytesPerSecond, formatMicros } from "../../../src/bench/shared/format.ts";
 import {
   type Counters,
   emptyCounters,

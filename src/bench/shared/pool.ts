@@ -5,70 +5,75 @@
  * goes on with the others instead of hanging.
  */
 import { Worker } from "node:worker_threads";
-import { assert } from "../errors.ts";
-import {
-  addError,
-  type CoordinatorMessage,
-  type Counters,
-  emptyCounters,
-  sumCounters,
-  type WorkerMessage,
-  type WorkerPlan,
-  type WorkerResult,
-} from "./stats.ts";
+import { assert } from "../../errors.ts";
+import { addError, type WorkerResultOf } from "./stats.ts";
 
-type ReportType = WorkerMessage["type"];
+/** What a worker posts: its counters at a phase, or its result once it has closed. */
+export type PhaseReport<C> =
+  | { type: string; counters: C; result?: undefined }
+  | { type: "final"; result: WorkerResultOf<C>; counters?: undefined };
 
-class WorkerHandle {
-  readonly index: number;
+export interface PoolSetup<C> {
+  workerUrl: URL;
+  emptyCounters(): C;
+  sumCounters(parts: readonly C[]): C;
+  /** The error kind of a worker thread that exited before its final report. */
+  exitedKind(code: number): string;
+  /** Whether an interrupted wait also gives up on (terminates and counts) the workers still late. */
+  lateOnCancelIsError: boolean;
+}
+
+class WorkerHandle<C> {
   readonly worker: Worker;
-  counters: Counters = emptyCounters();
-  result: WorkerResult | null = null;
+  counters: C;
+  result: WorkerResultOf<C> | null = null;
   alive = true;
-  readonly reported = new Set<ReportType>();
+  readonly reported = new Set<string>();
 
-  constructor(index: number, worker: Worker) {
-    this.index = index;
+  constructor(worker: Worker, counters: C) {
     this.worker = worker;
+    this.counters = counters;
   }
 }
 
 interface Waiter {
-  type: ReportType;
+  type: string;
   resolve: () => void;
 }
 
-export class WorkerPool {
+export class WorkerPool<Plan, Command, Report extends PhaseReport<C>, C> {
   readonly errors = new Map<string, number>();
-  private readonly handles: WorkerHandle[] = [];
+  private readonly setup: PoolSetup<C>;
+  private readonly handles: Array<WorkerHandle<C>> = [];
   private waiters: Waiter[] = [];
 
-  constructor(plans: readonly WorkerPlan[], workerUrl: URL) {
+  constructor(plans: readonly Plan[], setup: PoolSetup<C>) {
     assert(plans.length >= 1, "at least one worker");
+    this.setup = setup;
     for (const plan of plans) {
-      const worker = new Worker(workerUrl, { workerData: plan });
-      const handle = new WorkerHandle(plan.workerIndex, worker);
-      worker.on("message", (message: WorkerMessage) => this.onMessage(handle, message));
+      const worker = new Worker(setup.workerUrl, { workerData: plan });
+      const handle = new WorkerHandle(worker, setup.emptyCounters());
+      worker.on("message", (message: Report) => this.onMessage(handle, message));
       worker.on("error", (error: Error) => this.onDead(handle, `worker:failed ${error.message}`));
-      worker.on("exit", (code: number) => this.onDead(handle, `worker:exited with status ${code}`));
+      worker.on("exit", (code: number) => this.onDead(handle, setup.exitedKind(code)));
       this.handles.push(handle);
     }
   }
 
-  broadcast(message: CoordinatorMessage): void {
+  broadcast(message: Command): void {
     for (const handle of this.handles) if (handle.alive) handle.worker.postMessage(message);
   }
 
   /** Every worker's latest counters added up. */
-  totals(): Counters {
-    return sumCounters(this.handles.map((h) => h.counters));
+  totals(): C {
+    return this.setup.sumCounters(this.counters());
   }
 
-  counters(): Counters[] {
+  counters(): C[] {
     return this.handles.map((h) => h.counters);
   }
 
-  results(): Array<WorkerResult | null> {
+  results(): Array<WorkerResultOf<C> | null> {
     return this.handles.map((h) => h.result);
   }
 
@@ -78,23 +83,29 @@ export class WorkerPool {
    * and counted as errors, unless `lateIsError` is false.
    */
   async waitAll(
-    type: ReportType,
+    type: Report["type"],
     timeoutMs: number,
     cancel: Promise<void>,
     lateIsError = true,
   ): Promise<boolean> {
     if (this.allReported(type)) return true;
     let timer: NodeJS.Timeout | null = null;
+    let cancelled = false;
     const reported = new Promise<boolean>((resolve) => {
       this.waiters.push({ type, resolve: () => resolve(true) });
     });
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
-    const all = await Promise.race([reported, timedOut, cancel.then(() => false)]);
+    const stopped = cancel.then(() => {
+      cancelled = true;
+      return false;
+    });
+    const all = await Promise.race([reported, timedOut, stopped]);
     if (timer !== null) clearTimeout(timer);
     this.waiters = this.waiters.filter((w) => w.type !== type);
-    if (!all && lateIsError && !this.allReported(type)) this.giveUpOnLate(type);
+    const giveUp = lateIsError && (!cancelled || this.setup.lateOnCancelIsError);
+    if (!all && giveUp && !this.allReported(type)) this.giveUpOnLate(type);
     return all;
   }
 
@@ -103,11 +114,11 @@ export class WorkerPool {
     await Promise.all(this.handles.map((h) => h.worker.terminate()));
   }
 
-  private allReported(type: ReportType): boolean {
+  private allReported(type: string): boolean {
     return this.handles.every((h) => !h.alive || h.reported.has(type));
   }
 
-  private giveUpOnLate(type: ReportType): void {
+  private giveUpOnLate(type: string): void {
     for (const handle of this.handles) {
       if (!handle.alive || handle.reported.has(type)) continue;
       handle.alive = false;
@@ -116,18 +127,19 @@ export class WorkerPool {
     }
   }
 
-  private onMessage(handle: WorkerHandle, message: WorkerMessage): void {
-    if (message.type === "final") {
-      handle.result = message.result;
-      handle.counters = message.result.counters;
+  private onMessage(handle: WorkerHandle<C>, message: Report): void {
+    const report: PhaseReport<C> = message;
+    if (report.result !== undefined) {
+      handle.result = report.result;
+      handle.counters = report.result.counters;
     } else {
-      handle.counters = message.counters;
+      handle.counters = report.counters;
     }
-    handle.reported.add(message.type);
+    handle.reported.add(report.type);
     this.wakeWaiters();
   }
 
-  private onDead(handle: WorkerHandle, kind: string): void {
+  private onDead(handle: WorkerHandle<C>, kind: string): void {
     if (!handle.alive) return;
     handle.alive = false;
     // A worker exits on its own only after its final report; any other end is a failure.
