@@ -3,13 +3,12 @@
  * `<data_dir>/kafka`. Started by src/node/node.ts when the node has the broker role and
  * `[kafka] enable` is true.
  */
-import { type AddressInfo, createServer, type Server } from "node:net";
+import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import type { Config } from "../../config/schema.ts";
-import { ErrorCode, RobustMQError } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { LogOptions } from "../../storage/log/index.ts";
-import type { ListenerAddress } from "../mqtt/listener.ts";
+import { type ListenerAddress, listenOn } from "../listen.ts";
 import { KafkaConnection } from "./connection.ts";
 import { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import { OffsetStore } from "./groups/offset-store.ts";
@@ -99,7 +98,13 @@ export class KafkaBroker {
       socket.once("close", () => connections.delete(connection));
     });
     try {
-      const address = await listen(server, config.network.bind_address, kafka.port, logger);
+      const address = await listenOn(
+        server,
+        config.network.bind_address,
+        kafka.port,
+        "kafka",
+        logger,
+      );
       return new KafkaBroker(address, store, offsets, groups, server, connections);
     } catch (err) {
       groups.stop();
@@ -119,30 +124,4 @@ export class KafkaBroker {
     await this.store.close();
     await this.offsets.close();
   }
-}
-
-async function listen(
-  server: Server,
-  host: string,
-  port: number,
-  logger: Logger,
-): Promise<ListenerAddress> {
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => {
-      reject(
-        new RobustMQError(
-          ErrorCode.LISTEN_FAILED,
-          `cannot listen for Kafka on ${host}:${port}: ${err.message}`,
-        ),
-      );
-    };
-    server.once("error", onError);
-    server.listen({ host, port, backlog: 1024 }, () => {
-      server.off("error", onError);
-      server.on("error", (err) => logger.error({ err: err.message }, "Kafka listener error"));
-      resolve();
-    });
-  });
-  const info = server.address() as AddressInfo;
-  return { host: info.address, port: info.port };
 }

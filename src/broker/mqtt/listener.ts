@@ -1,17 +1,14 @@
-import { type AddressInfo, createServer, type Server } from "node:net";
+import { createServer, type Server } from "node:net";
 import type { Config } from "../../config/schema.ts";
-import { ErrorCode, RobustMQError } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
+import { type ListenerAddress, listenOn } from "../listen.ts";
 import type { MqttBroker } from "./broker.ts";
 import { peerOf, readProxyHeader } from "./transports/proxy-reader.ts";
 import { loadTlsSettings, type TlsSettings } from "./transports/tls-context.ts";
 import { createTlsListener, type ProxyOptions } from "./transports/tls-listener.ts";
 import { createWsListener } from "./transports/ws-listener.ts";
 
-export interface ListenerAddress {
-  host: string;
-  port: number;
-}
+export type { ListenerAddress };
 
 /** The MQTT listeners, named as logged ({listener, address}) and shown by the admin API. */
 export const MQTT_LISTENERS = ["mqtt", "mqtts", "ws", "wss"] as const;
@@ -28,36 +25,6 @@ export interface MqttListeners {
   readonly addresses: Partial<Record<MqttListenerName, ListenerAddress>>;
   /** Stops accepting; connections already made are the broker's to close. */
   close(): void;
-}
-
-/** Binds `server`; a port in use or a bad address becomes LISTEN_FAILED naming both. */
-async function listen(
-  server: Server,
-  host: string,
-  port: number,
-  logger: Logger,
-  name: MqttListenerName,
-): Promise<ListenerAddress> {
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => {
-      reject(
-        new RobustMQError(
-          ErrorCode.LISTEN_FAILED,
-          `cannot listen on ${host}:${port} (${name}): ${err.message}`,
-        ),
-      );
-    };
-    server.once("error", onError);
-    server.listen({ host, port, backlog: 4096 }, () => {
-      server.off("error", onError);
-      server.on("error", (err) =>
-        logger.error({ err: err.message, listener: name }, "listener error"),
-      );
-      resolve();
-    });
-  });
-  const info = server.address() as AddressInfo;
-  return { host: info.address, port: info.port };
 }
 
 /** A plain TCP MQTT server; with `proxy`, each connection must open with a PROXY header. */
@@ -83,7 +50,7 @@ export async function listenTcp(
   proxy: ProxyOptions | null = null,
 ): Promise<{ server: Server; address: ListenerAddress }> {
   const server = createTcpServer(broker, proxy);
-  const address = await listen(server, host, port, broker.logger, "mqtt");
+  const address = await listenOn(server, host, port, "mqtt", broker.logger);
   return { server, address };
 }
 
@@ -109,7 +76,7 @@ export async function startMqttListeners(
   const addresses: Partial<Record<MqttListenerName, ListenerAddress>> = {};
   const start = async (name: MqttListenerName, server: Server, port: number) => {
     servers.push(server);
-    const address = await listen(server, host, port, logger, name);
+    const address = await listenOn(server, host, port, name, logger);
     addresses[name] = address;
     const text = `${address.host}:${address.port}`;
     logger.info({ listener: name, address: text }, `${DESCRIPTIONS[name]} listening on ${text}`);
