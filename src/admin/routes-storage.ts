@@ -12,6 +12,7 @@ import { sendError } from "./http-errors.ts";
 import {
   commonErrors,
   errorSchema,
+  kafkaGroupSchema,
   kafkaTopicSchema,
   kafkaTopicSummarySchema,
   mqttStorageSchema,
@@ -72,7 +73,53 @@ function topicSummary(topic: KafkaTopic) {
   };
 }
 
+/** A group's committed offsets against each partition's end: what its consumers have not read. */
+function groupView(kafka: KafkaBroker, groupId: string) {
+  const group = kafka.groups.coordinator.group(groupId);
+  const partitions = [];
+  let lag = 0;
+  for (const [topic, offsets] of kafka.offsets.topicsOf(groupId)) {
+    const logs = kafka.store.get(topic)?.logs;
+    for (const [partition, committed] of offsets) {
+      const logEndOffset = logs?.[partition]?.logEndOffset ?? 0;
+      const partitionLag = Math.max(0, logEndOffset - Number(committed.offset));
+      lag += partitionLag;
+      partitions.push({
+        topic,
+        partition,
+        committedOffset: Number(committed.offset),
+        logEndOffset,
+        lag: partitionLag,
+      });
+    }
+  }
+  partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  return {
+    groupId,
+    state: group?.state ?? "Empty",
+    generationId: group?.generationId ?? 0,
+    protocol: group?.protocolName ?? null,
+    members: group?.members.size ?? 0,
+    lag,
+    partitions,
+  };
+}
+
 export function registerKafkaRoutes(app: FastifyInstance, kafka: KafkaBroker): void {
+  app.get(
+    "/kafka/groups",
+    {
+      schema: {
+        summary: "Kafka consumer groups: state, members, committed offsets and lag",
+        tags: ["kafka"],
+        response: { 200: { type: "array", items: kafkaGroupSchema }, ...commonErrors },
+      },
+    },
+    async () => {
+      const ids = new Set([...kafka.groups.coordinator.groupIds(), ...kafka.offsets.groupIds()]);
+      return [...ids].sort().map((id) => groupView(kafka, id));
+    },
+  );
   app.get(
     "/kafka/topics",
     {

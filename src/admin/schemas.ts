@@ -126,6 +126,25 @@ export const kafkaTopicSchema = object({
   },
 });
 
+export const kafkaGroupSchema = object({
+  groupId: str,
+  state: str,
+  generationId: int,
+  protocol: nullableStr,
+  members: int,
+  lag: int,
+  partitions: {
+    type: "array",
+    items: object({
+      topic: str,
+      partition: int,
+      committedOffset: int,
+      logEndOffset: int,
+      lag: int,
+    }),
+  },
+});
+
 export const clientSchema = object({
   clientId: str,
   username: nullableStr,

@@ -459,6 +459,68 @@ describe("admin API", () => {
     assert.equal((one.body.partitionLogs as unknown[]).length, 2);
     assert.equal((await get("/api/v1/kafka/topics/no-such-topic")).status, 404);
   });
+
+  test("GET /api/v1/kafka/groups: committed offsets and lag against the log end", async () => {
+    const topic = `lag-${Date.now()}`;
+    const { WireClient } = await import("../unit/protocol/kafka/wire-client.ts");
+    const { ApiKey } = await import("../../src/protocol/kafka/api-keys.ts");
+    const { buildRecordBatch } = await import("../../src/storage/log/index.ts");
+    const client = await WireClient.connect(broker.kafkaPort ?? 0);
+    try {
+      await client.request(ApiKey.CreateTopics, 4, {
+        topics: [
+          { name: topic, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] },
+        ],
+        timeoutMs: 5000,
+        validateOnly: false,
+      });
+      const records = Array.from({ length: 5 }, (_, i) => ({
+        timestamp: Date.now(),
+        key: null,
+        value: Buffer.from(`r${i}`),
+      }));
+      const produced = await client.request(ApiKey.Produce, 8, {
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: [
+          { name: topic, partitionData: [{ index: 0, records: buildRecordBatch(records) }] },
+        ],
+      });
+      assert.equal(produced.responses[0].partitionResponses[0].errorCode, 0);
+      // A standalone consumer's commit (no group membership): generation -1, no member id.
+      const committed = await client.request(ApiKey.OffsetCommit, 7, {
+        groupId: "lag-readers",
+        generationIdOrMemberEpoch: -1,
+        memberId: "",
+        groupInstanceId: null,
+        topics: [
+          {
+            name: topic,
+            partitions: [
+              {
+                partitionIndex: 0,
+                committedOffset: 2n,
+                committedLeaderEpoch: -1,
+                committedMetadata: null,
+              },
+            ],
+          },
+        ],
+      });
+      assert.equal(committed.topics[0].partitions[0].errorCode, 0);
+    } finally {
+      client.close();
+    }
+    const reply = await get("/api/v1/kafka/groups");
+    assert.equal(reply.status, 200);
+    const groups = reply.body as unknown as Array<Record<string, unknown>>;
+    const group = groups.find((g) => g.groupId === "lag-readers");
+    assert.equal(group?.lag, 3);
+    assert.deepEqual(group?.partitions, [
+      { topic, partition: 0, committedOffset: 2, logEndOffset: 5, lag: 3 },
+    ]);
+  });
 });
 
 describe("/metrics", () => {
@@ -614,7 +676,7 @@ describe("bad input changes nothing", () => {
     const tooLarge = await call(admin.base, "POST", "/api/v1/login", null, big);
     assert.equal(tooLarge.status, 413);
     assert.equal(tooLarge.body.code, "RMQ_ERR_ADMIN_BODY_TOO_LARGE");
-    for (const path of ["/api/v1/users", "/api/v1/acl", "/api/v1/kafka/groups", "/nope"]) {
+    for (const path of ["/api/v1/users", "/api/v1/acl", "/api/v1/blacklist", "/nope"]) {
       const reply = await call(admin.base, "GET", path, admin.token);
       assert.equal(reply.status, 404, path);
       assert.equal(reply.body.code, "RMQ_ERR_ADMIN_NOT_FOUND");

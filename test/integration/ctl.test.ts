@@ -193,6 +193,9 @@ describe("robustmq ctl", () => {
     assert.match(storageTable.stdout, /^BASE OFFSET\s+NEXT OFFSET/m);
     const none = await ctl([...login, "kafka", "topics", "list"]);
     assert.equal(none.stdout, "(none)\n");
+    const groups = await ctl([...login, "kafka", "groups", "list"]);
+    assert.equal(groups.status, 0, groups.stderr);
+    assert.equal(groups.stdout, "(none)\n");
     const missing = await ctl([...login, "kafka", "topics", "show", "nothing"]);
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /RMQ_ERR_ADMIN_NOT_FOUND/);

@@ -80,3 +80,11 @@ export const KAFKA_PARTITION_COLUMNS: readonly Column[] = [
   col("END OFFSET", "logEndOffset"),
   col("BYTES", "sizeBytes"),
 ];
+
+export const KAFKA_GROUP_COLUMNS: readonly Column[] = [
+  col("GROUP", "groupId"),
+  col("STATE", "state"),
+  col("GENERATION", "generationId"),
+  col("MEMBERS", "members"),
+  col("LAG", "lag"),
+];

@@ -10,6 +10,7 @@ import type { JsonObject } from "./client.ts";
 import { type AdminClient, connectAdmin, type Json } from "./client.ts";
 import {
   CLIENT_COLUMNS,
+  KAFKA_GROUP_COLUMNS,
   KAFKA_PARTITION_COLUMNS,
   KAFKA_TOPIC_COLUMNS,
   RETAINED_COLUMNS,
@@ -241,11 +242,22 @@ function registerStorage(ctl: Command): void {
         objectWithTable("segments", SEGMENT_COLUMNS),
       ),
     );
-  const topics = ctl
-    .command("kafka")
-    .description("Kafka topics")
-    .command("topics")
-    .description("Kafka topics");
+  const kafka = ctl.command("kafka").description("Kafka topics and consumer groups");
+  kafka
+    .command("groups")
+    .description("Kafka consumer groups")
+    .command("list")
+    .description("list consumer groups with their state, members and lag")
+    .action(
+      action(
+        (client) => client.get("/api/v1/kafka/groups"),
+        (body) => {
+          const list = body as JsonObject[];
+          return list.length === 0 ? "(none)\n" : renderTable(list, KAFKA_GROUP_COLUMNS);
+        },
+      ),
+    );
+  const topics = kafka.command("topics").description("Kafka topics");
   topics
     .command("list")
     .description("list Kafka topics with their partitions, records and bytes")

@@ -75,6 +75,11 @@ export class GroupCoordinator {
     return this.#groups.get(groupId);
   }
 
+  /** Ids of the groups that have (or had, since start) members. */
+  groupIds(): string[] {
+    return [...this.#groups.keys()];
+  }
+
   join(now: number, input: JoinInput, respond: JoinCallback): void {
     const immediate = this.#join(now, input, respond);
     if (immediate !== null) respond(immediate);

@@ -62,6 +62,11 @@ export class OffsetStore {
     return this.#cache.get(groupId)?.get(topic)?.get(partition);
   }
 
+  /** Ids of the groups with committed offsets. */
+  groupIds(): string[] {
+    return [...this.#cache.keys()];
+  }
+
   /** Every committed offset of the group, by topic. */
   topicsOf(groupId: string): ReadonlyMap<string, ReadonlyMap<number, CommittedOffset>> {
     return this.#cache.get(groupId) ?? new Map();
