@@ -15,7 +15,9 @@ import { after, before, describe, test } from "node:test";
 import type { IDisconnectPacket, MqttClient } from "mqtt";
 import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { createTopic } from "../helpers/kafka-wire.ts";
 import { ClientTracker, connectMqtt, withTimeout } from "../helpers/mqtt-clients.ts";
+import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CHROMIUM = "/usr/bin/chromium";
@@ -223,23 +225,9 @@ describe("dashboard in chromium", () => {
     await offline.endAsync();
     const sender = clients.mqtt(await connectMqtt(broker.url, { clientId: "dash-durable-pub" }));
     await sender.publishAsync("dash/durable", "kept on disk", { qos: 1 });
-    const { WireClient } = await import("../unit/protocol/kafka/wire-client.ts");
-    const { ApiKey } = await import("../../src/protocol/kafka/api-keys.ts");
     const kafka = await WireClient.connect(broker.kafkaPort ?? 0);
     try {
-      await kafka.request(ApiKey.CreateTopics, 4, {
-        topics: [
-          {
-            name: "dash-events",
-            numPartitions: 3,
-            replicationFactor: 1,
-            assignments: [],
-            configs: [],
-          },
-        ],
-        timeoutMs: 5000,
-        validateOnly: false,
-      });
+      await createTopic(kafka, "dash-events", 3);
     } finally {
       kafka.close();
     }

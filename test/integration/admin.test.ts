@@ -9,7 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import type { IDisconnectPacket, MqttClient } from "mqtt";
+import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
+import { buildRecordBatch } from "../../src/storage/log/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { createTopic } from "../helpers/kafka-wire.ts";
 import {
   ClientTracker,
   connectMqtt,
@@ -17,6 +20,7 @@ import {
   WAIT_TIMEOUT_MS,
   withTimeout,
 } from "../helpers/mqtt-clients.ts";
+import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 interface Admin {
   base: string;
@@ -437,16 +441,9 @@ describe("admin API", () => {
 
   test("GET /api/v1/kafka/topics and /kafka/topics/:name after a raw CreateTopics", async () => {
     const name = `admin-${Date.now()}`;
-    const { WireClient } = await import("../unit/protocol/kafka/wire-client.ts");
-    const { ApiKey } = await import("../../src/protocol/kafka/api-keys.ts");
     const client = await WireClient.connect(broker.kafkaPort ?? 0);
     try {
-      const created = await client.request(ApiKey.CreateTopics, 4, {
-        topics: [{ name, numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] }],
-        timeoutMs: 5000,
-        validateOnly: false,
-      });
-      assert.equal(created.topics[0].errorCode, 0);
+      await createTopic(client, name, 2);
     } finally {
       client.close();
     }
@@ -462,18 +459,9 @@ describe("admin API", () => {
 
   test("GET /api/v1/kafka/groups: committed offsets and lag against the log end", async () => {
     const topic = `lag-${Date.now()}`;
-    const { WireClient } = await import("../unit/protocol/kafka/wire-client.ts");
-    const { ApiKey } = await import("../../src/protocol/kafka/api-keys.ts");
-    const { buildRecordBatch } = await import("../../src/storage/log/index.ts");
     const client = await WireClient.connect(broker.kafkaPort ?? 0);
     try {
-      await client.request(ApiKey.CreateTopics, 4, {
-        topics: [
-          { name: topic, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] },
-        ],
-        timeoutMs: 5000,
-        validateOnly: false,
-      });
+      await createTopic(client, topic);
       const records = Array.from({ length: 5 }, (_, i) => ({
         timestamp: Date.now(),
         key: null,

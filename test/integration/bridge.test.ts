@@ -9,7 +9,7 @@ import type { MqttClient } from "mqtt";
 import { partitionForKey } from "../../src/bridge/partitioner.ts";
 import type { LogRecord } from "../../src/storage/log/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
-import { fetchRecords } from "../helpers/kafka-fetch.ts";
+import { fetchRecords } from "../helpers/kafka-wire.ts";
 import { ClientTracker, connectMqtt, Inbox, WAIT_TIMEOUT_MS } from "../helpers/mqtt-clients.ts";
 
 const PARTITIONS = 3;

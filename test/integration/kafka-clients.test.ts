@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { Kafka, logLevel } from "kafkajs";
 import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
-import { fetchRecords } from "../helpers/kafka-fetch.ts";
+import { fetchRecords } from "../helpers/kafka-wire.ts";
 import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 let broker: BrokerProcess;

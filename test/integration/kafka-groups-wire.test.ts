@@ -7,6 +7,7 @@ import { after, before, test } from "node:test";
 import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../src/protocol/kafka/error-codes.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { createTopic } from "../helpers/kafka-wire.ts";
 import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 let broker: BrokerProcess;
@@ -18,11 +19,7 @@ before(async () => {
     config: "[kafka]\ngroup_min_session_timeout_ms = 1000\ngroup_initial_rebalance_delay_ms = 0\n",
   });
   client = await WireClient.connect(broker.kafkaPort ?? 0);
-  const created = await client.request(ApiKey.CreateTopics, 4, {
-    topics: [{ name: "wire", numPartitions: 2, replicationFactor: 1 }],
-    timeoutMs: 5000,
-  });
-  assert.equal(created.topics[0].errorCode, 0);
+  await createTopic(client, "wire", 2);
 });
 
 after(async () => {

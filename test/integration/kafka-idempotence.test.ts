@@ -14,6 +14,7 @@ import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../src/protocol/kafka/error-codes.ts";
 import { buildRecordBatch, readRecords } from "../../src/storage/log/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { createTopic } from "../helpers/kafka-wire.ts";
 import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
@@ -58,14 +59,6 @@ async function values(client: WireClient, topic: string): Promise<string[]> {
     if (decoded.kind === "ok") for (const r of decoded.records) out.push(String(r.value));
   }
   return out;
-}
-
-async function createTopic(client: WireClient, name: string, partitions = 1) {
-  const created = await client.request(ApiKey.CreateTopics, 4, {
-    topics: [{ name, numPartitions: partitions, replicationFactor: 1 }],
-    timeoutMs: 5000,
-  });
-  assert.equal(created.topics[0].errorCode, 0);
 }
 
 test("sequence checks: duplicates keep their offset, gaps and old epochs are refused, across a restart", async () => {

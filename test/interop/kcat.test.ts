@@ -12,7 +12,7 @@ import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { CompressionTypes, Kafka, logLevel } from "kafkajs";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
-import { fetchCompressions } from "../helpers/kafka-fetch.ts";
+import { fetchCompressions } from "../helpers/kafka-wire.ts";
 
 const run = promisify(execFile);
 

@@ -1,10 +1,22 @@
-/** A raw Fetch v11 of a whole partition from offset 0, for tests that check what is stored. */
+/**
+ * Raw Kafka requests for tests: creating a topic, and a Fetch v11 of a whole partition from
+ * offset 0 to check what is stored.
+ */
 import assert from "node:assert/strict";
 import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
 import { type LogRecord, readBatchHeader, readRecords } from "../../src/storage/log/index.ts";
 import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 const FETCH_BYTES_MAX = 10_000_000;
+
+/** Creates a topic with CreateTopics v4 and asserts it was created. */
+export async function createTopic(client: WireClient, name: string, partitions = 1): Promise<void> {
+  const created = await client.request(ApiKey.CreateTopics, 4, {
+    topics: [{ name, numPartitions: partitions, replicationFactor: 1 }],
+    timeoutMs: 5000,
+  });
+  assert.equal(created.topics[0].errorCode, 0, `create topic ${name}`);
+}
 
 /** The partition's stored record batches, back to back, as the broker sends them. */
 export async function fetchBatches(
