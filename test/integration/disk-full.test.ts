@@ -42,6 +42,7 @@ test("disk full: 0x97 for v5, disconnect for v3.1.1, nothing acknowledged lost, 
     // Not in the data directory, which the tmpfs hides.
     args: ["--config", configFile],
   });
+  let step = "subscribe";
   try {
     const topic = uniqueName("full");
     const subscriberId = uniqueName("sub");
@@ -51,6 +52,7 @@ test("disk full: 0x97 for v5, disconnect for v3.1.1, nothing acknowledged lost, 
     await sub.client.subscribe([{ topicFilter: topic, qos: 1 }]);
     await sub.client.disconnect();
 
+    step = "fill the disk";
     const pub = await connectRaw(broker.port, { clientId: uniqueName("pub"), version: 5 });
     const accepted: number[] = [];
     let refusedAt = -1;
@@ -67,15 +69,18 @@ test("disk full: 0x97 for v5, disconnect for v3.1.1, nothing acknowledged lost, 
     assert.deepEqual(await pub.client.drain(), [], "the v5 publisher keeps its connection");
     await broker.waitForLog((l) => l.msg === "message not stored: publish refused");
 
+    step = "v3.1.1 publish on a full disk";
     const v3 = await connectRaw(broker.port, { clientId: uniqueName("pub3"), version: 4 });
     v3.client.publish(topic, payload(999), { qos: 1 });
     await v3.client.waitClosed();
 
+    step = "publish once space is back";
     unlinkSync(`/proc/${broker.child.pid}/root${dataDir}/ballast`);
     pub.client.publish(topic, payload(1000), { qos: 1 });
     assert.equal((await pub.client.expect("puback")).reasonCode, 0, "stored again");
     accepted.push(1000);
 
+    step = "resume the subscriber";
     const back = await connectRaw(broker.port, { ...persistent, properties: expiry });
     assert.equal(back.connack.sessionPresent, true);
     const received: number[] = [];
@@ -88,6 +93,11 @@ test("disk full: 0x97 for v5, disconnect for v3.1.1, nothing acknowledged lost, 
     assert.deepEqual(received, accepted, "every acknowledged message, in order, none refused");
     assert.deepEqual(await back.client.drain(), []);
     for (const c of [pub.client, back.client]) c.destroy();
+  } catch (err) {
+    // What the broker said is what explains a failure seen only on another machine.
+    const said = broker.logs.filter((l) => ["warn", "error", "fatal", "raw"].includes(l.level));
+    console.error(`failed at: ${step}; broker exit: ${broker.child.exitCode}`, said);
+    throw err;
   } finally {
     await broker.stop();
     rmSync(dataDir, { recursive: true, force: true });

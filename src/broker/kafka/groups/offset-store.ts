@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { type Database, open, type RootDatabase } from "lmdb";
+import { lmdbWrite } from "../../../storage/lmdb-writes.ts";
 
 export interface CommittedOffset {
   offset: bigint;
@@ -75,17 +76,19 @@ export class OffsetStore {
   /** Stores the entries atomically; resolves once they are on disk. */
   async commit(groupId: string, entries: readonly OffsetCommitEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.#env.transaction(() => {
-      for (const { topic, partition, value } of entries) {
-        void this.#offsets.put([groupId, topic, partition], {
-          offset: value.offset.toString(),
-          leaderEpoch: value.leaderEpoch,
-          metadata: value.metadata,
-          commitTimestampMs: value.commitTimestampMs,
-        });
-      }
-    });
-    await this.#env.flushed;
+    await lmdbWrite(
+      this.#env.transaction(() => {
+        for (const { topic, partition, value } of entries) {
+          void this.#offsets.put([groupId, topic, partition], {
+            offset: value.offset.toString(),
+            leaderEpoch: value.leaderEpoch,
+            metadata: value.metadata,
+            commitTimestampMs: value.commitTimestampMs,
+          });
+        }
+      }),
+    );
+    await lmdbWrite(this.#env.flushed);
     for (const { topic, partition, value } of entries) {
       this.#remember(groupId, topic, partition, value);
     }
@@ -101,10 +104,12 @@ export class OffsetStore {
       topics.delete(topic);
     }
     if (doomed.length === 0) return;
-    await this.#env.transaction(() => {
-      for (const key of doomed) void this.#offsets.remove(key);
-    });
-    await this.#env.flushed;
+    await lmdbWrite(
+      this.#env.transaction(() => {
+        for (const key of doomed) void this.#offsets.remove(key);
+      }),
+    );
+    await lmdbWrite(this.#env.flushed);
   }
 
   /**
@@ -114,8 +119,8 @@ export class OffsetStore {
   async allocateProducerId(): Promise<bigint> {
     const id = this.#nextProducerId;
     this.#nextProducerId += 1n;
-    await this.#meta.put(PRODUCER_ID_KEY, this.#nextProducerId.toString());
-    await this.#env.flushed;
+    await lmdbWrite(this.#meta.put(PRODUCER_ID_KEY, this.#nextProducerId.toString()));
+    await lmdbWrite(this.#env.flushed);
     return id;
   }
 

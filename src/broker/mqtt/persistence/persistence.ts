@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { type Database, open, type RootDatabase } from "lmdb";
 import type { Config } from "../../../config/schema.ts";
 import type { Logger } from "../../../log/logger.ts";
+import { lmdbWrite } from "../../../storage/lmdb-writes.ts";
 import { PartitionLog } from "../../../storage/log/index.ts";
 import { Message } from "../message.ts";
 import { type Delivery, DeliveryState, type Session } from "../session.ts";
@@ -277,37 +278,47 @@ export class MqttPersistence {
     let marker: number;
     try {
       marker = await this.record({ t: "checkpoint" });
+      // Every message appended before the marker now has its offset.
+      await this.#commit(dropped, captured.map(toImage), retained, marker + 1);
     } catch (err) {
+      // Not in LMDB: the next checkpoint copies them again (replay still starts before them).
       for (const c of dirty) this.#dirtySessions.add(c);
       for (const c of dropped) this.#droppedSessions.add(c);
       for (const t of dirtyRetained) this.#dirtyRetained.add(t);
       throw err;
     }
-    // Every message appended before the marker now has its offset.
-    const images = captured.map(toImage);
-    await this.#env.transaction(() => {
-      for (const clientId of dropped) {
-        void this.#sessions.remove(clientId);
-        this.#lowestOffsets.delete(clientId);
-      }
-      for (const image of images) {
-        void this.#sessions.put(image.c, image);
-        const lowest =
-          image.deliveries.length > 0 ? Math.min(...image.deliveries.map((d) => d.o)) : Infinity;
-        if (lowest === Infinity) this.#lowestOffsets.delete(image.c);
-        else this.#lowestOffsets.set(image.c, lowest);
-      }
-      for (const { topic, message } of retained) {
-        if (message === undefined) void this.#retained.remove(topic);
-        else void this.#retained.put(topic, retainedImage(message));
-      }
-      void this.#meta.put(APPLIED_KEY, marker + 1);
-    });
-    await this.#env.flushed;
     this.lastCheckpoint = { atMs: Date.now(), fromOffset: marker + 1 };
     let keepFrom = marker;
     for (const offset of this.#lowestOffsets.values()) if (offset < keepFrom) keepFrom = offset;
     await this.log.deleteBefore(keepFrom);
+  }
+
+  /** One LMDB transaction; the lowest offsets change only once it is on disk. */
+  async #commit(
+    dropped: ReadonlySet<string>,
+    images: readonly SessionImage[],
+    retained: readonly { topic: string; message: Message | undefined }[],
+    applied: number,
+  ): Promise<void> {
+    await lmdbWrite(
+      this.#env.transaction(() => {
+        for (const clientId of dropped) void this.#sessions.remove(clientId);
+        for (const image of images) void this.#sessions.put(image.c, image);
+        for (const { topic, message } of retained) {
+          if (message === undefined) void this.#retained.remove(topic);
+          else void this.#retained.put(topic, retainedImage(message));
+        }
+        void this.#meta.put(APPLIED_KEY, applied);
+      }),
+    );
+    await lmdbWrite(this.#env.flushed);
+    for (const clientId of dropped) this.#lowestOffsets.delete(clientId);
+    for (const image of images) {
+      let lowest = Infinity;
+      for (const d of image.deliveries) if (d.o < lowest) lowest = d.o;
+      if (lowest === Infinity) this.#lowestOffsets.delete(image.c);
+      else this.#lowestOffsets.set(image.c, lowest);
+    }
   }
 
   /** Final checkpoint, then closes the log and the environment. */
