@@ -6,22 +6,26 @@
  * Checks are constant-time: the user name is compared by digest, the password by its scrypt
  * hash with timingSafeEqual, and both are always computed so a wrong user name costs the same.
  */
-import { createHash, randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCode, RobustMQError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
+import {
+  SCRYPT_HASH_BYTES as HASH_BYTES,
+  SCRYPT_SALT_BYTES as SALT_BYTES,
+  SCRYPT_PARAMS,
+  type ScryptParams,
+  scryptDerive,
+} from "../security/passwords.ts";
 
-const SCRYPT_PARAMS = { N: 16_384, r: 8, p: 1 } as const;
-const HASH_BYTES = 32;
-const SALT_BYTES = 16;
 const GENERATED_PASSWORD_BYTES = 18;
 const FILE_FORMAT_VERSION = 1;
 
 interface PasswordHash {
   readonly salt: Buffer;
   readonly hash: Buffer;
-  readonly params: { N: number; r: number; p: number };
+  readonly params: ScryptParams;
 }
 
 interface CredentialsFile {
@@ -34,15 +38,9 @@ interface CredentialsFile {
   hash: string;
 }
 
-function scryptAsync(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, HASH_BYTES, options, (err, key) => (err ? reject(err) : resolve(key)));
-  });
-}
-
 async function hashPassword(password: string): Promise<PasswordHash> {
   const salt = randomBytes(SALT_BYTES);
-  const hash = await scryptAsync(password, salt, SCRYPT_PARAMS);
+  const hash = await scryptDerive(password, salt, SCRYPT_PARAMS, HASH_BYTES);
   return { salt, hash, params: { ...SCRYPT_PARAMS } };
 }
 
@@ -64,7 +62,7 @@ export class AdminCredentials {
   /** True when both match; takes the same time whichever of the two is wrong. */
   async verify(username: string, password: string): Promise<boolean> {
     const { salt, hash, params } = this.#password;
-    const candidate = await scryptAsync(password, salt, params);
+    const candidate = await scryptDerive(password, salt, params, HASH_BYTES);
     const userOk = timingSafeEqual(sha256(username), this.#usernameDigest);
     const passwordOk = candidate.length === hash.length && timingSafeEqual(candidate, hash);
     return userOk && passwordOk;

@@ -34,6 +34,13 @@ const COUNTERS: ReadonlyArray<[name: string, help: string, stat: StatName]> = [
   ["robustmq_retained_refused_total", "Retained messages not stored (limits)", "retainedRefused"],
   ["robustmq_sessions_expired_total", "Offline sessions ended by their expiry", "sessionsExpired"],
   ["robustmq_wills_published_total", "Will messages published", "willsPublished"],
+  ["robustmq_auth_failures_total", "CONNECTs refused by the authenticators", "authFailures"],
+  ["robustmq_banned_refused_total", "CONNECTs refused by a ban", "bannedRefused"],
+  [
+    "robustmq_acl_denied_total",
+    "Publishes, subscriptions and wills refused by the ACL",
+    "aclDenied",
+  ],
 ];
 
 /** Dropped-message counters, by the `reason` label. */

@@ -10,6 +10,8 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { topicNameProblem } from "../broker/kafka/topic-names.ts";
 import { validateTopicFilter } from "../broker/mqtt/topic.ts";
+import { AclRuleSpecSchema } from "../security/acl/rule-schema.ts";
+import { AUTHENTICATOR_NAMES } from "../security/types.ts";
 import { FSYNC_POLICIES } from "../storage/log/options.ts";
 
 /** What a key accepts, phrased to follow "must be ..." in an error message. */
@@ -289,6 +291,85 @@ export const ProxyProtocolSchema = z.strictObject({
   timeout_ms: intRange(100, 600_000, " (milliseconds)").default(3000),
 });
 
+/** Authentication (docs/security.md): which authenticators run, in order, and anonymous access. */
+export const MqttAuthSchema = z.strictObject({
+  allow_anonymous: z
+    .union([z.boolean(), z.literal("auto")])
+    .register(keyDocs, {
+      allowed: 'true, false or "auto" (true unless an authenticator is configured)',
+    })
+    .default("auto"),
+  authenticators: z
+    .array(z.enum(AUTHENTICATOR_NAMES))
+    .refine((names) => new Set(names).size === names.length)
+    .register(keyDocs, {
+      allowed: `a list of distinct names from ${quoteAll(AUTHENTICATOR_NAMES)}, tried in order`,
+    })
+    .default([]),
+});
+
+export const JWT_TOKEN_SOURCES = ["password", "username"] as const;
+
+/** JWT authentication: a token in the password (or user name) field, checked with jose. */
+export const MqttAuthJwtSchema = z.strictObject({
+  secret: z.string().register(keyDocs, { allowed: 'an HMAC secret ("" = none)' }).default(""),
+  secret_base64: flag().default(false),
+  public_key_file: z
+    .string()
+    .register(keyDocs, { allowed: 'a PEM file with an RSA or EC public key ("" = none)' })
+    .default(""),
+  jwks_file: z
+    .string()
+    .register(keyDocs, { allowed: 'a JSON Web Key Set file ("" = none)' })
+    .default(""),
+  from: oneOf(JWT_TOKEN_SOURCES).default("password"),
+  verify_client_id: flag().default(false),
+  client_id_claim: nonEmptyString("a claim name").default("clientid"),
+  verify_username: flag().default(false),
+  username_claim: nonEmptyString("a claim name").default("username"),
+  superuser_claim: nonEmptyString("a claim name").default("is_superuser"),
+  clock_tolerance_s: intRange(0, 3600, " (seconds)").default(0),
+});
+
+/** HTTP authentication: a callout to an external service, with a timeout and a cache. */
+export const MqttAuthHttpSchema = z.strictObject({
+  url: z
+    .string()
+    .refine((v) => v === "" || /^https?:\/\/[^\s]+$/.test(v))
+    .register(keyDocs, { allowed: 'an http:// or https:// URL ("" = none)' })
+    .default(""),
+  authorization: z
+    .string()
+    .register(keyDocs, { allowed: 'an Authorization header value sent with each call ("" = none)' })
+    .default(""),
+  timeout_ms: intRange(10, 60_000, " (milliseconds)").default(5000),
+  cache_ttl_ms: intRange(0, 86_400_000, " (milliseconds, 0 = no cache)").default(60_000),
+  cache_max_entries: intRange(1, 10_000_000).default(10_000),
+});
+
+export const ACL_NO_MATCH = ["allow", "deny"] as const;
+
+/** Authorization: ordered allow/deny rules, then the no-match policy (docs/security.md). */
+export const MqttAclSchema = z.strictObject({
+  no_match: oneOf(ACL_NO_MATCH).default("allow"),
+  rules: z
+    .array(AclRuleSpecSchema)
+    .register(keyDocs, {
+      allowed:
+        'a list of tables, each with permission ("allow"/"deny"), action ("publish"/"subscribe"/"all"), topic (a filter, may hold %u and %c), optional username, client_id and ip (address or CIDR)',
+    })
+    .default([]),
+  cache_max_topics: intRange(0, 100_000, " (per client, 0 = no cache)").default(64),
+});
+
+/** Bans a client id that disconnects too often (docs/security.md). */
+export const MqttFlappingSchema = z.strictObject({
+  enable: flag().default(false),
+  max_disconnects: intRange(2, 1_000_000).default(15),
+  window_s: intRange(1, 86_400, " (seconds)").default(60),
+  ban_s: intRange(1, 31_536_000, " (seconds)").default(300),
+});
+
 const SECTIONS = {
   network: NetworkSchema,
   mqtt_protocol_config: MqttProtocolConfigSchema,
@@ -304,6 +385,11 @@ const SECTIONS = {
   mqtt_ws: MqttWsSchema,
   mqtt_wss: MqttWssSchema,
   proxy_protocol: ProxyProtocolSchema,
+  mqtt_auth: MqttAuthSchema,
+  mqtt_auth_jwt: MqttAuthJwtSchema,
+  mqtt_auth_http: MqttAuthHttpSchema,
+  mqtt_acl: MqttAclSchema,
+  mqtt_flapping: MqttFlappingSchema,
 } as const;
 for (const [name, schema] of Object.entries(SECTIONS)) {
   keyDocs.add(schema, { allowed: `a table (a [${name}] section)` });
@@ -332,6 +418,11 @@ export const ConfigSchema = z.strictObject({
   mqtt_ws: MqttWsSchema.prefault({}),
   mqtt_wss: MqttWssSchema.prefault({}),
   proxy_protocol: ProxyProtocolSchema.prefault({}),
+  mqtt_auth: MqttAuthSchema.prefault({}),
+  mqtt_auth_jwt: MqttAuthJwtSchema.prefault({}),
+  mqtt_auth_http: MqttAuthHttpSchema.prefault({}),
+  mqtt_acl: MqttAclSchema.prefault({}),
+  mqtt_flapping: MqttFlappingSchema.prefault({}),
 });
 
 /** The validated configuration, keys exactly as written in TOML. */

@@ -16,6 +16,7 @@ import { SysTopics } from "../broker/mqtt/sys-topics.ts";
 import type { Config } from "../config/schema.ts";
 import { ErrorCode, RobustMQError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
+import { Security } from "../security/security.ts";
 
 /** Where each listener ended up (useful with port 0); absent when not running. */
 export type NodeListeners = Partial<Record<MqttListenerName | "admin" | "kafka", ListenerAddress>>;
@@ -42,6 +43,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
   try {
     if (config.roles.includes("broker")) {
       broker = new MqttBroker(config, logger.child({ component: "mqtt" }));
+      await openSecurity(broker, config, logger);
       if (config.mqtt_persistence.enable) await openPersistence(broker, config, logger);
       if (config.mqtt_sys.enable) startSysTopics(broker, config);
       if (config.kafka.enable) {
@@ -59,6 +61,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
     mqttListeners?.close();
     await broker?.shutdown();
     await broker?.persistence?.close();
+    await broker?.security?.close();
     throw err;
   }
   listeners.admin = admin.address;
@@ -84,6 +87,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
         mqttListeners?.close();
         await broker?.shutdown();
         await broker?.persistence?.close();
+        await broker?.security?.close();
         logger.info("RobustMQ stopped");
       })();
       return stopping;
@@ -101,6 +105,13 @@ function startSysTopics(broker: MqttBroker, config: Config): void {
   );
   broker.sys = sys;
   sys.start(config.mqtt_sys.interval_ms);
+}
+
+/** Bans, authentication and ACL, before any client can connect. */
+async function openSecurity(broker: MqttBroker, config: Config, logger: Logger): Promise<void> {
+  const security = await Security.open(config, logger.child({ component: "security" }));
+  security.kick = () => broker.disconnectBanned();
+  broker.security = security;
 }
 
 /** Recovers durable MQTT state before any client can connect. */

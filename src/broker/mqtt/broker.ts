@@ -8,6 +8,7 @@ import type { Config } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
 import { type QoS, ReasonCode } from "../../protocol/mqtt/constants.ts";
 import type { Will } from "../../protocol/mqtt/packets.ts";
+import type { Security } from "../../security/security.ts";
 import type { EnhancedAuthenticator } from "./auth.ts";
 import { ConnectionState, MqttConnection } from "./connection.ts";
 import { Message } from "./message.ts";
@@ -57,6 +58,8 @@ export class MqttBroker {
   private routeSessions: Session[] | null = null;
   /** `$SYS` state and client events; null when mqtt_sys is off. */
   sys: SysTopics | null = null;
+  /** Bans, authentication and ACL (src/security/); null = everyone may do anything. */
+  security: Security | null = null;
   /** Queue length at which an online subscriber makes its publishers wait. */
   readonly queueHighWater: number;
   readonly startedAtMs = Date.now();
@@ -391,6 +394,7 @@ export class MqttBroker {
     this.connectedClients--;
     session.disconnectedAtMs = Date.now();
     this.stats.disconnects++;
+    this.security?.onDisconnect(conn.clientId);
     this.logger.debug({ clientId: conn.clientId, reason: conn.closeReason }, "client disconnected");
     this.sys?.clientDisconnected({ ...clientEvent(conn), reason: conn.closeReason });
     const settle = () => {
@@ -409,6 +413,21 @@ export class MqttBroker {
     // A close while a message is being routed must not change subscriptions under it.
     if (this.router.routing) setImmediate(settle);
     else settle();
+  }
+
+  /** Disconnects the clients a ban now covers (v5: DISCONNECT 0x98); returns how many. */
+  disconnectBanned(): number {
+    const security = this.security;
+    if (security === null) return 0;
+    let count = 0;
+    for (const conn of this.connections) {
+      const principal = conn.principal;
+      if (conn.state !== ConnectionState.CONNECTED || principal === null) continue;
+      if (security.banned(principal) === null) continue;
+      conn.disconnect(ReasonCode.ADMINISTRATIVE_ACTION, "banned");
+      count++;
+    }
+    return count;
   }
 
   onStreamGone(conn: MqttConnection): void {

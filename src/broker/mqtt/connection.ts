@@ -4,6 +4,8 @@ import { ErrorCode, type MqttProtocolError } from "../../errors.ts";
 import { type ProtocolLevel, type QoS, ReasonCode } from "../../protocol/mqtt/constants.ts";
 import { encode, MqttParser } from "../../protocol/mqtt/index.ts";
 import type { Packet, Properties, Will } from "../../protocol/mqtt/packets.ts";
+import type { AclCache } from "../../security/acl/acl-cache.ts";
+import type { Principal } from "../../security/types.ts";
 import type { MqttBroker } from "./broker.ts";
 import { currentTick, DeadlineWheel, WHEEL_TICK_MS, type WheelEntry } from "./deadline-wheel.ts";
 import { FlowControl, type FlowOwner } from "./flow-control.ts";
@@ -127,6 +129,12 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   protocolVersion: ProtocolLevel = 4;
   clientId = "";
   username: string | undefined = undefined;
+  /** Who this client is to the ACL; set once it is admitted, when the broker has security. */
+  principal: Principal | null = null;
+  /** Recent ACL decisions of this client (src/security/acl/acl-cache.ts). */
+  aclCache: AclCache | null = null;
+  /** Publishes the ACL refused on this connection (the first is logged at info). */
+  publishDenials = 0;
   session: Session | null = null;
   /** Keep alive in ms as negotiated (0 = off); the connection closes after 1.5x of silence. */
   keepAliveMs = 0;

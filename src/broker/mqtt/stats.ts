@@ -20,4 +20,10 @@ export class BrokerStats {
   retainedRefused = 0;
   sessionsExpired = 0;
   willsPublished = 0;
+  /** CONNECTs refused by the authenticators. */
+  authFailures = 0;
+  /** CONNECTs refused by a ban. */
+  bannedRefused = 0;
+  /** Publishes, subscriptions and wills the ACL refused. */
+  aclDenied = 0;
 }

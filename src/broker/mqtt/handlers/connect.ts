@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { ConnackCodeV3, type QoS, ReasonCode } from "../../../protocol/mqtt/constants.ts";
 import type { ConnectPacket, Properties } from "../../../protocol/mqtt/packets.ts";
+import type { Security } from "../../../security/security.ts";
+import type { Principal } from "../../../security/types.ts";
 import type { AuthStep } from "../auth.ts";
 import { ConnectionState, type MqttConnection } from "../connection.ts";
 import { isSysTopic, topicLevelCount, validateTopicName } from "../topic.ts";
@@ -15,6 +17,9 @@ export interface ConnectPlan {
   serverKeepAliveS: number | undefined;
   assignedClientId: boolean;
   requestResponseInformation: boolean;
+  /** MQTT 5 enhanced authentication asked for by the CONNECT. */
+  authMethod: string | undefined;
+  authData: Buffer | undefined;
 }
 
 /** v5 CONNACK reason -> v3 return code; null where v3 has none (the socket is just closed). */
@@ -142,15 +147,85 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
     serverKeepAliveS,
     assignedClientId,
     requestResponseInformation: props?.requestResponseInformation === 1,
+    authMethod: v5 ? props?.authenticationMethod : undefined,
+    authData: props?.authenticationData,
   };
   conn.connectPlan = plan;
 
-  const method = v5 ? props?.authenticationMethod : undefined;
+  const security = broker.security;
+  if (security === null) {
+    beginAuthExchange(conn);
+    return;
+  }
+  const ip = ipOf(conn.remoteAddress);
+  const ban = security.banned({ clientId: conn.clientId, username: conn.username, ip });
+  if (ban !== null) {
+    broker.stats.bannedRefused++;
+    refuseConnect(conn, ReasonCode.BANNED, `banned (${ban.kind})`);
+    return;
+  }
+  const principal = { clientId: conn.clientId, username: conn.username, ip, superuser: false };
+  if (security.openAccess) {
+    admit(conn, security, principal);
+    return;
+  }
+  // Nothing after the CONNECT is read until the client is admitted [MQTT-3.1.4-5].
+  conn.pauseReading();
+  security
+    .authenticate({
+      clientId: conn.clientId,
+      username: conn.username,
+      password: packet.password,
+      ip,
+      certificateUsername: transportUsername(conn.stream),
+    })
+    .then(
+      (decision) => {
+        if (conn.state === ConnectionState.CLOSED) return;
+        conn.resumeReading();
+        if (!decision.allowed) {
+          broker.stats.authFailures++;
+          refuseConnect(conn, decision.reasonCode, `not authenticated: ${decision.reason}`);
+          return;
+        }
+        admit(conn, security, { ...principal, superuser: decision.superuser });
+      },
+      (err: unknown) => {
+        broker.logger.error({ err, clientId: conn.clientId }, "authentication failed to run");
+        if (conn.state === ConnectionState.CLOSED) return;
+        conn.resumeReading();
+        refuseConnect(conn, ReasonCode.UNSPECIFIED_ERROR, "authentication failed to run");
+      },
+    );
+}
+
+/** "203.0.113.7:51234" or "::1:51234" -> the address part. */
+function ipOf(remoteAddress: string): string {
+  const colon = remoteAddress.lastIndexOf(":");
+  return colon < 0 ? remoteAddress : remoteAddress.slice(0, colon);
+}
+
+/** An authenticated client: its will must be a topic it may publish to. */
+function admit(conn: MqttConnection, security: Security, principal: Principal): void {
+  conn.principal = principal;
+  conn.aclCache = security.newCache();
+  const will = conn.will;
+  if (will !== null && !security.mayPublish(principal, conn.aclCache, will.topic)) {
+    conn.broker.stats.aclDenied++;
+    refuseConnect(conn, ReasonCode.NOT_AUTHORIZED, "will topic not authorized");
+    return;
+  }
+  beginAuthExchange(conn);
+}
+
+/** MQTT 5 enhanced authentication when the CONNECT names a method; otherwise admitted. */
+function beginAuthExchange(conn: MqttConnection): void {
+  const method = conn.connectPlan?.authMethod;
   if (method === undefined) {
     completeConnect(conn, undefined);
     return;
   }
-  const authenticator = broker.authenticators.get(method);
+  const authenticator = conn.broker.authenticators.get(method);
   if (authenticator === undefined) {
     refuseConnect(
       conn,
@@ -160,7 +235,7 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
     return;
   }
   conn.authMethod = method;
-  runAuthStep(conn, authenticator.start(authContext(conn), props?.authenticationData));
+  runAuthStep(conn, authenticator.start(authContext(conn), conn.connectPlan?.authData));
 }
 
 export function authContext(conn: MqttConnection) {

@@ -75,6 +75,27 @@ function acknowledgeStored(
   );
 }
 
+/**
+ * Clients never publish to `$SYS`; beyond that the ACL decides. Only the first refusal of a
+ * connection is logged at info: a client retrying a forbidden topic must not flood the log.
+ */
+function mayPublish(conn: MqttConnection, topic: string): boolean {
+  const security = conn.broker.security;
+  const principal = conn.principal;
+  const allowed =
+    isSysTopic(topic) && topic.startsWith("$SYS")
+      ? false
+      : security === null ||
+        principal === null ||
+        security.mayPublish(principal, conn.aclCache, topic);
+  if (allowed) return true;
+  conn.broker.stats.aclDenied++;
+  const log = conn.broker.logger;
+  const first = conn.publishDenials++ === 0;
+  log[first ? "info" : "debug"]({ clientId: conn.clientId, topic }, "publish not authorized");
+  return false;
+}
+
 /** Checks that end the connection; returns false when it was closed. */
 function admissible(conn: MqttConnection, packet: PublishPacket, session: Session): boolean {
   const protocol = conn.broker.config.mqtt_protocol_config;
@@ -125,8 +146,9 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
     );
     return;
   }
-  if (isSysTopic(topic) && topic.startsWith("$SYS")) {
+  if (!mayPublish(conn, topic)) {
     broker.stats.droppedNotAuthorized++;
+    // v3 has no negative acknowledgement: the message is acknowledged, dropped and counted.
     if (packet.qos > 0) acknowledge(conn, packet, ReasonCode.NOT_AUTHORIZED);
     return;
   }

@@ -45,6 +45,7 @@ function subscribeOne(
   }
   if (topicLevelCount(matchFilter) > limits.max_topic_levels)
     return ReasonCode.TOPIC_FILTER_INVALID;
+  if (!authorized(conn, matchFilter)) return ReasonCode.NOT_AUTHORIZED;
   const existing = session.subscriptions.get(filter);
   const max = limits.max_subscriptions_per_client;
   if (existing === undefined && max > 0 && session.subscriptions.size >= max) {
@@ -70,6 +71,17 @@ function subscribeOne(
     request.retainHandling === 0 || (request.retainHandling === 1 && existing === undefined);
   if (shared === null && wantRetained) retainedRequests.push({ filter: matchFilter, qos });
   return qos;
+}
+
+/** The ACL's answer for a filter (a shared one without its `$share/<group>/`). */
+function authorized(conn: MqttConnection, filter: string): boolean {
+  const security = conn.broker.security;
+  const principal = conn.principal;
+  if (security === null || principal === null) return true;
+  if (security.maySubscribe(principal, conn.aclCache, filter)) return true;
+  conn.broker.stats.aclDenied++;
+  conn.broker.logger.info({ clientId: conn.clientId, filter }, "subscription not authorized");
+  return false;
 }
 
 export function handleSubscribe(conn: MqttConnection, packet: SubscribePacket): void {

@@ -1,0 +1,145 @@
+/**
+ * What security costs, in one run on one machine, with `robustmq bench mqtt` as the load:
+ *
+ *   (a) ACL        QoS 0 pub/sub throughput with no rules, then with 10,000 rules that the
+ *                  clients' topics must walk past (the allowing rule is the last one), with the
+ *                  per-client decision cache on (the default) and off. Target: >= 90% of no ACL.
+ *   (b) TLS        connections per second over TLS (full handshakes) and over plain TCP, and
+ *                  QoS 0 throughput over TLS and plain TCP.
+ *
+ * Each figure is the median of --repeat runs.
+ *
+ *   node bench/security/security.bench.ts [--repeat 3] [--seconds 5] [--rules 10000]
+ *        [--clients 10] [--connections 1000]
+ *
+ * Prints one JSON line per measurement, then a Markdown table.
+ */
+import type { BenchSummary } from "../../src/bench/summary.ts";
+import { runBenchCli } from "../../test/helpers/bench-cli.ts";
+import { startBroker } from "../../test/helpers/broker-process.ts";
+import { makeTestCerts, tlsConfig } from "../../test/helpers/tls-certs.ts";
+
+function argument(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? process.argv[at + 1] : fallback;
+}
+
+const repeat = Number(argument("repeat", "3"));
+const seconds = Number(argument("seconds", "5"));
+const ruleCount = Number(argument("rules", "10000"));
+const clients = Number(argument("clients", "10"));
+const connections = Number(argument("connections", "1000"));
+const RUN_TIMEOUT_MS = 120_000;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Rules every publish walks past before the last one allows `bench/#`. */
+function aclConfig(cacheMaxTopics: number): string {
+  const rules: string[] = [];
+  for (let i = 0; i < ruleCount - 1; i++) {
+    rules.push(`{ permission = "deny", action = "publish", topic = "secret/${i}/#" }`);
+  }
+  rules.push('{ permission = "allow", action = "all", topic = "bench/#" }');
+  return `[mqtt_acl]\nno_match = "deny"\ncache_max_topics = ${cacheMaxTopics}\nrules = [\n${rules.join(",\n")}\n]\n`;
+}
+
+async function pubsub(config: string, extraArgs: string[] = [], tlsPort = false): Promise<number> {
+  const broker = await startBroker({ config, logLevel: "info" });
+  try {
+    const port = tlsPort ? broker.ports.mqtts : broker.port;
+    const run = await runBenchCli<BenchSummary>(
+      "mqtt",
+      [
+        "pubsub",
+        "-p",
+        String(port),
+        "--publishers",
+        String(clients),
+        "--subscribers",
+        String(clients),
+        "-t",
+        "bench/%i",
+        "-d",
+        String(seconds),
+        ...extraArgs,
+      ],
+      RUN_TIMEOUT_MS,
+    );
+    return run.summary.receive?.messagesPerSecond ?? 0;
+  } finally {
+    await broker.stop();
+  }
+}
+
+async function connectRate(config: string, extraArgs: string[], tlsPort: boolean): Promise<number> {
+  const broker = await startBroker({ config, logLevel: "info" });
+  try {
+    const port = tlsPort ? broker.ports.mqtts : broker.port;
+    const run = await runBenchCli<BenchSummary>(
+      "mqtt",
+      ["conn", "-p", String(port), "-c", String(connections), "-d", "1", ...extraArgs],
+      RUN_TIMEOUT_MS,
+    );
+    return run.summary.connect.ratePerSecond ?? 0;
+  } finally {
+    await broker.stop();
+  }
+}
+
+interface Row {
+  name: string;
+  value: number;
+  unit: string;
+  ratioTo?: string;
+}
+
+async function measure(name: string, unit: string, run: () => Promise<number>): Promise<Row> {
+  const values: number[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const value = await run();
+    console.log(JSON.stringify({ bench: "security", name, run: i, value, unit }));
+    values.push(value);
+  }
+  return { name, value: median(values), unit };
+}
+
+const certs = makeTestCerts();
+const tls = `${tlsConfig(certs)}[mqtt_tls]\nenable = true\nport = 0\n`;
+const tlsArgs = ["--tls", "--ca", certs.caFile];
+try {
+  const rows: Row[] = [];
+  const base = await measure("QoS 0 pub/sub, no ACL", "msg/s", () => pubsub(""));
+  rows.push(base);
+  const cached = await measure(`QoS 0 pub/sub, ${ruleCount} rules, cache on`, "msg/s", () =>
+    pubsub(aclConfig(64)),
+  );
+  rows.push({ ...cached, ratioTo: base.name });
+  const uncached = await measure(`QoS 0 pub/sub, ${ruleCount} rules, cache off`, "msg/s", () =>
+    pubsub(aclConfig(0)),
+  );
+  rows.push({ ...uncached, ratioTo: base.name });
+  const plainConn = await measure("connections/s, TCP", "conn/s", () => connectRate("", [], false));
+  rows.push(plainConn);
+  const tlsConn = await measure("connections/s, TLS handshakes", "conn/s", () =>
+    connectRate(tls, tlsArgs, true),
+  );
+  rows.push({ ...tlsConn, ratioTo: plainConn.name });
+  const plainRate = await measure("QoS 0 pub/sub, TCP", "msg/s", () => pubsub(tls));
+  rows.push(plainRate);
+  const tlsRate = await measure("QoS 0 pub/sub, TLS", "msg/s", () => pubsub(tls, tlsArgs, true));
+  rows.push({ ...tlsRate, ratioTo: plainRate.name });
+
+  console.log(`\n| Measurement (median of ${repeat}) | Value | Ratio |\n| --- | ---: | ---: |`);
+  for (const row of rows) {
+    const reference = rows.find((r) => r.name === row.ratioTo);
+    const ratio = reference === undefined ? "" : (row.value / reference.value).toFixed(2);
+    console.log(
+      `| ${row.name} | ${Math.round(row.value).toLocaleString("en")} ${row.unit} | ${ratio} |`,
+    );
+  }
+} finally {
+  certs.remove();
+}
