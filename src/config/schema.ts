@@ -133,6 +133,12 @@ export const MqttLimitsSchema = z.strictObject({
   shared_subscription_strategy: oneOf(SHARED_SUBSCRIPTION_STRATEGIES).default("round_robin"),
   max_retained_messages: intAtLeast(0, " (0 = unlimited)").default(0),
   max_retained_payload_bytes: intAtLeast(0, " (bytes, 0 = unlimited)").default(0),
+  max_connection_rate: intAtLeast(0, " (connections per second, 0 = unlimited)").default(0),
+  max_message_rate: intAtLeast(
+    0,
+    " (PUBLISH packets per second per client, 0 = unlimited)",
+  ).default(0),
+  max_bytes_rate: intAtLeast(0, " (bytes per second per client, 0 = unlimited)").default(0),
 });
 
 /** Durable MQTT: the message log and session checkpoints under data_dir/mqtt (docs/storage.md). */

@@ -13,6 +13,7 @@ import type { EnhancedAuthenticator } from "./auth.ts";
 import { ConnectionState, MqttConnection } from "./connection.ts";
 import { Message } from "./message.ts";
 import type { MqttPersistence } from "./persistence/persistence.ts";
+import { TokenBucket } from "./rate-limit.ts";
 import { RetainedStore } from "./retained.ts";
 import { Router, type SharedGroup } from "./router.ts";
 import { type Delivery, newDelivery, Session } from "./session.ts";
@@ -63,6 +64,10 @@ export class MqttBroker {
   /** Queue length at which an online subscriber makes its publishers wait. */
   readonly queueHighWater: number;
   readonly startedAtMs = Date.now();
+  /** New connections per second over all listeners; null = unlimited. */
+  private readonly connectionRate: TokenBucket | null;
+  private rateRefusalLoggedAtMs = 0;
+  private rateRefusedSinceLog = 0;
 
   constructor(config: Config, logger: Logger, options: BrokerOptions = {}) {
     this.config = config;
@@ -72,6 +77,8 @@ export class MqttBroker {
       (s, m, q, r, ids, k) => this.deliver(s, m, q, r, ids, k),
     );
     this.queueHighWater = Math.max(1, config.mqtt_limits.max_queued_messages >> 1);
+    const connectionRate = config.mqtt_limits.max_connection_rate;
+    this.connectionRate = connectionRate > 0 ? new TokenBucket(connectionRate, Date.now()) : null;
     this.authenticators = new Map((options.authenticators ?? []).map((a) => [a.method, a]));
   }
 
@@ -81,6 +88,22 @@ export class MqttBroker {
     if (this.shuttingDown || this.connections.size >= limit) {
       this.logger.info({ remote: remoteAddress }, "refusing connection: connection limit");
       this.stats.connectionsRefused++;
+      stream.destroy();
+      return;
+    }
+    const nowMs = Date.now();
+    if (this.connectionRate !== null && !this.connectionRate.tryTake(1, nowMs)) {
+      // A flood is logged once a second with its count, not once per socket.
+      this.stats.connectionsRefused++;
+      this.rateRefusedSinceLog++;
+      if (nowMs - this.rateRefusalLoggedAtMs >= 1000) {
+        this.logger.warn(
+          { remote: remoteAddress, refused: this.rateRefusedSinceLog },
+          "refusing connections: max_connection_rate reached",
+        );
+        this.rateRefusalLoggedAtMs = nowMs;
+        this.rateRefusedSinceLog = 0;
+      }
       stream.destroy();
       return;
     }

@@ -21,6 +21,7 @@ import {
   publishTemplate,
   writePacketId,
 } from "./outbound.ts";
+import type { TokenBucket } from "./rate-limit.ts";
 import { type Delivery, DeliveryState, type Session, type SessionLink } from "./session.ts";
 
 export const ConnectionState = {
@@ -133,6 +134,9 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   principal: Principal | null = null;
   /** Recent ACL decisions of this client (src/security/acl/acl-cache.ts). */
   aclCache: AclCache | null = null;
+  /** Per-client PUBLISH and byte rates (mqtt_limits); null = unlimited. */
+  messageRate: TokenBucket | null = null;
+  byteRate: TokenBucket | null = null;
   /** Publishes the ACL refused on this connection (the first is logged at info). */
   publishDenials = 0;
   session: Session | null = null;
@@ -237,7 +241,14 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
     if (this.state === ConnectionState.CLOSED) return;
     this.lastActiveTick = currentTick();
     this.broker.stats.bytesIn += chunk.length;
+    if (this.byteRate !== null) this.overRate(this.byteRate, chunk.length);
     this.parse(chunk);
+  }
+
+  /** Charges `count` to a rate bucket; over it, this client is not read for a while. */
+  overRate(bucket: TokenBucket, count: number): void {
+    const waitMs = bucket.take(count, Date.now());
+    if (waitMs > 0) this.flow.pauseFor(waitMs);
   }
 
   /** Resumes parsing what was held back by flow control, unless paused again meanwhile. */

@@ -35,6 +35,8 @@ export class FlowControl {
   private waitTimer: NodeJS.Timeout | null = null;
   /** Set when this subscriber did not catch up in time; cleared once it has. */
   stuck = false;
+  /** Over its message or byte rate: not read until the timer ends. */
+  private rateTimer: NodeJS.Timeout | null = null;
 
   constructor(owner: FlowOwner) {
     this.owner = owner;
@@ -57,6 +59,20 @@ export class FlowControl {
 
   resumeSelf(): void {
     this.selfPaused = false;
+    this.update();
+  }
+
+  /** Over its rate limit: stop reading this client for `ms` (TCP then holds it back). */
+  pauseFor(ms: number): void {
+    if (this.rateTimer !== null) return; // the bucket's debt already counts what came since
+    this.rateTimer = setTimeout(onRateTimeout, ms, this);
+    this.rateTimer.unref();
+    this.update();
+  }
+
+  /** Called by the rate timer (see onRateTimeout below). */
+  rateWaitEnded(): void {
+    this.rateTimer = null;
     this.update();
   }
 
@@ -116,12 +132,16 @@ export class FlowControl {
   }
 
   private update(): void {
-    const pause = this.selfPaused || this.waitingFor > 0;
+    const pause = this.selfPaused || this.waitingFor > 0 || this.rateTimer !== null;
     if (pause === this.streamPaused) return;
     this.streamPaused = pause;
     if (pause) this.owner.pauseReading();
     else this.owner.resumeReading();
   }
+}
+
+function onRateTimeout(flow: FlowControl): void {
+  flow.rateWaitEnded();
 }
 
 function onWaitTimeout(flow: FlowControl): void {

@@ -5,6 +5,7 @@ import type { Security } from "../../../security/security.ts";
 import type { Principal } from "../../../security/types.ts";
 import type { AuthStep } from "../auth.ts";
 import { ConnectionState, type MqttConnection } from "../connection.ts";
+import { TokenBucket } from "../rate-limit.ts";
 import { isSysTopic, topicLevelCount, validateTopicName } from "../topic.ts";
 import { transportUsername } from "../transports/peer-identity.ts";
 
@@ -300,6 +301,11 @@ function completeConnect(conn: MqttConnection, authData: Buffer | undefined): vo
   conn.requestedExpiryS = plan.requestedExpiryS;
   const sessionPresent = broker.openSession(conn, plan.cleanStart, plan.expiryIntervalS);
   conn.state = ConnectionState.CONNECTED;
+  const limits = broker.config.mqtt_limits;
+  const nowMs = Date.now();
+  if (limits.max_message_rate > 0)
+    conn.messageRate = new TokenBucket(limits.max_message_rate, nowMs);
+  if (limits.max_bytes_rate > 0) conn.byteRate = new TokenBucket(limits.max_bytes_rate, nowMs);
   const properties = conn.isV5 ? connackProperties(conn, plan, authData) : undefined;
   // [MQTT-3.2.2-1, -2] session present is 0 whenever clean start was requested.
   conn.sendPacket({ type: "connack", sessionPresent, reasonCode: 0, properties });

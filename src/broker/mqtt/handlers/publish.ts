@@ -125,6 +125,7 @@ function admissible(conn: MqttConnection, packet: PublishPacket, session: Sessio
 
 export function handlePublish(conn: MqttConnection, packet: PublishPacket): void {
   const broker = conn.broker;
+  if (conn.messageRate !== null) conn.overRate(conn.messageRate, 1);
   const session = conn.session as Session;
   const topic = resolveTopic(conn, packet);
   if (topic === null) return;
