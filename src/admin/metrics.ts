@@ -93,6 +93,36 @@ function registerCounters(registry: Registry, stats: BrokerStats): void {
   });
 }
 
+/** Messages in and out by QoS: one labelled counter each, read from the per-QoS stats. */
+function registerQosCounters(registry: Registry, stats: BrokerStats): void {
+  const byQos: ReadonlyArray<[name: string, help: string, stats: readonly StatName[]]> = [
+    [
+      "robustmq_messages_received_by_qos_total",
+      "PUBLISH messages received, by QoS",
+      ["messagesInQos0", "messagesInQos1", "messagesInQos2"],
+    ],
+    [
+      "robustmq_messages_sent_by_qos_total",
+      "PUBLISH messages sent to subscribers, by QoS",
+      ["messagesOutQos0", "messagesOutQos1", "messagesOutQos2"],
+    ],
+  ];
+  for (const [name, help, names] of byQos) {
+    new Counter({
+      name,
+      help,
+      labelNames: ["qos"],
+      registers: [registry],
+      collect() {
+        names.forEach((stat, qos) => {
+          this.remove({ qos: String(qos) });
+          this.inc({ qos: String(qos) }, stats[stat]);
+        });
+      },
+    });
+  }
+}
+
 function registerGauges(registry: Registry, broker: MqttBroker): void {
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({
@@ -147,6 +177,7 @@ export function createMetricsRegistry(broker: MqttBroker | null): Registry {
   collectDefaultMetrics({ register: registry });
   if (broker !== null) {
     registerCounters(registry, broker.stats);
+    registerQosCounters(registry, broker.stats);
     registerGauges(registry, broker);
   }
   return registry;

@@ -132,7 +132,11 @@ export class MqttBroker {
    * `publisher` is the connection it came from, which backs off if subscribers fall behind.
    */
   publish(message: Message, publisher: MqttConnection | null = null, inboundPacketId = 0): number {
-    this.stats.messagesIn++;
+    const stats = this.stats;
+    stats.messagesIn++;
+    if (message.qos === 0) stats.messagesInQos0++;
+    else if (message.qos === 1) stats.messagesInQos1++;
+    else stats.messagesInQos2++;
     const retainedChanged = message.retain && this.storeRetained(message);
     this.publisher = publisher;
     this.routeNeedsLog = false;

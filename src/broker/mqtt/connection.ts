@@ -673,7 +673,11 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
       this.broker.stats.droppedTooLarge++; // [MQTT-3.1.2-25]
       return false;
     }
-    this.broker.stats.messagesOut++;
+    const stats = this.broker.stats;
+    stats.messagesOut++;
+    if (qos === 0) stats.messagesOutQos0++;
+    else if (qos === 1) stats.messagesOutQos1++;
+    else stats.messagesOutQos2++;
     if (custom || qos === 0) this.writeRaw(buffer);
     else this.writeWithId(buffer, packetId, dup, false);
     return true;

@@ -7,6 +7,13 @@ export class BrokerStats {
   internalErrors = 0;
   messagesIn = 0;
   messagesOut = 0;
+  /** messagesIn and messagesOut by QoS (each sums to its total). */
+  messagesInQos0 = 0;
+  messagesInQos1 = 0;
+  messagesInQos2 = 0;
+  messagesOutQos0 = 0;
+  messagesOutQos1 = 0;
+  messagesOutQos2 = 0;
   bytesIn = 0;
   bytesOut = 0;
   droppedSlowConsumer = 0;
