@@ -3,7 +3,7 @@
  * (docs/errors.md): `{ statusCode, code, error, message }`.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { ErrorCode, type ErrorCodeValue } from "../errors.ts";
+import { ErrorCode, type ErrorCodeValue, RobustMQError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { ADMIN_BODY_BYTES_MAX } from "./limits.ts";
 
@@ -71,10 +71,31 @@ const BODY_ERRORS: Readonly<Record<string, [number, ErrorCodeValue]>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: [400, ErrorCode.ADMIN_INVALID_REQUEST],
 };
 
+/**
+ * The HTTP status of each coded error a route may throw (the security layer's users, ACL rules
+ * and bans throw these for a bad request or an unknown name). Any other code is a 500.
+ */
+const CODE_STATUS: Readonly<Partial<Record<ErrorCodeValue, number>>> = {
+  [ErrorCode.ADMIN_INVALID_REQUEST]: 400,
+  [ErrorCode.ADMIN_UNAUTHORIZED]: 401,
+  [ErrorCode.ADMIN_NOT_FOUND]: 404,
+  [ErrorCode.ADMIN_BODY_TOO_LARGE]: 413,
+  [ErrorCode.ADMIN_BUSY]: 429,
+};
+
+/** The status a thrown coded error is answered with, or null when it is not a client error. */
+export function statusOfCode(code: ErrorCodeValue): number | null {
+  return CODE_STATUS[code] ?? null;
+}
+
 export function makeErrorHandler(logger: Logger) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     if (error.validation !== undefined) {
       return sendError(reply, 400, ErrorCode.ADMIN_INVALID_REQUEST, error.message);
+    }
+    if (error instanceof RobustMQError) {
+      const coded = statusOfCode(error.code);
+      if (coded !== null) return sendError(reply, coded, error.code, error.message);
     }
     const known = BODY_ERRORS[error.code];
     if (known !== undefined) {

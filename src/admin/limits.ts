@@ -20,10 +20,17 @@ export const LOGINS_IN_FLIGHT_MAX = 4;
 export const TOKEN_BYTES = 32;
 /** Longest client id, user name, filter or topic accepted in a query or path. */
 export const QUERY_STRING_CHARS_MAX = 65_535;
+/** Longest ban the API sets with `duration_s` (100 years); 0 bans forever. */
+export const BAN_DURATION_S_MAX = 100 * 365 * 86_400;
+/** Longest ban reason accepted (the ban list refuses longer ones too). */
+export const BAN_REASON_CHARS_MAX = 1024;
+/** Longest built-in user password accepted in a request (MQTT's limit on a password). */
+export const USER_PASSWORD_CHARS_MAX = 65_535;
 /** Files of the built dashboard's assets/ directory served; more are ignored (Vite writes a few). */
 export const DASHBOARD_ASSETS_COUNT_MAX = 256;
 /** Least time between two listings of the dashboard's assets/ (a missing name triggers one). */
 export const DASHBOARD_RESCAN_INTERVAL_MS = 1000;
 
 assert(PAGE_LIMIT_DEFAULT <= PAGE_LIMIT_MAX, "default page within the maximum");
+assert(Number.isSafeInteger(Date.now() + BAN_DURATION_S_MAX * 1000), "ban expiry is exact");
 assert(TOKEN_BYTES >= 16, "tokens must not be guessable");

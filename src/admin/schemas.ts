@@ -3,7 +3,15 @@
  * (requests) and serializers (responses), and @fastify/swagger turns them into openapi.json.
  * Query strings are strict: a misspelt filter is a 400, not a silently unfiltered list.
  */
-import { PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, QUERY_STRING_CHARS_MAX } from "./limits.ts";
+import { ACL_ACTIONS, ACL_PERMISSIONS, BAN_KINDS } from "../security/types.ts";
+import {
+  BAN_DURATION_S_MAX,
+  BAN_REASON_CHARS_MAX,
+  PAGE_LIMIT_DEFAULT,
+  PAGE_LIMIT_MAX,
+  QUERY_STRING_CHARS_MAX,
+  USER_PASSWORD_CHARS_MAX,
+} from "./limits.ts";
 
 type Schema = Record<string, unknown>;
 
@@ -215,3 +223,80 @@ export const configSchema = { type: "object", additionalProperties: true } as co
 
 export const queryStrSchema = queryStr;
 export const boolSchema = bool;
+
+// Users, ACL rules and bans (routes-security.ts). Field names in request bodies follow the
+// config file's [mqtt_acl] rules (client_id) so a rule reads the same in both places.
+
+const name = { type: "string", minLength: 1, maxLength: QUERY_STRING_CHARS_MAX } as const;
+const nullableName = {
+  type: ["string", "null"],
+  minLength: 1,
+  maxLength: QUERY_STRING_CHARS_MAX,
+} as const;
+const password = { type: "string", minLength: 1, maxLength: USER_PASSWORD_CHARS_MAX } as const;
+
+export const userSchema = object({ username: str, superuser: bool, createdAt: str });
+export const usernameParams = object({ username: name });
+export const userAddBody = {
+  type: "object",
+  properties: { username: name, password, superuser: bool },
+  required: ["username", "password"],
+  additionalProperties: false,
+} as const;
+export const userUpdateBody = {
+  type: "object",
+  properties: { password, superuser: bool },
+  minProperties: 1,
+  additionalProperties: false,
+} as const;
+export const userDeletedReply = object({ username: str, deleted: bool });
+
+export const aclRuleSchema = object(
+  {
+    id: str,
+    source: { type: "string", enum: ["config", "api"] },
+    permission: { type: "string", enum: [...ACL_PERMISSIONS] },
+    action: { type: "string", enum: [...ACL_ACTIONS] },
+    topic: str,
+    username: nullableStr,
+    client_id: nullableStr,
+    ip: nullableStr,
+  },
+  "null username, client_id or ip: the rule matches anyone",
+);
+export const aclAddBody = {
+  type: "object",
+  properties: {
+    permission: { type: "string", enum: [...ACL_PERMISSIONS] },
+    action: { type: "string", enum: [...ACL_ACTIONS] },
+    topic: name,
+    username: nullableName,
+    client_id: nullableName,
+    ip: nullableName,
+    before: name,
+  },
+  required: ["permission", "action", "topic"],
+  additionalProperties: false,
+} as const;
+export const aclIdParams = object({ id: name });
+export const aclDeletedReply = object({ id: str, deleted: bool });
+
+const banKind = { type: "string", enum: [...BAN_KINDS] } as const;
+export const banSchema = object(
+  { kind: banKind, value: str, reason: str, createdAt: str, expiresAt: nullableStr },
+  "expiresAt null: the ban never lapses",
+);
+export const banAddBody = {
+  type: "object",
+  properties: {
+    kind: banKind,
+    value: name,
+    duration_s: { type: "integer", minimum: 0, maximum: BAN_DURATION_S_MAX },
+    reason: { type: "string", maxLength: BAN_REASON_CHARS_MAX },
+  },
+  required: ["kind", "value"],
+  additionalProperties: false,
+} as const;
+export const banAddReply = object({ ban: banSchema, kicked: int });
+export const banParams = object({ kind: banKind, value: name });
+export const banDeletedReply = object({ kind: str, value: str, deleted: bool });

@@ -2,7 +2,7 @@
  * The admin HTTP server (fastify) on `http_port`: `/health` (open), `/metrics` (Prometheus;
  * open unless admin.metrics_auth), `POST /api/v1/login`, and the bearer-token protected
  * `/api/v1/...` routes, and the built dashboard at `/` (static.ts). Routes for capabilities a
- * node does not run are not registered.
+ * node does not run are not registered (no security layer: no users, ACL or ban routes).
  */
 
 import swagger from "@fastify/swagger";
@@ -17,6 +17,7 @@ import { ADMIN_BODY_BYTES_MAX, LOGINS_IN_FLIGHT_MAX } from "./limits.ts";
 import { createMetricsRegistry } from "./metrics.ts";
 import { registerMqttRoutes } from "./routes-mqtt.ts";
 import { type NodeInfo, registerNodeRoutes, uptimeS } from "./routes-node.ts";
+import { registerSecurityRoutes } from "./routes-security.ts";
 import { registerKafkaRoutes, registerMqttStorageRoutes } from "./routes-storage.ts";
 import { errorSchema, healthSchema, loginBody, loginReply } from "./schemas.ts";
 import { registerDashboard } from "./static.ts";
@@ -70,6 +71,8 @@ export async function buildAdminApp(options: AdminServerOptions): Promise<Fastif
       api.addHook("onRequest", requireToken);
       registerNodeRoutes(api, node);
       if (broker !== null) registerMqttRoutes(api, broker);
+      const security = broker?.security ?? null;
+      if (security !== null) registerSecurityRoutes(api, security, logger);
       const persistence = broker?.persistence ?? null;
       if (broker !== null && persistence !== null) {
         registerMqttStorageRoutes(api, persistence, () => countPersistent(broker));

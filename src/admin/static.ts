@@ -30,6 +30,7 @@ export const DASHBOARD_ROUTES: readonly string[] = [
   "/subscriptions",
   "/retained",
   "/storage",
+  "/security",
 ];
 
 export const NOT_BUILT_MESSAGE = "dashboard not built: run npm run build";

@@ -1,7 +1,8 @@
 /**
  * The dashboard (web/, built into web/dist/) in Debian's chromium, driven by playwright-core,
  * against the real broker process: login, live connection count, kicking a client, deleting a
- * retained message, an expired token, and the API going away. Run by test/browser/run.sh
+ * retained message, an expired token, users, ACL rules and bans on the security page, and the
+ * API going away. Run by test/browser/run.sh
  * (npm run test:browser), which builds the dashboard first.
  *
  * Screenshots of each page go to a temporary folder, or to docs/screenshots/ with
@@ -28,6 +29,10 @@ const VIEWPORT = { width: 1280, height: 800 };
 const KICKED_ID = "dash-kick-me";
 const SENSOR_ID = "dash-sensor-1";
 const RETAINED_TOPIC = "dash/retained/greeting";
+const ACL_TOPIC = "dash/acl/#";
+const DASH_USER = "dash-user";
+const DASH_USER_PASSWORD = "dash-Secret-1";
+const BANNED_BLOCK = "10.99.0.0/16";
 
 const screenshotsDir =
   process.env.UPDATE_SCREENSHOTS === "1"
@@ -64,7 +69,10 @@ describe("dashboard in chromium", () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} missing: run test/browser/run.sh`);
     mkdirSync(screenshotsDir, { recursive: true });
     broker = await startBroker({
-      config: '[network]\nbind_address = "127.0.0.1"\n',
+      config:
+        '[network]\nbind_address = "127.0.0.1"\n' +
+        // A config rule for the security page to show read-only (no_match allows anyway).
+        '[mqtt_acl]\nrules = [ { permission = "allow", action = "all", topic = "dash/#" } ]\n',
       logLevel: "info",
     });
     const admin = await broker.waitForLog((l) => l.listener === "admin");
@@ -250,6 +258,92 @@ describe("dashboard in chromium", () => {
     await page.fill('input[name="password"]', password);
     await page.click('button[type="submit"]');
     await page.waitForURL(`${base}/storage`);
+  });
+
+  /** GET `path` of the admin API with a fresh token (what the broker holds, not the page). */
+  const apiGet = async (path: string): Promise<Array<Record<string, unknown>>> => {
+    const login = await fetch(`${base}/api/v1/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "admin", password }),
+    });
+    const { token } = (await login.json()) as { token: string };
+    const response = await fetch(`${base}/api/v1${path}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    return ((await response.json()) as { data: Array<Record<string, unknown>> }).data;
+  };
+
+  test("the security page adds an ACL rule through its form, lists it, deletes it", async () => {
+    await goTo("Security", "/security");
+    const acl = page.locator('[data-section="acl"]');
+    const configRow = acl.locator('tr[data-row="config-1"]');
+    await configRow.waitFor();
+    assert.match(await textOf(configRow), /read-only/);
+    assert.equal(await configRow.getByRole("button").count(), 0, "config rules are read-only");
+    await page.selectOption('select[name="acl-permission"]', "deny");
+    await page.selectOption('select[name="acl-action"]', "subscribe");
+    await page.fill('input[name="acl-topic"]', ACL_TOPIC);
+    await page.fill('input[name="acl-username"]', DASH_USER);
+    await acl.getByRole("button", { name: "Add rule" }).click();
+    const notice = acl.getByRole("status");
+    await notice.waitFor();
+    const id = /Added rule (api-[0-9a-f]+)/.exec(await textOf(notice))?.[1];
+    assert.ok(id !== undefined, await textOf(notice));
+    const row = acl.locator(`tr[data-row="${id}"]`);
+    await row.waitFor();
+    assert.match(await textOf(row), /^2.*deny.*subscribe.*dash\/acl\/#.*dash-user/);
+    const stored = await apiGet("/acl");
+    assert.deepEqual(
+      stored.map((r) => [r.id, r.permission, r.action, r.topic, r.username]),
+      [
+        ["config-1", "allow", "all", "dash/#", null],
+        [id, "deny", "subscribe", ACL_TOPIC, DASH_USER],
+      ],
+    );
+    await shot("security");
+    page.once("dialog", (dialog) => dialog.accept());
+    await row.getByRole("button", { name: "Delete" }).click();
+    await acl.getByText(`Deleted rule ${id}.`).waitFor();
+    await waitFor("deleted rule row", () => row.count(), 0);
+    assert.deepEqual(
+      (await apiGet("/acl")).map((r) => r.id),
+      ["config-1"],
+    );
+  });
+
+  test("the security page adds and deletes a user, and a ban", async () => {
+    const users = page.locator('[data-section="users"]');
+    await page.fill('input[name="user-username"]', DASH_USER);
+    await page.fill('input[name="user-password"]', DASH_USER_PASSWORD);
+    await page.check('input[name="user-superuser"]');
+    await users.getByRole("button", { name: "Add user" }).click();
+    const userRow = users.locator(`tr[data-row="${DASH_USER}"]`);
+    await userRow.waitFor();
+    assert.match(await textOf(userRow), /superuser/);
+    assert.equal(await page.inputValue('input[name="user-password"]'), "", "form cleared");
+    assert.ok(!(await page.content()).includes(DASH_USER_PASSWORD), "no password on the page");
+    assert.deepEqual(
+      (await apiGet("/users")).map((u) => [u.username, u.superuser]),
+      [[DASH_USER, true]],
+    );
+    page.once("dialog", (dialog) => dialog.accept());
+    await userRow.getByRole("button", { name: "Delete" }).click();
+    await waitFor("deleted user row", () => userRow.count(), 0);
+    assert.deepEqual(await apiGet("/users"), []);
+
+    const bans = page.locator('[data-section="bans"]');
+    await page.selectOption('select[name="ban-kind"]', "ip");
+    await page.fill('input[name="ban-value"]', BANNED_BLOCK);
+    await page.fill('input[name="ban-reason"]', "dashboard test");
+    await bans.getByRole("button", { name: "Ban" }).click();
+    const banRow = bans.locator(`tr[data-row="ip:${BANNED_BLOCK}"]`);
+    await banRow.waitFor();
+    assert.match(await textOf(banRow), /10\.99\.0\.0\/16.*dashboard test.*never/);
+    page.once("dialog", (dialog) => dialog.accept());
+    await banRow.getByRole("button", { name: "Lift" }).click();
+    await waitFor("lifted ban row", () => banRow.count(), 0);
+    assert.deepEqual(await apiGet("/banned"), []);
   });
 
   test("an unreachable API is shown as such", async () => {

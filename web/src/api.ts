@@ -76,9 +76,14 @@ async function errorOf(response: Response): Promise<ApiError> {
   return new ApiError(response.status, code, message);
 }
 
-/** Calls /api/v1<path>; throws ApiError. A 401 also logs out. */
-export async function api<T>(method: string, path: string, query: Query = {}): Promise<T> {
-  const response = await send(method, `/api/v1${path}${queryString(query)}`);
+/** Calls /api/v1<path> (with a JSON body when given); throws ApiError. A 401 also logs out. */
+export async function api<T>(
+  method: string,
+  path: string,
+  query: Query = {},
+  body?: unknown,
+): Promise<T> {
+  const response = await send(method, `/api/v1${path}${queryString(query)}`, body);
   if (response.status === 401) {
     logout("your session expired: log in again");
     throw await errorOf(response);

@@ -7,6 +7,7 @@ import { Clients } from "./pages/clients.tsx";
 import { Login } from "./pages/login.tsx";
 import { Overview } from "./pages/overview.tsx";
 import { RetainedPage } from "./pages/retained.tsx";
+import { SecurityPage } from "./pages/security.tsx";
 import { Sessions } from "./pages/sessions.tsx";
 import { Storage } from "./pages/storage.tsx";
 import { Subscriptions } from "./pages/subscriptions.tsx";
@@ -21,6 +22,7 @@ const PAGES: Record<RoutePath, ComponentType> = {
   "/subscriptions": Subscriptions,
   "/retained": RetainedPage,
   "/storage": Storage,
+  "/security": SecurityPage,
 };
 
 function App() {

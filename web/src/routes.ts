@@ -9,6 +9,7 @@ export const ROUTES = [
   { path: "/subscriptions", title: "Subscriptions" },
   { path: "/retained", title: "Retained" },
   { path: "/storage", title: "Storage" },
+  { path: "/security", title: "Security" },
 ] as const;
 
 export const LOGIN_PATH = "/login";

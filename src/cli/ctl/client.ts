@@ -48,6 +48,14 @@ export class AdminClient {
     return this.#send("DELETE", path, undefined, false);
   }
 
+  post(path: string, body: JsonObject): Promise<Json> {
+    return this.#send("POST", path, body, false);
+  }
+
+  put(path: string, body: JsonObject): Promise<Json> {
+    return this.#send("PUT", path, body, false);
+  }
+
   async #send(method: string, path: string, body: Json | undefined, isLogin: boolean) {
     const headers: Record<string, string> = {};
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;

@@ -88,3 +88,33 @@ export const KAFKA_GROUP_COLUMNS: readonly Column[] = [
   col("MEMBERS", "members"),
   col("LAG", "lag"),
 ];
+
+export const USER_COLUMNS: readonly Column[] = [
+  col("USERNAME", "username"),
+  col("SUPERUSER", "superuser"),
+  col("CREATED", "createdAt"),
+];
+
+export const ACL_RULE_COLUMNS: readonly Column[] = [
+  col("ID", "id"),
+  col("SOURCE", "source"),
+  col("PERMISSION", "permission"),
+  col("ACTION", "action"),
+  col("TOPIC", "topic"),
+  col("USERNAME", "username"),
+  col("CLIENT ID", "client_id"),
+  col("IP", "ip"),
+];
+
+/** A ban's expiry: "never" reads better than "-" for a ban that does not lapse. */
+function expiry(item: JsonObject): string {
+  return item.expiresAt === null ? "never" : text(item.expiresAt);
+}
+
+export const BAN_COLUMNS: readonly Column[] = [
+  col("KIND", "kind"),
+  col("VALUE", "value"),
+  { header: "REASON", cell: (item) => (item.reason === "" ? "-" : text(item.reason)) },
+  col("CREATED", "createdAt"),
+  { header: "EXPIRES AT", cell: expiry },
+];

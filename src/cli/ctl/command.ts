@@ -4,10 +4,9 @@
  * Exit status: 0 on success, 1 when the server is unreachable or answers with an error,
  * 2 for a wrong command line (commander's errors, bad option values).
  */
-import { type Command, InvalidArgumentError, Option } from "commander";
-import { RobustMQError } from "../../errors.ts";
-import type { JsonObject } from "./client.ts";
-import { type AdminClient, connectAdmin, type Json } from "./client.ts";
+import { type Command, Option } from "commander";
+import { action, addPaging, booleanOption } from "./actions.ts";
+import type { Json, JsonObject } from "./client.ts";
 import {
   CLIENT_COLUMNS,
   KAFKA_GROUP_COLUMNS,
@@ -18,18 +17,10 @@ import {
   SESSION_COLUMNS,
   SUBSCRIPTION_COLUMNS,
 } from "./columns.ts";
-import { type OutputFormat, render, renderObject, renderPage, renderTable } from "./output.ts";
+import { renderObject, renderPage, renderTable } from "./output.ts";
+import { registerSecurityCommands } from "./security.ts";
 
-const EXIT_FAILURE = 1;
 const DEFAULT_SERVER = "http://127.0.0.1:58080";
-
-interface GlobalFlags {
-  server: string;
-  token?: string;
-  username?: string;
-  password?: string;
-  output: OutputFormat;
-}
 
 interface ListFlags {
   clientId?: string;
@@ -38,51 +29,6 @@ interface ListFlags {
   filter?: string;
   limit?: number;
   offset?: number;
-}
-
-function integerOption(min: number, max: number) {
-  return (raw: string): number => {
-    const value = Number(raw);
-    if (!/^\d+$/.test(raw) || value < min || value > max) {
-      throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
-    }
-    return value;
-  };
-}
-
-function booleanOption(raw: string): boolean {
-  if (raw === "true" || raw === "false") return raw === "true";
-  throw new InvalidArgumentError('must be "true" or "false"');
-}
-
-/** Runs one ctl action: connect, call, print; coded errors go to stderr with exit 1. */
-function action<A extends unknown[]>(
-  run: (client: AdminClient, ...args: A) => Promise<Json>,
-  table: (body: Json) => string,
-) {
-  return async (...args: [...A, unknown, Command]): Promise<void> => {
-    const command = args[args.length - 1] as Command;
-    const flags = command.optsWithGlobals<GlobalFlags & ListFlags>();
-    const passwordTyped = command.getOptionValueSourceWithGlobals("password") === "cli";
-    if (
-      (flags.username !== undefined && flags.password === undefined) ||
-      (flags.username === undefined && passwordTyped)
-    ) {
-      command.error("error: --username and --password go together", {
-        exitCode: 2,
-        code: "robustmq.ctl.credentials",
-      });
-    }
-    try {
-      const client = await connectAdmin(flags.server, flags);
-      const body = await run(client, ...(args.slice(0, -2) as A));
-      process.stdout.write(render(flags.output, body, table));
-    } catch (err) {
-      if (!(err instanceof RobustMQError)) throw err;
-      process.stderr.write(`error ${err.code}: ${err.message}\n`);
-      process.exitCode = EXIT_FAILURE;
-    }
-  };
 }
 
 /** The list flags a command has, as API query parameters (undefined ones are left out). */
@@ -96,16 +42,6 @@ function listQuery(command: Command) {
     limit: flags.limit,
     offset: flags.offset,
   };
-}
-
-function addPaging(command: Command): Command {
-  return command
-    .option("--limit <n>", "items per page, 1 to 1000 (default 100)", integerOption(1, 1000))
-    .option(
-      "--offset <n>",
-      "items to skip (from the previous page's hint)",
-      integerOption(0, 2 ** 31),
-    );
 }
 
 function registerClients(ctl: Command): void {
@@ -314,4 +250,5 @@ export function registerCtlCommand(program: Command): void {
   registerLists(ctl);
   registerRetained(ctl);
   registerStorage(ctl);
+  registerSecurityCommands(ctl);
 }
