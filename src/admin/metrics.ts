@@ -5,6 +5,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { MqttBroker } from "../broker/mqtt/broker.ts";
+import { DISCONNECT_REASONS, type DisconnectCounts } from "../broker/mqtt/disconnect-reasons.ts";
 import type { BrokerStats } from "../broker/mqtt/stats.ts";
 
 type StatName = {
@@ -123,6 +124,21 @@ function registerQosCounters(registry: Registry, stats: BrokerStats): void {
   }
 }
 
+function registerDisconnectReasons(registry: Registry, counts: DisconnectCounts): void {
+  new Counter({
+    name: "robustmq_disconnects_by_reason_total",
+    help: "MQTT connections closed after CONNECT, by reason",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      for (const reason of DISCONNECT_REASONS) {
+        this.remove({ reason });
+        this.inc({ reason }, counts.get(reason));
+      }
+    },
+  });
+}
+
 function registerGauges(registry: Registry, broker: MqttBroker): void {
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({
@@ -178,6 +194,7 @@ export function createMetricsRegistry(broker: MqttBroker | null): Registry {
   if (broker !== null) {
     registerCounters(registry, broker.stats);
     registerQosCounters(registry, broker.stats);
+    registerDisconnectReasons(registry, broker.disconnectCounts);
     registerGauges(registry, broker);
   }
   return registry;

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import type { IDisconnectPacket, MqttClient } from "mqtt";
+import { DISCONNECT_REASONS } from "../../src/broker/mqtt/disconnect-reasons.ts";
 import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
 import { buildRecordBatch } from "../../src/storage/log/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
@@ -585,7 +586,16 @@ describe("/metrics", () => {
     assert.equal(sample(now, "robustmq_subscriptions"), 1);
     await track.closeAll();
     await eventually(async () => sample(await scrape(), "robustmq_connections") === 0, "0 conns");
-    assert.equal(sample(await scrape(), "robustmq_disconnects_total"), 2);
+    const closed = await scrape();
+    assert.equal(sample(closed, "robustmq_disconnects_total"), 2);
+    const byReason = DISCONNECT_REASONS.map((reason) =>
+      sample(closed, `robustmq_disconnects_by_reason_total{reason="${reason}"}`),
+    );
+    assert.equal(
+      byReason.reduce((a, b) => a + b, 0),
+      2,
+      "every disconnect has one reason",
+    );
   });
 
   test("a message to an offline session's queue shows in robustmq_queued_messages", async () => {

@@ -10,7 +10,8 @@ import { type QoS, ReasonCode } from "../../protocol/mqtt/constants.ts";
 import type { Will } from "../../protocol/mqtt/packets.ts";
 import type { Security } from "../../security/security.ts";
 import type { EnhancedAuthenticator } from "./auth.ts";
-import { ConnectionState, MqttConnection } from "./connection.ts";
+import { CONNECTION_LOST, ConnectionState, MqttConnection } from "./connection.ts";
+import { DisconnectCounts, disconnectReason } from "./disconnect-reasons.ts";
 import { Message } from "./message.ts";
 import type { MqttPersistence } from "./persistence/persistence.ts";
 import { TokenBucket } from "./rate-limit.ts";
@@ -33,6 +34,7 @@ export class MqttBroker {
   readonly config: Config;
   readonly logger: Logger;
   readonly stats = new BrokerStats();
+  readonly disconnectCounts = new DisconnectCounts();
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<MqttConnection>();
   readonly retained = new RetainedStore<Message>();
@@ -421,6 +423,10 @@ export class MqttBroker {
     this.connectedClients--;
     session.disconnectedAtMs = Date.now();
     this.stats.disconnects++;
+    const lost = conn.closeReason === CONNECTION_LOST;
+    this.disconnectCounts.add(
+      disconnectReason(conn.clientDisconnected, conn.serverDisconnectCode, lost),
+    );
     this.security?.onDisconnect(conn.clientId);
     this.logger.debug({ clientId: conn.clientId, reason: conn.closeReason }, "client disconnected");
     this.sys?.clientDisconnected({ ...clientEvent(conn), reason: conn.closeReason });

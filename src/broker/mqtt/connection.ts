@@ -34,6 +34,9 @@ export const ConnectionState = {
 } as const;
 export type ConnectionStateValue = (typeof ConnectionState)[keyof typeof ConnectionState];
 
+/** closeReason of a connection whose socket closed without either side's DISCONNECT. */
+export const CONNECTION_LOST = "connection lost";
+
 /** Connect timeouts and keep alives of every connection in the process. */
 const deadlines = new DeadlineWheel();
 
@@ -166,6 +169,10 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   /** Set once a DISCONNECT (normal) was received: no will. */
   disconnectedCleanly = false;
   closeReason = "";
+  /** Reason code of the broker's DISCONNECT to this client (also for v3, which gets none). */
+  serverDisconnectCode = -1;
+  /** The client ended the connection with DISCONNECT. */
+  clientDisconnected = false;
   /** Bytes written in this turn, flushed after it; null while there are none. */
   private outChunks: Buffer[] | null = null;
   /**
@@ -305,6 +312,7 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   /** Sends DISCONNECT with a reason code (v5 only) and closes; the will is published. */
   disconnect(reasonCode: number, why: string): void {
     if (this.state === ConnectionState.CLOSED) return;
+    this.serverDisconnectCode = reasonCode;
     if (this.isV5 && this.state === ConnectionState.CONNECTED) {
       const properties: Properties | undefined = this.problemInfo
         ? { reasonString: why }
@@ -349,7 +357,7 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
 
   onStreamClose(): void {
     deadlines.cancel(this);
-    if (this.state !== ConnectionState.CLOSED) this.close("connection lost", true);
+    if (this.state !== ConnectionState.CLOSED) this.close(CONNECTION_LOST, true);
     this.broker.onStreamGone(this);
   }
 

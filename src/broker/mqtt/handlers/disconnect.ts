@@ -18,5 +18,6 @@ export function handleDisconnect(conn: MqttConnection, packet: DisconnectPacket)
   }
   const withWill = packet.reasonCode === ReasonCode.DISCONNECT_WITH_WILL;
   if (!withWill) conn.disconnectedCleanly = true;
+  conn.clientDisconnected = true;
   conn.close(withWill ? "client disconnected with will" : "client disconnected", withWill);
 }
