@@ -46,6 +46,12 @@ export interface ConnectionDependencies {
   handlers: ReadonlyMap<number, BoundHandler>;
   logger: Logger;
   maxRequestBytes: number;
+  /** Told each request's API key and how long it took to answer (seconds). */
+  requestTiming: RequestTiming;
+}
+
+export interface RequestTiming {
+  observe(apiKey: number, seconds: number): void;
 }
 
 export class KafkaConnection {
@@ -212,7 +218,11 @@ export class KafkaConnection {
     let header: RequestHeader | null = null;
     try {
       header = decodeRequestHeader(reader);
-      return await this.#dispatch(header, reader, release);
+      const started = performance.now();
+      const result = await this.#dispatch(header, reader, release);
+      const seconds = (performance.now() - started) / 1000;
+      this.#deps.requestTiming.observe(header.requestApiKey, seconds);
+      return result;
     } catch (err) {
       const fields = {
         api: header === null ? undefined : apiName(header.requestApiKey),

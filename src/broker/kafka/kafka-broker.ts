@@ -9,7 +9,7 @@ import type { Config } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { LogOptions } from "../../storage/log/index.ts";
 import { type ListenerAddress, listenOn } from "../listen.ts";
-import { KafkaConnection } from "./connection.ts";
+import { KafkaConnection, type RequestTiming } from "./connection.ts";
 import { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import { OffsetStore } from "./groups/offset-store.ts";
 import type { KafkaSettings } from "./handler-context.ts";
@@ -22,6 +22,8 @@ export class KafkaBroker {
   readonly store: TopicStore;
   readonly offsets: OffsetStore;
   readonly groups: CoordinatorShell;
+  /** Per-request timing; a no-op until the node's metrics install an observer. */
+  readonly requestTiming: RequestTiming;
   readonly #server: Server;
   readonly #connections: Set<KafkaConnection>;
 
@@ -32,7 +34,9 @@ export class KafkaBroker {
     groups: CoordinatorShell,
     server: Server,
     connections: Set<KafkaConnection>,
+    requestTiming: RequestTiming,
   ) {
+    this.requestTiming = requestTiming;
     this.address = address;
     this.store = store;
     this.offsets = offsets;
@@ -73,6 +77,7 @@ export class KafkaBroker {
       advertisedHost: kafka.advertised_host,
       advertisedPort: kafka.advertised_port,
     };
+    const requestTiming: RequestTiming = { observe: () => {} };
     const deps = {
       settings,
       store,
@@ -82,6 +87,7 @@ export class KafkaBroker {
       handlers: buildHandlers(),
       logger,
       maxRequestBytes: kafka.max_request_bytes,
+      requestTiming,
     };
     const connections = new Set<KafkaConnection>();
     const server = createServer({ noDelay: true }, (socket) => {
@@ -105,7 +111,7 @@ export class KafkaBroker {
         "kafka",
         logger,
       );
-      return new KafkaBroker(address, store, offsets, groups, server, connections);
+      return new KafkaBroker(address, store, offsets, groups, server, connections, requestTiming);
     } catch (err) {
       groups.stop();
       await store.close();

@@ -9,7 +9,9 @@
  * the next append after the fault clears succeeds. If the cut itself fails it is retried before
  * the next write, which therefore never lands after stray bytes.
  */
+
 import { assert, ErrorCode } from "../../errors.ts";
+import { ioTiming } from "./io-timing.ts";
 import type { LogOptions } from "./options.ts";
 import { setBaseOffset } from "./record-batch.ts";
 import type { StorageLogger } from "./recovery.ts";
@@ -203,8 +205,14 @@ export class GroupCommitter {
     const buffers: Buffer[] = [];
     for (let k = from; k < end; k++) buffers.push(group[k].batch);
     try {
+      const started = performance.now();
       await segment.write(buffers);
-      if (this.#options.fsync_policy === "always") await segment.sync();
+      const written = performance.now();
+      ioTiming.write((written - started) / 1000);
+      if (this.#options.fsync_policy === "always") {
+        await segment.sync();
+        ioTiming.fsync((performance.now() - written) / 1000);
+      }
     } catch (error) {
       this.#truncatePending = segment;
       await this.#cutBackPending().catch((cutError: unknown) => {
@@ -257,7 +265,11 @@ export class GroupCommitter {
     try {
       // Never make the bytes of a failed write durable: cut them first.
       await this.#cutBackPending();
-      if (this.#dirty || waiters.length > 0) await this.#target.active().sync();
+      if (this.#dirty || waiters.length > 0) {
+        const started = performance.now();
+        await this.#target.active().sync();
+        ioTiming.fsync((performance.now() - started) / 1000);
+      }
       this.#dirty = false;
       for (const waiter of waiters) waiter.resolve();
     } catch (error) {
