@@ -233,6 +233,10 @@ export const KafkaSchema = z.strictObject({
   group_min_session_timeout_ms: intRange(1, 3_600_000, " (milliseconds)").default(6000),
   group_max_session_timeout_ms: intRange(1, 3_600_000, " (milliseconds)").default(1_800_000),
   group_initial_rebalance_delay_ms: intRange(0, 300_000, " (milliseconds)").default(3000),
+  offsets_retention_ms: intRange(1000, 31_536_000_000, " (milliseconds)").default(604_800_000),
+  offsets_retention_check_interval_ms: intRange(100, 86_400_000, " (milliseconds)").default(
+    600_000,
+  ),
 });
 
 export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const;

@@ -17,6 +17,12 @@ import { buildHandlers } from "./handlers/index.ts";
 import { ProducerStates } from "./producers/producer-states.ts";
 import { TopicStore } from "./topic-store.ts";
 
+interface OffsetExpirySettings {
+  retentionMs: number;
+  checkIntervalMs: number;
+  logger: Logger;
+}
+
 export class KafkaBroker {
   readonly address: ListenerAddress;
   readonly store: TopicStore;
@@ -25,6 +31,7 @@ export class KafkaBroker {
   /** Per-request timing; a no-op until the node's metrics install an observer. */
   readonly requestTiming: RequestTiming;
   readonly #server: Server;
+  readonly #expiryTimer: NodeJS.Timeout;
   readonly #connections: Set<KafkaConnection>;
 
   private constructor(
@@ -35,6 +42,7 @@ export class KafkaBroker {
     server: Server,
     connections: Set<KafkaConnection>,
     requestTiming: RequestTiming,
+    settings: OffsetExpirySettings,
   ) {
     this.requestTiming = requestTiming;
     this.address = address;
@@ -43,6 +51,25 @@ export class KafkaBroker {
     this.groups = groups;
     this.#server = server;
     this.#connections = connections;
+    this.#expiryTimer = setInterval(() => void this.#expireOffsets(), settings.checkIntervalMs);
+    this.#expiryTimer.unref();
+    this.#offsetRetentionMs = settings.retentionMs;
+    this.#logger = settings.logger;
+  }
+
+  readonly #offsetRetentionMs: number;
+  readonly #logger: Logger;
+
+  /** Offsets of groups without members expire offsets_retention_ms after their last commit. */
+  async #expireOffsets(): Promise<void> {
+    const coordinator = this.groups.coordinator;
+    const isEmpty = (groupId: string) => (coordinator.group(groupId)?.members.size ?? 0) === 0;
+    try {
+      const expired = await this.offsets.expire(Date.now(), this.#offsetRetentionMs, isEmpty);
+      if (expired.length > 0) this.#logger.info({ groups: expired }, "committed offsets expired");
+    } catch (err) {
+      this.#logger.warn({ err }, "expiring committed offsets failed; retried later");
+    }
   }
 
   static async start(config: Config, logger: Logger): Promise<KafkaBroker> {
@@ -111,7 +138,11 @@ export class KafkaBroker {
         "kafka",
         logger,
       );
-      return new KafkaBroker(address, store, offsets, groups, server, connections, requestTiming);
+      return new KafkaBroker(address, store, offsets, groups, server, connections, requestTiming, {
+        retentionMs: kafka.offsets_retention_ms,
+        checkIntervalMs: kafka.offsets_retention_check_interval_ms,
+        logger,
+      });
     } catch (err) {
       groups.stop();
       await store.close();
@@ -122,6 +153,7 @@ export class KafkaBroker {
 
   /** Stops accepting, ends every connection (long polls return), then closes the logs. */
   async stop(): Promise<void> {
+    clearInterval(this.#expiryTimer);
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const connection of this.#connections) connection.destroy();
     this.#connections.clear();

@@ -115,6 +115,8 @@ const EXPECTED_DEFAULTS: Config = {
     group_min_session_timeout_ms: 6000,
     group_max_session_timeout_ms: 1800000,
     group_initial_rebalance_delay_ms: 3000,
+    offsets_retention_ms: 604800000,
+    offsets_retention_check_interval_ms: 600000,
   },
   mqtt_sys: { enable: true, interval_ms: 10000, client_events: true },
   bridge: { mqtt_to_kafka: [], kafka_to_mqtt: [] },
@@ -408,6 +410,8 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
   "kafka.retention_bytes": { values: [-2], allowed: "an integer >= -1" },
   "kafka.group_min_session_timeout_ms": { values: [0, 3_600_001], allowed: "an integer from 1" },
   "kafka.group_max_session_timeout_ms": { values: [0, 3_600_001], allowed: "an integer from 1" },
+  "kafka.offsets_retention_ms": { values: [999, "7d"], allowed: "an integer from 1000" },
+  "kafka.offsets_retention_check_interval_ms": { values: [99], allowed: "an integer from 100" },
   "kafka.group_initial_rebalance_delay_ms": {
     values: [-1, 300_001],
     allowed: "an integer from 0",

@@ -124,6 +124,42 @@ export class OffsetStore {
     return id;
   }
 
+  /**
+   * Removes every offset of the groups `expirable` accepts (those without members) whose
+   * newest commit is older than `retentionMs`, as Kafka's offsets.retention.minutes does for
+   * empty groups. Returns the ids of the groups removed.
+   */
+  async expire(
+    nowMs: number,
+    retentionMs: number,
+    expirable: (groupId: string) => boolean,
+  ): Promise<string[]> {
+    const expired: string[] = [];
+    const doomed: StoredKey[] = [];
+    for (const [groupId, topics] of this.#cache) {
+      let newestMs = 0;
+      for (const partitions of topics.values()) {
+        for (const value of partitions.values()) {
+          if (value.commitTimestampMs > newestMs) newestMs = value.commitTimestampMs;
+        }
+      }
+      if (nowMs - newestMs < retentionMs || !expirable(groupId)) continue;
+      expired.push(groupId);
+      for (const [topic, partitions] of topics) {
+        for (const partition of partitions.keys()) doomed.push([groupId, topic, partition]);
+      }
+    }
+    if (doomed.length === 0) return expired;
+    await lmdbWrite(
+      this.#env.transaction(() => {
+        for (const key of doomed) void this.#offsets.remove(key);
+      }),
+    );
+    await lmdbWrite(this.#env.flushed);
+    for (const groupId of expired) this.#cache.delete(groupId);
+    return expired;
+  }
+
   async close(): Promise<void> {
     await this.#env.close();
   }
