@@ -3,10 +3,13 @@
  * callback, from BrokerStats and the session map: the MQTT hot path only bumps plain numbers
  * and pays nothing for metrics.
  */
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { KafkaBroker } from "../broker/kafka/kafka-broker.ts";
 import type { MqttBroker } from "../broker/mqtt/broker.ts";
 import { DISCONNECT_REASONS, type DisconnectCounts } from "../broker/mqtt/disconnect-reasons.ts";
 import type { BrokerStats } from "../broker/mqtt/stats.ts";
+import { apiName } from "../protocol/kafka/api-keys.ts";
+import { ioTiming } from "../storage/log/io-timing.ts";
 
 type StatName = {
   [K in keyof BrokerStats]: BrokerStats[K] extends number ? K : never;
@@ -42,6 +45,22 @@ const COUNTERS: ReadonlyArray<[name: string, help: string, stat: StatName]> = [
     "Publishes, subscriptions and wills refused by the ACL",
     "aclDenied",
   ],
+  ["robustmq_delayed_published_total", "Delayed messages published once due", "delayedPublished"],
+  [
+    "robustmq_delayed_invalid_total",
+    "Delayed publishes refused: malformed $delayed/ topic",
+    "delayedInvalid",
+  ],
+  [
+    "robustmq_delayed_quota_exceeded_total",
+    "Delayed publishes refused: mqtt_delayed.max_messages waiting",
+    "delayedQuotaExceeded",
+  ],
+  [
+    "robustmq_delayed_expired_total",
+    "Delayed messages whose Message Expiry passed while they waited",
+    "delayedExpired",
+  ],
 ];
 
 /** Dropped-message counters, by the `reason` label. */
@@ -53,6 +72,7 @@ const DROP_REASONS: ReadonlyArray<[reason: string, stat: StatName]> = [
   ["too_large", "droppedTooLarge"],
   ["not_authorized", "droppedNotAuthorized"],
   ["payload_format", "droppedPayloadFormat"],
+  ["schema_invalid", "droppedSchemaInvalid"],
 ];
 
 export const DROP_REASON_LABELS = DROP_REASONS.map(([reason]) => reason);
@@ -158,12 +178,19 @@ function registerGauges(registry: Registry, broker: MqttBroker): void {
     () => broker.router.subscriptionCount,
   );
   gauge("robustmq_retained_messages", "Retained messages stored", () => broker.retained.size);
+  gauge("robustmq_alarms_active", "System alarms active now (memory, CPU)", () => {
+    return broker.alarms?.monitor.activeCount ?? 0;
+  });
   gauge("robustmq_inflight_messages", "QoS 1/2 messages sent, not yet acknowledged", () => {
     return sessionTotals(broker).inflight;
   });
   gauge("robustmq_queued_messages", "Messages waiting in session queues", () => {
     return sessionTotals(broker).queued;
   });
+  const delayed = broker.delayed;
+  if (delayed !== null) {
+    gauge("robustmq_delayed_messages", "Delayed messages waiting", () => delayed.size);
+  }
   if (broker.persistence === null) return;
   const persistence = broker.persistence;
   gauge(
@@ -188,14 +215,62 @@ function registerGauges(registry: Registry, broker: MqttBroker): void {
 }
 
 /** The registry behind /metrics: Node's default metrics plus the broker's (when it runs). */
-export function createMetricsRegistry(broker: MqttBroker | null): Registry {
+export function createMetricsRegistry(
+  broker: MqttBroker | null,
+  kafka: KafkaBroker | null = null,
+): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registerStorageTimings(registry);
   if (broker !== null) {
     registerCounters(registry, broker.stats);
     registerQosCounters(registry, broker.stats);
     registerDisconnectReasons(registry, broker.disconnectCounts);
     registerGauges(registry, broker);
   }
+  if (kafka !== null) registerKafkaTimings(registry, kafka);
   return registry;
+}
+
+/** Disk latencies span 0.1 ms (page cache) to a second (a stalled disk). */
+const IO_SECONDS_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+];
+
+/** Every log's group-commit writes and fsyncs (src/storage/log/io-timing.ts). */
+function registerStorageTimings(registry: Registry): void {
+  const write = new Histogram({
+    name: "robustmq_storage_write_seconds",
+    help: "Duration of the log's group-commit writes",
+    buckets: IO_SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const fsync = new Histogram({
+    name: "robustmq_storage_fsync_seconds",
+    help: "Duration of the log's fsyncs",
+    buckets: IO_SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  ioTiming.write = (seconds) => write.observe(seconds);
+  ioTiming.fsync = (seconds) => fsync.observe(seconds);
+}
+
+/** Kafka requests by API: the histogram's _count is the request count (rate() gives the rate). */
+function registerKafkaTimings(registry: Registry, kafka: KafkaBroker): void {
+  const duration = new Histogram({
+    name: "robustmq_kafka_request_duration_seconds",
+    help: "Kafka requests by API, from decoding to the answer being ready",
+    labelNames: ["api"],
+    buckets: IO_SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const names = new Map<number, string>();
+  kafka.requestTiming.observe = (apiKey, seconds) => {
+    let api = names.get(apiKey);
+    if (api === undefined) {
+      api = apiName(apiKey);
+      names.set(apiKey, api);
+    }
+    duration.observe({ api }, seconds);
+  };
 }

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { MqttBroker } from "../broker/mqtt/broker.ts";
+import type { Session } from "../broker/mqtt/session.ts";
 import { BrokerStats } from "../broker/mqtt/stats.ts";
 import { validateTopicFilter, validateTopicName } from "../broker/mqtt/topic.ts";
 import { ErrorCode } from "../errors.ts";
@@ -33,6 +34,7 @@ import {
   matchingRetained,
   paginate,
   type SubscriptionView,
+  sessionPage,
   sessionView,
   sortedSessions,
   subscriptionViews,
@@ -72,13 +74,13 @@ function registerClientRoutes(app: FastifyInstance, broker: MqttBroker): void {
     },
     async (request) => {
       const { clientId, username, connected, limit, offset } = request.query;
-      const sessions = sortedSessions(broker, (s) => {
+      const keep = (s: Session) => {
         if (clientId !== undefined && s.clientId !== clientId) return false;
         const conn = liveConnection(s);
         if (connected !== undefined && (conn !== null) !== connected) return false;
         return username === undefined || conn?.username === username;
-      });
-      const page = paginate(sessions, offset, limit);
+      };
+      const page = sessionPage(broker, keep, offset, limit);
       return { data: page.data.map(clientView), meta: page.meta };
     },
   );
@@ -144,11 +146,11 @@ function registerSessionRoutes(app: FastifyInstance, broker: MqttBroker): void {
     },
     async (request) => {
       const { clientId, connected, limit, offset } = request.query;
-      const sessions = sortedSessions(broker, (s) => {
+      const keep = (s: Session) => {
         if (clientId !== undefined && s.clientId !== clientId) return false;
         return connected === undefined || (liveConnection(s) !== null) === connected;
-      });
-      const page = paginate(sessions, offset, limit);
+      };
+      const page = sessionPage(broker, keep, offset, limit);
       return { data: page.data.map(sessionView), meta: page.meta };
     },
   );
@@ -259,6 +261,7 @@ function registerStatsRoute(app: FastifyInstance, broker: MqttBroker): void {
         retained: broker.retained.size,
         inflight,
         queued,
+        delayed: broker.delayed?.size ?? 0,
         counters,
       };
     },

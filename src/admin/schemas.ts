@@ -214,6 +214,7 @@ export function statsSchema(counterNames: readonly string[]): Schema {
     retained: int,
     inflight: int,
     queued: int,
+    delayed: int,
     counters: object(counters),
   });
 }

@@ -15,10 +15,14 @@ import type { AdminCredentials } from "./credentials.ts";
 import { formatSchemaErrors, makeErrorHandler, sendError } from "./http-errors.ts";
 import { ADMIN_BODY_BYTES_MAX, LOGINS_IN_FLIGHT_MAX } from "./limits.ts";
 import { createMetricsRegistry } from "./metrics.ts";
+import { registerDelayedRoutes } from "./routes-delayed.ts";
 import { registerMqttRoutes } from "./routes-mqtt.ts";
 import { type NodeInfo, registerNodeRoutes, uptimeS } from "./routes-node.ts";
+import { registerObservabilityRoutes } from "./routes-observability.ts";
+import { registerRuleRoutes } from "./routes-rules.ts";
 import { registerSecurityRoutes } from "./routes-security.ts";
 import { registerKafkaRoutes, registerMqttStorageRoutes } from "./routes-storage.ts";
+import { registerTopicRoutes } from "./routes-topics.ts";
 import { errorSchema, healthSchema, loginBody, loginReply } from "./schemas.ts";
 import { registerDashboard } from "./static.ts";
 import { bearerToken, TokenStore } from "./tokens.ts";
@@ -71,8 +75,17 @@ export async function buildAdminApp(options: AdminServerOptions): Promise<Fastif
       api.addHook("onRequest", requireToken);
       registerNodeRoutes(api, node);
       if (broker !== null) registerMqttRoutes(api, broker);
+      if (broker !== null) registerTopicRoutes(api, broker);
+      if (broker !== null) registerObservabilityRoutes(api, broker, logger);
       const security = broker?.security ?? null;
       if (security !== null) registerSecurityRoutes(api, security, logger);
+      const rewrite = broker?.topicRewrite ?? null;
+      const autoSubscribe = broker?.autoSubscribe ?? null;
+      if (rewrite !== null && autoSubscribe !== null) {
+        registerRuleRoutes(api, rewrite.rules, autoSubscribe.rules, logger);
+      }
+      const delayed = broker?.delayed ?? null;
+      if (delayed !== null) registerDelayedRoutes(api, delayed, logger);
       const persistence = broker?.persistence ?? null;
       if (broker !== null && persistence !== null) {
         registerMqttStorageRoutes(api, persistence, () => countPersistent(broker));
@@ -144,7 +157,7 @@ function registerOpenRoutes(
       return { token: issued.token, expiresAt: new Date(issued.expiresAtMs).toISOString() };
     },
   );
-  const registry = createMetricsRegistry(broker);
+  const registry = createMetricsRegistry(broker, options.kafka ?? null);
   app.get(
     "/metrics",
     {

@@ -28,6 +28,7 @@ export const DASHBOARD_ROUTES: readonly string[] = [
   "/clients",
   "/sessions",
   "/subscriptions",
+  "/topics",
   "/retained",
   "/storage",
   "/security",

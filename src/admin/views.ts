@@ -9,6 +9,7 @@ import type { Message } from "../broker/mqtt/message.ts";
 import type { Session } from "../broker/mqtt/session.ts";
 import { ReasonCode } from "../protocol/mqtt/constants.ts";
 import { PAYLOAD_PREVIEW_BYTES_MAX } from "./limits.ts";
+import { type Compare, sortedWindow } from "./page-select.ts";
 
 /** Session Expiry Interval meaning "never expires" [MQTT-3.1.2-... 0xFFFFFFFF]. */
 const EXPIRY_NEVER_S = 0xffffffff;
@@ -154,6 +155,36 @@ export function paginate<T>(items: T[], offset: number, limit: number): Page<T> 
 
 export function byClientId(a: { clientId: string }, b: { clientId: string }): number {
   return a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0;
+}
+
+/**
+ * One page of `items` in `compare` order: the page is selected, not the whole list sorted
+ * (page-select.ts), which keeps a page of 100,000 sessions cheap. Reorders `items`.
+ */
+export function sortedPage<T>(
+  items: T[],
+  compare: Compare<T>,
+  offset: number,
+  limit: number,
+): Page<T> {
+  const data = sortedWindow(items, compare, offset, limit);
+  const end = offset + data.length;
+  return {
+    data,
+    meta: { total: items.length, offset, limit, nextOffset: end < items.length ? end : null },
+  };
+}
+
+/** One page of the sessions `keep` accepts, by client id (offsets stay meaningful). */
+export function sessionPage(
+  broker: MqttBroker,
+  keep: (s: Session) => boolean,
+  offset: number,
+  limit: number,
+): Page<Session> {
+  const sessions: Session[] = [];
+  for (const session of broker.sessions.values()) if (keep(session)) sessions.push(session);
+  return sortedPage(sessions, byClientId, offset, limit);
 }
 
 /** Sessions sorted by client id, so offsets stay meaningful between pages. */

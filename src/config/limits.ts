@@ -21,6 +21,10 @@ export const THROTTLE_WAIT_MS_MAX = 2000;
 export const PACKET_ID_MAX = 65_535;
 /** Longest delay setTimeout honours (a longer one fires after 1 ms): longer waits re-arm. */
 export const TIMER_DELAY_MS_MAX = 2 ** 31 - 1;
+/** Delayed publish (`$delayed/`): longest delay, in seconds (as EMQX: 2^32-1 ms, ~49.7 days). */
+export const DELAYED_DELAY_S_MAX = 4_294_967;
+/** Due delayed messages published in one turn; more wait for the next turn (I/O between). */
+export const DELAYED_PUBLISHES_PER_TURN_MAX = 1000;
 
 assert(FLUSH_CONCAT_BYTES_MAX >= 64 * 1024, "flush batches must hold many small packets");
 assert(CLOSE_LINGER_MS < SHUTDOWN_TIMEOUT_MS, "shutdown must outwait a closing connection");

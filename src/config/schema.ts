@@ -9,10 +9,17 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { topicNameProblem } from "../broker/kafka/topic-names.ts";
+import { CONFIG_RULES_MAX } from "../broker/mqtt/rules/limits.ts";
+import {
+  AutoSubscribeRuleSpecSchema,
+  RewriteRuleSpecSchema,
+} from "../broker/mqtt/rules/rule-schema.ts";
+import { SLOW_SUBS_TOP_K_MAX } from "../broker/mqtt/slow-subs.ts";
 import { validateTopicFilter } from "../broker/mqtt/topic.ts";
 import { AclRuleSpecSchema } from "../security/acl/rule-schema.ts";
 import { AUTHENTICATOR_NAMES } from "../security/types.ts";
 import { FSYNC_POLICIES } from "../storage/log/options.ts";
+import { DELAYED_DELAY_S_MAX } from "./limits.ts";
 
 /** What a key accepts, phrased to follow "must be ..." in an error message. */
 export interface KeyDoc {
@@ -380,6 +387,108 @@ export const MqttFlappingSchema = z.strictObject({
   ban_s: intRange(1, 31_536_000, " (seconds)").default(300),
 });
 
+/** Slow-subscription statistics; off by default (a clock read per ack). */
+export const MqttSlowSubsSchema = z.strictObject({
+  enable: flag().default(false),
+  threshold_ms: intRange(1, 3_600_000, " (milliseconds)").default(500),
+  top_k: intRange(1, SLOW_SUBS_TOP_K_MAX).default(10),
+  expire_s: intRange(1, 86_400, " (seconds)").default(300),
+});
+
+/** A share in (0, 1]: a memory watermark (of total memory) or a CPU one (of one core). */
+function fraction(allowed: string) {
+  return z.number().gt(0).lte(1).register(keyDocs, { allowed });
+}
+
+/** System alarms (src/broker/mqtt/alarms.ts): each low watermark clears below its high one. */
+export const MqttAlarmsSchema = z
+  .strictObject({
+    enable: flag().default(true),
+    check_interval_ms: intRange(100, 3_600_000, " (milliseconds)").default(10_000),
+    memory_high_watermark: fraction("a number above 0 and at most 1").default(0.8),
+    memory_low_watermark: fraction(
+      "a number above 0 and at most 1, below memory_high_watermark",
+    ).default(0.7),
+    cpu_high_watermark: fraction("a number above 0 and at most 1").default(0.8),
+    cpu_low_watermark: fraction("a number above 0 and at most 1, below cpu_high_watermark").default(
+      0.6,
+    ),
+  })
+  .superRefine((alarms, ctx) => {
+    for (const kind of ["memory", "cpu"] as const) {
+      const low = alarms[`${kind}_low_watermark`];
+      const high = alarms[`${kind}_high_watermark`];
+      // A high watermark that is itself invalid is reported on its own key, once.
+      if (!(high > 0 && high <= 1) || low < high) continue;
+      const path = [`${kind}_low_watermark`];
+      ctx.addIssue({ code: "custom", path, input: low, message: `below ${kind}_high_watermark` });
+    }
+  });
+
+/** JSON text that can be a JSON Schema: an object or a boolean. */
+function isSchemaText(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "boolean" || (typeof value === "object" && value !== null);
+  } catch {
+    return false;
+  }
+}
+
+const SchemaRuleSchema = z
+  .strictObject({
+    topic: z.string().refine(validateTopicFilter),
+    schema_file: z.string().min(1).optional(),
+    schema: z.string().refine(isSchemaText).optional(),
+  })
+  .refine((rule) => (rule.schema_file === undefined) !== (rule.schema === undefined));
+
+/** Payload JSON Schema validation on PUBLISH (src/broker/mqtt/schema-validation.ts). */
+export const MqttSchemaValidationSchema = z.strictObject({
+  rules: z
+    .array(SchemaRuleSchema)
+    .register(keyDocs, {
+      allowed:
+        "a list of tables, each with topic (an MQTT topic filter) and exactly one of schema_file (a JSON Schema file) or schema (JSON Schema text)",
+    })
+    .default([]),
+});
+
+/** Delayed publish, `$delayed/{seconds}/{topic}` (docs/mqtt.md#delayed-publish). */
+export const MqttDelayedSchema = z.strictObject({
+  enable: flag().default(true),
+  max_delay_s: intRange(1, DELAYED_DELAY_S_MAX, " (seconds)").default(DELAYED_DELAY_S_MAX),
+  max_messages: intRange(1, 100_000_000).default(100_000),
+});
+
+/** `$exclusive/` and `$queue/` subscriptions (docs/mqtt.md#queue-and-exclusive-subscriptions). */
+export const MqttSubscriptionsSchema = z.strictObject({
+  exclusive_enable: flag().default(true),
+  queue_enable: flag().default(true),
+});
+
+/** Topic rewrite rules from the config file, before those added at run time (docs/mqtt.md). */
+export const MqttTopicRewriteSchema = z.strictObject({
+  rules: z
+    .array(RewriteRuleSpecSchema)
+    .max(CONFIG_RULES_MAX)
+    .register(keyDocs, {
+      allowed: `a list of at most ${CONFIG_RULES_MAX} tables, each with action ("publish"/"subscribe"/"all"), source_topic (a topic filter), re (a regular expression) and dest_topic (a topic that may hold $1..$9)`,
+    })
+    .default([]),
+});
+
+/** Auto-subscribe rules from the config file, before those added at run time (docs/mqtt.md). */
+export const MqttAutoSubscribeSchema = z.strictObject({
+  rules: z
+    .array(AutoSubscribeRuleSpecSchema)
+    .max(CONFIG_RULES_MAX)
+    .register(keyDocs, {
+      allowed: `a list of at most ${CONFIG_RULES_MAX} tables, each with topic (a topic filter, may hold %u and %c), optional qos (0, 1 or 2), no_local, retain_as_published (true or false) and retain_handling (0, 1 or 2)`,
+    })
+    .default([]),
+});
+
 const SECTIONS = {
   network: NetworkSchema,
   mqtt_protocol_config: MqttProtocolConfigSchema,
@@ -400,6 +509,13 @@ const SECTIONS = {
   mqtt_auth_http: MqttAuthHttpSchema,
   mqtt_acl: MqttAclSchema,
   mqtt_flapping: MqttFlappingSchema,
+  mqtt_slow_subs: MqttSlowSubsSchema,
+  mqtt_alarms: MqttAlarmsSchema,
+  mqtt_schema_validation: MqttSchemaValidationSchema,
+  mqtt_delayed: MqttDelayedSchema,
+  mqtt_subscriptions: MqttSubscriptionsSchema,
+  mqtt_topic_rewrite: MqttTopicRewriteSchema,
+  mqtt_auto_subscribe: MqttAutoSubscribeSchema,
 } as const;
 for (const [name, schema] of Object.entries(SECTIONS)) {
   keyDocs.add(schema, { allowed: `a table (a [${name}] section)` });
@@ -433,6 +549,13 @@ export const ConfigSchema = z.strictObject({
   mqtt_auth_http: MqttAuthHttpSchema.prefault({}),
   mqtt_acl: MqttAclSchema.prefault({}),
   mqtt_flapping: MqttFlappingSchema.prefault({}),
+  mqtt_slow_subs: MqttSlowSubsSchema.prefault({}),
+  mqtt_alarms: MqttAlarmsSchema.prefault({}),
+  mqtt_schema_validation: MqttSchemaValidationSchema.prefault({}),
+  mqtt_delayed: MqttDelayedSchema.prefault({}),
+  mqtt_subscriptions: MqttSubscriptionsSchema.prefault({}),
+  mqtt_topic_rewrite: MqttTopicRewriteSchema.prefault({}),
+  mqtt_auto_subscribe: MqttAutoSubscribeSchema.prefault({}),
 });
 
 /** The validated configuration, keys exactly as written in TOML. */

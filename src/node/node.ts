@@ -3,7 +3,10 @@ import type { AdminServer } from "../admin/listener.ts";
 import { robustmqVersion } from "../admin/version.ts";
 import type { Bridge } from "../bridge/bridge.ts";
 import type { KafkaBroker } from "../broker/kafka/kafka-broker.ts";
+import { pickWatermarks } from "../broker/mqtt/alarms/monitor.ts";
+import { Alarms } from "../broker/mqtt/alarms.ts";
 import { MqttBroker } from "../broker/mqtt/broker.ts";
+import { DelayedPublisher } from "../broker/mqtt/delayed/publisher.ts";
 import {
   type ListenerAddress,
   type MqttListenerName,
@@ -12,6 +15,8 @@ import {
 } from "../broker/mqtt/listener.ts";
 import { MqttPersistence } from "../broker/mqtt/persistence/persistence.ts";
 import { attachPersistence } from "../broker/mqtt/persistence/restore.ts";
+import { TopicRules } from "../broker/mqtt/rules/store.ts";
+import { SlowSubs } from "../broker/mqtt/slow-subs.ts";
 import { SysTopics } from "../broker/mqtt/sys-topics.ts";
 import type { Config } from "../config/schema.ts";
 import { ErrorCode, RobustMQError } from "../errors.ts";
@@ -39,13 +44,23 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
   let mqttListeners: MqttListeners | null = null;
   let kafka: KafkaBroker | null = null;
   let bridge: Bridge | null = null;
+  let topicRules: TopicRules | null = null;
   let admin: AdminServer;
   try {
     if (config.roles.includes("broker")) {
       broker = new MqttBroker(config, logger.child({ component: "mqtt" }));
       await openSecurity(broker, config, logger);
+      topicRules = await openTopicRules(broker, config, logger);
       if (config.mqtt_persistence.enable) await openPersistence(broker, config, logger);
+      if (config.mqtt_delayed.enable) {
+        broker.delayed = DelayedPublisher.open(
+          broker,
+          config,
+          logger.child({ component: "delayed" }),
+        );
+      }
       if (config.mqtt_sys.enable) startSysTopics(broker, config);
+      await startObservability(broker, config, logger);
       if (config.kafka.enable) {
         kafka = await startKafka(config, logger);
         listeners.kafka = kafka.address;
@@ -53,15 +68,19 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
       bridge = await startBridgeIfConfigured(config, broker, kafka, logger);
       mqttListeners = await startMqttListeners(broker, config, logger);
       Object.assign(listeners, mqttListeners.addresses);
+      broker.delayed?.start(); // overdue ones go now, with the bridge and listeners up
     }
     admin = await startAdmin(config, logger, broker, kafka, startedAtMs, listeners);
   } catch (err) {
     await bridge?.stop();
     await kafka?.stop();
     mqttListeners?.close();
+    broker?.alarms?.stop();
     await broker?.shutdown();
+    await broker?.delayed?.close();
     await broker?.persistence?.close();
     await broker?.security?.close();
+    await topicRules?.close();
     throw err;
   }
   listeners.admin = admin.address;
@@ -85,9 +104,12 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
         await bridge?.stop();
         await kafka?.stop();
         mqttListeners?.close();
+        broker?.alarms?.stop();
         await broker?.shutdown();
+        await broker?.delayed?.close();
         await broker?.persistence?.close();
         await broker?.security?.close();
+        await topicRules?.close();
         logger.info("RobustMQ stopped");
       })();
       return stopping;
@@ -105,6 +127,49 @@ function startSysTopics(broker: MqttBroker, config: Config): void {
   );
   broker.sys = sys;
   sys.start(config.mqtt_sys.interval_ms);
+}
+
+/**
+ * Slow-subscription statistics, system alarms and payload schema rules (docs/mqtt.md), before
+ * any client can connect. Ajv loads only when there are schema rules.
+ */
+async function startObservability(
+  broker: MqttBroker,
+  config: Config,
+  logger: Logger,
+): Promise<void> {
+  const slow = config.mqtt_slow_subs;
+  if (slow.enable) {
+    const expireMs = slow.expire_s * 1000;
+    broker.slowSubs = new SlowSubs({ topK: slow.top_k, thresholdMs: slow.threshold_ms, expireMs });
+  }
+  const rules = config.mqtt_schema_validation.rules;
+  if (rules.length > 0) {
+    const { compileSchemaValidation } = await import("../broker/mqtt/schema-compile.ts");
+    broker.schemaValidation = compileSchemaValidation(rules);
+  }
+  const alarms = config.mqtt_alarms;
+  if (!alarms.enable) return;
+  const options = { checkIntervalMs: alarms.check_interval_ms, watermarks: pickWatermarks(alarms) };
+  broker.alarms = new Alarms(
+    broker,
+    config.broker_id,
+    options,
+    logger.child({ component: "alarms" }),
+  );
+  broker.alarms.start();
+}
+
+/** Topic rewrite and auto-subscribe rules (`<data_dir>/rules`), before any client connects. */
+async function openTopicRules(
+  broker: MqttBroker,
+  config: Config,
+  logger: Logger,
+): Promise<TopicRules> {
+  const rules = await TopicRules.open(config, logger.child({ component: "rules" }));
+  broker.topicRewrite = rules.rewrite;
+  broker.autoSubscribe = rules.autoSubscribe;
+  return rules;
 }
 
 /** Bans, authentication and ACL, before any client can connect. */

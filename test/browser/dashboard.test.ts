@@ -15,6 +15,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { IDisconnectPacket, MqttClient } from "mqtt";
 import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
+import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
+import { buildRecordBatch } from "../../src/storage/log/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import { createTopic } from "../helpers/kafka-wire.ts";
 import { ClientTracker, connectMqtt, withTimeout } from "../helpers/mqtt-clients.ts";
@@ -33,6 +35,9 @@ const ACL_TOPIC = "dash/acl/#";
 const DASH_USER = "dash-user";
 const DASH_USER_PASSWORD = "dash-Secret-1";
 const BANNED_BLOCK = "10.99.0.0/16";
+const GROUP_ID = "dash-readers";
+const GROUP_TOPIC = "dash-group-events";
+const TOPICS_PREFIX = "dash/topics";
 
 const screenshotsDir =
   process.env.UPDATE_SCREENSHOTS === "1"
@@ -52,6 +57,53 @@ async function waitFor<T>(what: string, read: () => Promise<T>, expected: T): Pr
 }
 
 const textOf = async (locator: Locator) => ((await locator.textContent()) ?? "").trim();
+const cellsOf = async (row: Locator) =>
+  (await row.locator(":scope > td").allTextContents()).map((t) => t.trim());
+
+/**
+ * Puts `records` records on partition 0 of `topic`, then commits `offset` for `groupId` as a
+ * standalone consumer (no membership: generation -1), so the group lags by records - offset.
+ */
+async function commitBehind(
+  kafka: WireClient,
+  topic: string,
+  groupId: string,
+  records: number,
+  offset: number,
+): Promise<void> {
+  const batch = Array.from({ length: records }, (_, i) => ({
+    timestamp: Date.now(),
+    key: null,
+    value: Buffer.from(`event ${i}`),
+  }));
+  const produced = await kafka.request(ApiKey.Produce, 8, {
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 5000,
+    topicData: [{ name: topic, partitionData: [{ index: 0, records: buildRecordBatch(batch) }] }],
+  });
+  assert.equal(produced.responses[0].partitionResponses[0].errorCode, 0, "produce");
+  const committed = await kafka.request(ApiKey.OffsetCommit, 7, {
+    groupId,
+    generationIdOrMemberEpoch: -1,
+    memberId: "",
+    groupInstanceId: null,
+    topics: [
+      {
+        name: topic,
+        partitions: [
+          {
+            partitionIndex: 0,
+            committedOffset: BigInt(offset),
+            committedLeaderEpoch: -1,
+            committedMetadata: null,
+          },
+        ],
+      },
+    ],
+  });
+  assert.equal(committed.topics[0].partitions[0].errorCode, 0, "offset commit");
+}
 
 describe("dashboard in chromium", () => {
   let broker: BrokerProcess;
@@ -250,6 +302,36 @@ describe("dashboard in chromium", () => {
     await shot("storage");
   });
 
+  test("the storage page lists Kafka consumer groups with their lag", async () => {
+    const groups = page.locator('[data-section="kafka-groups"]');
+    await groups.getByText("no consumer groups yet").waitFor();
+    const kafka = await WireClient.connect(broker.kafkaPort ?? 0);
+    try {
+      await createTopic(kafka, GROUP_TOPIC, 2);
+      await commitBehind(kafka, GROUP_TOPIC, GROUP_ID, 5, 2);
+    } finally {
+      kafka.close();
+    }
+    const row = groups.locator(`tr[data-row="${GROUP_ID}"]`);
+    await row.waitFor();
+    // Group, state, members, generation, total lag, partitions with a committed offset.
+    assert.deepEqual((await cellsOf(row)).slice(0, 6), [GROUP_ID, "Empty", "0", "0", "3", "1"]);
+    await row.getByRole("button", { name: "Offsets" }).click();
+    const partition = groups.locator(
+      `tr[data-detail="${GROUP_ID}"] tr[data-row="${GROUP_TOPIC}/0"]`,
+    );
+    await partition.waitFor();
+    // Topic, partition, committed offset, end offset, lag.
+    assert.deepEqual(await cellsOf(partition), [GROUP_TOPIC, "0", "2", "5", "3"]);
+    // Still open after the next reload (every 3 s), and the same as the API says.
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    assert.equal(await partition.count(), 1);
+    await groups.scrollIntoViewIfNeeded();
+    await shot("kafka-groups");
+    await row.getByRole("button", { name: "Hide offsets" }).click();
+    await waitFor("closed offsets", () => partition.count(), 0);
+  });
+
   test("a rejected token goes back to the login page", async () => {
     await page.evaluate(() => sessionStorage.setItem("robustmq.token", "not-a-token"));
     await page.reload();
@@ -344,6 +426,42 @@ describe("dashboard in chromium", () => {
     await banRow.getByRole("button", { name: "Lift" }).click();
     await waitFor("lifted ban row", () => banRow.count(), 0);
     assert.deepEqual(await apiGet("/banned"), []);
+  });
+
+  test("the topics page counts subscribers per filter and finds who a topic reaches", async () => {
+    const exact = `${TOPICS_PREFIX}/1/temp`;
+    const wildcard = `${TOPICS_PREFIX}/+/temp`;
+    const first = clients.mqtt(await connectMqtt(broker.url, { clientId: "dash-topics-a" }));
+    const second = clients.mqtt(await connectMqtt(broker.url, { clientId: "dash-topics-b" }));
+    await first.subscribeAsync([wildcard, `$share/ops/${exact}`], { qos: 0 });
+    await second.subscribeAsync([exact, `$share/ops/${exact}`], { qos: 0 });
+    await first.publishAsync(exact, "20.5", { qos: 1, retain: true });
+    await goTo("Topics", "/topics");
+    await search("filter", TOPICS_PREFIX);
+    const exactRow = page.locator(`tr[data-row="${exact}"]`);
+    await exactRow.waitFor();
+    await waitFor("rows for the prefix", () => page.locator("tbody tr").count(), 2);
+    // Filter, subscribers (the share group counts its 2 members), direct, groups, retained.
+    assert.deepEqual(await cellsOf(exactRow), [exact, "3", "1", "ops (2)", "yes"]);
+    const wildcardRow = page.locator(`tr[data-row="${wildcard}"]`);
+    assert.deepEqual(await cellsOf(wildcardRow), [wildcard, "1", "1", "—", "— (wildcard)"]);
+    assert.deepEqual(
+      (await apiGet(`/topics?filter=${encodeURIComponent(TOPICS_PREFIX)}`)).map((t) => [
+        t.filter,
+        t.subscribers,
+      ]),
+      [
+        [wildcard, 1],
+        [exact, 3],
+      ],
+    );
+    await shot("topics");
+    await search("filter", "");
+    await search("match", `${TOPICS_PREFIX}/2/temp`);
+    await waitFor("filters reaching .../2/temp", () => page.locator("tbody tr").count(), 1);
+    await wildcardRow.waitFor();
+    await search("match", "nobody/listens/here");
+    await page.getByText("no subscription reaches topic nobody/listens/here").waitFor();
   });
 
   test("an unreachable API is shown as such", async () => {

@@ -18,12 +18,15 @@ export function uniqueName(prefix: string): string {
 
 /** Connects with no automatic reconnect and a bounded connect timeout. */
 export function connectMqtt(url: string, options: IClientOptions = {}): Promise<MqttClient> {
-  return mqtt.connectAsync(url, {
+  const merged: IClientOptions = {
     reconnectPeriod: 0,
     connectTimeout: WAIT_TIMEOUT_MS,
     clientId: options.clientId ?? uniqueName("mqttjs"),
     ...options,
-  });
+  };
+  // Without retries, a socket the server closes before CONNACK must reject: mqtt.js otherwise
+  // leaves the promise pending forever when reconnecting is off.
+  return mqtt.connectAsync(url, merged, merged.reconnectPeriod !== 0);
 }
 
 /** Rejects with a clear message if `promise` does not settle within `timeoutMs`. */

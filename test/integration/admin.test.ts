@@ -598,6 +598,34 @@ describe("/metrics", () => {
     );
   });
 
+  test("storage write/fsync and Kafka request timings are histograms", async () => {
+    const before = await scrape();
+    // A persistent session's QoS 1 message is appended (and fsynced) to the MQTT log.
+    const clientId = uniqueName("metrics-io");
+    const durable = { clientId, protocolVersion: 5 as const, clean: false };
+    const sub = track.mqtt(
+      await connectMqtt(broker.url, { ...durable, properties: { sessionExpiryInterval: 60 } }),
+    );
+    await sub.subscribeAsync("metrics/io", { qos: 1 });
+    const pub = track.mqtt(await connectMqtt(broker.url));
+    await pub.publishAsync("metrics/io", "x", { qos: 1 });
+    const client = await WireClient.connect(broker.kafkaPort ?? 0);
+    try {
+      await createTopic(client, `metrics-io-${Date.now()}`);
+    } finally {
+      client.close();
+    }
+    const now = await scrape();
+    // A labelled series appears with its first observation.
+    const value = (text: string, series: string) =>
+      text.includes(`\n${series} `) ? sample(text, series) : 0;
+    const delta = (series: string) => value(now, series) - value(before, series);
+    assert.ok(delta("robustmq_storage_write_seconds_count") >= 1);
+    assert.ok(delta("robustmq_storage_fsync_seconds_count") >= 1);
+    assert.ok(delta('robustmq_kafka_request_duration_seconds_count{api="CreateTopics"}') >= 1);
+    assert.match(now, /^robustmq_storage_fsync_seconds_bucket\{le="0.001"\} \d+$/m);
+  });
+
   test("a message to an offline session's queue shows in robustmq_queued_messages", async () => {
     const clientId = uniqueName("metrics-q");
     const sub = await connectMqtt(broker.url, {

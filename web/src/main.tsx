@@ -11,6 +11,7 @@ import { SecurityPage } from "./pages/security.tsx";
 import { Sessions } from "./pages/sessions.tsx";
 import { Storage } from "./pages/storage.tsx";
 import { Subscriptions } from "./pages/subscriptions.tsx";
+import { Topics } from "./pages/topics.tsx";
 import { navigate, onLinkClick, usePath } from "./router.ts";
 import { LOGIN_PATH, ROUTES, type RoutePath } from "./routes.ts";
 import "./style.css";
@@ -20,6 +21,7 @@ const PAGES: Record<RoutePath, ComponentType> = {
   "/clients": Clients,
   "/sessions": Sessions,
   "/subscriptions": Subscriptions,
+  "/topics": Topics,
   "/retained": RetainedPage,
   "/storage": Storage,
   "/security": SecurityPage,

@@ -7,6 +7,7 @@ export const ROUTES = [
   { path: "/clients", title: "Clients" },
   { path: "/sessions", title: "Sessions" },
   { path: "/subscriptions", title: "Subscriptions" },
+  { path: "/topics", title: "Topics" },
   { path: "/retained", title: "Retained" },
   { path: "/storage", title: "Storage" },
   { path: "/security", title: "Security" },

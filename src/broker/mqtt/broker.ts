@@ -9,15 +9,22 @@ import type { Logger } from "../../log/logger.ts";
 import { type QoS, ReasonCode } from "../../protocol/mqtt/constants.ts";
 import type { Will } from "../../protocol/mqtt/packets.ts";
 import type { Security } from "../../security/security.ts";
+import type { Alarms } from "./alarms.ts";
 import type { EnhancedAuthenticator } from "./auth.ts";
 import { CONNECTION_LOST, ConnectionState, MqttConnection } from "./connection.ts";
+import type { DelayedPublisher } from "./delayed/publisher.ts";
 import { DisconnectCounts, disconnectReason } from "./disconnect-reasons.ts";
+import { ExclusiveClaims } from "./exclusive.ts";
 import { Message } from "./message.ts";
 import type { MqttPersistence } from "./persistence/persistence.ts";
 import { TokenBucket } from "./rate-limit.ts";
 import { RetainedStore } from "./retained.ts";
 import { Router, type SharedGroup } from "./router.ts";
+import type { AutoSubscribe } from "./rules/auto-subscriber.ts";
+import type { TopicRewrite } from "./rules/topic-rewrite.ts";
+import type { SchemaValidation } from "./schema-validation.ts";
 import { type Delivery, newDelivery, Session } from "./session.ts";
+import type { SlowSubs } from "./slow-subs.ts";
 import { BrokerStats } from "./stats.ts";
 import type { ClientEvent, SysTopics } from "./sys-topics.ts";
 
@@ -36,6 +43,8 @@ export class MqttBroker {
   readonly stats = new BrokerStats();
   readonly disconnectCounts = new DisconnectCounts();
   readonly sessions = new Map<string, Session>();
+  /** `$exclusive/` subscriptions: which session holds each filter (exclusive.ts). */
+  readonly exclusive = new ExclusiveClaims((s) => this.sessions.get(s.clientId) === s);
   readonly connections = new Set<MqttConnection>();
   readonly retained = new RetainedStore<Message>();
   readonly router: Router;
@@ -63,6 +72,18 @@ export class MqttBroker {
   sys: SysTopics | null = null;
   /** Bans, authentication and ACL (src/security/); null = everyone may do anything. */
   security: Security | null = null;
+  /** `$delayed/{seconds}/{topic}` (src/broker/mqtt/delayed/); null when mqtt_delayed is off. */
+  delayed: DelayedPublisher | null = null;
+  /** Slow-subscription statistics (slow-subs.ts); null when mqtt_slow_subs is off. */
+  slowSubs: SlowSubs | null = null;
+  /** Memory and CPU alarms (alarms.ts); null when mqtt_alarms is off. */
+  alarms: Alarms | null = null;
+  /** Payload JSON Schema rules (schema-validation.ts); null when there are none. */
+  schemaValidation: SchemaValidation | null = null;
+  /** Topic rewrite rules (rules/topic-rewrite.ts); null on a node without them. */
+  topicRewrite: TopicRewrite | null = null;
+  /** Auto-subscribe rules (rules/auto-subscriber.ts); null on a node without them. */
+  autoSubscribe: AutoSubscribe | null = null;
   /** Queue length at which an online subscriber makes its publishers wait. */
   readonly queueHighWater: number;
   readonly startedAtMs = Date.now();
@@ -136,6 +157,7 @@ export class MqttBroker {
   publish(message: Message, publisher: MqttConnection | null = null, inboundPacketId = 0): number {
     const stats = this.stats;
     stats.messagesIn++;
+    if (this.slowSubs !== null) message.receivedAtMs = Date.now();
     if (message.qos === 0) stats.messagesInQos0++;
     else if (message.qos === 1) stats.messagesInQos1++;
     else stats.messagesInQos2++;
@@ -492,6 +514,7 @@ export class MqttBroker {
       this.cancelWill(session);
       this.publishWill(pending.will, session.clientId); // [MQTT-3.1.3-9] session end fires it
     }
+    this.exclusive.releaseSession(session);
     for (const sub of session.subscriptionValues()) this.router.unsubscribe(session, sub);
     if (session.link === null) this.redistributeShared(session);
     session.clearAll();

@@ -31,6 +31,11 @@ export class Message {
   stored: Promise<number> | null;
   /** Appends of the MQTT -> Kafka bridge, when a rule matched. */
   bridged: Promise<unknown> | null;
+  /**
+   * When the broker took it in (ms since the epoch), for slow-subscription statistics; 0 when
+   * they are off (set by MqttBroker.publish, so it costs nothing then).
+   */
+  receivedAtMs: number;
   private compacted: boolean;
 
   constructor(
@@ -53,6 +58,7 @@ export class Message {
     this.logOffset = -1;
     this.stored = null;
     this.bridged = null;
+    this.receivedAtMs = 0;
     this.compacted = false;
   }
 

@@ -24,6 +24,8 @@ export class BrokerStats {
   droppedTooLarge = 0;
   droppedNotAuthorized = 0;
   droppedPayloadFormat = 0;
+  /** Publishes refused by [mqtt_schema_validation] (schema-validation.ts). */
+  droppedSchemaInvalid = 0;
   retainedRefused = 0;
   sessionsExpired = 0;
   willsPublished = 0;
@@ -33,4 +35,10 @@ export class BrokerStats {
   bannedRefused = 0;
   /** Publishes, subscriptions and wills the ACL refused. */
   aclDenied = 0;
+  /** Delayed publish (`$delayed/`): published once due; refused as malformed, over the limit. */
+  delayedPublished = 0;
+  delayedInvalid = 0;
+  delayedQuotaExceeded = 0;
+  /** Delayed messages whose Message Expiry passed while they waited: dropped. */
+  delayedExpired = 0;
 }

@@ -57,7 +57,8 @@ export class SysTopics {
       stats.droppedOffline +
       stats.droppedTooLarge +
       stats.droppedNotAuthorized +
-      stats.droppedPayloadFormat;
+      stats.droppedPayloadFormat +
+      stats.droppedSchemaInvalid;
     const values: Array<[string, string | number]> = [
       ["version", this.#version],
       ["uptime", Math.floor((Date.now() - broker.startedAtMs) / 1000)],

@@ -17,8 +17,12 @@ import {
   SESSION_COLUMNS,
   SUBSCRIPTION_COLUMNS,
 } from "./columns.ts";
+import { registerDelayedCommands } from "./delayed.ts";
+import { registerObservabilityCommands } from "./observability.ts";
 import { renderObject, renderPage, renderTable } from "./output.ts";
+import { registerRuleCommands } from "./rules.ts";
 import { registerSecurityCommands } from "./security.ts";
+import { registerTopicCommands } from "./topics.ts";
 
 const DEFAULT_SERVER = "http://127.0.0.1:58080";
 
@@ -251,4 +255,8 @@ export function registerCtlCommand(program: Command): void {
   registerRetained(ctl);
   registerStorage(ctl);
   registerSecurityCommands(ctl);
+  registerRuleCommands(ctl);
+  registerTopicCommands(ctl);
+  registerObservabilityCommands(ctl);
+  registerDelayedCommands(ctl);
 }

@@ -159,6 +159,20 @@ const EXPECTED_DEFAULTS: Config = {
   },
   mqtt_acl: { no_match: "allow", rules: [], cache_max_topics: 64 },
   mqtt_flapping: { enable: false, max_disconnects: 15, window_s: 60, ban_s: 300 },
+  mqtt_slow_subs: { enable: false, threshold_ms: 500, top_k: 10, expire_s: 300 },
+  mqtt_alarms: {
+    enable: true,
+    check_interval_ms: 10000,
+    memory_high_watermark: 0.8,
+    memory_low_watermark: 0.7,
+    cpu_high_watermark: 0.8,
+    cpu_low_watermark: 0.6,
+  },
+  mqtt_schema_validation: { rules: [] },
+  mqtt_delayed: { enable: true, max_delay_s: 4294967, max_messages: 100000 },
+  mqtt_subscriptions: { exclusive_enable: true, queue_enable: true },
+  mqtt_topic_rewrite: { rules: [] },
+  mqtt_auto_subscribe: { rules: [] },
 };
 
 describe("defaults", () => {
@@ -416,6 +430,36 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
     values: [-1, 300_001],
     allowed: "an integer from 0",
   },
+  "mqtt_delayed.enable": { values: ["yes", 1], allowed: "true or false" },
+  "mqtt_delayed.max_delay_s": {
+    values: [0, 4294968, 1.5],
+    allowed: "an integer from 1 to 4294967",
+  },
+  "mqtt_delayed.max_messages": { values: [0, "10"], allowed: "an integer from 1 to 100000000" },
+  "mqtt_subscriptions.exclusive_enable": { values: ["yes"], allowed: "true or false" },
+  "mqtt_subscriptions.queue_enable": { values: [0], allowed: "true or false" },
+  "mqtt_topic_rewrite.rules": {
+    values: [
+      [{ action: "publish", source_topic: "a/#", re: "^a/(.*)$" }],
+      [{ action: "move", source_topic: "a/#", re: "^a/(.*)$", dest_topic: "b/$1" }],
+      [{ action: "all", source_topic: "a/#/b", re: "^a$", dest_topic: "b" }],
+      [{ action: "all", source_topic: "a/#", re: "(", dest_topic: "b" }],
+      [{ action: "all", source_topic: "a/#", re: "^a/(.*)$", dest_topic: "b/$2" }],
+      [{ action: "publish", source_topic: "a/#", re: "^a/(.*)$", dest_topic: "b/+/$1" }],
+      [{ action: "all", source_topic: "$share/g/a", re: "a", dest_topic: "b" }],
+    ],
+    allowed: "a list of at most 1000 tables, each with action",
+  },
+  "mqtt_auto_subscribe.rules": {
+    values: [
+      [{ qos: 1 }],
+      [{ topic: "a/#/b" }],
+      [{ topic: "a", qos: 3 }],
+      [{ topic: "$queue/a", no_local: true }],
+      [{ topic: "$exclusive/" }],
+    ],
+    allowed: "a list of at most 1000 tables, each with topic",
+  },
   "mqtt_sys.enable": { values: ["on"], allowed: "true or false" },
   "mqtt_sys.interval_ms": { values: [-1, 3_600_001], allowed: "an integer from 0 to 3600000" },
   "mqtt_sys.client_events": { values: [1], allowed: "true or false" },
@@ -511,6 +555,38 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
   "mqtt_flapping.max_disconnects": { values: [1], allowed: "an integer from 2 to 1000000" },
   "mqtt_flapping.window_s": { values: [0, 86_401], allowed: "an integer from 1 to 86400" },
   "mqtt_flapping.ban_s": { values: [0], allowed: "an integer from 1 to 31536000" },
+  "mqtt_slow_subs.enable": { values: ["true"], allowed: "true or false" },
+  "mqtt_slow_subs.threshold_ms": { values: [0, 1.5], allowed: "an integer from 1 to 3600000" },
+  "mqtt_slow_subs.top_k": { values: [0, 1001], allowed: "an integer from 1 to 1000" },
+  "mqtt_slow_subs.expire_s": { values: [0, 86_401], allowed: "an integer from 1 to 86400" },
+  "mqtt_alarms.enable": { values: [0], allowed: "true or false" },
+  "mqtt_alarms.check_interval_ms": { values: [99], allowed: "an integer from 100 to 3600000" },
+  "mqtt_alarms.memory_high_watermark": {
+    values: [0, 1.5, "0.8"],
+    allowed: "a number above 0 and at most 1",
+  },
+  "mqtt_alarms.memory_low_watermark": {
+    values: [0, 0.8, 0.9],
+    allowed: "a number above 0 and at most 1, below memory_high_watermark",
+  },
+  "mqtt_alarms.cpu_high_watermark": {
+    values: [-0.1, 2],
+    allowed: "a number above 0 and at most 1",
+  },
+  "mqtt_alarms.cpu_low_watermark": {
+    values: [0.8, 1],
+    allowed: "a number above 0 and at most 1, below cpu_high_watermark",
+  },
+  "mqtt_schema_validation.rules": {
+    values: [
+      [{ topic: "a/#" }],
+      [{ topic: "a/#", schema: "{}", schema_file: "s.json" }],
+      [{ topic: "a/#/b", schema: "{}" }],
+      [{ topic: "a", schema: "not json" }],
+      [{ topic: "a", schema_file: "" }],
+    ],
+    allowed: "a list of tables, each with topic (an MQTT topic filter) and exactly one of",
+  },
 };
 
 function tomlSetting(dotted: string, value: unknown): string {

@@ -1,13 +1,12 @@
 /**
- * Storage: the MQTT message log behind durable sessions (offsets, checkpoint, segments) and the
- * Kafka topics. A section whose capability is off on this node (404) says so.
+ * Storage: the MQTT message log behind durable sessions (offsets, checkpoint, segments), the
+ * Kafka topics and the Kafka consumer groups with their lag. A section whose capability is off
+ * on this node (404) says so. Every section reloads every POLL_REFRESH_MS (3 s).
  */
-import { useCallback, useEffect, useState } from "preact/hooks";
-import { ApiError, api } from "../api.ts";
 import { type Column, DataTable, ErrorBanner } from "../components.tsx";
 import * as format from "../format.ts";
-
-const REFRESH_MS = 3000;
+import { usePolled } from "../polled.ts";
+import { KafkaGroupsCard } from "./kafka-groups.tsx";
 
 interface Segment {
   baseOffset: number;
@@ -35,32 +34,6 @@ interface KafkaTopic {
   records: number;
   sizeBytes: number;
   createdAt: string;
-}
-
-/** Loads `path` now and every REFRESH_MS; `off` is true when the node answers 404 (not run). */
-function usePolled<T>(path: string) {
-  const [data, setData] = useState<T | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [off, setOff] = useState(false);
-  const load = useCallback(() => {
-    api<T>("GET", path).then(
-      (loaded) => {
-        setData(loaded);
-        setError(null);
-      },
-      (err: unknown) => {
-        const failure = err instanceof ApiError ? err : new ApiError(0, "ERROR", String(err));
-        if (failure.status === 404) setOff(true);
-        else setError(failure);
-      },
-    );
-  }, [path]);
-  useEffect(() => {
-    load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [load]);
-  return { data, error, off };
 }
 
 const SEGMENT_COLUMNS: Column<Segment>[] = [
@@ -148,6 +121,7 @@ export function Storage() {
       <h1>Storage</h1>
       <MqttLogCard />
       <KafkaTopicsCard />
+      <KafkaGroupsCard />
     </section>
   );
 }

@@ -6,7 +6,9 @@ import type { Session } from "../session.ts";
 /** PUBACK from the client completes an outbound QoS 1 delivery [MQTT-4.3.2]. */
 export function handlePuback(conn: MqttConnection, packet: AckPacket): void {
   const session = conn.session as Session;
-  if (session.onPuback(packet.packetId) !== undefined) {
+  const delivery = session.onPuback(packet.packetId);
+  if (delivery !== undefined) {
+    conn.broker.slowSubs?.completed(conn.clientId, conn.openedAtMs, delivery.message);
     conn.broker.persistence?.touch(session);
     conn.pump();
   }
@@ -64,7 +66,11 @@ export function handlePubrel(conn: MqttConnection, packet: AckPacket): void {
 /** PUBCOMP from the client completes an outbound QoS 2 delivery. */
 export function handlePubcomp(conn: MqttConnection, packet: AckPacket): void {
   const session = conn.session as Session;
+  const slowSubs = conn.broker.slowSubs;
+  // Read before onPubcomp() takes the delivery out of the window.
+  const message = slowSubs === null ? undefined : session.inflight.get(packet.packetId)?.message;
   if (session.onPubcomp(packet.packetId)) {
+    if (message !== undefined) slowSubs?.completed(conn.clientId, conn.openedAtMs, message);
     conn.broker.persistence?.touch(session);
     conn.pump();
   }

@@ -6,6 +6,7 @@ import type { Principal } from "../../../security/types.ts";
 import type { AuthStep } from "../auth.ts";
 import { ConnectionState, type MqttConnection } from "../connection.ts";
 import { TokenBucket } from "../rate-limit.ts";
+import { applyAutoSubscribe } from "../rules/auto-subscriber.ts";
 import { isSysTopic, topicLevelCount, validateTopicName } from "../topic.ts";
 import { transportUsername } from "../transports/peer-identity.ts";
 
@@ -315,6 +316,7 @@ function completeConnect(conn: MqttConnection, authData: Buffer | undefined): vo
     "client connected",
   );
   if (sessionPresent) conn.resendInflight();
+  applyAutoSubscribe(conn); // after the CONNACK, like a SUBSCRIBE the client sent
   conn.pump();
 }
 

@@ -2,7 +2,10 @@ import { isUtf8 } from "node:buffer";
 import { ReasonCode } from "../../../protocol/mqtt/constants.ts";
 import type { Properties, PublishPacket } from "../../../protocol/mqtt/packets.ts";
 import type { MqttConnection } from "../connection.ts";
+import { DELAYED_QUOTA_EXCEEDED, type DelayedPublisher } from "../delayed/publisher.ts";
+import { DELAYED_INVALID } from "../delayed/topic.ts";
 import { Message } from "../message.ts";
+import { payloadAccepted } from "../schema-validation.ts";
 import type { Session } from "../session.ts";
 import { isSysTopic, topicLevelCount, validateTopicName } from "../topic.ts";
 
@@ -147,10 +150,29 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
     );
     return;
   }
-  if (!mayPublish(conn, topic)) {
+  // `$delayed/{seconds}/{topic}`: checked and authorized as its target topic, stored, sent later.
+  const delayed = broker.delayed;
+  const delay = delayed === null ? null : delayed.parse(topic);
+  if (delay === DELAYED_INVALID) {
+    (delayed as DelayedPublisher).refuseInvalid(conn, conn.clientId, topic);
+    // v3 has no negative acknowledgement: the message is acknowledged, dropped and counted.
+    if (packet.qos > 0) acknowledge(conn, packet, ReasonCode.TOPIC_NAME_INVALID);
+    return;
+  }
+  let target = delay === null ? topic : delay.topic;
+  // Topic rewrite rules (rules/topic-rewrite.ts), before the ACL, routing and retained handling.
+  const rewrite = broker.topicRewrite;
+  if (rewrite !== null && rewrite.publishRules.length > 0) target = rewrite.rewriteTopic(target);
+  if (!mayPublish(conn, target)) {
     broker.stats.droppedNotAuthorized++;
     // v3 has no negative acknowledgement: the message is acknowledged, dropped and counted.
     if (packet.qos > 0) acknowledge(conn, packet, ReasonCode.NOT_AUTHORIZED);
+    return;
+  }
+  const schemas = broker.schemaValidation;
+  if (schemas !== null && !payloadAccepted(conn, schemas, target, packet.payload, packet.retain)) {
+    // Dropped and counted; only a v5 acknowledgement can say why.
+    if (packet.qos > 0) acknowledge(conn, packet, ReasonCode.PAYLOAD_FORMAT_INVALID);
     return;
   }
   const props = packet.properties;
@@ -160,7 +182,7 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
     return;
   }
   const message = new Message(
-    topic,
+    target,
     packet.payload,
     packet.qos,
     packet.retain,
@@ -168,6 +190,10 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
     expiryOf(conn, props),
     conn.clientId,
   );
+  if (delay !== null) {
+    acceptDelayed(conn, packet, session, delayed as DelayedPublisher, message, delay.delayS);
+    return;
+  }
   // A persistent session's QoS 2 packet id must survive a crash with the message, or a
   // resend after it would be taken as a new message.
   const inboundPacketId =
@@ -180,6 +206,26 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
   }
   const code = deliveries === 0 ? ReasonCode.NO_MATCHING_SUBSCRIBERS : ReasonCode.SUCCESS;
   acknowledgeStored(conn, packet, durable(message), code);
+}
+
+/** A `$delayed/` message is acknowledged once stored; refused while max_messages wait. */
+function acceptDelayed(
+  conn: MqttConnection,
+  packet: PublishPacket,
+  session: Session,
+  delayed: DelayedPublisher,
+  message: Message,
+  delayS: number,
+): void {
+  const stored = delayed.accept(message, delayS);
+  if (stored === DELAYED_QUOTA_EXCEEDED) {
+    // v3 has no negative acknowledgement: the message is acknowledged, dropped and counted.
+    if (packet.qos > 0) acknowledge(conn, packet, ReasonCode.QUOTA_EXCEEDED);
+    return;
+  }
+  if (packet.qos === 0) return;
+  if (packet.qos === 2) session.inboundQos2.add(packet.packetId as number);
+  acknowledgeStored(conn, packet, stored, ReasonCode.SUCCESS);
 }
 
 /** What must hold before the acknowledgement: stored in the MQTT log, appended to Kafka. */

@@ -1,23 +1,27 @@
 import { type QoS, ReasonCode } from "../../../protocol/mqtt/constants.ts";
 import type { SubscribePacket, SubscriptionRequest } from "../../../protocol/mqtt/packets.ts";
 import type { MqttConnection } from "../connection.ts";
+import { isExclusiveFilter, resolveFilter } from "../filter-prefixes.ts";
 import type { Session, Subscription } from "../session.ts";
 import { hasWildcard, parseSharedFilter, topicLevelCount, validateTopicFilter } from "../topic.ts";
 
 /** A granted subscription whose retained messages go out after the SUBACK. */
-interface RetainedRequest {
+export interface RetainedRequest {
   filter: string;
   qos: QoS;
 }
 
 /** A subscription this SUBSCRIBE made, and the one it replaced (to undo it). */
-interface Granted {
+export interface Granted {
   sub: Subscription;
   replaced: Subscription | undefined;
 }
 
-/** Returns the SUBACK code for one filter, or null if the connection was closed. */
-function subscribeOne(
+/**
+ * Returns the SUBACK code for one filter, or null if the connection was closed. Also used by
+ * auto-subscribe (rules/auto-subscriber.ts).
+ */
+export function subscribeOne(
   conn: MqttConnection,
   session: Session,
   request: SubscriptionRequest,
@@ -27,7 +31,9 @@ function subscribeOne(
 ): number | null {
   const protocol = conn.broker.config.mqtt_protocol_config;
   const limits = conn.broker.config.mqtt_limits;
-  const filter = request.topicFilter;
+  // `$queue/`, `$exclusive/` and topic rewrite rules give the filter the session keys it by.
+  const filter = resolveFilter(conn, request.topicFilter);
+  if (typeof filter === "number") return filter;
   const shared = parseSharedFilter(filter);
   if (shared === "invalid") return ReasonCode.TOPIC_FILTER_INVALID;
   if (shared === null && !validateTopicFilter(filter)) return ReasonCode.TOPIC_FILTER_INVALID;
@@ -50,6 +56,9 @@ function subscribeOne(
   const max = limits.max_subscriptions_per_client;
   if (existing === undefined && max > 0 && session.subscriptions.size >= max) {
     return ReasonCode.QUOTA_EXCEEDED;
+  }
+  if (isExclusiveFilter(request.topicFilter) && !conn.broker.exclusive.claim(session, filter)) {
+    return ReasonCode.QUOTA_EXCEEDED; // another client holds the exclusive subscription
   }
   const qos = Math.min(request.qos, protocol.max_qos) as QoS;
   const sub: Subscription = {
@@ -125,7 +134,7 @@ export function handleSubscribe(conn: MqttConnection, packet: SubscribePacket): 
 }
 
 /** A persistent session's subscriptions are durable before the SUBACK; null if not needed. */
-function recordSubscriptions(
+export function recordSubscriptions(
   conn: MqttConnection,
   session: Session,
   granted: readonly Granted[],
@@ -148,7 +157,7 @@ function recordSubscriptions(
 }
 
 /** Puts back what the session had before a SUBSCRIBE that could not be stored. */
-function undo(conn: MqttConnection, session: Session, granted: readonly Granted[]): void {
+export function undo(conn: MqttConnection, session: Session, granted: readonly Granted[]): void {
   const router = conn.broker.router;
   for (let i = granted.length - 1; i >= 0; i--) {
     const { sub, replaced } = granted[i];

@@ -1,6 +1,7 @@
 import { ReasonCode } from "../../../protocol/mqtt/constants.ts";
 import type { UnsubscribePacket } from "../../../protocol/mqtt/packets.ts";
 import type { MqttConnection } from "../connection.ts";
+import { resolveFilter } from "../filter-prefixes.ts";
 import type { Session, Subscription } from "../session.ts";
 import { parseSharedFilter, validateTopicFilter } from "../topic.ts";
 
@@ -8,7 +9,13 @@ export function handleUnsubscribe(conn: MqttConnection, packet: UnsubscribePacke
   const session = conn.session as Session;
   const reasonCodes: number[] = [];
   const removed: Subscription[] = [];
-  for (const filter of packet.topicFilters) {
+  for (const requested of packet.topicFilters) {
+    // `$queue/`, `$exclusive/` and topic rewrite rules, as for SUBSCRIBE.
+    const filter = resolveFilter(conn, requested);
+    if (typeof filter === "number") {
+      reasonCodes.push(filter);
+      continue;
+    }
     const shared = parseSharedFilter(filter);
     if (shared === "invalid" || (shared === null && !validateTopicFilter(filter))) {
       reasonCodes.push(ReasonCode.TOPIC_FILTER_INVALID);
@@ -22,6 +29,7 @@ export function handleUnsubscribe(conn: MqttConnection, packet: UnsubscribePacke
     // [MQTT-3.10.4-1, -2] delete it and stop adding new messages for it.
     session.subscriptions.delete(filter);
     conn.broker.router.unsubscribe(session, sub);
+    conn.broker.exclusive.release(session, filter);
     removed.push(sub);
     reasonCodes.push(ReasonCode.SUCCESS);
   }
