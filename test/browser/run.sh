@@ -28,5 +28,5 @@ ensure_chromium() {
 ensure_chromium || { log "cannot install chromium"; exit 1; }
 cd "$ROOT"
 npm run build
-exec "$ROOT/node_modules/.bin/node" --test --test-concurrency=1 --test-reporter=spec \
+exec "$ROOT/node_modules/.bin/node" --test --test-concurrency=1 --test-timeout=180000 --test-reporter=spec \
   'test/browser/**/*.test.ts'
