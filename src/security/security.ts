@@ -8,7 +8,7 @@ import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { Acl } from "./acl/acl.ts";
 import { AclCache } from "./acl/acl-cache.ts";
-import { AclRuleBook } from "./acl/rule-book.ts";
+import { type AclRuleBook, loadAclRuleBook } from "./acl/rule-book.ts";
 import { BuiltInUsers } from "./authn/built-in.ts";
 import { type AuthDecision, AuthenticatorChain, allowAnonymousOf } from "./authn/chain.ts";
 import { HttpAuthenticator } from "./authn/http.ts";
@@ -93,7 +93,7 @@ export class Security {
         logger,
       );
       const acl = new Acl(config.mqtt_acl.no_match);
-      const aclRules = AclRuleBook.load(store.aclRules, config.mqtt_acl.rules, acl);
+      const aclRules = loadAclRuleBook(store.aclRules, config.mqtt_acl.rules, acl);
       const bans = BanList.load(store.bans, Date.now());
       return new Security(store, users, chain, acl, aclRules, bans, config, logger);
     } catch (err) {

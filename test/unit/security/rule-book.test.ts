@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { ErrorCode, RobustMQError } from "../../../src/errors.ts";
 import { Acl } from "../../../src/security/acl/acl.ts";
-import { AclRuleBook } from "../../../src/security/acl/rule-book.ts";
+import { type AclRuleBook, loadAclRuleBook } from "../../../src/security/acl/rule-book.ts";
 import { SecurityStore } from "../../../src/security/store.ts";
 import type { AclRuleSpec, Principal } from "../../../src/security/types.ts";
 
@@ -40,7 +40,7 @@ function fixture(config: readonly AclRuleSpec[] = CONFIG) {
     const store = SecurityStore.open(dir);
     try {
       const acl = new Acl("deny");
-      return await body(AclRuleBook.load(store.aclRules, config, acl), acl);
+      return await body(loadAclRuleBook(store.aclRules, config, acl), acl);
     } finally {
       await store.close();
     }

@@ -9,6 +9,7 @@
  */
 import { ReasonCode } from "../../../protocol/mqtt/constants.ts";
 import type { SubscriptionRequest } from "../../../protocol/mqtt/packets.ts";
+import type { RuleBook, RuleKind } from "../../../storage/rule-book.ts";
 import type { MqttConnection } from "../connection.ts";
 import { resolveFilter } from "../filter-prefixes.ts";
 import {
@@ -20,7 +21,6 @@ import {
 } from "../handlers/subscribe.ts";
 import { type CompiledAutoSubscribe, compileAutoSubscribe, topicFor } from "./auto-subscribe.ts";
 import { API_RULES_MAX } from "./limits.ts";
-import type { RuleBook, RuleKind } from "./rule-book.ts";
 import { AutoSubscribeRuleSpecSchema } from "./rule-schema.ts";
 import type { AutoSubscribeRule, AutoSubscribeRuleSpec } from "./types.ts";
 

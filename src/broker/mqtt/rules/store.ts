@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { open, type RootDatabase } from "lmdb";
 import type { Config } from "../../../config/schema.ts";
 import type { Logger } from "../../../log/logger.ts";
+import { RuleBook } from "../../../storage/rule-book.ts";
 import { AUTO_SUBSCRIBE_RULE_KIND, AutoSubscribe } from "./auto-subscriber.ts";
-import { RuleBook } from "./rule-book.ts";
 import { REWRITE_RULE_KIND, TopicRewrite } from "./topic-rewrite.ts";
 import type { AutoSubscribeRule, RewriteRule } from "./types.ts";
 

@@ -9,11 +9,11 @@
  * rule is reported once in the log, not once per message.
  */
 import type { Logger } from "../../../log/logger.ts";
+import type { RuleBook, RuleKind } from "../../../storage/rule-book.ts";
 import { hasSpecialPrefix } from "../filter-prefixes.ts";
 import { topicLevelCount, validateTopicFilter, validateTopicName } from "../topic.ts";
 import { API_RULES_MAX } from "./limits.ts";
 import { type CompiledRewrite, compileRewrite, findRewrite, type Rewritten } from "./rewrite.ts";
-import type { RuleBook, RuleKind } from "./rule-book.ts";
 import { RewriteRuleSpecSchema } from "./rule-schema.ts";
 import type { RewriteRule, RewriteRuleSpec } from "./types.ts";
 

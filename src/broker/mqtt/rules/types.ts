@@ -7,14 +7,7 @@
 export const REWRITE_ACTIONS = ["publish", "subscribe", "all"] as const;
 export type RewriteAction = (typeof REWRITE_ACTIONS)[number];
 
-/** Where a rule came from: `config` rules are read-only at run time. */
-export type RuleSource = "config" | "api";
-
-/** What every stored rule has besides its spec. */
-export interface RuleIdentity {
-  readonly id: string;
-  readonly source: RuleSource;
-}
+import type { RuleIdentity } from "../../../storage/rule-book.ts";
 
 /**
  * A topic rewrite rule (EMQX's model): when `source_topic` matches the topic (or filter) and

@@ -1,6 +1,6 @@
 /**
- * An ordered rule list as the broker runs it (the approach of src/security/acl/rule-book.ts,
- * made generic over the kind of rule): the config file's rules first (ids "config-1",
+ * An ordered rule list as the broker runs it (ACL rules, topic rewrite rules, auto-subscribe
+ * rules): the config file's rules first (ids "config-1",
  * "config-2", ...; read-only at run time), then the rules added through the admin API, which
  * live in an LMDB database and survive restarts in their order.
  *
@@ -13,9 +13,17 @@
 import { randomBytes } from "node:crypto";
 import type { Database } from "lmdb";
 import type { z } from "zod";
-import { assert, ErrorCode, RobustMQError } from "../../../errors.ts";
-import { lmdbWrite } from "../../../storage/lmdb-writes.ts";
-import type { RuleIdentity, RuleSource } from "./types.ts";
+import { assert, ErrorCode, RobustMQError } from "../errors.ts";
+import { lmdbWrite } from "./lmdb-writes.ts";
+
+/** Where a rule came from: `config` rules are read-only at run time. */
+export type RuleSource = "config" | "api";
+
+/** What every stored rule has besides its spec. */
+export interface RuleIdentity {
+  readonly id: string;
+  readonly source: RuleSource;
+}
 
 /** Gap between neighbouring positions when numbering afresh: 20 halvings before a renumber. */
 const POSITION_STEP = 2 ** 20;
