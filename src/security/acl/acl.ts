@@ -17,6 +17,12 @@
 import { BlockList, isIP } from "node:net";
 import { topicLevelCount, validateTopicFilter } from "../../broker/mqtt/topic.ts";
 import { assert } from "../../errors.ts";
+import {
+  compileTopicTemplate,
+  fillTemplate,
+  isSafePlaceholderValue,
+  type TopicTemplate,
+} from "../topic-template.ts";
 import type { AclRule, Principal } from "../types.ts";
 import { isIpOrCidr } from "./rule-schema.ts";
 import { filterCovers, filterMatchesTopic, filtersOverlap } from "./topic-cover.ts";
@@ -27,16 +33,6 @@ export type AclNoMatch = "allow" | "deny";
 const CANDIDATE_LISTS_MAX = 9;
 /** Publishing to a topic starting with this is always refused: only the broker writes there. */
 const SYS_PREFIX = "$SYS";
-
-const PLACEHOLDER_USERNAME = 0;
-const PLACEHOLDER_CLIENT_ID = 1;
-
-/** A topic filter split around its placeholders: literals[0] p[0] literals[1] ... */
-interface TopicTemplate {
-  readonly literals: readonly string[];
-  /** PLACEHOLDER_USERNAME or PLACEHOLDER_CLIENT_ID, one per gap between literals. */
-  readonly placeholders: readonly number[];
-}
 
 interface CompiledRule {
   /** Position in `rules`: the merge key that keeps first-match order across buckets. */
@@ -56,62 +52,6 @@ interface CompiledRule {
 }
 
 const EMPTY: readonly CompiledRule[] = [];
-
-/** Splits "%u" and "%c" out of a filter; any other '%' stays literal. */
-function compileTemplate(topic: string): TopicTemplate | null {
-  const literals: string[] = [];
-  const placeholders: number[] = [];
-  let start = 0;
-  for (let i = 0; i + 1 < topic.length; i++) {
-    if (topic.charCodeAt(i) !== 0x25) continue; // '%'
-    const kind = topic[i + 1];
-    if (kind !== "u" && kind !== "c") continue;
-    literals.push(topic.slice(start, i));
-    placeholders.push(kind === "u" ? PLACEHOLDER_USERNAME : PLACEHOLDER_CLIENT_ID);
-    start = i + 2;
-    i++;
-  }
-  if (placeholders.length === 0) return null;
-  literals.push(topic.slice(start));
-  assert(literals.length === placeholders.length + 1, "template shape");
-  return { literals, placeholders };
-}
-
-/** A substituted value that could not widen a filter: non-empty, no wildcard, separator, NUL. */
-export function isSafePlaceholderValue(value: string | undefined): value is string {
-  if (value === undefined || value.length === 0) return false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 0x2b || c === 0x23 || c === 0x2f || c === 0x00) return false; // + # / NUL
-  }
-  return true;
-}
-
-function placeholderValue(kind: number, principal: Principal): string | undefined {
-  return kind === PLACEHOLDER_USERNAME ? principal.username : principal.clientId;
-}
-
-/** True when every value this template needs is safe for this principal. */
-function placeholdersSafe(template: TopicTemplate, principal: Principal): boolean {
-  for (let i = 0; i < template.placeholders.length; i++) {
-    if (!isSafePlaceholderValue(placeholderValue(template.placeholders[i], principal))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-/**
- * The rule's filter for this principal, whose values `placeholdersSafe` has accepted. Values
- * are inserted as they are, so a '%' inside one is never expanded again.
- */
-function substitute(template: TopicTemplate, principal: Principal): string {
-  let filter = template.literals[0];
-  for (let i = 0; i < template.placeholders.length; i++) {
-    filter += placeholderValue(template.placeholders[i], principal) + template.literals[i + 1];
-  }
-  return filter;
-}
 
 function compileIp(ip: string): BlockList {
   const list = new BlockList();
@@ -135,7 +75,7 @@ function compileRule(rule: AclRule, order: number): CompiledRule {
     clientId: rule.client_id,
     ip: rule.ip === undefined ? null : compileIp(rule.ip),
     topic: rule.topic,
-    template: compileTemplate(rule.topic),
+    template: compileTopicTemplate(rule.topic),
     levelCount: topicLevelCount(rule.topic),
     endsWithHash: rule.topic.endsWith("#"),
   };
@@ -175,7 +115,7 @@ class RuleBucket {
   /** Rules must be added in rule order so that every list stays sorted by `order`. */
   add(rule: CompiledRule): void {
     const level = firstLevel(rule.topic);
-    if (isWildcardLevel(level) || compileTemplate(level) !== null) {
+    if (isWildcardLevel(level) || compileTopicTemplate(level) !== null) {
       this.anyFirstLevel.push(rule);
       return;
     }
@@ -361,15 +301,19 @@ function topicApplies(
   text: string,
   levelCount: number,
 ): boolean {
-  // Fail closed: an unsafe value voids an ALLOW rule and widens a DENY rule to everything.
-  if (rule.template !== null && !placeholdersSafe(rule.template, principal)) return !rule.allow;
+  let filter = rule.topic;
+  if (rule.template !== null) {
+    const filled = fillTemplate(rule.template, principal.username, principal.clientId);
+    // Fail closed: an unsafe value voids an ALLOW rule and widens a DENY rule to everything.
+    if (filled === null) return !rule.allow;
+    filter = filled;
+  }
   if (levelCount >= 0) {
     const fits = rule.endsWithHash
       ? levelCount >= rule.levelCount - 1
       : levelCount === rule.levelCount;
     if (!fits) return false;
   }
-  const filter = rule.template === null ? rule.topic : substitute(rule.template, principal);
   if (levelCount >= 0) return filterMatchesTopic(filter, text);
   return rule.allow ? filterCovers(filter, text) : filtersOverlap(filter, text);
 }

@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { BlockList, isIP } from "node:net";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { Acl, type AclNoMatch, isSafePlaceholderValue } from "../../../src/security/acl/acl.ts";
+import { Acl, type AclNoMatch } from "../../../src/security/acl/acl.ts";
 import {
   filterCovers,
   filterMatchesTopic,
   filtersOverlap,
 } from "../../../src/security/acl/topic-cover.ts";
+import { isSafePlaceholderValue } from "../../../src/security/topic-template.ts";
 import type { AclRule, AclRuleSpec, Principal } from "../../../src/security/types.ts";
 
 function rules(...specs: AclRuleSpec[]): AclRule[] {

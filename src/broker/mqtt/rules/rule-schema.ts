@@ -5,9 +5,9 @@
  * destination refers only to groups the expression has), so compiling it later cannot fail.
  */
 import { z } from "zod";
+import { topicWith } from "../../../security/topic-template.ts";
 import { hasSpecialPrefix, isSharedForm, validSubscribeFilter } from "../filter-prefixes.ts";
 import { TOPIC_LENGTH_BYTES_MAX, validateTopicFilter, validateTopicName } from "../topic.ts";
-import { topicWith } from "./auto-subscribe.ts";
 import {
   captureGroupCount,
   compileRegex,

@@ -6,11 +6,10 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   compileAutoSubscribe,
-  compileTopicTemplate,
   topicFor,
-  topicWith,
 } from "../../../../../src/broker/mqtt/rules/auto-subscribe.ts";
 import type { AutoSubscribeRule } from "../../../../../src/broker/mqtt/rules/types.ts";
+import { compileTopicTemplate, topicWith } from "../../../../../src/security/topic-template.ts";
 
 function rule(topic: string): AutoSubscribeRule {
   return {
