@@ -46,6 +46,18 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
   let bridge: Bridge | null = null;
   let topicRules: TopicRules | null = null;
   let admin: AdminServer;
+  // Producers of work first (bridge, listeners), then what they feed, then the stores.
+  const stopRoles = async (): Promise<void> => {
+    await bridge?.stop();
+    await kafka?.stop();
+    mqttListeners?.close();
+    broker?.alarms?.stop();
+    await broker?.shutdown();
+    await broker?.delayed?.close();
+    await broker?.persistence?.close();
+    await broker?.security?.close();
+    await topicRules?.close();
+  };
   try {
     if (config.roles.includes("broker")) {
       broker = new MqttBroker(config, logger.child({ component: "mqtt" }));
@@ -70,17 +82,9 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
       Object.assign(listeners, mqttListeners.addresses);
       broker.delayed?.start(); // overdue ones go now, with the bridge and listeners up
     }
-    admin = await startAdmin(config, logger, broker, kafka, startedAtMs, listeners);
+    admin = await startAdmin(config, logger, { broker, kafka, bridge }, startedAtMs, listeners);
   } catch (err) {
-    await bridge?.stop();
-    await kafka?.stop();
-    mqttListeners?.close();
-    broker?.alarms?.stop();
-    await broker?.shutdown();
-    await broker?.delayed?.close();
-    await broker?.persistence?.close();
-    await broker?.security?.close();
-    await topicRules?.close();
+    await stopRoles();
     throw err;
   }
   listeners.admin = admin.address;
@@ -101,15 +105,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
       stopping ??= (async () => {
         logger.info({ reason }, "RobustMQ stopping");
         await admin.close();
-        await bridge?.stop();
-        await kafka?.stop();
-        mqttListeners?.close();
-        broker?.alarms?.stop();
-        await broker?.shutdown();
-        await broker?.delayed?.close();
-        await broker?.persistence?.close();
-        await broker?.security?.close();
-        await topicRules?.close();
+        await stopRoles();
         logger.info("RobustMQ stopped");
       })();
       return stopping;
@@ -218,8 +214,8 @@ async function startKafka(config: Config, logger: Logger): Promise<KafkaBroker> 
 async function startAdmin(
   config: Config,
   logger: Logger,
-  broker: MqttBroker | null,
-  kafka: KafkaBroker | null,
+  /** What the node runs, for the API's routes and the metrics (the bridge: its counters). */
+  parts: { broker: MqttBroker | null; kafka: KafkaBroker | null; bridge: Bridge | null },
   startedAtMs: number,
   listeners: NodeListeners,
 ): Promise<AdminServer> {
@@ -230,8 +226,7 @@ async function startAdmin(
   const credentials = await loadAdminCredentials(config.admin, config.data_dir, adminLogger);
   const admin = await startAdminServer({
     node: { config, startedAtMs, listeners: () => ({ ...listeners }) },
-    broker,
-    kafka,
+    ...parts,
     credentials,
     logger: adminLogger,
   });
