@@ -7,7 +7,7 @@
  *   (b) TLS        connections per second over TLS (full handshakes) and over plain TCP, and
  *                  QoS 0 throughput over TLS and plain TCP.
  *
- * Each figure is the median of --repeat runs.
+ * Each figure is the median of --repeat rounds; a round runs every variant of a comparison in turn.
  *
  *   node bench/security/security.bench.ts [--repeat 3] [--seconds 5] [--rules 10000]
  *        [--clients 10] [--connections 1000]
@@ -96,41 +96,64 @@ interface Row {
   ratioTo?: string;
 }
 
-async function measure(name: string, unit: string, run: () => Promise<number>): Promise<Row> {
-  const values: number[] = [];
-  for (let i = 0; i < repeat; i++) {
-    const value = await run();
-    console.log(JSON.stringify({ bench: "security", name, run: i, value, unit }));
-    values.push(value);
+interface Variant {
+  name: string;
+  unit: string;
+  run: () => Promise<number>;
+}
+
+/**
+ * Runs the variants in turn, `repeat` rounds, so a change in the machine's load (other work on
+ * a shared machine) falls on every variant of a comparison alike; the first is the reference.
+ */
+async function compare(variants: Variant[]): Promise<Row[]> {
+  const values: number[][] = variants.map(() => []);
+  for (let round = 0; round < repeat; round++) {
+    for (const [i, variant] of variants.entries()) {
+      const value = await variant.run();
+      console.log(JSON.stringify({ bench: "security", name: variant.name, round, value }));
+      values[i].push(value);
+    }
   }
-  return { name, value: median(values), unit };
+  return variants.map((variant, i) => ({
+    name: variant.name,
+    unit: variant.unit,
+    value: median(values[i]),
+    ratioTo: i === 0 ? undefined : variants[0].name,
+  }));
 }
 
 const certs = makeTestCerts();
 const tls = `${tlsConfig(certs)}[mqtt_tls]\nenable = true\nport = 0\n`;
 const tlsArgs = ["--tls", "--ca", certs.caFile];
 try {
-  const rows: Row[] = [];
-  const base = await measure("QoS 0 pub/sub, no ACL", "msg/s", () => pubsub(""));
-  rows.push(base);
-  const cached = await measure(`QoS 0 pub/sub, ${ruleCount} rules, cache on`, "msg/s", () =>
-    pubsub(aclConfig(64)),
-  );
-  rows.push({ ...cached, ratioTo: base.name });
-  const uncached = await measure(`QoS 0 pub/sub, ${ruleCount} rules, cache off`, "msg/s", () =>
-    pubsub(aclConfig(0)),
-  );
-  rows.push({ ...uncached, ratioTo: base.name });
-  const plainConn = await measure("connections/s, TCP", "conn/s", () => connectRate("", [], false));
-  rows.push(plainConn);
-  const tlsConn = await measure("connections/s, TLS handshakes", "conn/s", () =>
-    connectRate(tls, tlsArgs, true),
-  );
-  rows.push({ ...tlsConn, ratioTo: plainConn.name });
-  const plainRate = await measure("QoS 0 pub/sub, TCP", "msg/s", () => pubsub(tls));
-  rows.push(plainRate);
-  const tlsRate = await measure("QoS 0 pub/sub, TLS", "msg/s", () => pubsub(tls, tlsArgs, true));
-  rows.push({ ...tlsRate, ratioTo: plainRate.name });
+  const rows: Row[] = [
+    ...(await compare([
+      { name: "QoS 0 pub/sub, no ACL", unit: "msg/s", run: () => pubsub("") },
+      {
+        name: `QoS 0 pub/sub, ${ruleCount} rules, cache on`,
+        unit: "msg/s",
+        run: () => pubsub(aclConfig(64)),
+      },
+      {
+        name: `QoS 0 pub/sub, ${ruleCount} rules, cache off`,
+        unit: "msg/s",
+        run: () => pubsub(aclConfig(0)),
+      },
+    ])),
+    ...(await compare([
+      { name: "connections/s, TCP", unit: "conn/s", run: () => connectRate("", [], false) },
+      {
+        name: "connections/s, TLS handshakes",
+        unit: "conn/s",
+        run: () => connectRate(tls, tlsArgs, true),
+      },
+    ])),
+    ...(await compare([
+      { name: "QoS 0 pub/sub, TCP", unit: "msg/s", run: () => pubsub(tls) },
+      { name: "QoS 0 pub/sub, TLS", unit: "msg/s", run: () => pubsub(tls, tlsArgs, true) },
+    ])),
+  ];
 
   console.log(`\n| Measurement (median of ${repeat}) | Value | Ratio |\n| --- | ---: | ---: |`);
   for (const row of rows) {
