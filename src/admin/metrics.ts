@@ -4,7 +4,9 @@
  * and pays nothing for metrics.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { Bridge } from "../bridge/bridge.ts";
 import type { KafkaBroker } from "../broker/kafka/kafka-broker.ts";
+import { AUTH_FAILURE_REASONS, AUTH_FAILURE_STATS } from "../broker/mqtt/auth-failures.ts";
 import type { MqttBroker } from "../broker/mqtt/broker.ts";
 import { DISCONNECT_REASONS, type DisconnectCounts } from "../broker/mqtt/disconnect-reasons.ts";
 import type { BrokerStats } from "../broker/mqtt/stats.ts";
@@ -77,6 +79,28 @@ const DROP_REASONS: ReadonlyArray<[reason: string, stat: StatName]> = [
 
 export const DROP_REASON_LABELS = DROP_REASONS.map(([reason]) => reason);
 
+/** A counter with one label, each value read at scrape time (remove + inc keeps it a counter). */
+function labelledCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: string,
+  read: () => ReadonlyArray<readonly [value: string, count: number]>,
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      for (const [value, count] of read()) {
+        this.remove({ [label]: value });
+        this.inc({ [label]: value }, count);
+      }
+    },
+  });
+}
+
 /** Inflight and queued deliveries summed over all sessions: one pass, at scrape time only. */
 function sessionTotals(broker: MqttBroker): { inflight: number; queued: number } {
   let inflight = 0;
@@ -142,6 +166,17 @@ function registerQosCounters(registry: Registry, stats: BrokerStats): void {
       },
     });
   }
+}
+
+/** Authentication refusals by reason (auth-failures.ts); the reasons sum to the total. */
+function registerAuthFailureReasons(registry: Registry, stats: BrokerStats): void {
+  labelledCounter(
+    registry,
+    "robustmq_auth_failures_by_reason_total",
+    "CONNECTs refused by authentication, by reason",
+    "reason",
+    () => AUTH_FAILURE_REASONS.map((reason) => [reason, stats[AUTH_FAILURE_STATS[reason]]]),
+  );
 }
 
 function registerDisconnectReasons(registry: Registry, counts: DisconnectCounts): void {
@@ -214,10 +249,14 @@ function registerGauges(registry: Registry, broker: MqttBroker): void {
   });
 }
 
-/** The registry behind /metrics: Node's default metrics plus the broker's (when it runs). */
+/**
+ * The registry behind /metrics: Node's default metrics (heap, RSS, event-loop lag, GC) plus the
+ * broker's, the Kafka listener's and the bridge's, for those the node runs.
+ */
 export function createMetricsRegistry(
   broker: MqttBroker | null,
   kafka: KafkaBroker | null = null,
+  bridge: Bridge | null = null,
 ): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -226,9 +265,14 @@ export function createMetricsRegistry(
     registerCounters(registry, broker.stats);
     registerQosCounters(registry, broker.stats);
     registerDisconnectReasons(registry, broker.disconnectCounts);
+    registerAuthFailureReasons(registry, broker.stats);
     registerGauges(registry, broker);
   }
-  if (kafka !== null) registerKafkaTimings(registry, kafka);
+  if (kafka !== null) {
+    registerKafkaTimings(registry, kafka);
+    registerKafkaLogs(registry, kafka);
+  }
+  if (bridge !== null) registerBridge(registry, bridge);
   return registry;
 }
 
@@ -273,4 +317,71 @@ function registerKafkaTimings(registry: Registry, kafka: KafkaBroker): void {
     }
     duration.observe({ api }, seconds);
   };
+}
+
+/** Every partition log of every Kafka topic: walked at scrape time only. */
+function kafkaLogTotals(kafka: KafkaBroker): { bytes: number; segments: number } {
+  let bytes = 0;
+  let segments = 0;
+  for (const name of kafka.store.names()) {
+    for (const log of kafka.store.get(name)?.logs ?? []) {
+      bytes += log.sizeBytes;
+      segments += log.segmentCount;
+    }
+  }
+  return { bytes, segments };
+}
+
+/** Bytes and segment files of the Kafka topics' logs (the MQTT log has its own gauges). */
+function registerKafkaLogs(registry: Registry, kafka: KafkaBroker): void {
+  new Gauge({
+    name: "robustmq_kafka_log_bytes",
+    help: "Bytes of the Kafka topics' partition logs",
+    registers: [registry],
+    collect() {
+      this.set(kafkaLogTotals(kafka).bytes);
+    },
+  });
+  new Gauge({
+    name: "robustmq_kafka_log_segments",
+    help: "Segment files of the Kafka topics' partition logs",
+    registers: [registry],
+    collect() {
+      this.set(kafkaLogTotals(kafka).segments);
+    },
+  });
+}
+
+/** The MQTT <-> Kafka bridge's counters, by direction; 0 for a direction without rules. */
+function registerBridge(registry: Registry, bridge: Bridge): void {
+  const { toKafka, toMqtt } = bridge;
+  labelledCounter(
+    registry,
+    "robustmq_bridge_messages_total",
+    "Messages the bridge forwarded, by direction",
+    "direction",
+    () => [
+      ["mqtt_to_kafka", toKafka?.forwarded ?? 0],
+      ["kafka_to_mqtt", toMqtt?.published ?? 0],
+    ],
+  );
+  labelledCounter(
+    registry,
+    "robustmq_bridge_errors_total",
+    "Bridge failures, by direction: Kafka appends that failed, Kafka reads that failed",
+    "direction",
+    () => [
+      ["mqtt_to_kafka", toKafka?.failed ?? 0],
+      ["kafka_to_mqtt", toMqtt?.failed ?? 0],
+    ],
+  );
+  new Counter({
+    name: "robustmq_bridge_skipped_total",
+    help: "Kafka records or batches not published to MQTT (no valid topic, undecodable batch)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(toMqtt?.skipped ?? 0);
+    },
+  });
 }

@@ -7,6 +7,7 @@
 
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Bridge } from "../bridge/bridge.ts";
 import type { KafkaBroker } from "../broker/kafka/kafka-broker.ts";
 import type { MqttBroker } from "../broker/mqtt/broker.ts";
 import { ErrorCode } from "../errors.ts";
@@ -32,6 +33,8 @@ export interface AdminServerOptions {
   node: NodeInfo;
   broker: MqttBroker | null;
   kafka?: KafkaBroker | null;
+  /** The MQTT <-> Kafka bridge, when it runs: read by /metrics (robustmq_bridge_*). */
+  bridge?: Bridge | null;
   credentials: AdminCredentials;
   logger: Logger;
   /** The built dashboard (default web/dist/); tests point it elsewhere. */
@@ -157,7 +160,7 @@ function registerOpenRoutes(
       return { token: issued.token, expiresAt: new Date(issued.expiresAtMs).toISOString() };
     },
   );
-  const registry = createMetricsRegistry(broker, options.kafka ?? null);
+  const registry = createMetricsRegistry(broker, options.kafka ?? null, options.bridge ?? null);
   app.get(
     "/metrics",
     {

@@ -30,8 +30,13 @@ export const DASHBOARD_ROUTES: readonly string[] = [
   "/subscriptions",
   "/topics",
   "/retained",
+  "/delayed",
+  "/rules",
   "/storage",
   "/security",
+  "/alarms",
+  "/slow-subscriptions",
+  "/cluster",
 ];
 
 export const NOT_BUILT_MESSAGE = "dashboard not built: run npm run build";

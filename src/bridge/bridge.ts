@@ -30,7 +30,14 @@ export async function startBridge(
       config.kafka.default_partitions,
       logger,
     );
-    mqtt.forwardToKafka = (message) => forwarder.forward(message);
+    mqtt.forwardToKafka = (message) => {
+      const appended = forwarder.forward(message);
+      // Only a QoS 1/2 publisher's acknowledgement awaits this; for QoS 0 messages and wills
+      // nobody does, and an unhandled rejection would end the process. The failure is already
+      // logged and counted (forwarder.failed); the awaiting acknowledgements still see it.
+      appended?.catch(() => {});
+      return appended;
+    };
     toKafka = forwarder;
   }
   let toMqtt: KafkaToMqtt | null = null;

@@ -51,7 +51,10 @@ export class KafkaToMqtt {
   readonly #loops: Promise<void>[] = [];
   #saveTimer: NodeJS.Timeout | null = null;
   published = 0;
+  /** Records or batches not published: no valid MQTT topic, or a batch it cannot decode. */
   skipped = 0;
+  /** Reads of a partition that failed (retried after POLL_MS). */
+  failed = 0;
 
   constructor(
     rules: readonly KafkaToMqttRule[],
@@ -131,6 +134,7 @@ export class KafkaToMqtt {
       try {
         offset = await this.#publishFrom(rule, topic, partition, offset);
       } catch (err) {
+        this.failed++;
         this.#logger.warn(
           { err, kafkaTopic: rule.kafka_topic, partition, offset },
           "bridge: Kafka read failed",

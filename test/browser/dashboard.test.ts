@@ -1,9 +1,9 @@
 /**
  * The dashboard (web/, built into web/dist/) in Debian's chromium, driven by playwright-core,
  * against the real broker process: login, live connection count, kicking a client, deleting a
- * retained message, an expired token, users, ACL rules and bans on the security page, and the
- * API going away. Run by test/browser/run.sh
- * (npm run test:browser), which builds the dashboard first.
+ * retained message, an expired token, users, ACL rules and bans on the security page, delayed
+ * messages, topic rules, alarms, slow subscriptions, the cluster page, and the API going away.
+ * Run by test/browser/run.sh (npm run test:browser), which builds the dashboard first.
  *
  * Screenshots of each page go to a temporary folder, or to docs/screenshots/ with
  * UPDATE_SCREENSHOTS=1.
@@ -38,6 +38,8 @@ const BANNED_BLOCK = "10.99.0.0/16";
 const GROUP_ID = "dash-readers";
 const GROUP_TOPIC = "dash-group-events";
 const TOPICS_PREFIX = "dash/topics";
+const DELAYED_CLIENT = "dash-delayer";
+const DELAYED_TOPIC = "dash/delayed/wake";
 
 const screenshotsDir =
   process.env.UPDATE_SCREENSHOTS === "1"
@@ -124,7 +126,15 @@ describe("dashboard in chromium", () => {
       config:
         '[network]\nbind_address = "127.0.0.1"\n' +
         // A config rule for the security page to show read-only (no_match allows anyway).
-        '[mqtt_acl]\nrules = [ { permission = "allow", action = "all", topic = "dash/#" } ]\n',
+        '[mqtt_acl]\nrules = [ { permission = "allow", action = "all", topic = "dash/#" } ]\n' +
+        // A config rewrite rule for the rules page to show read-only (no test topic matches it).
+        "[mqtt_topic_rewrite]\nrules = [ " +
+        '{ action = "publish", source_topic = "dash/old/#", re = "^dash/old/(.+)$", ' +
+        'dest_topic = "dash/new/$1" } ]\n' +
+        // Slow subscriptions on (their page shows an empty table, not "off"); CPU alarms only
+        // past a full core, so a busy test machine raises none.
+        "[mqtt_slow_subs]\nenable = true\n" +
+        "[mqtt_alarms]\ncpu_high_watermark = 1.0\ncpu_low_watermark = 0.9\n",
       logLevel: "info",
     });
     const admin = await broker.waitForLog((l) => l.listener === "admin");
@@ -343,7 +353,7 @@ describe("dashboard in chromium", () => {
   });
 
   /** GET `path` of the admin API with a fresh token (what the broker holds, not the page). */
-  const apiGet = async (path: string): Promise<Array<Record<string, unknown>>> => {
+  const apiBody = async (path: string): Promise<Record<string, unknown>> => {
     const login = await fetch(`${base}/api/v1/login`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -353,8 +363,11 @@ describe("dashboard in chromium", () => {
     const response = await fetch(`${base}/api/v1${path}`, {
       headers: { authorization: `Bearer ${token}` },
     });
-    return ((await response.json()) as { data: Array<Record<string, unknown>> }).data;
+    return (await response.json()) as Record<string, unknown>;
   };
+  /** The `data` of a list route. */
+  const apiGet = async (path: string): Promise<Array<Record<string, unknown>>> =>
+    (await apiBody(path)).data as Array<Record<string, unknown>>;
 
   test("the security page adds an ACL rule through its form, lists it, deletes it", async () => {
     await goTo("Security", "/security");
@@ -462,6 +475,144 @@ describe("dashboard in chromium", () => {
     await wildcardRow.waitFor();
     await search("match", "nobody/listens/here");
     await page.getByText("no subscription reaches topic nobody/listens/here").waitFor();
+  });
+
+  test("the delayed page lists a $delayed message and cancels it", async () => {
+    const publisher = clients.mqtt(await connectMqtt(broker.url, { clientId: DELAYED_CLIENT }));
+    await publisher.publishAsync(`$delayed/60/${DELAYED_TOPIC}`, "wake up", { qos: 1 });
+    await goTo("Delayed", "/delayed");
+    const stored = await apiGet(`/delayed?topic=${encodeURIComponent(DELAYED_TOPIC)}`);
+    assert.equal(stored.length, 1);
+    const id = String(stored[0].id);
+    const row = page.locator(`tr[data-row="${id}"]`);
+    await row.waitFor();
+    // Id, topic, publisher, QoS, retain, size.
+    assert.deepEqual((await cellsOf(row)).slice(0, 6), [
+      id,
+      DELAYED_TOPIC,
+      DELAYED_CLIENT,
+      "1",
+      "no",
+      "7 B",
+    ]);
+    assert.match(await textOf(row), /in (59|1m 0|60)s/);
+    await shot("delayed");
+    page.once("dialog", (dialog) => dialog.accept());
+    await row.getByRole("button", { name: "Cancel" }).click();
+    await page.getByText(`Cancelled delayed message ${id}`).waitFor();
+    await waitFor("cancelled row", () => row.count(), 0);
+    assert.deepEqual(await apiGet("/delayed"), []);
+    await page.getByText("no delayed messages waiting").waitFor();
+  });
+
+  test("the rules page adds and deletes a rewrite rule, and shows the API's refusal", async () => {
+    await goTo("Topic rules", "/rules");
+    const rewrite = page.locator('[data-section="topic-rewrite"]');
+    const configRow = rewrite.locator('tr[data-row="config-1"]');
+    await configRow.waitFor();
+    assert.match(await textOf(configRow), /read-only/);
+    // A destination naming a group the expression lacks: the API's 400 is shown.
+    await page.selectOption('select[name="rewrite-action"]', "publish");
+    await page.fill('input[name="rewrite-source-topic"]', "dash/alias/#");
+    await page.fill('input[name="rewrite-re"]', "^dash/alias/(.+)$");
+    await page.fill('input[name="rewrite-dest-topic"]', "dash/real/$2");
+    await rewrite.getByRole("button", { name: "Add rule" }).click();
+    const refusal = rewrite.getByRole("alert");
+    await refusal.waitFor();
+    assert.match(await textOf(refusal), /^Error 400: .*dest_topic.*\$2/);
+    await page.fill('input[name="rewrite-dest-topic"]', "dash/real/$1");
+    await rewrite.getByRole("button", { name: "Add rule" }).click();
+    const notice = rewrite.getByRole("status");
+    await notice.waitFor();
+    const id = /Added rule (api-[0-9a-f]+)/.exec(await textOf(notice))?.[1];
+    assert.ok(id !== undefined, await textOf(notice));
+    assert.equal(await rewrite.getByRole("alert").count(), 0, "the refusal is gone");
+    const row = rewrite.locator(`tr[data-row="${id}"]`);
+    await row.waitFor();
+    assert.deepEqual((await cellsOf(row)).slice(0, 7), [
+      "2",
+      id,
+      "api",
+      "publish",
+      "dash/alias/#",
+      "^dash/alias/(.+)$",
+      "dash/real/$1",
+    ]);
+    assert.deepEqual(
+      (await apiGet("/topic-rewrite")).map((r) => [r.id, r.dest_topic]),
+      [
+        ["config-1", "dash/new/$1"],
+        [id, "dash/real/$1"],
+      ],
+    );
+    await page.locator('[data-section="schema-validation"]').getByText("no schema").waitFor();
+    await page.locator('[data-section="auto-subscribe"]').getByText("no auto-subscribe").waitFor();
+    await shot("rules");
+    page.once("dialog", (dialog) => dialog.accept());
+    await row.getByRole("button", { name: "Delete" }).click();
+    await rewrite.getByText(`Deleted topic rewrite rule ${id}.`).waitFor();
+    await waitFor("deleted rewrite row", () => row.count(), 0);
+    assert.deepEqual(
+      (await apiGet("/topic-rewrite")).map((r) => r.id),
+      ["config-1"],
+    );
+  });
+
+  test("the alarms page shows no alarm, the watermarks, and refuses a bad one", async () => {
+    await goTo("Alarms", "/alarms");
+    await page.locator('[data-section="active-alarms"]').getByText("no active alarms").waitFor();
+    const cpuHigh = page.locator('[data-watermark="cpu_high_watermark"]');
+    await waitFor("cpu high watermark", () => textOf(cpuHigh), "1 (100%)");
+    await page.fill('input[name="memory_low_watermark"]', "0.95");
+    const watermarks = page.locator('[data-section="watermarks"]');
+    await watermarks.getByRole("button", { name: "Change" }).click();
+    const refusal = watermarks.getByRole("alert");
+    await refusal.waitFor();
+    assert.match(await textOf(refusal), /^Error 400: .*memory_low_watermark/);
+    await page.fill('input[name="memory_low_watermark"]', "0.75");
+    await watermarks.getByRole("button", { name: "Change" }).click();
+    await watermarks.getByText("Watermarks changed: memory_low_watermark = 0.75.").waitFor();
+    const memoryLow = page.locator('[data-watermark="memory_low_watermark"]');
+    assert.equal(await textOf(memoryLow), "0.75 (75%)");
+    const stored = (await apiBody("/alarms")).watermarks as Record<string, number>;
+    assert.equal(stored.memory_low_watermark, 0.75);
+    await page
+      .locator('[data-section="alarm-history"]')
+      .getByText("no alarm has cleared")
+      .waitFor();
+    assert.equal(await page.locator(".banner.error").count(), 0);
+    await shot("alarms");
+  });
+
+  test("the slow subscriptions page renders its empty state", async () => {
+    await goTo("Slow subscriptions", "/slow-subscriptions");
+    await page.getByText("no slow subscriptions: no delivery took 500 ms or more").waitFor();
+    assert.match(await textOf(page.locator('[data-field="settings"]')), /500 ms.*10 slowest/);
+    assert.equal(await page.getByRole("button", { name: "Clear all" }).isDisabled(), true);
+    assert.equal(await page.locator(".banner.error").count(), 0);
+    await shot("slow-subscriptions");
+  });
+
+  test("the cluster page lists this node with its roles", async () => {
+    await goTo("Cluster", "/cluster");
+    const rows = page.locator('[data-section="nodes"] tbody tr');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 1);
+    const cells = await cellsOf(rows.first());
+    assert.equal(cells[0], "1 this node");
+    assert.deepEqual(await rows.first().locator("[data-role]").allTextContents(), [
+      "meta",
+      "broker",
+      "engine",
+    ]);
+    assert.match(cells[5], /mqtt 127\.0\.0\.1:\d+.*admin 127\.0\.0\.1:\d+/);
+    assert.equal(cells[6], "healthy");
+    assert.match(
+      await textOf(page.locator('[data-section="nodes"]')),
+      /no list of cluster members/,
+    );
+    assert.match(await textOf(page.locator('[data-role-state="engine"]')), /runs here/);
+    await shot("cluster");
   });
 
   test("an unreachable API is shown as such", async () => {

@@ -1,7 +1,8 @@
 /**
  * The admin HTTP API and /metrics against the real broker process, with mqtt.js clients
  * connected to it: login and tokens, every resource, kick, retained delete, metrics moving with
- * traffic, the OpenAPI document, and bad input that must change nothing.
+ * traffic (auth failures, drops, Kafka logs and the MQTT <-> Kafka bridge too), the OpenAPI
+ * document, and bad input that must change nothing.
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -548,6 +549,9 @@ describe("/metrics", () => {
       "robustmq_retained_messages",
       "robustmq_subscriptions",
       "robustmq_protocol_errors_total",
+      "robustmq_auth_failures_by_reason_total",
+      "robustmq_kafka_log_bytes",
+      "robustmq_kafka_log_segments",
       "process_resident_memory_bytes",
       "nodejs_eventloop_lag_seconds",
       "nodejs_heap_size_used_bytes",
@@ -559,6 +563,7 @@ describe("/metrics", () => {
     }
     assert.equal(sample(text, 'robustmq_messages_dropped_total{reason="not_authorized"}'), 0);
     assert.equal(sample(text, 'robustmq_messages_dropped_total{reason="payload_format"}'), 0);
+    assert.doesNotMatch(text, /^robustmq_bridge_/m, "no bridge metrics without [bridge] rules");
   });
 
   test("values move after connecting, subscribing and publishing", async () => {
@@ -799,5 +804,158 @@ describe("configured credentials", () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("/metrics: auth failures, drops, Kafka logs and the bridge", () => {
+  const USER = "metrics-user";
+  const PASSWORD = "metrics-Pass-1";
+  const TO_KAFKA = "metrics-bridged";
+  const FROM_KAFKA = "metrics-from-kafka";
+  let broker: BrokerProcess;
+  let admin: Admin;
+  const track = new ClientTracker();
+  before(async () => {
+    broker = await startBroker({
+      config:
+        '[mqtt_auth]\nallow_anonymous = false\nauthenticators = ["built_in"]\n' +
+        // Batches over 1 KiB are refused by the Kafka logs: a bigger bridged message fails.
+        "[kafka]\nmessage_max_bytes = 1024\n" +
+        "[bridge]\n" +
+        `mqtt_to_kafka = [ { mqtt_filter = "bridge/out/#", kafka_topic = "${TO_KAFKA}" } ]\n` +
+        `kafka_to_mqtt = [ { kafka_topic = "${FROM_KAFKA}", mqtt_topic = "bridge/in/{key}" } ]\n`,
+    });
+    admin = await adminOf(broker);
+    const added = await call(admin.base, "POST", "/api/v1/users", admin.token, {
+      username: USER,
+      password: PASSWORD,
+    });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+  });
+  afterEach(() => track.closeAll());
+  after(() => broker.stop());
+
+  async function scrape(): Promise<string> {
+    const response = await fetch(`${admin.base}/metrics`);
+    assert.equal(response.status, 200);
+    return response.text();
+  }
+  const login = { username: USER, password: PASSWORD };
+  const refused = (options: Parameters<typeof connectMqtt>[1]) =>
+    assert.rejects(connectMqtt(broker.url, options));
+
+  test("auth failures are counted by reason, and the reasons sum to the total", async () => {
+    const before = await scrape();
+    await refused({});
+    await refused({ username: USER, password: "wrong" });
+    await refused({ username: "nobody", password: "x" });
+    await refused({
+      ...login,
+      protocolVersion: 5,
+      properties: { authenticationMethod: "NO-SUCH-METHOD" },
+    });
+    track.mqtt(await connectMqtt(broker.url, login));
+    const now = await scrape();
+    const delta = (series: string) => sample(now, series) - sample(before, series);
+    const reason = (r: string) => delta(`robustmq_auth_failures_by_reason_total{reason="${r}"}`);
+    assert.equal(reason("anonymous"), 1);
+    assert.equal(reason("bad_credentials"), 2);
+    assert.equal(reason("bad_method"), 1);
+    assert.equal(reason("enhanced_auth"), 0);
+    assert.equal(reason("error"), 0);
+    assert.equal(delta("robustmq_auth_failures_total"), 4);
+    const all = ["bad_credentials", "anonymous", "bad_method", "enhanced_auth", "error"];
+    assert.equal(
+      all.reduce(
+        (sum, r) => sum + sample(now, `robustmq_auth_failures_by_reason_total{reason="${r}"}`),
+        0,
+      ),
+      sample(now, "robustmq_auth_failures_total"),
+    );
+  });
+
+  test("a QoS 0 message for an offline session is dropped with reason offline", async () => {
+    const clientId = uniqueName("metrics-drop");
+    const durable = { ...login, clientId, protocolVersion: 5 as const, clean: false };
+    const sub = await connectMqtt(broker.url, {
+      ...durable,
+      properties: { sessionExpiryInterval: 60 },
+    });
+    await sub.subscribeAsync("metrics/drop", { qos: 0 });
+    await sub.endAsync();
+    const before = await scrape();
+    const pub = track.mqtt(await connectMqtt(broker.url, login));
+    await pub.publishAsync("metrics/drop", "gone", { qos: 0 });
+    const series = 'robustmq_messages_dropped_total{reason="offline"}';
+    await eventually(
+      async () => sample(await scrape(), series) - sample(before, series) === 1,
+      "one offline drop",
+    );
+  });
+
+  test("Kafka log bytes and segments follow topics and records", async () => {
+    const before = await scrape();
+    const client = await WireClient.connect(broker.kafkaPort ?? 0);
+    try {
+      await createTopic(client, uniqueName("metrics-log"), 3);
+    } finally {
+      client.close();
+    }
+    const created = await scrape();
+    const segments = "robustmq_kafka_log_segments";
+    assert.equal(sample(created, segments) - sample(before, segments), 3, "one per partition");
+    const pub = track.mqtt(await connectMqtt(broker.url, login));
+    await pub.publishAsync("bridge/out/size", "some bytes", { qos: 1 });
+    const appended = await scrape();
+    assert.ok(
+      sample(appended, "robustmq_kafka_log_bytes") > sample(created, "robustmq_kafka_log_bytes"),
+    );
+  });
+
+  test("bridge counters: forwarded each way, failed appends, skipped records", async () => {
+    const before = await scrape();
+    const series = (name: string, direction: string) => `${name}{direction="${direction}"}`;
+    const forwardedToKafka = series("robustmq_bridge_messages_total", "mqtt_to_kafka");
+    const forwardedToMqtt = series("robustmq_bridge_messages_total", "kafka_to_mqtt");
+    const failedToKafka = series("robustmq_bridge_errors_total", "mqtt_to_kafka");
+    const sub = track.mqtt(await connectMqtt(broker.url, login));
+    await sub.subscribeAsync("bridge/in/#", { qos: 1 });
+    const pub = track.mqtt(await connectMqtt(broker.url, login));
+    await pub.publishAsync("bridge/out/a", "to kafka", { qos: 1 });
+    // Over [kafka] message_max_bytes: the Kafka log refuses the append.
+    await pub.publishAsync("bridge/out/big", Buffer.alloc(4096, 1), { qos: 0 });
+    const client = await WireClient.connect(broker.kafkaPort ?? 0);
+    try {
+      await createTopic(client, FROM_KAFKA, 1);
+      // Key "ok" makes bridge/in/ok; key "a/#" makes no valid topic name: skipped.
+      const records = ["ok", "a/#"].map((key) => ({
+        timestamp: Date.now(),
+        key: Buffer.from(key),
+        value: Buffer.from(`record ${key}`),
+      }));
+      const produced = await client.request(ApiKey.Produce, 8, {
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: [
+          { name: FROM_KAFKA, partitionData: [{ index: 0, records: buildRecordBatch(records) }] },
+        ],
+      });
+      assert.equal(produced.responses[0].partitionResponses[0].errorCode, 0);
+    } finally {
+      client.close();
+    }
+    let now = before;
+    const delta = (name: string) => sample(now, name) - sample(before, name);
+    await eventually(async () => {
+      now = await scrape();
+      return (
+        delta(forwardedToMqtt) === 1 &&
+        delta("robustmq_bridge_skipped_total") === 1 &&
+        delta(failedToKafka) === 1
+      );
+    }, "the bridge's counters");
+    assert.equal(delta(forwardedToKafka), 1);
+    assert.equal(delta(series("robustmq_bridge_errors_total", "kafka_to_mqtt")), 0);
   });
 });

@@ -3,12 +3,17 @@ import type { ComponentType } from "preact";
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { LOGGED_OUT_EVENT, logout, token } from "./api.ts";
+import { AlarmsPage } from "./pages/alarms.tsx";
 import { Clients } from "./pages/clients.tsx";
+import { ClusterPage } from "./pages/cluster.tsx";
+import { DelayedPage } from "./pages/delayed.tsx";
 import { Login } from "./pages/login.tsx";
 import { Overview } from "./pages/overview.tsx";
 import { RetainedPage } from "./pages/retained.tsx";
+import { RulesPage } from "./pages/rules.tsx";
 import { SecurityPage } from "./pages/security.tsx";
 import { Sessions } from "./pages/sessions.tsx";
+import { SlowSubsPage } from "./pages/slow-subs.tsx";
 import { Storage } from "./pages/storage.tsx";
 import { Subscriptions } from "./pages/subscriptions.tsx";
 import { Topics } from "./pages/topics.tsx";
@@ -23,8 +28,13 @@ const PAGES: Record<RoutePath, ComponentType> = {
   "/subscriptions": Subscriptions,
   "/topics": Topics,
   "/retained": RetainedPage,
+  "/delayed": DelayedPage,
+  "/rules": RulesPage,
   "/storage": Storage,
   "/security": SecurityPage,
+  "/alarms": AlarmsPage,
+  "/slow-subscriptions": SlowSubsPage,
+  "/cluster": ClusterPage,
 };
 
 function App() {

@@ -12,6 +12,10 @@ export interface Polled<T> {
   data: T | null;
   error: ApiError | null;
   off: boolean;
+  /** Loads again now (after a change), without waiting for the timer. */
+  reload(): void;
+  /** Takes an answer the API already gave (a PUT that returns the new state). */
+  replace(data: T): void;
 }
 
 /** Loads `path` now and every POLL_REFRESH_MS; `off` is true when the node answers 404. */
@@ -37,5 +41,5 @@ export function usePolled<T>(path: string): Polled<T> {
     const timer = setInterval(load, POLL_REFRESH_MS);
     return () => clearInterval(timer);
   }, [load]);
-  return { data, error, off };
+  return { data, error, off, reload: load, replace: setData };
 }

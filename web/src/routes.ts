@@ -9,8 +9,13 @@ export const ROUTES = [
   { path: "/subscriptions", title: "Subscriptions" },
   { path: "/topics", title: "Topics" },
   { path: "/retained", title: "Retained" },
+  { path: "/delayed", title: "Delayed" },
+  { path: "/rules", title: "Topic rules" },
   { path: "/storage", title: "Storage" },
   { path: "/security", title: "Security" },
+  { path: "/alarms", title: "Alarms" },
+  { path: "/slow-subscriptions", title: "Slow subscriptions" },
+  { path: "/cluster", title: "Cluster" },
 ] as const;
 
 export const LOGIN_PATH = "/login";

@@ -29,8 +29,13 @@ export class BrokerStats {
   retainedRefused = 0;
   sessionsExpired = 0;
   willsPublished = 0;
-  /** CONNECTs refused by the authenticators. */
+  /** CONNECTs refused by the authenticators; then by reason (auth-failures.ts), summing to it. */
   authFailures = 0;
+  authFailuresBadCredentials = 0;
+  authFailuresAnonymous = 0;
+  authFailuresBadMethod = 0;
+  authFailuresEnhancedAuth = 0;
+  authFailuresError = 0;
   /** CONNECTs refused by a ban. */
   bannedRefused = 0;
   /** Publishes, subscriptions and wills the ACL refused. */

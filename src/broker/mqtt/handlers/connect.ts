@@ -4,6 +4,7 @@ import type { ConnectPacket, Properties } from "../../../protocol/mqtt/packets.t
 import type { Security } from "../../../security/security.ts";
 import type { Principal } from "../../../security/types.ts";
 import type { AuthStep } from "../auth.ts";
+import { countAuthFailure, passwordFailureReason } from "../auth-failures.ts";
 import { ConnectionState, type MqttConnection } from "../connection.ts";
 import { TokenBucket } from "../rate-limit.ts";
 import { applyAutoSubscribe } from "../rules/auto-subscriber.ts";
@@ -186,7 +187,7 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
         if (conn.state === ConnectionState.CLOSED) return;
         conn.resumeReading();
         if (!decision.allowed) {
-          broker.stats.authFailures++;
+          countAuthFailure(broker.stats, passwordFailureReason(decision.reasonCode));
           refuseConnect(conn, decision.reasonCode, `not authenticated: ${decision.reason}`);
           return;
         }
@@ -196,6 +197,7 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
         broker.logger.error({ err, clientId: conn.clientId }, "authentication failed to run");
         if (conn.state === ConnectionState.CLOSED) return;
         conn.resumeReading();
+        countAuthFailure(broker.stats, "error");
         refuseConnect(conn, ReasonCode.UNSPECIFIED_ERROR, "authentication failed to run");
       },
     );
@@ -229,6 +231,7 @@ function beginAuthExchange(conn: MqttConnection): void {
   }
   const authenticator = conn.broker.authenticators.get(method);
   if (authenticator === undefined) {
+    countAuthFailure(conn.broker.stats, "bad_method");
     refuseConnect(
       conn,
       ReasonCode.BAD_AUTHENTICATION_METHOD,
@@ -278,8 +281,10 @@ function applyAuthStep(conn: MqttConnection, step: AuthStep): void {
   conn.authState = undefined;
   if (step.result === "fail") {
     const code = step.reasonCode ?? ReasonCode.NOT_AUTHORIZED;
-    if (connecting) refuseConnect(conn, code, "authentication failed");
-    else conn.protocolError(code, "re-authentication failed"); // [MQTT-4.12.1-2]
+    if (connecting) {
+      countAuthFailure(conn.broker.stats, "enhanced_auth");
+      refuseConnect(conn, code, "authentication failed");
+    } else conn.protocolError(code, "re-authentication failed"); // [MQTT-4.12.1-2]
     return;
   }
   if (connecting) {
