@@ -221,7 +221,7 @@ export class Session {
   }
 
   /**
-   * Takes every QoS 1/2 delivery that came through a shared subscription, inflight or queued,
+   * Takes every delivery that came through a shared subscription, queued, or inflight at QoS 1,
    * whose group `movable` accepts (default: all). Deliveries left behind keep their packet
    * identifier and place, so a resumed session resends them as they were [MQTT-4.4.0-1].
    */
@@ -229,8 +229,10 @@ export class Session {
     const taken: Delivery[] = [];
     if (this.inflightCount === 0 && this.queueLength === 0) return taken;
     for (const [packetId, delivery] of this.inflight) {
-      // A QoS 2 message whose PUBREC arrived was received: it must not go to another member.
-      if (delivery.share === null || delivery.state === DeliveryState.AWAITING_COMP) continue;
+      // A QoS 2 PUBLISH once sent may already be in the application's hands: it is completed
+      // with this client on resume, or dropped with the session [MQTT-4.8.2-4, -5]. One still
+      // held may have its packet id in the log for this session already, so it stays too.
+      if (delivery.share === null || delivery.qos === 2) continue;
       if (!movable(delivery.share)) continue;
       this.inflight.delete(packetId);
       taken.push(delivery);

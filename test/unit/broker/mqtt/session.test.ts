@@ -220,7 +220,7 @@ test("onPubcomp completes a QoS 2 delivery only after PUBREC", () => {
 
 // ---- shared subscription hand-off ---------------------------------------------------------
 
-test("takeSharedDeliveries: takes shared inflight (not PUBREC'd QoS 2) and queued ones", () => {
+test("takeSharedDeliveries: takes shared QoS 1 inflight and queued ones; sent QoS 2 stays", () => {
   const session = new Session("c");
   const sharedQ1 = delivery(1, SHARE);
   const sharedQ2Received = delivery(2, SHARE);
@@ -237,10 +237,9 @@ test("takeSharedDeliveries: takes shared inflight (not PUBREC'd QoS 2) and queue
   for (const d of [n1, s1, n2, s2, n3]) session.enqueue(d, 10, "drop_new");
 
   const taken = session.takeSharedDeliveries();
-  assertSame(taken, [sharedQ1, sharedQ2, s1, s2]);
-  assert.deepEqual([...session.inflight.keys()], [idB, idD]);
+  assertSame(taken, [sharedQ1, s1, s2]);
+  assert.deepEqual([...session.inflight.keys()], [idB, idC, idD]);
   assert.equal(session.inflight.has(idA), false);
-  assert.equal(session.inflight.has(idC), false);
   assertSame([...session.queue], [n1, n2, n3], "non-shared queue order kept");
   assert.deepEqual(session.takeSharedDeliveries(), [], "nothing left to take");
 });
@@ -382,7 +381,8 @@ class SenderModel {
   takeShared(): Delivery[] {
     const taken: Delivery[] = [];
     for (const [id, entry] of [...this.inflight]) {
-      if (entry.delivery.share !== null && entry.state !== DeliveryState.AWAITING_COMP) {
+      // An inflight QoS 2 message stays with its receiver [MQTT-4.8.2-4, -5].
+      if (entry.delivery.share !== null && entry.delivery.qos === 1) {
         this.inflight.delete(id);
         taken.push(entry.delivery);
       }
