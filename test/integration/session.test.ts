@@ -220,7 +220,7 @@ describe("sessions", () => {
       late.client.destroy();
     });
 
-    test("[MQTT-3.14.2-2] DISCONNECT setting an expiry after CONNECT's 0 is a protocol error (0x82)", async () => {
+    test("MQTT 5 3.14.2.2.2: DISCONNECT setting an expiry after CONNECT's 0 is a protocol error (0x82)", async () => {
       const clientId = uniqueName("disc-expiry-0");
       const { client } = tracker.raw(await connectRaw(broker.port, { clientId }));
       client.send({ type: "disconnect", reasonCode: 0, properties: { sessionExpiryInterval: 30 } });

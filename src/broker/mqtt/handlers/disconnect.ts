@@ -9,7 +9,7 @@ export function handleDisconnect(conn: MqttConnection, packet: DisconnectPacket)
   const requested = packet.properties?.sessionExpiryInterval;
   if (requested !== undefined) {
     if (conn.requestedExpiryS === 0 && requested > 0) {
-      // [MQTT-3.14.2-2] a session opened with expiry 0 cannot be extended at DISCONNECT.
+      // A session opened with expiry 0 cannot be extended at DISCONNECT (MQTT 5 3.14.2.2.2).
       conn.protocolError(ReasonCode.PROTOCOL_ERROR, "session expiry set on DISCONNECT after 0");
       return;
     }

@@ -5,81 +5,38 @@
  * connection. Everything it reads goes to the Checker; what it can check alone (packet
  * identifiers in use, receive maximum, session present, keep alive) it checks itself.
  */
-import type { MqttBroker } from "../../../../../src/broker/mqtt/broker.ts";
 import {
+  type ConnackPacket,
   encode,
-  MqttParser,
   type Packet,
   type PublishPacket,
   ReasonCode,
   type SubscriptionRequest,
 } from "../../../../../src/protocol/mqtt/index.ts";
-import type { Prng } from "../../../../helpers/prng.ts";
-import type { Checker, PublishRecord, QoS, SubInterval, Trace } from "./sim-model.ts";
-import { SimSocket, type SocketPeer } from "./sim-socket.ts";
+import { ClientBook } from "./sim-book.ts";
+import { type Arrival, type Conn, newConn } from "./sim-conn.ts";
+import { keyOfPayload, type PublishRecord, type QoS, type SubInterval } from "./sim-model.ts";
+import {
+  type ClientProfile,
+  connectPacket,
+  DIRECT_FILTERS,
+  DIRECT_TOPICS,
+  matchFilterOf,
+  ProfileView,
+  pick,
+  publishPacket,
+  request,
+  SHARED_TOPICS,
+  type SimContext,
+} from "./sim-profile.ts";
+import { checkExpiry, checkSubscriptionIds, resolveTopic } from "./sim-receive.ts";
+import type { SimSocket, SocketPeer } from "./sim-socket.ts";
 
-/** What every client shares: the seeded PRNG, the checker, the trace, the broker, the clock. */
-export interface SimContext {
-  readonly rng: Prng;
-  readonly checker: Checker;
-  readonly trace: Trace;
-  readonly broker: MqttBroker;
-  /** The broker's max_inflight_messages: the window of a v3 client. */
-  readonly inflightMax: number;
-  nowMs(): number;
-}
+export type { ClientProfile, SimContext } from "./sim-profile.ts";
+export { pick } from "./sim-profile.ts";
 
-export interface ClientProfile {
-  readonly id: string;
-  readonly version: 4 | 5;
-  /** v5 Session Expiry Interval (s); v3: 0 = clean session, anything else = persistent. */
-  readonly expiryS: number;
-  readonly keepAliveS: number;
-  /** v5 Receive Maximum it announces. */
-  readonly receiveMax: number;
-  /** The one share group it may join (`$share/{group}/{filter}`) and at which QoS. */
-  readonly share: { readonly filter: string; readonly qos: QoS } | null;
-  readonly ackLateChance: number;
-  readonly ackNeverChance: number;
-}
-
-/** Topic names publishers use: `t/` for normal subscriptions, `s/` for share groups. */
-export const DIRECT_TOPICS = ["t/a", "t/b", "t/a/x", "t/a/y", "t/b/x", "t/c/y"] as const;
-export const SHARED_TOPICS = ["s/a/x", "s/a/y", "s/b/x"] as const;
-export const DIRECT_FILTERS = ["t/#", "t/a", "t/a/#", "t/+/x", "t/a/x", "t/+", "t/c/+"] as const;
-
-/** A client's PUBLISH not yet completed (QoS 1: PUBACK; QoS 2: PUBREC, PUBREL, PUBCOMP). */
-interface Outgoing {
-  readonly record: PublishRecord;
-  readonly packetId: number;
-  /** PUBREC read: PUBREL is what is resent. */
-  released: boolean;
-}
-
-/** Bytes from the broker, with when they came and when the client had last sent anything. */
-interface Arrival {
-  readonly bytes: Buffer;
-  readonly atMs: number;
-  readonly lastSentMs: number;
-}
-
-interface Conn {
-  readonly socket: SimSocket;
-  readonly parser: MqttParser;
-  /** Bytes and the end (null) as the broker wrote them, read when the simulation says. */
-  readonly inbox: Array<Arrival | null>;
-  readonly cleanStart: boolean;
-  connacked: boolean;
-  /** Given up by the client (takeover from elsewhere, reset): read only to see it end. */
-  abandoned: boolean;
-  /** The client saw the end or closed it itself. */
-  closed: boolean;
-  lastSentMs: number;
-  /** Ids of PUBLISH/PUBREL read here and not finally acknowledged: the broker's window holds them. */
-  readonly unacked: Set<number>;
-  /** Acknowledgements the client decided never to send on this connection. */
-  readonly withheld: Packet[];
-}
+/** An alias value no test uses, replaced by 0 in the encoded bytes. */
+const ALIAS_ZERO_MARK = 0xa1a5;
 
 export class SimClient implements SocketPeer {
   readonly profile: ProfileView;
@@ -87,24 +44,17 @@ export class SimClient implements SocketPeer {
   conn: Conn | null = null;
   private readonly old: Conn[] = [];
   private connCount = 0;
-  /** Obligation epoch: a new one whenever the session may have been replaced. */
-  generation = 0;
   /** A CONNECT went out whose CONNACK was never read: the session may be new. */
   private uncertain = false;
   /** The broker holds a session for us (as far as we know), and since when it is offline. */
   private sessionLive = false;
+  /** Session Expiry Interval of the session it has (v5 DISCONNECT may change it). */
+  private sessionExpiryMs = 0;
+  /** The CONNECT of the current connection, for the will model. */
+  private connectRecord: { present: boolean | null } | null = null;
   private offlineSinceMs = 0;
-  private nextPacketId = 1;
-  private nextSeq = 1;
-  private readonly outgoing = new Map<number, Outgoing>();
-  private readonly pendingSubs = new Map<number, { requests: SubscriptionRequest[]; at: number }>();
-  /** When a SUBSCRIBE or UNSUBSCRIBE for each filter was last sent. */
-  private readonly lastRequestAt = new Map<string, number>();
-  private readonly pendingUnsubs = new Set<number>();
-  /** Inbound QoS 2 packet identifiers taken and not yet released by PUBREL (method A). */
-  private readonly inboundQos2 = new Set<number>();
-  /** Confirmed subscriptions by filter. */
-  readonly subscriptions = new Map<string, SubInterval>();
+  /** The session side: packet ids, unfinished flows, subscriptions counted on. */
+  readonly book: ClientBook;
   private readonly lateAcks: Array<{ dueMs: number; conn: Conn; packet: Packet }> = [];
   /** Sends nothing (no PINGREQ either) until then: lets keep alive expire. */
   stallUntilMs = 0;
@@ -115,15 +65,26 @@ export class SimClient implements SocketPeer {
   constructor(profile: ClientProfile, ctx: SimContext) {
     this.profile = new ProfileView(profile);
     this.ctx = ctx;
+    this.book = new ClientBook(profile.id, ctx.trace, ctx.checker, (text) => this.log(text));
+  }
+
+  /** Session generation (see ClientBook). */
+  get generation(): number {
+    return this.book.generation;
+  }
+
+  /** Confirmed subscriptions by filter. */
+  get subscriptions(): ReadonlyMap<string, SubInterval> {
+    return this.book.subscriptions;
   }
 
   get id(): string {
     return this.profile.p.id;
   }
 
-  /** Connected and usable: CONNACK read, not closed. */
+  /** Connected and usable: CONNACK read, not closed, not waiting to be thrown out. */
   get online(): boolean {
-    return this.conn?.connacked === true && this.attached;
+    return this.conn?.connacked === true && this.conn.expectedDisconnect === null && this.attached;
   }
 
   /** Has a connection that is not known to be gone (possibly still waiting for CONNACK). */
@@ -147,7 +108,15 @@ export class SimClient implements SocketPeer {
     const conn = this.connOf(socket);
     if (conn === undefined) return;
     conn.inbox.push(null);
+    this.willEnded(conn, "abnormal");
     if (conn === this.conn && !conn.closed) this.wentOffline();
+  }
+
+  /** The connection ended: its will is due or gone (the first end reported counts). */
+  private willEnded(conn: Conn, end: "normal" | "abnormal"): void {
+    if (conn.willPayload === "") return;
+    const expiryMs = conn.connacked ? this.sessionExpiryMs : this.expiryOf(conn);
+    this.ctx.wills.ended(conn.willPayload, end, this.ctx.nowMs(), expiryMs);
   }
 
   private connOf(socket: SimSocket): Conn | undefined {
@@ -167,50 +136,60 @@ export class SimClient implements SocketPeer {
     if (this.conn !== null) this.abandon("for a new connection");
     if (p.version === 4 && p.expiryS === 0) cleanStart = true;
     this.connCount++;
-    const socket = new SimSocket(this, `${p.id}#${this.connCount}`);
-    const parser = new MqttParser((packet) => this.onPacket(conn, packet), 1 << 20);
-    parser.protocolVersion = p.version;
-    const conn: Conn = {
-      socket,
-      parser,
-      inbox: [],
+    const label = `${p.id}#${this.connCount}`;
+    const onPacket = (c: Conn, packet: Packet) => this.onPacket(c, packet);
+    const willPayload = p.will === null ? "" : `will:${label}`;
+    const conn = newConn(
+      this,
+      label,
+      this.connCount,
       cleanStart,
-      connacked: false,
-      abandoned: false,
-      closed: false,
-      lastSentMs: this.ctx.nowMs(),
-      unacked: new Set(),
-      withheld: [],
-    };
+      p.version,
+      this.ctx.nowMs(),
+      willPayload,
+      onPacket,
+    );
+    const socket = conn.socket;
     this.conn = conn;
     if (cleanStart) {
       // A clean start discards the client's half of the session too [MQTT-3.1.2-4].
-      this.newGeneration("clean start");
-      this.outgoing.clear();
-      this.inboundQos2.clear();
+      this.book.newGeneration("clean start");
+      this.book.discardSessionState();
     }
     this.ctx.broker.accept(socket, `sim:${socket.label}`);
     this.log(`CONNECT v${p.version} clean=${cleanStart} expiry=${p.expiryS} ka=${p.keepAliveS}`);
-    this.send(conn, {
-      type: "connect",
-      protocolName: "MQTT",
-      protocolVersion: p.version,
+    this.connectRecord = this.ctx.wills.connectSent(
+      p.id,
+      this.connCount,
+      this.ctx.nowMs(),
       cleanStart,
-      keepAlive: p.keepAliveS,
-      clientId: p.id,
-      properties:
-        p.version === 5
-          ? { sessionExpiryInterval: p.expiryS, receiveMaximum: p.receiveMax }
-          : undefined,
-    });
+    );
+    if (p.will !== null)
+      this.ctx.wills.armed(p.id, this.connCount, willPayload, p.version === 5 ? p.will.delayS : 0);
+    this.send(conn, connectPacket(p, cleanStart, willPayload));
   }
 
-  /** DISCONNECT (normal) and FIN. */
+  /**
+   * DISCONNECT and FIN: normal (0x00) or with will (0x04, v5); a v5 client may change its
+   * Session Expiry Interval (section 3.14.2.2.2: from 0 to non-zero is a Protocol Error).
+   */
   disconnect(): void {
     const conn = this.conn;
     if (conn === null || conn.closed) return;
-    this.log("DISCONNECT");
-    this.send(conn, { type: "disconnect", reasonCode: 0 });
+    const { rng } = this.ctx;
+    const v5 = this.profile.p.version === 5;
+    const reasonCode = v5 && rng.chance(0.25) ? ReasonCode.DISCONNECT_WITH_WILL : 0;
+    const expiryS = v5 && rng.chance(0.3) ? pick(rng, [0, 0, 3, 30]) : -1;
+    const invalid = expiryS > 0 && this.sessionExpiryMs === 0;
+    this.log(`DISCONNECT ${reasonCode}${expiryS >= 0 ? ` expiry=${expiryS}` : ""}`);
+    const properties = expiryS >= 0 ? { sessionExpiryInterval: expiryS } : undefined;
+    // The broker closes as if the link broke when the change is invalid.
+    if (invalid) this.ctx.expectProtocolError();
+    else if (expiryS >= 0 && conn.connacked) this.sessionExpiryMs = expiryS * 1000;
+    if (conn.connacked && this.sessionExpiryMs === 0) this.sessionLive = false;
+    // Before the send: the broker may handle it (and close) within the call.
+    this.willEnded(conn, reasonCode === 0 && !invalid ? "normal" : "abnormal");
+    this.send(conn, { type: "disconnect", reasonCode, properties });
     conn.socket.clientFin();
     this.closeConn(conn);
   }
@@ -220,6 +199,7 @@ export class SimClient implements SocketPeer {
     const conn = this.conn;
     if (conn === null || conn.closed) return;
     this.log("connection reset");
+    this.willEnded(conn, "abnormal");
     conn.socket.clientReset();
     this.closeConn(conn);
   }
@@ -238,6 +218,7 @@ export class SimClient implements SocketPeer {
     // Still open as far as the broker knows: the session is not offline before the takeover.
     if (!conn.closed && !conn.socket.serverEnded) this.offlineSinceMs = this.ctx.nowMs();
     if (!conn.closed) this.log(`abandons its connection ${why}`);
+    this.willEnded(conn, "abnormal"); // taken over by its own new connection
     conn.abandoned = true;
     this.old.push(conn);
   }
@@ -260,43 +241,59 @@ export class SimClient implements SocketPeer {
         requests.push(request(filter, rng.below(3) as QoS, noLocal, v5 ? rng.below(3) : 0));
       }
     }
-    const packetId = this.allocatePacketId();
+    const subId = p.subIds && rng.chance(0.7) ? 1 + rng.below(5) : 0;
+    const packetId = this.book.allocatePacketId();
     for (const r of requests) {
+      if (subId !== 0) {
+        const filters = this.book.requestedIds.get(subId) ?? new Set<string>();
+        filters.add(matchFilterOf(r.topicFilter));
+        this.book.requestedIds.set(subId, filters);
+      }
       this.ctx.checker.onRequested(this.id, matchFilterOf(r.topicFilter), r.qos);
-      this.endInterval(r.topicFilter, "resubscribed");
+      this.book.endInterval(r.topicFilter, "resubscribed");
     }
     const text = requests.map((r) => `${r.topicFilter}@q${r.qos}${r.noLocal ? " nl" : ""}`);
     const at = this.log(`SUBSCRIBE id=${packetId} ${text.join(", ")}`);
-    for (const r of requests) this.lastRequestAt.set(r.topicFilter, at);
-    this.pendingSubs.set(packetId, { requests, at });
-    this.send(conn, { type: "subscribe", packetId, subscriptions: requests });
+    for (const r of requests) this.book.lastRequestAt.set(r.topicFilter, at);
+    this.book.pendingSubs.set(packetId, { requests, at, subId });
+    this.book.lastSubChangeAt = at;
+    const properties = subId !== 0 ? { subscriptionIdentifiers: [subId] } : undefined;
+    this.send(conn, { type: "subscribe", packetId, subscriptions: requests, properties });
   }
 
   unsubscribe(): void {
     const conn = this.conn;
-    if (conn === null || !this.online || this.subscriptions.size === 0) return;
-    const filters = [...this.subscriptions.keys()];
+    if (conn === null || !this.online || this.book.subscriptions.size === 0) return;
+    const filters = [...this.book.subscriptions.keys()];
     const filter = filters[this.ctx.rng.below(filters.length)];
-    this.endInterval(filter, "unsubscribed");
-    const packetId = this.allocatePacketId();
-    this.pendingUnsubs.add(packetId);
-    this.lastRequestAt.set(filter, this.log(`UNSUBSCRIBE id=${packetId} ${filter}`));
+    this.book.endInterval(filter, "unsubscribed");
+    const packetId = this.book.allocatePacketId();
+    this.book.pendingUnsubs.add(packetId);
+    const at = this.log(`UNSUBSCRIBE id=${packetId} ${filter}`);
+    this.book.lastRequestAt.set(filter, at);
+    this.book.lastSubChangeAt = at;
     this.send(conn, { type: "unsubscribe", packetId, topicFilters: [filter] });
   }
 
   /** A PUBLISH on a random topic; skipped while 8 of its own are unfinished. */
   publish(): void {
     const conn = this.conn;
-    if (conn === null || !this.online || this.outgoing.size >= 8) return;
+    if (conn === null || !this.online || this.book.outgoing.size >= 8) return;
     const { rng, checker } = this.ctx;
     const shared = rng.chance(0.3);
     const topic = shared ? pick(rng, SHARED_TOPICS) : pick(rng, DIRECT_TOPICS);
     const qos = rng.below(3) as QoS;
     const retain = rng.chance(0.15);
     const empty = retain && rng.chance(0.2);
-    const seq = this.nextSeq++;
+    const seq = this.book.nextSeq++;
     const key = `${this.id}/${seq}`;
-    const at = this.log(`PUBLISH ${topic} q${qos}${retain ? " retain" : ""} "${empty ? "" : key}"`);
+    const p = this.profile.p;
+    const expiryS = rng.chance(p.expiryChance) ? 1 + rng.below(4) : 0;
+    const padBytes = p.version === 5 && rng.chance(0.1) ? 30 + rng.below(200) : 0;
+    const extra = `${expiryS > 0 ? ` expiry=${expiryS}` : ""}${padBytes > 0 ? ` pad=${padBytes}` : ""}`;
+    const at = this.log(
+      `PUBLISH ${topic} q${qos}${retain ? " retain" : ""}${extra} "${empty ? "" : key}"`,
+    );
     const record: PublishRecord = {
       key,
       publisher: this.id,
@@ -307,11 +304,64 @@ export class SimClient implements SocketPeer {
       empty,
       sentAt: at,
       ackedAt: -1,
+      sentAtMs: this.ctx.nowMs(),
+      ackedAtMs: -1,
+      expiryS,
+      padBytes,
     };
     checker.onPublishSent(record);
-    const packetId = qos === 0 ? undefined : this.allocatePacketId();
-    if (packetId !== undefined) this.outgoing.set(packetId, { record, packetId, released: false });
-    this.send(conn, publishPacket(record, packetId, false));
+    const packetId = qos === 0 ? undefined : this.book.allocatePacketId();
+    if (packetId !== undefined)
+      this.book.outgoing.set(packetId, { record, packetId, released: false });
+    this.send(conn, this.aliased(conn, record, packetId, false));
+  }
+
+  /** Its PUBLISH, with a topic alias when it uses them [MQTT-3.3.2-9: within the maximum]. */
+  private aliased(conn: Conn, record: PublishRecord, packetId: number | undefined, dup: boolean) {
+    const max = Math.min(conn.serverAliasMax, 4);
+    if (!this.profile.p.aliasesOut || max === 0) return publishPacket(record, packetId, dup);
+    const { rng } = this.ctx;
+    const known = conn.outAliases.get(record.topic);
+    if (known !== undefined) return publishPacket(record, packetId, dup, known, rng.chance(0.8));
+    if (conn.outAliases.size >= max && !rng.chance(0.3))
+      return publishPacket(record, packetId, dup);
+    // A new alias, or one taken over from another topic (it then means this one).
+    const alias = conn.outAliases.size < max ? conn.outAliases.size + 1 : 1 + rng.below(max);
+    for (const [topic, a] of conn.outAliases) if (a === alias) conn.outAliases.delete(topic);
+    conn.outAliases.set(record.topic, alias);
+    return publishPacket(record, packetId, dup, alias, false);
+  }
+
+  /**
+   * A PUBLISH with an invalid topic alias: 0 [MQTT-3.3.2-8], above the broker's maximum
+   * [MQTT-3.3.2-9], or one never set on this connection. The broker must close the
+   * connection (DISCONNECT 0x94 Topic Alias invalid, or 0x82 Protocol Error) and not route it.
+   */
+  badAlias(): void {
+    const conn = this.conn;
+    if (conn === null || !this.online || this.profile.p.version !== 5) return;
+    const { rng } = this.ctx;
+    const kind = rng.below(3);
+    const unset = [1, 2, 3, 4, 5].find((a) => ![...conn.outAliases.values()].includes(a)) ?? 6;
+    const alias = kind === 0 ? 0 : kind === 1 ? conn.serverAliasMax + 1 : unset;
+    if ((kind === 2 && alias > conn.serverAliasMax) || alias > 0xffff) return;
+    this.log(`PUBLISH with invalid topic alias ${alias} (${["zero", "above max", "unset"][kind]})`);
+    conn.expectedDisconnect = [ReasonCode.TOPIC_ALIAS_INVALID, ReasonCode.PROTOCOL_ERROR];
+    this.ctx.expectProtocolError();
+    const packet: Packet = {
+      type: "publish",
+      topic: kind === 2 ? "" : "t/a",
+      payload: Buffer.from("invalid-alias"),
+      qos: 0,
+      retain: false,
+      dup: false,
+      properties: { topicAlias: alias === 0 ? ALIAS_ZERO_MARK : alias },
+    };
+    const bytes = encode(packet, 5);
+    // The encoder refuses alias 0: encoded with a mark, then patched (property 0x23, uint16).
+    const at = bytes.indexOf(Buffer.from([0x23, ALIAS_ZERO_MARK >> 8, ALIAS_ZERO_MARK & 0xff]));
+    if (alias === 0) bytes.writeUInt16BE(0, at + 1);
+    if (conn.socket.send(bytes)) conn.lastSentMs = this.ctx.nowMs();
   }
 
   ping(): void {
@@ -368,6 +418,12 @@ export class SimClient implements SocketPeer {
       }
       if (conn.closed || conn.abandoned) continue; // read and thrown away
       this.arrival = chunk;
+      const max = this.profile.p.maxPacketBytes;
+      for (const size of conn.meter.push(chunk.bytes)) {
+        // [MQTT-3.1.2-24] never a packet above the client's Maximum Packet Size.
+        if (max > 0 && size > max)
+          this.ctx.checker.fail(`${this.id}: ${size}-byte packet, max ${max}`);
+      }
       const error = conn.parser.push(chunk.bytes);
       if (error !== null) this.ctx.checker.fail(`${this.id} cannot parse the broker: ${error}`);
     }
@@ -388,7 +444,7 @@ export class SimClient implements SocketPeer {
     if (conn.closed || conn.abandoned) return;
     switch (packet.type) {
       case "connack":
-        this.onConnack(conn, packet.sessionPresent, packet.reasonCode);
+        this.onConnack(conn, packet);
         return;
       case "publish":
         this.onPublish(conn, packet);
@@ -402,24 +458,25 @@ export class SimClient implements SocketPeer {
         this.onPubrel(conn, packet.packetId);
         return;
       case "suback":
-        this.onSuback(packet.packetId, packet.reasonCodes);
+        this.book.onSuback(packet.packetId, packet.reasonCodes);
         return;
       case "unsuback":
-        this.ctx.checker.check(this.pendingUnsubs.delete(packet.packetId), () => {
+        this.ctx.checker.check(this.book.pendingUnsubs.delete(packet.packetId), () => {
           return `${this.id}: UNSUBACK for unknown id ${packet.packetId}`;
         });
         return;
       case "pingresp":
         return;
       case "disconnect":
-        this.onServerDisconnect(packet.reasonCode);
+        this.onServerDisconnect(conn, packet.reasonCode);
         return;
       default:
         this.ctx.checker.fail(`${this.id}: unexpected ${packet.type} from the broker`);
     }
   }
 
-  private onConnack(conn: Conn, present: boolean, code: number): void {
+  private onConnack(conn: Conn, packet: ConnackPacket): void {
+    const { sessionPresent: present, reasonCode: code } = packet;
     const { checker } = this.ctx;
     this.log(`CONNACK present=${present} code=${code}`);
     if (code !== 0) {
@@ -429,28 +486,34 @@ export class SimClient implements SocketPeer {
     checker.check(!conn.connacked, () => `${this.id}: second CONNACK`);
     conn.connacked = true;
     this.checkSessionPresent(conn, present);
+    if (this.connectRecord !== null) this.connectRecord.present = present;
+    conn.serverAliasMax = packet.properties?.topicAliasMaximum ?? 0;
+    this.sessionExpiryMs = this.expiryOf(conn);
     if (!present) {
-      this.newGeneration("no session present");
-      this.outgoing.clear();
-      this.inboundQos2.clear();
+      this.book.newGeneration("no session present");
+      this.book.discardSessionState();
     } else if (this.uncertain) {
-      this.newGeneration("session present after an unanswered CONNECT");
+      this.book.newGeneration("session present after an unanswered CONNECT");
     }
     this.uncertain = false;
     // v3 clean session: the session ends with the connection [MQTT-3.1.2-6].
-    this.sessionLive = this.profile.p.version === 5 ? this.profile.p.expiryS > 0 : !conn.cleanStart;
-    this.pendingSubs.clear();
-    this.pendingUnsubs.clear();
+    this.sessionLive = this.sessionExpiryMs > 0;
+    this.book.forgetPending();
     // [MQTT-4.4.0-1] resend what is unfinished, in the original order.
-    for (const out of this.outgoing.values()) {
+    for (const out of this.book.outgoing.values()) {
       if (out.released) this.send(conn, { type: "pubrel", packetId: out.packetId, reasonCode: 0 });
-      else this.send(conn, publishPacket(out.record, out.packetId, true));
+      else this.send(conn, this.aliased(conn, out.record, out.packetId, true));
     }
+  }
+
+  /** Session Expiry Interval a connection asks for (v3: a week unless clean session). */
+  private expiryOf(conn: Conn): number {
+    if (this.profile.p.version === 5) return this.profile.p.expiryS * 1000;
+    return conn.cleanStart ? 0 : this.profile.expiryMs;
   }
 
   /** [MQTT-3.2.2-1..3] What a CONNACK must say, where the client can know it. */
   private checkSessionPresent(conn: Conn, present: boolean): void {
-    const p = this.profile;
     const what = `${this.id}: CONNACK session present=${present}`;
     if (conn.cleanStart) {
       this.ctx.checker.check(!present, () => `${what} after a clean start`);
@@ -458,7 +521,7 @@ export class SimClient implements SocketPeer {
     }
     if (this.uncertain) return;
     const offlineMs = this.sessionLive ? this.ctx.nowMs() - this.offlineSinceMs : 0;
-    const expiryMs = p.expiryMs;
+    const expiryMs = this.sessionExpiryMs;
     if (!this.sessionLive) {
       this.ctx.checker.check(!present, () => `${what}, but no session was left behind`);
     } else if (offlineMs < expiryMs - 500) {
@@ -482,7 +545,7 @@ export class SimClient implements SocketPeer {
     if (!conn.connacked) checker.fail(`${this.id}: PUBLISH before CONNACK`);
     let fresh = true;
     if (packet.qos > 0) {
-      const inUse = conn.unacked.has(id) || this.inboundQos2.has(id);
+      const inUse = conn.unacked.has(id) || this.book.inboundQos2.has(id);
       // [MQTT-2.2.1-3] a new PUBLISH takes an identifier that is not in use.
       checker.check(
         !inUse || packet.dup,
@@ -492,11 +555,18 @@ export class SimClient implements SocketPeer {
       this.checkWindow(conn);
     }
     if (packet.qos === 2) {
-      fresh = !this.inboundQos2.has(id);
-      this.inboundQos2.add(id);
+      fresh = !this.book.inboundQos2.has(id);
+      this.book.inboundQos2.add(id);
     }
     const qos = packet.qos;
-    checker.onReceived(this.id, this.generation, { ...packet, payload }, fresh);
+    const topic = resolveTopic(conn, packet, this.profile.p, checker);
+    if (topic === null) return;
+    const record = checker.publishes.get(keyOfPayload(payload));
+    const v5 = this.profile.p.version === 5;
+    if (record !== undefined)
+      checkExpiry(this.id, v5, record, packet, this.arrival as Arrival, checker);
+    checkSubscriptionIds(this.id, this.book, record, packet, topic, checker);
+    checker.onReceived(this.id, this.book.generation, { ...packet, topic, payload }, fresh);
     if (qos === 1) this.acknowledge(conn, { type: "puback", packetId: id, reasonCode: 0 });
     if (qos === 2) this.acknowledge(conn, { type: "pubrec", packetId: id, reasonCode: 0 });
   }
@@ -514,7 +584,7 @@ export class SimClient implements SocketPeer {
 
   private onPubrel(conn: Conn, packetId: number): void {
     this.log(`got PUBREL id=${packetId}`);
-    this.inboundQos2.delete(packetId);
+    this.book.inboundQos2.delete(packetId);
     conn.unacked.add(packetId);
     this.checkWindow(conn);
     this.acknowledge(conn, { type: "pubcomp", packetId, reasonCode: 0 });
@@ -525,73 +595,22 @@ export class SimClient implements SocketPeer {
     type: "puback" | "pubrec" | "pubcomp",
     id: number,
     code: number,
-  ) {
-    const { checker } = this.ctx;
-    const out = this.outgoing.get(id);
+  ): void {
     const at = this.log(`got ${type.toUpperCase()} id=${id} code=${code}`);
-    const expected =
-      out === undefined
-        ? "none"
-        : out.record.qos === 1
-          ? "puback"
-          : out.released
-            ? "pubcomp"
-            : "pubrec";
-    if (out === undefined || expected !== type) {
-      // A PUBREC answered on an earlier connection may come again after the resend: harmless.
-      if (type === "pubrec" && out?.released === true) return;
-      checker.fail(`${this.id}: ${type} for id ${id}, expected ${expected}`);
-      return;
-    }
-    // PUBCOMP 0x92: our PUBREL was resent after the broker had released the id [MQTT-4.3.3].
-    const done =
-      code < 0x80 || (type === "pubcomp" && code === ReasonCode.PACKET_IDENTIFIER_NOT_FOUND);
-    checker.check(done, () => `${this.id}: ${type} of ${out.record.key} with reason ${code}`);
-    if (out.record.ackedAt < 0 && type !== "pubcomp") out.record.ackedAt = at;
-    if (type === "pubrec") {
-      out.released = true;
-      this.acknowledge(conn, { type: "pubrel", packetId: id, reasonCode: 0 });
-      return;
-    }
-    this.outgoing.delete(id);
+    const next = this.book.onPublishAck(type, id, code, at, this.ctx.nowMs());
+    if (next === "next") this.acknowledge(conn, { type: "pubrel", packetId: id, reasonCode: 0 });
   }
 
-  private onSuback(packetId: number, codes: readonly number[]): void {
-    const { checker } = this.ctx;
-    const pending = this.pendingSubs.get(packetId);
-    this.log(`got SUBACK id=${packetId} ${codes.join(",")}`);
-    if (pending === undefined) {
-      checker.fail(`${this.id}: SUBACK for unknown id ${packetId}`);
-      return;
-    }
-    const requests = pending.requests;
-    this.pendingSubs.delete(packetId);
-    checker.check(codes.length === requests.length, () => `${this.id}: SUBACK code count`);
-    const at = this.ctx.trace.at;
-    requests.forEach((r, i) => {
-      const code = codes[i];
-      checker.check(code <= r.qos, () => `${this.id}: ${r.topicFilter} granted ${code} > ${r.qos}`);
-      if (code >= 0x80) return;
-      // A later SUBSCRIBE or UNSUBSCRIBE of the filter, already sent, decides its fate.
-      if ((this.lastRequestAt.get(r.topicFilter) ?? 0) > pending.at) return;
-      const interval: SubInterval = {
-        client: this.id,
-        generation: this.generation,
-        filter: r.topicFilter,
-        matchFilter: matchFilterOf(r.topicFilter),
-        shared: r.topicFilter.startsWith("$share/"),
-        qos: code as QoS,
-        noLocal: r.noLocal,
-        confirmedAt: at,
-        endedAt: Number.POSITIVE_INFINITY,
-      };
-      this.subscriptions.set(r.topicFilter, interval);
-      checker.intervals.push(interval);
-    });
-  }
-
-  private onServerDisconnect(code: number): void {
+  private onServerDisconnect(conn: Conn, code: number): void {
     const arrival = this.arrival as Arrival;
+    if (conn.expectedDisconnect !== null) {
+      this.log(`got DISCONNECT ${code}, as expected`);
+      this.ctx.checker.check(
+        conn.expectedDisconnect.includes(code),
+        () => `${this.id}: DISCONNECT ${code}, expected one of ${conn.expectedDisconnect}`,
+      );
+      return;
+    }
     const silentMs = arrival.atMs - arrival.lastSentMs;
     this.log(`got DISCONNECT ${code} after ${silentMs} ms of silence`);
     const limitMs = this.profile.p.keepAliveS * 1500;
@@ -655,85 +674,10 @@ export class SimClient implements SocketPeer {
     if (conn.socket.send(bytes, cuts)) conn.lastSentMs = this.ctx.nowMs();
   }
 
-  private allocatePacketId(): number {
-    for (let i = 0; i < 65535; i++) {
-      const id = this.nextPacketId;
-      this.nextPacketId = id === 65535 ? 1 : id + 1;
-      if (!this.outgoing.has(id) && !this.pendingSubs.has(id) && !this.pendingUnsubs.has(id)) {
-        return id;
-      }
-    }
-    throw new Error("no free packet id");
-  }
-
-  // ---- sessions --------------------------------------------------------------------------
-
-  private newGeneration(why: string): void {
-    const at = this.ctx.trace.at;
-    for (const interval of this.subscriptions.values()) interval.endedAt = at;
-    this.subscriptions.clear();
-    this.generation++;
-    this.log(`generation ${this.generation} (${why})`);
-  }
-
-  private endInterval(filter: string, why: string): void {
-    const interval = this.subscriptions.get(filter);
-    if (interval === undefined) return;
-    interval.endedAt = this.ctx.trace.at;
-    this.subscriptions.delete(filter);
-    this.log(`${filter} no longer counted on (${why})`);
-  }
-
   /** Every socket this client has, for teardown. */
   sockets(): SimSocket[] {
     const all = this.old.map((c) => c.socket);
     if (this.conn !== null) all.push(this.conn.socket);
     return all;
   }
-}
-
-/** Derived facts about a profile. */
-class ProfileView {
-  readonly p: ClientProfile;
-
-  constructor(p: ClientProfile) {
-    this.p = p;
-  }
-
-  /** How long the broker keeps it (v3 persistent sessions: the broker's maximum, a week). */
-  get expiryMs(): number {
-    return this.p.version === 4 ? 604_800_000 : this.p.expiryS * 1000;
-  }
-}
-
-function request(filter: string, qos: QoS, noLocal: boolean, retainHandling: number) {
-  return {
-    topicFilter: filter,
-    qos,
-    noLocal,
-    retainAsPublished: false,
-    retainHandling: retainHandling as 0 | 1 | 2,
-  };
-}
-
-/** `$share/{group}/{filter}` -> `{filter}`. */
-export function matchFilterOf(filter: string): string {
-  if (!filter.startsWith("$share/")) return filter;
-  return filter.slice(filter.indexOf("/", "$share/".length) + 1);
-}
-
-function publishPacket(record: PublishRecord, packetId: number | undefined, dup: boolean): Packet {
-  return {
-    type: "publish",
-    topic: record.topic,
-    payload: Buffer.from(record.empty ? "" : record.key),
-    qos: record.qos,
-    retain: record.retain,
-    dup,
-    packetId,
-  };
-}
-
-export function pick<T>(rng: Prng, items: readonly T[]): T {
-  return items[rng.below(items.length)];
 }
