@@ -345,8 +345,9 @@ export class MqttBroker {
       // A message read back from the log has its offset; a new one is being appended by the
       // publish that routed it (in the same turn, before this runs).
       const message = delivery.message;
-      const offset = message.logOffset >= 0 ? message.logOffset : await message.stored;
-      if (offset !== null) {
+      if (message.logOffset < 0) await message.stored;
+      const offset = message.logOffset;
+      if (offset >= 0) {
         await persistence?.record({ t: "send", c: session.clientId, o: offset, p: packetId });
       }
     };

@@ -44,6 +44,13 @@ const deadlines = new DeadlineWheel();
 const CONNECTION = Symbol("mqttConnection");
 type ConnectionStream = Duplex & { [CONNECTION]: MqttConnection };
 
+/** Answers queued one after another that wait for the same append (see answerAfter). */
+interface AnswerGroup {
+  durable: Promise<unknown> | null;
+  sends: Array<() => void>;
+  failures: Array<(err: unknown) => void>;
+}
+
 // The stream listeners are shared by all connections (`this` is the stream): a set of
 // closures per connection cost about 0.6 KiB of heap each (bench/README.md, connections).
 function onStreamData(this: ConnectionStream, chunk: Buffer): void {
@@ -163,7 +170,7 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   authState: unknown = undefined;
   /** True from our AUTH 0x18 until the client answers: the only time AUTH 0x18 is valid. */
   authAwaitingClient = false;
-  /** Session Expiry Interval the CONNECT asked for (before capping) [MQTT-3.14.2-2]. */
+  /** Session Expiry Interval the CONNECT asked for (before capping; MQTT 5 3.14.2.2.2). */
   requestedExpiryS = 0;
   connectPlan: ConnectPlan | null = null;
   /** Set once a DISCONNECT (normal) was received: no will. */
@@ -188,6 +195,8 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   /** Answers waiting for the message log, in the order their packets arrived. */
   private answerTail: Promise<void> | null = null;
   private answersWaiting = 0;
+  /** The last answers queued, while they wait: later ones on the same append join them. */
+  private answerGroup: AnswerGroup | null = null;
   /** Made when the connection first takes part in flow control; most idle ones never do. */
   private flowState: FlowControl | null = null;
   wheelDueTick = -1;
@@ -435,15 +444,29 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
       return;
     }
     this.answersWaiting++;
+    // The messages of one append (a batch of the message log) share its promise: their
+    // answers wait as one group, one promise chain per batch instead of one per message.
+    const last = this.answerGroup;
+    if (last !== null && last.durable === durable) {
+      last.sends.push(send);
+      last.failures.push(failed);
+      return;
+    }
+    const group: AnswerGroup = { durable, sends: [send], failures: [failed] };
+    this.answerGroup = group;
     const previous = this.answerTail ?? Promise.resolve();
     this.answerTail = previous
       .then(() => durable)
       .then(
         () => {
-          if (this.state !== ConnectionState.CLOSED) send();
+          if (this.answerGroup === group) this.answerGroup = null;
+          if (this.state === ConnectionState.CLOSED) return;
+          for (let i = 0; i < group.sends.length; i++) group.sends[i]();
         },
         (err: unknown) => {
-          if (this.state !== ConnectionState.CLOSED) failed(err);
+          if (this.answerGroup === group) this.answerGroup = null;
+          if (this.state === ConnectionState.CLOSED) return;
+          for (let i = 0; i < group.failures.length; i++) group.failures[i](err);
         },
       )
       .catch((err: unknown) => {
@@ -451,7 +474,9 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
         this.close("internal error", false);
       })
       .finally(() => {
-        if (--this.answersWaiting === 0) this.answerTail = null;
+        if (this.answerGroup === group) this.answerGroup = null;
+        this.answersWaiting -= group.sends.length;
+        if (this.answersWaiting === 0) this.answerTail = null;
       });
   }
 

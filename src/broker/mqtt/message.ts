@@ -27,8 +27,11 @@ export class Message {
   encoded: Array<Buffer | undefined> | null;
   /** Offset in the MQTT message log once stored there; -1 while it is not (or not yet). */
   logOffset: number;
-  /** The append to the message log, while the message is being or has been stored. */
-  stored: Promise<number> | null;
+  /**
+   * The append to the message log, while the message is being or has been stored; resolves
+   * once it is durable, with logOffset set (shared by the messages of one batch).
+   */
+  stored: Promise<void> | null;
   /** Appends of the MQTT -> Kafka bridge, when a rule matched. */
   bridged: Promise<unknown> | null;
   /**

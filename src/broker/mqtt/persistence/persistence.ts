@@ -2,7 +2,8 @@
  * Durable MQTT state on disk, under data_dir/mqtt:
  *
  *   log/    a partition log (src/storage/log) of application messages and session state
- *           changes, group-committed under the configured fsync policy;
+ *           changes, one record batch per event-loop turn (appender.ts), group-committed
+ *           under the configured fsync policy;
  *   state/  an LMDB environment holding the last checkpoint: every persistent session (its
  *           deliveries as log offsets), retained messages, and the log offset it covers.
  *
@@ -21,6 +22,7 @@ import { lmdbWrite } from "../../../storage/lmdb-writes.ts";
 import { PartitionLog } from "../../../storage/log/index.ts";
 import { Message } from "../message.ts";
 import { type Delivery, DeliveryState, type Session } from "../session.ts";
+import { LogAppender } from "./appender.ts";
 import {
   DurableImage,
   type RetainedImage,
@@ -29,10 +31,10 @@ import {
 } from "./image.ts";
 import { fetchOffsets, scanLog } from "./log-reader.ts";
 import {
-  changeBatch,
+  changeRecord,
   decodeEntry,
   type MessageMeta,
-  messageBatch,
+  messageRecord,
   type StateChange,
   type StoredSubscription,
 } from "./records.ts";
@@ -53,6 +55,7 @@ const APPLIED_KEY = "applied";
 
 export class MqttPersistence {
   readonly log: PartitionLog;
+  readonly #appender: LogAppender;
   readonly #env: RootDatabase;
   readonly #sessions: Database<SessionImage, string>;
   readonly #retained: Database<RetainedImage, string>;
@@ -66,13 +69,12 @@ export class MqttPersistence {
   readonly #lowestOffsets = new Map<string, number>();
   #checkpointing: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
-  /** Appends that failed (disk full, I/O error): exposed as a metric. */
-  failedAppends = 0;
   /** The last checkpoint written: when, and the log offset replay would start from. */
   lastCheckpoint: { atMs: number; fromOffset: number } | null = null;
 
   private constructor(log: PartitionLog, env: RootDatabase, logger: Logger) {
     this.log = log;
+    this.#appender = new LogAppender(log);
     this.#env = env;
     this.#sessions = env.openDB<SessionImage, string>({ name: "sessions" });
     this.#retained = env.openDB<RetainedImage, string>({ name: "retained" });
@@ -176,12 +178,20 @@ export class MqttPersistence {
 
   // ---- what the broker records --------------------------------------------------------
 
-  /** Appends a message; resolves with its offset once durable (also set on the message). */
+  /** Records (messages and state changes) whose append failed: exposed as a metric. */
+  get failedAppends(): number {
+    return this.#appender.failedRecords;
+  }
+
+  /**
+   * Appends a message with this turn's batch. The promise (also `message.stored`, shared by
+   * the batch's messages) resolves once it is durable; `message.logOffset` is set by then.
+   */
   storeMessage(
     message: Message,
     inboundPacketId: number,
     shares: Array<[string, string]> | null,
-  ): Promise<number> {
+  ): Promise<void> {
     const meta: MessageMeta = {
       q: message.qos,
       r: message.retain,
@@ -191,29 +201,19 @@ export class MqttPersistence {
     if (message.properties !== undefined) meta.p = message.properties;
     if (inboundPacketId !== 0) meta.i = inboundPacketId;
     if (shares !== null) meta.s = shares;
-    const stored = this.#append(
-      messageBatch(message.topic, message.payload, meta, Date.now()),
-    ).then((offset) => {
-      message.logOffset = offset;
-      return offset;
-    });
+    const record = messageRecord(message.topic, message.payload, meta, Date.now());
+    const size = (record.key as Buffer).length + message.payload.length;
+    const stored = this.#appender.add(record, size, message).done;
     message.stored = stored;
     return stored;
   }
 
-  /** Appends a session state change; resolves once durable. */
+  /** Appends a session state change with this turn's batch; resolves with its offset once durable. */
   record(change: StateChange): Promise<number> {
-    return this.#append(changeBatch(change, Date.now()));
-  }
-
-  #append(batch: Buffer): Promise<number> {
-    return this.log.append(batch).then(
-      (result) => result.baseOffset,
-      (err: unknown) => {
-        this.failedAppends++;
-        throw err;
-      },
-    );
+    const record = changeRecord(change, Date.now());
+    const batch = this.#appender.add(record, (record.value as Buffer).length, null);
+    const index = batch.records.length - 1;
+    return batch.done.then(() => batch.baseOffset + index);
   }
 
   /** The session's deliveries or subscriptions changed: the next checkpoint copies it. */
@@ -327,6 +327,7 @@ export class MqttPersistence {
     try {
       await this.checkpoint();
     } finally {
+      this.#appender.flush(); // anything recorded since the marker: appended before the close
       await this.log.close();
       await this.#env.close();
     }

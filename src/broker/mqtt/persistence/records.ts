@@ -1,18 +1,21 @@
 /**
- * What the MQTT message log holds. Every entry is one Kafka record (in its own batch):
+ * What the MQTT message log holds. Every entry is one Kafka record; the records of one
+ * event-loop turn share a batch (appender.ts):
  *
- *   an application message   key = topic name, value = payload, header "mqtt" = MessageMeta
- *   a session state change   key = null, value = a StateChange
+ *   an application message   key = message key (message-key.ts: meta + topic), value = payload
+ *   a session state change   key = null, value = a StateChange (msgpack)
  *
- * Both are msgpack-encoded. Messages are stored once however many sessions they are queued
- * for: sessions refer to them by log offset. The state changes are those that must be durable
- * before the broker answers (SUBACK, PUBREL, PUBCOMP, a QoS 2 PUBLISH to a subscriber); the
- * rest of a session's state is written by checkpoints (checkpoint.ts).
+ * Logs written before format 1 hold messages as key = topic, value = payload, header "mqtt" =
+ * msgpack MessageMeta; they are still read. Messages are stored once however many sessions
+ * they are queued for: sessions refer to them by log offset. The state changes are those that
+ * must be durable before the broker answers (SUBACK, PUBREL, PUBCOMP, a QoS 2 PUBLISH to a
+ * subscriber); the rest of a session's state is written by checkpoints.
  */
 import { pack, unpack } from "msgpackr";
 import type { QoS } from "../../../protocol/mqtt/constants.ts";
 import type { Properties } from "../../../protocol/mqtt/packets.ts";
-import { buildRecordBatch, type LogRecord } from "../../../storage/log/index.ts";
+import { buildRecordBatch, type LogRecord, type RecordInput } from "../../../storage/log/index.ts";
+import { decodeMessageKey, encodeMessageKey, isMessageKey } from "./message-key.ts";
 
 /** A subscription as stored. */
 export interface StoredSubscription {
@@ -69,9 +72,35 @@ export type LogEntry =
     }
   | { kind: "change"; offset: number; change: StateChange };
 
-const META_HEADER = "mqtt";
+/** The header of a message record written before format 1. */
+const LEGACY_META_HEADER = "mqtt";
 
+/** A message as one record (format 1). */
+export function messageRecord(
+  topic: string,
+  payload: Buffer,
+  meta: MessageMeta,
+  nowMs: number,
+): RecordInput {
+  return { timestamp: nowMs, key: encodeMessageKey(topic, meta), value: payload };
+}
+
+export function changeRecord(change: StateChange, nowMs: number): RecordInput {
+  return { timestamp: nowMs, key: null, value: pack(change) };
+}
+
+/** A message alone in a batch (tests, tools). */
 export function messageBatch(
+  topic: string,
+  payload: Buffer,
+  meta: MessageMeta,
+  nowMs: number,
+): Buffer {
+  return buildRecordBatch([messageRecord(topic, payload, meta, nowMs)]);
+}
+
+/** A message as logs before format 1 held it: kept to test that they are still read. */
+export function legacyMessageBatch(
   topic: string,
   payload: Buffer,
   meta: MessageMeta,
@@ -82,30 +111,46 @@ export function messageBatch(
       timestamp: nowMs,
       key: Buffer.from(topic),
       value: payload,
-      headers: [{ key: META_HEADER, value: pack(meta) }],
+      headers: [{ key: LEGACY_META_HEADER, value: pack(meta) }],
     },
   ]);
 }
 
 export function changeBatch(change: StateChange, nowMs: number): Buffer {
-  return buildRecordBatch([{ timestamp: nowMs, key: null, value: pack(change) }]);
+  return buildRecordBatch([changeRecord(change, nowMs)]);
 }
 
-/** Decodes a record of the MQTT log; null for a record this version does not know. */
+/**
+ * Decodes a record of the MQTT log; null for a record this version does not know. A record
+ * that claims a known format but does not decode throws STORAGE_CORRUPT.
+ */
 export function decodeEntry(record: LogRecord): LogEntry | null {
   if (record.key === null) {
     if (record.value === null) return null;
     const change = unpack(record.value) as StateChange;
     return typeof change?.t === "string" ? { kind: "change", offset: record.offset, change } : null;
   }
-  const header = record.headers.find((h) => h.key === META_HEADER);
+  const payload = record.value ?? Buffer.alloc(0);
+  if (record.headers.length === 0) {
+    if (!isMessageKey(record.key)) return null;
+    const { topic, meta } = decodeMessageKey(record.key);
+    return {
+      kind: "message",
+      offset: record.offset,
+      timestamp: record.timestamp,
+      topic,
+      payload,
+      meta,
+    };
+  }
+  const header = record.headers.find((h) => h.key === LEGACY_META_HEADER);
   if (header === undefined || header.value === null) return null;
   return {
     kind: "message",
     offset: record.offset,
     timestamp: record.timestamp,
     topic: record.key.toString(),
-    payload: record.value ?? Buffer.alloc(0),
+    payload,
     meta: unpack(header.value) as MessageMeta,
   };
 }
