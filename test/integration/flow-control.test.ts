@@ -25,8 +25,8 @@ describe("flow control between publishers and subscribers", () => {
     assert.equal(await broker.stop(), 0);
   });
 
-  async function client(prefix: string): Promise<RawClient> {
-    const { client } = await connectRaw(broker.port, { clientId: uniqueName(prefix) });
+  async function client(prefix: string, keepAlive?: number): Promise<RawClient> {
+    const { client } = await connectRaw(broker.port, { clientId: uniqueName(prefix), keepAlive });
     clients.push(client);
     return client;
   }
@@ -95,5 +95,29 @@ describe("flow control between publishers and subscribers", () => {
     let unacked = 0;
     for (const packet of stuck.received) if (packet.type === "publish") unacked++;
     assert.equal(unacked, 5);
+  });
+
+  test("a publisher held back longer than its keep alive is not cut off for our silence", async () => {
+    const topic = uniqueName("flow/held");
+    const silent = await client("flow-noack"); // reads, never acknowledges: its window fills
+    await silent.subscribe([{ topicFilter: topic, qos: 1 }]);
+    const publisher = await client("flow-held", 1); // 1.5 s to be heard from
+    burst(publisher, topic, 100);
+    // The broker stops reading the publisher until the subscriber is given up on (about 2 s),
+    // while the publisher keeps pinging as a client should.
+    let pings = 0;
+    for (let elapsedMs = 0; elapsedMs < 3000; elapsedMs += 500) {
+      publisher.send({ type: "pingreq" });
+      pings++;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    // Every ping is answered once it is read again; a DISCONNECT 0x8D would show up here.
+    const seen: string[] = [];
+    while (seen.filter((type) => type === "pingresp").length < pings) {
+      const packet = await publisher.next(5000);
+      assert.ok(packet.type === "puback" || packet.type === "pingresp", `got ${packet.type}`);
+      seen.push(packet.type);
+    }
+    assert.equal(publisher.closed, false);
   });
 });

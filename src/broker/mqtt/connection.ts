@@ -397,6 +397,9 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
       return;
     }
     if (this.keepAliveMs === 0) return;
+    // While we hold a client back it cannot be heard (its PINGREQs wait in TCP): that silence
+    // is ours, so its keep-alive period starts again.
+    if (this.flowState?.heldByUs === true) this.lastActiveTick = currentTick();
     const limitTicks = Math.ceil((this.keepAliveMs * 1.5) / WHEEL_TICK_MS);
     if (currentTick() >= this.lastActiveTick + 1 + limitTicks) {
       this.broker.logger.info(

@@ -51,6 +51,15 @@ export class FlowControl {
     return this.waitingFor > 0;
   }
 
+  /**
+   * Not read for a reason of ours that ends by itself: waiting for subscribers (at most
+   * THROTTLE_WAIT_MS_MAX) or over a rate limit. Not when our socket to it is full: a client
+   * that reads nothing may be gone.
+   */
+  get heldByUs(): boolean {
+    return this.waitingFor > 0 || this.rateTimer !== null;
+  }
+
   /** Our socket holds too much unsent data: stop reading from this client until it drains. */
   pauseSelf(): void {
     this.selfPaused = true;
