@@ -1,6 +1,7 @@
 /**
  * One consumer: its own connection and a fixed set of partitions (by assignment, no group),
- * one Fetch at a time over all of them, long-polling the broker. It counts the records at or
+ * one Fetch at a time over all of them, long-polling the broker; the next one goes out as soon
+ * as an answer's batch headers give the new offsets, before its records are walked. It counts the records at or
  * after its offsets and times those carrying the bench header. It is done when it has read
  * --count records, or, when not following, once every partition is read up to the end it had
  * at set-up.
@@ -14,7 +15,7 @@ import { kafkaErrorName, VERSIONS } from "./admin.ts";
 import { ConnectionState, type KafkaConnection } from "./connection.ts";
 import { FETCH_MAX_BYTES, FETCH_MAX_WAIT_MS, FETCH_PARTITION_MAX_BYTES } from "./limits.ts";
 import type { KafkaBenchOptions } from "./options.ts";
-import { readFetchedRecords } from "./records.ts";
+import { nextFetchOffset, readFetchedRecords } from "./records.ts";
 import type { KafkaWorkerStats } from "./stats.ts";
 
 /** After a fetch answered with an error, the next one waits this long (no busy loop). */
@@ -79,6 +80,12 @@ export class Consumer {
 
   private fetch(): void {
     if (this.checkDone() || this.fetching) return;
+    this.sendFetch();
+  }
+
+  /** One Fetch from the current offsets, unless one is under way. */
+  private sendFetch(): void {
+    if (this.fetching) return;
     if (this.connection.state !== ConnectionState.CONNECTED) {
       this.stop();
       this.checkDone();
@@ -121,14 +128,10 @@ export class Consumer {
   private onResponse(response: ResponseBody<typeof ApiKey.Fetch>): void {
     this.fetching = false;
     const arrival = nowMicros();
-    const counters = this.stats.counters;
-    const latency = this.stats.latency;
-    const onValue = (sendMicros: number): void => {
-      if (sendMicros >= 0) recordMicros(latency, arrival - sendMicros);
-    };
     let failed = response.errorCode !== KafkaError.NONE;
     if (failed) this.stats.error(`fetch:${kafkaErrorName(response.errorCode)}`);
-    let received = 0;
+    // Offsets first, from the batch headers; the records are walked after the next fetch is sent.
+    const fetched: Array<{ records: Buffer; fromOffset: number }> = [];
     for (const topic of response.responses) {
       for (const partition of topic.partitions) {
         const i = this.partitions.indexOf(partition.partitionIndex);
@@ -142,21 +145,15 @@ export class Consumer {
         }
         const records = partition.records;
         if (records === null || records.length === 0) continue;
-        const outcome = readFetchedRecords(records, this.offsets[i], onValue);
-        this.offsets[i] = outcome.nextOffset;
-        received += outcome.recordCount;
-        counters.receivedValueBytes += outcome.valueBytes;
-        if (outcome.unreadableCount > 0) {
-          this.stats.error("fetch:unreadable batch", outcome.unreadableCount);
-        }
+        fetched.push({ records, fromOffset: this.offsets[i] });
+        this.offsets[i] = nextFetchOffset(records, this.offsets[i]);
       }
     }
-    if (received > 0) {
-      this.receivedCount += received;
-      counters.receivedRecordCount += received;
-      if (counters.firstReceiveMicros === 0) counters.firstReceiveMicros = arrival;
-      counters.lastReceiveMicros = arrival;
-    }
+    // The broker reads the next range while this thread counts this one. (The frame's bytes stay
+    // valid: the answer to this fetch cannot be read before this callback returns.)
+    const prefetched = !failed && !this.isDone;
+    if (prefetched) this.sendFetch();
+    this.count(fetched, arrival);
     if (failed) {
       this.timer = setTimeout(() => {
         this.timer = null;
@@ -164,7 +161,31 @@ export class Consumer {
       }, ERROR_BACKOFF_MS);
       return;
     }
-    this.fetch();
+    if (prefetched) this.checkDone();
+    else this.fetch();
+  }
+
+  /** Counts (and times) the records of one answer, from the offsets they were fetched at. */
+  private count(fetched: ReadonlyArray<{ records: Buffer; fromOffset: number }>, arrival: number) {
+    const counters = this.stats.counters;
+    const latency = this.stats.latency;
+    const onValue = (sendMicros: number): void => {
+      if (sendMicros >= 0) recordMicros(latency, arrival - sendMicros);
+    };
+    let received = 0;
+    for (const { records, fromOffset } of fetched) {
+      const outcome = readFetchedRecords(records, fromOffset, onValue);
+      received += outcome.recordCount;
+      counters.receivedValueBytes += outcome.valueBytes;
+      if (outcome.unreadableCount > 0) {
+        this.stats.error("fetch:unreadable batch", outcome.unreadableCount);
+      }
+    }
+    if (received === 0) return;
+    this.receivedCount += received;
+    counters.receivedRecordCount += received;
+    if (counters.firstReceiveMicros === 0) counters.firstReceiveMicros = arrival;
+    counters.lastReceiveMicros = arrival;
   }
 
   /** Reports done once; true when there is nothing more to fetch. */

@@ -207,6 +207,25 @@ function decompress(codec: number, bytes: Buffer): Buffer | null {
 }
 
 /**
+ * The offset to fetch next after `records` (fetched from `fetchOffset`): after the last whole
+ * batch, from the batch headers alone. The consumer asks for more with it before it walks the
+ * records, so the broker reads the next range while this one is counted. Equals the nextOffset
+ * of readFetchedRecords for the same arguments.
+ */
+export function nextFetchOffset(records: Buffer, fetchOffset: number): number {
+  let next = fetchOffset;
+  let at = 0;
+  while (records.length - at >= BATCH_HEADER_BYTES) {
+    const size = LOG_OVERHEAD_BYTES + records.readInt32BE(at + OFFSET_BATCH_LENGTH);
+    if (size < BATCH_HEADER_BYTES || at + size > records.length) break;
+    const lastOffset = readInt64(records, at) + records.readInt32BE(at + OFFSET_LAST_OFFSET_DELTA);
+    if (lastOffset >= fetchOffset) next = lastOffset + 1;
+    at += size;
+  }
+  return next;
+}
+
+/**
  * Reads the batches of one fetched partition from `fetchOffset` on. A trailing partial batch
  * (a broker may cut the last one at its byte limit) is left for the next fetch.
  */

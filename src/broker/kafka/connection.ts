@@ -68,6 +68,8 @@ export class KafkaConnection {
   /** Answers in request order, some still being computed. */
   readonly #answers: Promise<DispatchResult>[] = [];
   #writing = false;
+  /** The socket is corked until the next tick (see #send). */
+  #corked = false;
   /** Resolves when the writer has sent an answer (handling waits on it past UNANSWERED_MAX). */
   #answered: PromiseWithResolvers<void> | null = null;
   #closed = false;
@@ -196,22 +198,41 @@ export class KafkaConnection {
     }
   }
 
+  /**
+   * Writes an answer into the corked socket; the cork is lifted once the current run of promise
+   * steps is over (process.nextTick runs after the microtask queue drains). The answers that one
+   * group commit releases then leave in one writev per connection, not one each: on a loaded
+   * machine every socket write also wakes the client, and these syscalls were a fifth of the
+   * broker's busy time when producing.
+   */
   async #send(chunks: Buffer[]): Promise<void> {
-    this.#socket.cork();
+    const socket = this.#socket;
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(this.#uncork);
+    }
     let flowing = true;
-    for (const chunk of chunks) flowing = this.#socket.write(chunk);
-    this.#socket.uncork();
+    for (const chunk of chunks) flowing = socket.write(chunk);
     if (flowing || this.#closed) return;
+    // A full buffer only drains once written out: lift the cork now, then wait.
+    this.#uncork();
     await new Promise<void>((resolve) => {
       const done = () => {
-        this.#socket.off("drain", done);
-        this.#socket.off("close", done);
+        socket.off("drain", done);
+        socket.off("close", done);
         resolve();
       };
-      this.#socket.on("drain", done);
-      this.#socket.on("close", done);
+      socket.on("drain", done);
+      socket.on("close", done);
     });
   }
+
+  readonly #uncork = (): void => {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#socket.uncork();
+  };
 
   async #handle(frame: Buffer, release: () => void): Promise<DispatchResult> {
     const reader = new ByteReader(frame);

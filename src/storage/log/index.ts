@@ -32,6 +32,7 @@ export {
   type RecordInput,
   type RecordsResult,
   readRecords,
+  recordsProblem,
 } from "./records.ts";
 export {
   type RecoveryReport,

@@ -22,14 +22,12 @@ import { compacts, deletes, type LogOptions, resolveLogOptions } from "./options
 import {
   batchLastOffsetDelta,
   batchMaxTimestamp,
-  Compression,
   checkBatch,
   LOG_OVERHEAD_BYTES,
-  OFFSET_ATTRIBUTES,
   OFFSET_BATCH_LENGTH,
   readBatchHeader,
 } from "./record-batch.ts";
-import { readRecords } from "./records.ts";
+import { recordsProblem } from "./records.ts";
 import {
   type RecoveryReport,
   type RecoveryScope,
@@ -225,10 +223,8 @@ export class PartitionLog {
     if (check.kind === "truncated") return invalidBatchError("cut short");
     if (check.kind === "corrupt") return invalidBatchError(check.reason);
     if (check.sizeBytes !== batch.length) return invalidBatchError("more than one batch");
-    if ((batch.readInt16BE(OFFSET_ATTRIBUTES) & 0x07) === Compression.none) {
-      const records = readRecords(batch, 0, true);
-      if (records.kind === "corrupt") return invalidBatchError(records.reason);
-    }
+    const problem = recordsProblem(batch, 0, true);
+    if (problem !== null) return invalidBatchError(problem);
     return compacts(this.options) ? keylessProblem(batch) : null;
   }
 
@@ -240,9 +236,9 @@ export class PartitionLog {
   }
 
   /** Rolls before `first` when the active segment is full, old, or its index is full. */
-  async #rollIfNeeded(first: PendingAppend): Promise<void> {
+  #rollIfNeeded(first: PendingAppend): Promise<void> | null {
     const active = this.#active;
-    if (active.isEmpty) return;
+    if (active.isEmpty) return null;
     // As Kafka: the incoming batch's time against the first batch's, so a log fed old-stamped
     // records does not roll on every append; the wall clock only when there are no timestamps.
     const firstTimestamp = active.firstBatchTimestamp ?? -1;
@@ -254,7 +250,7 @@ export class PartitionLog {
       !this.#fits(active, active.sizeBytes, active.nextOffset, first) ||
       age > this.options.segment_ms ||
       active.indexFull;
-    if (due) await this.#roll();
+    return due ? this.#roll() : null;
   }
 
   /**

@@ -15,6 +15,11 @@ import {
   buildRawBatch,
   Compression,
   LOG_OVERHEAD_BYTES,
+  OFFSET_ATTRIBUTES,
+  OFFSET_BASE_TIMESTAMP,
+  OFFSET_BATCH_LENGTH,
+  OFFSET_LAST_OFFSET_DELTA,
+  OFFSET_RECORDS_COUNT,
   readBatchHeader,
 } from "./record-batch.ts";
 import {
@@ -210,6 +215,82 @@ export function readRecords(buf: Buffer, at = 0, exactLastDelta = false): Record
     return { kind: "corrupt", reason: `last offset delta ${previousDelta}, header says more` };
   }
   return { kind: "ok", records };
+}
+
+/**
+ * The checks of readRecords (uncompressed batch at `at`, CRC already checked) without building
+ * a record: the reason readRecords would give, or null when it would read the batch (also for a
+ * compressed one, which it does not open). Appends validate every batch this way; the records
+ * built only to be dropped were most of the append path's garbage.
+ */
+export function recordsProblem(buf: Buffer, at = 0, exactLastDelta = false): string | null {
+  if ((buf.readInt16BE(at + OFFSET_ATTRIBUTES) & 0x07) !== Compression.none) return null;
+  const end = at + LOG_OVERHEAD_BYTES + buf.readInt32BE(at + OFFSET_BATCH_LENGTH);
+  assert(end <= buf.length, "whole batch in buf");
+  const count = buf.readInt32BE(at + OFFSET_RECORDS_COUNT);
+  const lastOffsetDelta = buf.readInt32BE(at + OFFSET_LAST_OFFSET_DELTA);
+  // As readBatchHeader reads it (a number), so that the range check below matches readRecord's.
+  const baseTimestamp =
+    buf.readInt32BE(at + OFFSET_BASE_TIMESTAMP) * 2 ** 32 +
+    buf.readUInt32BE(at + OFFSET_BASE_TIMESTAMP + 4);
+  const cursor: Decoded = { value: 0, next: at + BATCH_HEADER_BYTES };
+  let previousDelta = -1;
+  for (let i = 0; i < count; i++) {
+    const problem = skipRecord(buf, cursor, end, baseTimestamp);
+    if (problem !== null) return `record ${i}: ${problem}`;
+    // skipRecord leaves the offset delta in cursor.value.
+    if (cursor.value <= previousDelta) return `record ${i}: offset delta does not increase`;
+    previousDelta = cursor.value;
+  }
+  if (cursor.next !== end) return "bytes after the last record";
+  if (previousDelta > lastOffsetDelta) {
+    return `offset delta ${previousDelta} past the batch's last`;
+  }
+  if (exactLastDelta && count > 0 && previousDelta !== lastOffsetDelta) {
+    return `last offset delta ${previousDelta}, header says more`;
+  }
+  return null;
+}
+
+/** readRecord's checks in the same order; leaves the offset delta in cursor.value. */
+function skipRecord(
+  buf: Buffer,
+  cursor: Decoded,
+  batchEnd: number,
+  baseTimestamp: number,
+): string | null {
+  const length = readVarint(buf, cursor.next, batchEnd, cursor).value;
+  if (cursor.next < 0 || length < 0 || cursor.next + length > batchEnd) return "bad length";
+  const end = cursor.next + length;
+  if (end - cursor.next < 1) return "empty record";
+  cursor.next++; // attributes
+  const timestampDelta = readVarlong(buf, cursor.next, end, cursor).value;
+  if (cursor.next < 0) return "bad timestamp delta";
+  const offsetDelta = readVarint(buf, cursor.next, end, cursor).value;
+  if (cursor.next < 0 || offsetDelta < 0) return "bad offset delta";
+  if (skipBytes(buf, cursor, end) === undefined) return "bad key";
+  if (skipBytes(buf, cursor, end) === undefined) return "bad value";
+  const count = readVarint(buf, cursor.next, end, cursor).value;
+  if (cursor.next < 0 || count < 0 || count * 2 > end - cursor.next) return "bad header count";
+  for (let i = 0; i < count; i++) {
+    const key = skipBytes(buf, cursor, end);
+    if (key === undefined || key === -1) return `bad header ${i} key`;
+    if (skipBytes(buf, cursor, end) === undefined) return `bad header ${i} value`;
+  }
+  if (cursor.next !== end) return "record length does not match its fields";
+  if (!Number.isSafeInteger(baseTimestamp + timestampDelta)) {
+    return "timestamp out of range";
+  }
+  cursor.value = offsetDelta;
+  return null;
+}
+
+/** Skips a length-prefixed byte string; its length (-1 for null), undefined when malformed. */
+function skipBytes(buf: Buffer, cursor: Decoded, end: number): number | undefined {
+  const length = readVarint(buf, cursor.next, end, cursor).value;
+  if (cursor.next < 0 || length < -1 || cursor.next + length > end) return undefined;
+  if (length > 0) cursor.next += length;
+  return length;
 }
 
 /** Reads one record at cursor.next, leaving cursor.next after it; a string describes a fault. */

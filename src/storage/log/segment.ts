@@ -272,6 +272,19 @@ export class Segment {
     await io("write", this.logPath, () => this.#fs.writev(this.handle, buffers, this.sizeBytes));
   }
 
+  /** Whether writeDurable is available (else write, then sync). */
+  get writesDurably(): boolean {
+    return this.#fs.writevDurable !== undefined;
+  }
+
+  /** write and sync of those bytes in one file-system operation. */
+  async writeDurable(buffers: readonly Buffer[]): Promise<void> {
+    assert(!this.closed, "only the active segment is written");
+    const writevDurable = this.#fs.writevDurable?.bind(this.#fs);
+    assert(writevDurable !== undefined, "a file system with durable writes");
+    await io("write", this.logPath, () => writevDurable(this.handle, buffers, this.sizeBytes));
+  }
+
   async sync(): Promise<void> {
     await io("fsync", this.logPath, () => this.#fs.fsync(this.handle));
   }

@@ -6,7 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BatchBuilder, readFetchedRecords } from "../../../src/bench/kafka/records.ts";
+import {
+  BatchBuilder,
+  nextFetchOffset,
+  readFetchedRecords,
+} from "../../../src/bench/kafka/records.ts";
 import { checkBatch, readRecords, setBaseOffset } from "../../../src/storage/log/index.ts";
 
 function stamps(count: number, first: number): Float64Array {
@@ -62,5 +66,24 @@ describe("bench kafka record batches", () => {
     assert.equal(outcome.recordCount, 2);
     assert.equal(outcome.nextOffset, 2);
     assert.deepEqual(seen, [-1, -1]);
+  });
+
+  test("the next fetch offset comes from the headers alone, as readFetchedRecords finds it", () => {
+    const builder = new BatchBuilder(16, "none");
+    const first = builder.build(4, stamps(4, 1));
+    const second = builder.build(3, stamps(3, 1));
+    setBaseOffset(first, 0, 10);
+    setBaseOffset(second, 0, 14);
+    const whole = Buffer.concat([first, second]);
+    const cut = whole.subarray(0, whole.length - 5);
+    for (const records of [whole, cut, first, whole.subarray(0, 20), Buffer.alloc(0)]) {
+      for (const from of [10, 12, 14, 16, 17]) {
+        const expected = readFetchedRecords(records, from, () => {}).nextOffset;
+        assert.equal(nextFetchOffset(records, from), expected, `${records.length} from ${from}`);
+      }
+    }
+    assert.equal(nextFetchOffset(whole, 10), 17);
+    assert.equal(nextFetchOffset(cut, 10), 14, "a cut-off batch is fetched again");
+    assert.equal(nextFetchOffset(Buffer.alloc(0), 9), 9);
   });
 });

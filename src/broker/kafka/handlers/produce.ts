@@ -13,13 +13,11 @@ import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-code
 import {
   type AppendResult,
   BATCH_HEADER_BYTES,
-  Compression,
   checkBatch,
   LOG_OVERHEAD_BYTES,
-  OFFSET_ATTRIBUTES,
   OFFSET_BATCH_LENGTH,
   readBatchHeader,
-  readRecords,
+  recordsProblem,
 } from "../../../storage/log/index.ts";
 import type { ApiHandler, RequestContext } from "../handler-context.ts";
 import {
@@ -68,11 +66,7 @@ export function splitBatches(records: Buffer): Buffer[] | string {
 function batchProblem(batch: Buffer, sizeBytesMax: number): string | null {
   const check = checkBatch(batch, 0, batch.length, sizeBytesMax);
   if (check.kind !== "ok") return check.kind === "corrupt" ? check.reason : "cut short";
-  if ((batch.readInt16BE(OFFSET_ATTRIBUTES) & 0x07) === Compression.none) {
-    const records = readRecords(batch);
-    if (records.kind === "corrupt") return records.reason;
-  }
-  return null;
+  return recordsProblem(batch);
 }
 
 /**
