@@ -459,3 +459,42 @@ describe("$queue/ and $exclusive/ turned off", () => {
     assert.deepEqual(await subscribeCodes(v5, "$share/g/a"), [1], "shared ones still work");
   });
 });
+
+describe("$exclusive/ across a restart", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "rmq-exclusive-"));
+  const clients = new ClientTracker();
+  let broker: BrokerProcess;
+
+  before(async () => {
+    broker = await startBroker({ dataDir, logLevel: "info" });
+  });
+  after(async () => {
+    await clients.closeAll();
+    await broker.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("a persistent session holds its exclusive claim again after the broker restarts", async () => {
+    const filter = uniqueName("ex-restart");
+    const holderId = uniqueName("ex-holder");
+    const persistent = { protocolVersion: 5 as const, clean: false };
+    const expiry = { properties: { sessionExpiryInterval: 3600 } };
+    const holder = await connectMqtt(broker.url, { ...persistent, ...expiry, clientId: holderId });
+    assert.deepEqual(await subscribeCodes(holder, `$exclusive/${filter}`), [1]);
+    // Written as the plain filter, the subscription stays exclusive (it is the same one).
+    assert.deepEqual(await subscribeCodes(holder, filter), [1]);
+    await holder.endAsync();
+
+    assert.equal(await broker.stop(), 0);
+    broker = await startBroker({ dataDir, logLevel: "info" });
+    const other = clients.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+    assert.deepEqual(await subscribeCodes(other, `$exclusive/${filter}`), [QUOTA_EXCEEDED]);
+
+    // The holder comes back to its session and lets go; then the other client gets it.
+    const back = clients.mqtt(
+      await connectMqtt(broker.url, { ...persistent, ...expiry, clientId: holderId }),
+    );
+    await back.unsubscribeAsync(`$exclusive/${filter}`);
+    assert.deepEqual(await subscribeCodes(other, `$exclusive/${filter}`), [1]);
+  });
+});

@@ -526,7 +526,10 @@ export class MqttBroker {
   /** Takes a persistent session recovered from disk: offline, expiring `remainingMs` from now. */
   adoptSession(session: Session, remainingMs: number): void {
     this.sessions.set(session.clientId, session);
-    for (const sub of session.subscriptions.values()) this.router.subscribe(session, sub);
+    for (const sub of session.subscriptions.values()) {
+      this.router.subscribe(session, sub);
+      if (sub.exclusive) this.exclusive.claim(session, sub.filter);
+    }
     this.scheduleExpiry(session, remainingMs);
   }
 

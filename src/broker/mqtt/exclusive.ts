@@ -5,10 +5,10 @@
  * unsubscribes the filter (written either way) or its session ends (clean disconnect of a
  * clean session, expiry, takeover with clean start).
  *
- * Claims are in memory only: after a restart a resumed persistent session keeps its
- * subscription to `<filter>` as an ordinary one, and the first `$exclusive/` SUBSCRIBE claims
- * the filter again. A claim whose holder no longer stands (a session replaced, or without the
- * subscription) is treated as released, so a missed release can never lock a filter for good.
+ * A persistent session's subscription remembers that it was exclusive (persistence/), so after
+ * a restart the recovered session holds its claims again before any client connects. A claim
+ * whose holder no longer stands (a session replaced, or without the subscription) is treated
+ * as released, so a missed release can never lock a filter for good.
  */
 import { assert } from "../../errors.ts";
 import type { Session } from "./session.ts";
@@ -45,6 +45,11 @@ export class ExclusiveClaims {
     if (holder !== undefined && holder !== session) return false;
     this.#holders.set(filter, session);
     return true;
+  }
+
+  /** Whether `session` holds the claim on `filter` (also between its claim and subscribe). */
+  holds(session: Session, filter: string): boolean {
+    return this.#holders.get(filter) === session;
   }
 
   /** The session no longer subscribes to `filter`: its claim, if any, goes. */

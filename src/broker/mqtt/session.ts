@@ -19,6 +19,8 @@ export interface Subscription {
   readonly retainHandling: 0 | 1 | 2;
   /** Subscription Identifier; 0 = none. */
   readonly subscriptionId: number;
+  /** Subscribed as `$exclusive/<filter>`: the session holds the filter's claim (exclusive.ts). */
+  readonly exclusive: boolean;
 }
 
 /** Delivery states of a message on its way to one session. */

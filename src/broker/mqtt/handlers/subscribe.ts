@@ -2,6 +2,7 @@ import { type QoS, ReasonCode } from "../../../protocol/mqtt/constants.ts";
 import type { SubscribePacket, SubscriptionRequest } from "../../../protocol/mqtt/packets.ts";
 import type { MqttConnection } from "../connection.ts";
 import { isExclusiveFilter, resolveFilter } from "../filter-prefixes.ts";
+import { storedSubscription } from "../persistence/records.ts";
 import type { Session, Subscription } from "../session.ts";
 import { hasWildcard, parseSharedFilter, topicLevelCount, validateTopicFilter } from "../topic.ts";
 
@@ -57,9 +58,12 @@ export function subscribeOne(
   if (existing === undefined && max > 0 && session.subscriptions.size >= max) {
     return ReasonCode.QUOTA_EXCEEDED;
   }
-  if (isExclusiveFilter(request.topicFilter) && !conn.broker.exclusive.claim(session, filter)) {
+  const claims = conn.broker.exclusive;
+  if (isExclusiveFilter(request.topicFilter) && !claims.claim(session, filter)) {
     return ReasonCode.QUOTA_EXCEEDED; // another client holds the exclusive subscription
   }
+  // Also true when the session holds the claim and subscribes to `<filter>` as written.
+  const exclusive = claims.holds(session, filter);
   const qos = Math.min(request.qos, protocol.max_qos) as QoS;
   const sub: Subscription = {
     filter,
@@ -70,6 +74,7 @@ export function subscribeOne(
     retainAsPublished: request.retainAsPublished,
     retainHandling: request.retainHandling,
     subscriptionId,
+    exclusive,
   };
   // [MQTT-3.8.4-3] an identical filter replaces the existing subscription.
   session.subscriptions.set(filter, sub);
@@ -145,14 +150,7 @@ export function recordSubscriptions(
   return persistence.record({
     t: "subscribe",
     c: session.clientId,
-    s: granted.map(({ sub }) => ({
-      f: sub.filter,
-      q: sub.qos,
-      nl: sub.noLocal,
-      rap: sub.retainAsPublished,
-      rh: sub.retainHandling,
-      id: sub.subscriptionId,
-    })),
+    s: granted.map(({ sub }) => storedSubscription(sub)),
   });
 }
 

@@ -37,6 +37,7 @@ import {
   messageRecord,
   type StateChange,
   type StoredSubscription,
+  storedSubscription,
 } from "./records.ts";
 
 /** The live state a checkpoint copies. */
@@ -356,16 +357,7 @@ function capture(session: Session): CapturedSession {
     for (const d of session.queue) deliveries.push({ message: d.message, delivery: d });
   }
   const subs: StoredSubscription[] = [];
-  for (const s of session.subscriptionValues()) {
-    subs.push({
-      f: s.filter,
-      q: s.qos,
-      nl: s.noLocal,
-      rap: s.retainAsPublished,
-      rh: s.retainHandling,
-      id: s.subscriptionId,
-    });
-  }
+  for (const s of session.subscriptionValues()) subs.push(storedSubscription(s));
   return {
     image: {
       c: session.clientId,

@@ -15,6 +15,7 @@ import { pack, unpack } from "msgpackr";
 import type { QoS } from "../../../protocol/mqtt/constants.ts";
 import type { Properties } from "../../../protocol/mqtt/packets.ts";
 import { buildRecordBatch, type LogRecord, type RecordInput } from "../../../storage/log/index.ts";
+import type { Subscription } from "../session.ts";
 import { decodeMessageKey, encodeMessageKey, isMessageKey } from "./message-key.ts";
 
 /** A subscription as stored. */
@@ -27,6 +28,21 @@ export interface StoredSubscription {
   rh: 0 | 1 | 2;
   /** Subscription Identifier; 0 = none. */
   id: number;
+  /** Subscribed as `$exclusive/<filter>` (absent in logs from before it was stored). */
+  x?: true;
+}
+
+export function storedSubscription(sub: Subscription): StoredSubscription {
+  const stored: StoredSubscription = {
+    f: sub.filter,
+    q: sub.qos,
+    nl: sub.noLocal,
+    rap: sub.retainAsPublished,
+    rh: sub.retainHandling,
+    id: sub.subscriptionId,
+  };
+  if (sub.exclusive) stored.x = true;
+  return stored;
 }
 
 /** How an application message was published. */

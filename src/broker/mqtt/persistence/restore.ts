@@ -66,5 +66,6 @@ function subscriptionOf(sub: StoredSubscription): Subscription {
     retainAsPublished: sub.rap,
     retainHandling: sub.rh,
     subscriptionId: sub.id,
+    exclusive: sub.x === true,
   };
 }

@@ -37,6 +37,7 @@ function subscription(filter: string): Subscription {
     retainAsPublished: false,
     retainHandling: 0,
     subscriptionId: 0,
+    exclusive: true,
   };
 }
 

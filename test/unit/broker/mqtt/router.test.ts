@@ -41,6 +41,7 @@ function sub(filter: string, options: SubOptions = {}): Subscription {
     retainAsPublished: options.retainAsPublished ?? false,
     retainHandling: 0,
     subscriptionId: options.subscriptionId ?? 0,
+    exclusive: false,
   };
 }
 

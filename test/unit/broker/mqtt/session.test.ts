@@ -280,6 +280,7 @@ test("clearAll forgets subscriptions, inflight, queue and inbound QoS 2 ids", ()
     retainAsPublished: false,
     retainHandling: 0,
     subscriptionId: 0,
+    exclusive: false,
   });
   session.clearAll();
   assert.equal(session.inflight.size, 0);
