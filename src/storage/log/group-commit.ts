@@ -1,10 +1,11 @@
 /**
  * Group commit: a single committer loop per log takes everything queued, assigns offsets, writes
  * it with one writev and (policy "always") makes it durable with one fsync (or with one O_DSYNC
- * writev, where the file system offers writevDurable), then acknowledges the whole group. While that I/O is in flight new appends queue up and form the next group, so
- * the number of fsyncs follows the disk's speed, not the number of producers. The next group's
- * write starts within two microtask turns of the acknowledgements, before the CPU work they set
- * off (a broker's answers), so that work overlaps the disk instead of alternating with it.
+ * writev, where the file system offers writevDurable), then acknowledges the whole group. While
+ * that I/O is in flight new appends queue up and form the next group, so the number of fsyncs
+ * follows the disk's speed, not the number of producers. The next group's write starts within
+ * two microtask turns of the acknowledgements, before the CPU work they set off (a broker's
+ * answers), so that work overlaps the disk instead of alternating with it.
  *
  * On a failed write or fsync the file is cut back to the last committed byte before anything is
  * booked, every append of the group is rejected with the error, and the committer carries on:
