@@ -5,15 +5,11 @@
  * paging, counts following unsubscribe and disconnect, and refused queries.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ADMIN_CONFIG, ADMIN_PASSWORD, type AdminApi, adminApi } from "../helpers/admin-api.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
-import { ClientTracker, connectMqtt, withTimeout } from "../helpers/mqtt-clients.ts";
-
-const MAIN = join(new URL("../../", import.meta.url).pathname, "src/cli/main.ts");
-const CTL_TIMEOUT_MS = 20_000;
+import { type CtlRun, runCtl } from "../helpers/ctl-cli.ts";
+import { ClientTracker, connectMqtt } from "../helpers/mqtt-clients.ts";
 
 interface TopicItem {
   filter: string;
@@ -30,23 +26,8 @@ interface TopicPage {
 }
 
 /** `robustmq ctl ...` as a child process: exit status and standard output. */
-function ctl(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [MAIN, "ctl", ...args], {
-    env: { ...process.env, ROBUSTMQ_TOKEN: "", ROBUSTMQ_PASSWORD: ADMIN_PASSWORD },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  const done = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on("close", (status) => resolve({ status, stdout, stderr })),
-  );
-  return withTimeout(done, CTL_TIMEOUT_MS, `robustmq ctl ${args.join(" ")}`);
+function ctl(args: string[]): Promise<CtlRun> {
+  return runCtl(args, { env: { ROBUSTMQ_PASSWORD: ADMIN_PASSWORD } });
 }
 
 describe("GET /api/v1/topics", () => {

@@ -4,52 +4,26 @@
  * and the exit status of each failure (1: the API refused; 2: a wrong command line).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
-import { withTimeout } from "../helpers/mqtt-clients.ts";
+import { type CtlRun, runCtl } from "../helpers/ctl-cli.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const MAIN = join(ROOT, "src/cli/main.ts");
 const ADMIN_PASSWORD = "ctl-security-admin-password";
 const USER_PASSWORD = "user-Secret-42";
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 type Item = Record<string, unknown>;
 
 /** Runs `robustmq ctl ...`; `stdin` is written to its standard input (else /dev/null). */
-function ctl(args: string[], stdin?: string): Promise<Run> {
-  const child = spawn(process.execPath, [MAIN, "ctl", ...args], {
-    env: { ...process.env, ROBUSTMQ_TOKEN: "", ROBUSTMQ_PASSWORD: "", NO_COLOR: "1" },
-    stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-  });
-  if (stdin !== undefined) child.stdin?.end(stdin);
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  const done = new Promise<Run>((resolve) =>
-    child.on("close", (status) => resolve({ status, stdout, stderr })),
-  );
-  return withTimeout(done, 20_000, `robustmq ctl ${args.join(" ")}`);
+function ctl(args: string[], stdin?: string): Promise<CtlRun> {
+  return runCtl(args, { stdin });
 }
 
-function parsed(run: Run): Item {
+function parsed(run: CtlRun): Item {
   assert.equal(run.status, 0, `stderr: ${run.stderr}\nstdout: ${run.stdout}`);
   return JSON.parse(run.stdout) as Item;
 }
 
-function assertRefused(run: Run, status: number, message: RegExp): void {
+function assertRefused(run: CtlRun, status: number, message: RegExp): void {
   assert.equal(run.status, status, `stdout: ${run.stdout}\nstderr: ${run.stderr}`);
   assert.equal(run.stdout, "", "nothing on standard output");
   assert.match(run.stderr, message);

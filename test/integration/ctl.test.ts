@@ -3,11 +3,10 @@
  * formats, the three ways to authenticate, and the exit status and message of each failure.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { IDisconnectPacket, MqttClient } from "mqtt";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { type CtlRun, runCtl } from "../helpers/ctl-cli.ts";
 import {
   ClientTracker,
   connectMqtt,
@@ -16,37 +15,14 @@ import {
   withTimeout,
 } from "../helpers/mqtt-clients.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const MAIN = join(ROOT, "src/cli/main.ts");
 const PASSWORD = "ctl-test-password";
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `robustmq ctl ...` (async: the broker's log pipe must keep draining meanwhile). */
-function ctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(process.execPath, [MAIN, "ctl", ...args], {
-    env: { ...process.env, ROBUSTMQ_TOKEN: "", ROBUSTMQ_PASSWORD: "", NO_COLOR: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  const done = new Promise<Run>((resolve) =>
-    child.on("close", (status) => resolve({ status, stdout, stderr })),
-  );
-  return withTimeout(done, 20_000, `robustmq ctl ${args.join(" ")}`);
+function ctl(args: string[], env: Record<string, string> = {}): Promise<CtlRun> {
+  return runCtl(args, { env });
 }
 
-function parsed(run: Run): Record<string, unknown> {
+function parsed(run: CtlRun): Record<string, unknown> {
   assert.equal(run.status, 0, `stderr: ${run.stderr}\nstdout: ${run.stdout}`);
   return JSON.parse(run.stdout) as Record<string, unknown>;
 }

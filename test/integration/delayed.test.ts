@@ -5,7 +5,6 @@
  * survives a `kill -9`.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,16 +13,14 @@ import { open } from "lmdb";
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from "mqtt";
 import { ADMIN_CONFIG, ADMIN_PASSWORD, type AdminApi, adminApi } from "../helpers/admin-api.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { type CtlRun, runCtl } from "../helpers/ctl-cli.ts";
 import {
   ClientTracker,
   connectMqtt,
   Inbox,
   uniqueName,
   WAIT_TIMEOUT_MS,
-  withTimeout,
 } from "../helpers/mqtt-clients.ts";
-
-const MAIN = join(new URL("../../", import.meta.url).pathname, "src/cli/main.ts");
 
 /**
  * The broker counts a delay from when it read the PUBLISH, which is after the test's clock
@@ -88,20 +85,9 @@ async function counters(api: AdminApi): Promise<Record<string, number>> {
 }
 
 /** `robustmq ctl ...` logged in as the admin: exit status and standard output. */
-function ctl(api: AdminApi, args: string[]): Promise<{ status: number | null; stdout: string }> {
+function ctl(api: AdminApi, args: string[]): Promise<CtlRun> {
   const login = ["--server", api.base, "--username", "admin", "--password", ADMIN_PASSWORD];
-  const child = spawn(process.execPath, [MAIN, "ctl", ...login, ...args], {
-    env: { ...process.env, ROBUSTMQ_TOKEN: "", ROBUSTMQ_PASSWORD: "", NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  let stdout = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  const done = new Promise<{ status: number | null; stdout: string }>((resolve) =>
-    child.on("close", (status) => resolve({ status, stdout })),
-  );
-  return withTimeout(done, 20_000, `robustmq ctl ${args.join(" ")}`);
+  return runCtl([...login, ...args]);
 }
 
 async function connect(broker: BrokerProcess, clients: ClientTracker, options: IClientOptions) {

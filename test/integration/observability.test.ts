@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ADMIN_CONFIG, ADMIN_PASSWORD, type AdminApi, adminApi } from "../helpers/admin-api.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { type CtlRun, runCtl } from "../helpers/ctl-cli.ts";
 import {
   ClientTracker,
   connectMqtt,
@@ -69,30 +70,9 @@ after(async () => {
   rmSync(schemaDir, { recursive: true, force: true });
 });
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function ctl(args: string[]): Promise<Run> {
+function ctl(args: string[]): Promise<CtlRun> {
   const login = ["--server", api.base, "--username", "admin", "--password", ADMIN_PASSWORD];
-  const child = spawn(process.execPath, [MAIN, "ctl", ...login, ...args], {
-    env: { ...process.env, ROBUSTMQ_TOKEN: "", ROBUSTMQ_PASSWORD: "", NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  const done = new Promise<Run>((resolve) =>
-    child.on("close", (status) => resolve({ status, stdout, stderr })),
-  );
-  return withTimeout(done, 20_000, `robustmq ctl ${args.join(" ")}`);
+  return runCtl([...login, ...args]);
 }
 
 async function metric(line: RegExp): Promise<number> {

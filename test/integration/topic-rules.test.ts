@@ -6,7 +6,6 @@
  * skipped), and rules added through the admin API in force at once and after a restart.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +14,7 @@ import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { ADMIN_CONFIG, ADMIN_PASSWORD, type AdminApi, adminApi } from "../helpers/admin-api.ts";
 import { clientGone } from "../helpers/broker-logs.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { type CtlRun, runCtl } from "../helpers/ctl-cli.ts";
 import {
   ClientTracker,
   connectMqtt,
@@ -22,10 +22,7 @@ import {
   uniqueName,
   WAIT_TIMEOUT_MS,
   waitUntil,
-  withTimeout,
 } from "../helpers/mqtt-clients.ts";
-
-const MAIN = new URL("../../src/cli/main.ts", import.meta.url).pathname;
 
 const QUOTA_EXCEEDED = 0x97;
 const V3_FAILURE = 0x80;
@@ -104,23 +101,8 @@ async function connectWithInbox(url: string, options: IClientOptions) {
 }
 
 /** Runs `robustmq ctl ... --output json` against the admin API at `server`. */
-async function ctl(server: string, token: string, args: string[]) {
-  const flags = ["--server", server, "--token", token, "--output", "json"];
-  const child = spawn(process.execPath, [MAIN, "ctl", ...args, ...flags], {
-    env: { ...process.env, ROBUSTMQ_TOKEN: "", ROBUSTMQ_PASSWORD: "", NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  const done = new Promise<number | null>((resolve) => child.on("close", resolve));
-  const status = await withTimeout(done, 20_000, `robustmq ctl ${args.join(" ")}`);
-  return { status, stdout, stderr };
+function ctl(server: string, token: string, args: string[]): Promise<CtlRun> {
+  return runCtl([...args, "--server", server, "--token", token, "--output", "json"]);
 }
 
 async function quiet(): Promise<void> {
