@@ -4,13 +4,14 @@
  *   robustmq   node src/cli/main.ts start --mqtt-port 0 --kafka-port 0 --ws-port 0 --data-dir <tmp>
  *              (bound to 127.0.0.1)
  *   mosquitto  mosquitto -c <tmp>/mosquitto.conf, a config generated here (Debian package)
- *   aedes      node bench/peers/aedes-server.ts (npm devDependency, in-memory persistence)
+ *   aedes      node bench/peers/aedes-server.ts (npm devDependency): in-memory persistence, or
+ *              with `persistence`, aedes-persistence-level on classic-level in <tmp>/level
  *
  * Each is started through `sh -c 'ulimit -n ...; exec ...'`, which raises its open-file limit
  * as far as the hard limit allows and keeps the pid. stop() sends SIGTERM, then SIGKILL.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,8 +31,14 @@ const PORT_POLL_MS = 50;
 const OUTPUT_LINES_KEPT = 20;
 
 export interface BrokerSpec {
-  /** Mosquitto: `persistence true` with its own persistence_location (workload 7). */
+  /**
+   * Workload 7. Mosquitto: `persistence true` with its own persistence_location. Aedes:
+   * aedes-persistence-level on a classic-level (LevelDB) database in the broker's work
+   * directory, removed at stop. RobustMQ is always durable; this changes nothing for it.
+   */
   persistence: boolean;
+  /** RobustMQ only: `node` flags (those of `npm start`, then any --robustmq-node-flag). */
+  nodeFlags: readonly string[];
   /** RobustMQ only: run under `node --cpu-prof`, profiles written here. */
   cpuProfileDir: string | null;
   /** RobustMQ only: `--heapsnapshot-signal=SIGUSR2`, snapshots written here. */
@@ -52,6 +59,32 @@ export interface RunningBroker {
   /** The broker exited before stop() was called. */
   exited(): boolean;
   stop(): Promise<void>;
+}
+
+const MAIN_SCRIPT = "src/cli/main.ts";
+
+/**
+ * The `node` flags of a start script `node FLAGS... src/cli/main.ts start`: the harness starts
+ * RobustMQ with the flags `npm start` uses, so that it measures what users run.
+ */
+export function startScriptNodeFlags(script: string): string[] {
+  const words = script.trim().split(/\s+/);
+  const main = words.indexOf(MAIN_SCRIPT);
+  assert(words[0] === "node" && main > 0, `start script "${script}": node [flags] ${MAIN_SCRIPT}`);
+  const flags = words.slice(1, main);
+  assert(
+    flags.every((f) => f.startsWith("--")),
+    `start script "${script}": only --flags before ${MAIN_SCRIPT}`,
+  );
+  return flags;
+}
+
+/** startScriptNodeFlags of this package.json's `start` script. */
+export function robustmqStartFlags(): string[] {
+  const text = readFileSync(join(ROOT, "package.json"), "utf8");
+  const scripts = (JSON.parse(text) as { scripts?: Record<string, string> }).scripts ?? {};
+  assert(scripts.start !== undefined, "package.json has a start script");
+  return startScriptNodeFlags(scripts.start);
 }
 
 /** `sh -c` that raises the soft open-file limit (to OPEN_FILES_WANTED, else the hard limit). */
@@ -160,9 +193,10 @@ interface Launch {
 
 async function launchFor(name: BrokerName, workDir: string, spec: BrokerSpec): Promise<Launch> {
   if (name === "aedes") {
+    const level = spec.persistence ? ["--level", join(workDir, "level")] : [];
     return {
       command: process.execPath,
-      args: [join(ROOT, "bench/peers/aedes-server.ts")],
+      args: [join(ROOT, "bench/peers/aedes-server.ts"), ...level],
       port: null,
     };
   }
@@ -182,12 +216,12 @@ async function launchFor(name: BrokerName, workDir: string, spec: BrokerSpec): P
     toml += `\n[mqtt_limits]\nmax_connections = ${count}\n`;
   }
   writeFileSync(config, toml);
-  const node: string[] = [];
+  const node: string[] = [...spec.nodeFlags];
   if (spec.cpuProfileDir !== null) node.push("--cpu-prof", "--cpu-prof-dir", spec.cpuProfileDir);
   if (spec.heapSnapshotDir !== null) {
     node.push("--heapsnapshot-signal=SIGUSR2", "--diagnostic-dir", spec.heapSnapshotDir);
   }
-  const main = join(ROOT, "src/cli/main.ts");
+  const main = join(ROOT, MAIN_SCRIPT);
   const dataDir = join(workDir, "data");
   const args = [
     ...node,

@@ -73,6 +73,27 @@ export function evaluate(row: WorkloadResult, metric: MetricSpec): Evaluation {
   return { verdict: missed.length === 0 ? "met" : "missed", missed };
 }
 
+/**
+ * A reference row (Workload.referenceFor) as shown: RobustMQ's result taken from the workload it
+ * refers to, so its ratio to the reference broker can be read. Other rows are returned as they are.
+ */
+export function referenceView(
+  row: WorkloadResult,
+  rows: readonly WorkloadResult[],
+): WorkloadResult {
+  const of = row.workload.referenceFor;
+  if (of === null) return row;
+  const main = rows.find((r) => r.workload.id === of && r.workload.referenceFor === null);
+  const robustmq = main?.results.robustmq;
+  if (robustmq === undefined) return row;
+  assert(main !== row, "a reference row refers to another row");
+  return { workload: row.workload, results: { ...row.results, robustmq } };
+}
+
+/** The `#` cell: "7", or "7 ref" for a reference row. */
+export const workloadTag = (workload: Workload): string =>
+  workload.referenceFor === null ? String(workload.id) : `${workload.id} ref`;
+
 const x = (n: number): string => `${n >= 10 ? n.toFixed(1) : n.toFixed(2)}x`;
 
 export function targetText(target: Target | null): string {
@@ -115,7 +136,8 @@ function ratioCell(row: WorkloadResult, other: BrokerName, key: string): string 
   return r === null ? "n/a" : x(r);
 }
 
-function verdictCell(evaluation: Evaluation): string {
+function verdictCell(row: WorkloadResult, evaluation: Evaluation): string {
+  if (row.workload.referenceFor !== null) return "reference, not judged";
   if (evaluation.verdict === "missed") return `**missed** (${evaluation.missed.join("; ")})`;
   return evaluation.verdict;
 }
@@ -124,21 +146,22 @@ export function resultsTable(rows: readonly WorkloadResult[], settings: Settings
   const header = ["#", "Workload", "Metric", "RobustMQ", "Mosquitto", "Aedes", "R / M", "R / A"];
   const columns = [...header, "Target", "Met?"];
   const lines = [line(columns), line(columns.map(() => "---"))];
-  for (const row of rows) {
+  for (const shown of rows) {
+    const row = referenceView(shown, rows);
     const { workload } = row;
     const title = workload.title;
     for (const [i, metric] of workload.metrics.entries()) {
       const label = metric.better === "lower" ? `${metric.label} (lower is better)` : metric.label;
       lines.push(
         line([
-          i === 0 ? String(workload.id) : "",
+          i === 0 ? workloadTag(workload) : "",
           i === 0 ? `${title}; ${workload.shape(settings)}` : "",
           label,
           ...BROKER_NAMES.map((b) => cell(row, b, metric)),
           ratioCell(row, "mosquitto", metric.key),
           ratioCell(row, "aedes", metric.key),
           targetText(metric.target),
-          verdictCell(evaluate(row, metric)),
+          verdictCell(row, evaluate(row, metric)),
         ]),
       );
     }
@@ -158,7 +181,7 @@ export function cpuTable(rows: readonly WorkloadResult[]): string {
       return `${cpu.brokerPercent ?? "?"}% / ${cpu.restPercent ?? "?"}%`;
     });
     if (cells.every((c) => c === "-")) continue;
-    lines.push(line([String(row.workload.id), ...cells]));
+    lines.push(line([workloadTag(row.workload), ...cells]));
   }
   return lines.join("\n");
 }
@@ -168,8 +191,10 @@ export function notesList(rows: readonly WorkloadResult[]): string {
   for (const row of rows) {
     for (const broker of BROKER_NAMES) {
       const notes = row.results[broker]?.measurement?.notes ?? [];
-      if (notes.length > 0)
-        lines.push(`- ${row.workload.id}, ${BROKER_TITLES[broker]}: ${notes.join("; ")}`);
+      if (notes.length > 0) {
+        const tag = workloadTag(row.workload);
+        lines.push(`- ${tag}, ${BROKER_TITLES[broker]}: ${notes.join("; ")}`);
+      }
     }
   }
   return lines.join("\n");
@@ -226,7 +251,12 @@ function group(row: WorkloadResult, metric: MetricSpec, left: number): string[] 
   const center = left + GROUP_WIDTH / 2;
   const better = metric.better === "lower" ? "lower is better" : "higher is better";
   parts.push(
-    text(center, baseline + 16, `${row.workload.id}. ${row.workload.key}`, 'font-size="11"'),
+    text(
+      center,
+      baseline + 16,
+      `${workloadTag(row.workload)}. ${row.workload.key}`,
+      'font-size="11"',
+    ),
     text(center, baseline + 30, metric.label, 'font-size="11"'),
     text(center, baseline + 43, better, 'font-size="9" fill="#868e96"'),
   );
@@ -234,7 +264,10 @@ function group(row: WorkloadResult, metric: MetricSpec, left: number): string[] 
 }
 
 export function chartSvg(rows: readonly WorkloadResult[], title: string): string {
-  const groups = rows.flatMap((row) => row.workload.metrics.map((metric) => ({ row, metric })));
+  const groups = rows.flatMap((shown) => {
+    const row = referenceView(shown, rows);
+    return row.workload.metrics.map((metric) => ({ row, metric }));
+  });
   const width = LEFT * 2 + groups.length * GROUP_WIDTH;
   const height = PLOT_TOP + PLOT_HEIGHT + 60;
   const parts = [
@@ -267,13 +300,14 @@ export function chartSvg(rows: readonly WorkloadResult[], title: string): string
 export function resultsJson(rows: readonly WorkloadResult[], settings: Settings): unknown {
   return rows.map((row) => ({
     id: row.workload.id,
+    referenceFor: row.workload.referenceFor,
     key: row.workload.key,
     title: row.workload.title,
     shape: row.workload.shape(settings),
     metrics: row.workload.metrics.map((metric) => ({
       ...metric,
-      robustmqOverMosquitto: ratio(row, "mosquitto", metric.key),
-      robustmqOverAedes: ratio(row, "aedes", metric.key),
+      robustmqOverMosquitto: ratio(referenceView(row, rows), "mosquitto", metric.key),
+      robustmqOverAedes: ratio(referenceView(row, rows), "aedes", metric.key),
       evaluation: evaluate(row, metric),
     })),
     results: Object.fromEntries(

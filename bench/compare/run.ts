@@ -6,11 +6,19 @@
  *
  *   node bench/compare/run.ts [--quick] [--seconds 5] [--warmup-seconds 1] [--connections 9000]
  *       [--brokers robustmq,mosquitto,aedes] [--workloads 1,2,...] [--cpu-prof DIR]
- *       [--heap-snapshot DIR] [--no-write] [--no-install]
+ *       [--heap-snapshot DIR] [--robustmq-node-flag FLAG]... [--no-start-flags] [--no-write]
+ *       [--no-install]
  *
+ * Workload 5 runs LATENCY_ROUNDS times per broker, interleaved (repeat.ts): medians reported.
+ * Workload 7 runs Aedes on disk (aedes-persistence-level); its reference row "7 ref" runs the
+ * in-memory Aedes once more.
  * --quick: workloads 1-5, 3 s each, nothing written (what `npm run bench` runs).
  * --cpu-prof DIR: RobustMQ under `node --cpu-prof`; prints its top self-time functions.
  * --heap-snapshot DIR: workload 6, RobustMQ: heap growth per connection, by constructor.
+ * --robustmq-node-flag FLAG: start RobustMQ as `node FLAG ...` (repeatable), for experiments
+ *   such as --max-semi-space-size=2; a full run with one writes nothing.
+ * RobustMQ starts with the node flags of package.json's `start` script (as `npm start` does);
+ *   --no-start-flags: without them (a full run with it writes nothing).
  * Mosquitto is installed with apt-get when missing, unless --no-install.
  */
 import { execFileSync } from "node:child_process";
@@ -24,9 +32,11 @@ import {
   ensureMosquitto,
   findMosquitto,
   ROOT,
+  robustmqStartFlags,
   startBroker,
 } from "./brokers.ts";
 import { formatSelfTime, newestFile, topSelfTime } from "./profile.ts";
+import { combineRounds, interleavedOrder } from "./repeat.ts";
 import {
   type BrokerResult,
   chartSvg,
@@ -36,7 +46,7 @@ import {
   resultsTable,
   type WorkloadResult,
 } from "./report.ts";
-import { type Settings, WORKLOADS, type Workload } from "./workloads.ts";
+import { LATENCY_ROUNDS, type Settings, WORKLOADS, type Workload } from "./workloads.ts";
 
 const CONNECTIONS_DEFAULT = 9_000;
 /** Files each process keeps for itself besides the connections (workers, logs, data). */
@@ -52,6 +62,10 @@ interface Options {
   workloads: Workload[];
   quick: boolean;
   cpuProfileDir: string | null;
+  /** Extra `node` flags for RobustMQ (--robustmq-node-flag). */
+  nodeFlags: string[];
+  /** Start RobustMQ with the node flags of `npm start` (false: --no-start-flags). */
+  startFlags: boolean;
   write: boolean;
   install: boolean;
 }
@@ -88,6 +102,8 @@ function parseOptions(argv: readonly string[]): Options {
     workloads: [...WORKLOADS],
     quick: argv.includes("--quick"),
     cpuProfileDir: null,
+    nodeFlags: [],
+    startFlags: !argv.includes("--no-start-flags"),
     write: !argv.includes("--no-write"),
     install: !argv.includes("--no-install"),
   };
@@ -98,7 +114,7 @@ function parseOptions(argv: readonly string[]): Options {
   }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
-    if (["--quick", "--no-write", "--no-install"].includes(flag)) continue;
+    if (["--quick", "--no-write", "--no-install", "--no-start-flags"].includes(flag)) continue;
     const value = argv[++i];
     if (flag === "--seconds") settings.seconds = positive(flag, value, 600);
     else if (flag === "--warmup-seconds") settings.warmupSeconds = positive(flag, value, 600);
@@ -110,6 +126,8 @@ function parseOptions(argv: readonly string[]): Options {
       options.workloads = pick(flag, value ?? "", WORKLOADS, (w) => String(w.id));
     else if (flag === "--cpu-prof") options.cpuProfileDir = value ?? "";
     else if (flag === "--heap-snapshot") settings.heapSnapshotDir = value ?? "";
+    else if (flag === "--robustmq-node-flag" && value?.startsWith("--"))
+      options.nodeFlags.push(value);
     else throw new Error(`unknown option ${flag} (see the header of bench/compare/run.ts)`);
   }
   return options;
@@ -136,6 +154,10 @@ function printProfile(workload: Workload, dir: string): string | null {
   return file;
 }
 
+function robustmqNodeFlags(options: Options): string[] {
+  return [...(options.startFlags ? robustmqStartFlags() : []), ...options.nodeFlags];
+}
+
 async function runOne(
   workload: Workload,
   name: BrokerName,
@@ -151,6 +173,7 @@ async function runOne(
   if (heapSnapshotDir !== null) mkdirSync(heapSnapshotDir, { recursive: true });
   const spec = {
     persistence: workload.persistence,
+    nodeFlags: name === "robustmq" ? robustmqNodeFlags(options) : [],
     cpuProfileDir: profileDir,
     heapSnapshotDir,
     connectionCount: workload.id === 6 ? options.settings.connectionCount : null,
@@ -182,7 +205,24 @@ async function runOne(
   }
 }
 
-function versions(): Record<BrokerName | "node", string> {
+type VersionKey = BrokerName | "aedesPersistenceLevel" | "classicLevel" | "node";
+
+/** Every broker that takes part, LATENCY_ROUNDS times for workload 5, interleaved. */
+async function runWorkload(workload: Workload, options: Options): Promise<WorkloadResult> {
+  const only = workload.brokers;
+  const brokers = options.brokers.filter((b) => only === null || only.includes(b));
+  const results = new Map<BrokerName, BrokerResult[]>(brokers.map((b) => [b, []]));
+  for (const { broker, round } of interleavedOrder(brokers, workload.rounds)) {
+    if (workload.rounds > 1) log(`[${workload.id} ${workload.key}] round ${round + 1} ${broker}`);
+    results.get(broker)?.push(await runOne(workload, broker, options));
+  }
+  const row: WorkloadResult = { workload, results: {} };
+  const key = workload.metrics[workload.metrics.length - 1].key;
+  for (const [broker, list] of results) row.results[broker] = combineRounds(list, key);
+  return row;
+}
+
+function versions(): Record<VersionKey, string> {
   const packageVersion = (path: string): string =>
     (JSON.parse(readFileSync(join(ROOT, path), "utf8")) as { version: string }).version;
   let mosquitto = "not installed";
@@ -200,6 +240,8 @@ function versions(): Record<BrokerName | "node", string> {
     robustmq: packageVersion("package.json"),
     mosquitto,
     aedes: packageVersion("node_modules/aedes/package.json"),
+    aedesPersistenceLevel: packageVersion("node_modules/aedes-persistence-level/package.json"),
+    classicLevel: packageVersion("node_modules/classic-level/package.json"),
     node: process.version,
   };
 }
@@ -218,8 +260,13 @@ function markdown(
     `${header.elapsedSeconds} s. Made by \`npm run bench:compare\`; bench/README.md says what`,
     "each workload does and how to read it.",
     "",
-    `Brokers: RobustMQ ${v.robustmq} (Node ${v.node}), Mosquitto ${v.mosquitto} (Debian),`,
-    `Aedes ${v.aedes} (npm), each a fresh process per workload on 127.0.0.1.`,
+    `Brokers: RobustMQ ${v.robustmq} (Node ${v.node}, started as \`npm start\` does:`,
+    `node flags ${header.robustmqNodeFlags}), Mosquitto ${v.mosquitto} (Debian),`,
+    `Aedes ${v.aedes} (npm), each a fresh process per workload on 127.0.0.1. In workload 7`,
+    `Aedes keeps its sessions on disk with aedes-persistence-level ${v.aedesPersistenceLevel}`,
+    `on classic-level ${v.classicLevel} (LevelDB, no fsync per write); row "7 ref" is Aedes`,
+    "in memory, for reference. Workload 5: each broker measured",
+    `${LATENCY_ROUNDS} times, interleaved; the median p50 and p99 (each round in compare.json).`,
     "Load: `robustmq bench mqtt ... --json` for all three; MQTT 3.1.1 (Aedes has no MQTT 5)",
     `except in workload 7; 64-byte payloads; a ${s.warmupSeconds} s warm-up run, then a`,
     `${s.seconds} s measured run.`,
@@ -271,16 +318,13 @@ async function main(): Promise<void> {
   }
   if (!existsSync(join(ROOT, "node_modules/aedes"))) throw new Error("aedes is missing: npm ci");
   fitConnections(options.settings);
+  const flags = robustmqNodeFlags(options).join(" ") || "none";
   log(
     `load average ${loadAverage}; ${options.workloads.length} workloads x ` +
-      `${options.brokers.length} brokers`,
+      `${options.brokers.length} brokers; RobustMQ node flags: ${flags}`,
   );
   const rows: WorkloadResult[] = [];
-  for (const workload of options.workloads) {
-    const row: WorkloadResult = { workload, results: {} };
-    for (const name of options.brokers) row.results[name] = await runOne(workload, name, options);
-    rows.push(row);
-  }
+  for (const workload of options.workloads) rows.push(await runWorkload(workload, options));
   const elapsedSeconds = Math.round((performance.now() - startMs) / 1000);
   console.log(resultsTable(rows, options.settings));
   console.log(`\n${notesList(rows)}\n\n${cpuTable(rows)}`);
@@ -289,6 +333,8 @@ async function main(): Promise<void> {
     options.workloads.length === WORKLOADS.length &&
     options.brokers.length === BROKER_NAMES.length &&
     options.cpuProfileDir === null &&
+    options.nodeFlags.length === 0 &&
+    options.startFlags &&
     options.settings.heapSnapshotDir === null;
   if (!options.write || !full) return;
   const list = cpus();
@@ -300,6 +346,7 @@ async function main(): Promise<void> {
     loadAverage,
     elapsedSeconds,
     versions: versions(),
+    robustmqNodeFlags: robustmqNodeFlags(options).join(" ") || "none",
   };
   writeResults(rows, options, header);
 }
