@@ -589,7 +589,16 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
     }
     // A client that does not read what we send is not read from either: TCP backpressure
     // then bounds what it can make us buffer (acks, PINGRESPs, its own publishes).
-    if (!this.writable) this.flow.pauseSelf();
+    if (!this.writable) {
+      this.flow.pauseSelf();
+      return;
+    }
+    // Deliveries queued because this turn's output was over the bound go now: the socket took
+    // it without a 'drain' to come, and an empty window brings no acknowledgement either.
+    const session = this.session;
+    if (session !== null && session.queueLength > 0 && session.inflightCount < this.sendWindow) {
+      this.pump();
+    }
   }
 
   onDrain(): void {

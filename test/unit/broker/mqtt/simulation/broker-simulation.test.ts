@@ -51,6 +51,17 @@ for (let run = 0; run < runs; run++) {
 }
 
 // The checker is only worth its passes if it fails a broken broker: inject faults.
+test("the simulation catches a broker fault: unbounded write buffer", async () => {
+  // The broker gets no write limit; the checker holds it to the small one it drew.
+  for (let i = 0; i < 16; i++) {
+    const seed = (baseSeed + 0x2000 + i) >>> 0;
+    process.stdout.write(`# simulation seed=${seed} fault=unbounded\n`);
+    const result = await runSimulation(seed, { steps, fault: "unbounded", backpressure: true });
+    if (result.violations.some((v) => v.includes("bytes unsent"))) return;
+  }
+  assert.fail("a broker without a write limit went unnoticed in 16 runs");
+});
+
 for (const fault of ["drop", "duplicate"] as const) {
   test(`the simulation catches a broker fault: ${fault}`, async () => {
     const seed = (baseSeed + 0x1000) >>> 0;

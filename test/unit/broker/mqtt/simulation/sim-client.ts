@@ -30,10 +30,16 @@ import {
   type SimContext,
 } from "./sim-profile.ts";
 import { checkExpiry, checkSubscriptionIds, resolveTopic } from "./sim-receive.ts";
-import type { SimSocket, SocketPeer } from "./sim-socket.ts";
+import type { SimSocket, SocketPeer, WriteStamp } from "./sim-socket.ts";
+import type { WillEnd } from "./sim-wills.ts";
 
 export type { ClientProfile, SimContext } from "./sim-profile.ts";
 export { pick } from "./sim-profile.ts";
+
+/** Sampling granularity of the broker's flow-control state (see World.sampleFlow). */
+const PAUSE_SLACK_MS = 400;
+/** The simulation's clock step (World's WHEEL_STEP_MS). */
+const STEP_MS = 100;
 
 /** An alias value no test uses, replaced by 0 in the encoded bytes. */
 const ALIAS_ZERO_MARK = 0xa1a5;
@@ -53,11 +59,20 @@ export class SimClient implements SocketPeer {
   /** The CONNECT of the current connection, for the will model. */
   private connectRecord: { present: boolean | null } | null = null;
   private offlineSinceMs = 0;
+  /** The socket it left the broker by (offlineSinceMs). */
+  private offlineSocket: SimSocket | null = null;
+  /**
+   * When the CONNECT of the current connection went out and how the session was left before
+   * it: its CONNACK may be read much later, after the connection ended too.
+   */
+  private connectSent = { atMs: 0, offlineSinceMs: 0, left: null as SimSocket | null };
   /** The session side: packet ids, unfinished flows, subscriptions counted on. */
   readonly book: ClientBook;
   private readonly lateAcks: Array<{ dueMs: number; conn: Conn; packet: Packet }> = [];
   /** Sends nothing (no PINGREQ either) until then: lets keep alive expire. */
   stallUntilMs = 0;
+  /** Reads nothing until then: its receive buffer fills, the broker's writes back up. */
+  readStallUntilMs = 0;
   draining = false;
   /** The bytes being parsed. */
   private arrival: Arrival | null = null;
@@ -99,21 +114,37 @@ export class SimClient implements SocketPeer {
 
   // ---- SocketPeer ------------------------------------------------------------------------
 
-  onServerBytes(socket: SimSocket, chunk: Buffer): void {
+  stampWrite(socket: SimSocket): WriteStamp {
     const conn = this.connOf(socket);
-    conn?.inbox.push({ bytes: chunk, atMs: this.ctx.nowMs(), lastSentMs: conn.lastSentMs });
+    const held = this.ctx.heldByBroker(socket);
+    return { atMs: this.ctx.nowMs(), lastSentMs: conn?.lastSentMs ?? 0, held };
+  }
+
+  onServerBytes(socket: SimSocket, chunk: Buffer, stamp: WriteStamp | undefined): void {
+    const conn = this.connOf(socket);
+    if (conn === undefined) return;
+    const now = { atMs: this.ctx.nowMs(), lastSentMs: conn.lastSentMs, held: false };
+    const { atMs, lastSentMs, held } = stamp ?? now;
+    conn.inbox.push({ bytes: chunk, atMs, lastSentMs, held });
   }
 
   onServerEnd(socket: SimSocket): void {
     const conn = this.connOf(socket);
     if (conn === undefined) return;
     conn.inbox.push(null);
+    this.onServerClosing(socket);
+  }
+
+  onServerClosing(socket: SimSocket): void {
+    const conn = this.connOf(socket);
+    if (conn === undefined || conn.serverClosing) return;
+    conn.serverClosing = true;
     this.willEnded(conn, "abnormal");
     if (conn === this.conn && !conn.closed) this.wentOffline();
   }
 
   /** The connection ended: its will is due or gone (the first end reported counts). */
-  private willEnded(conn: Conn, end: "normal" | "abnormal"): void {
+  private willEnded(conn: Conn, end: WillEnd): void {
     if (conn.willPayload === "") return;
     const expiryMs = conn.connacked ? this.sessionExpiryMs : this.expiryOf(conn);
     this.ctx.wills.ended(conn.willPayload, end, this.ctx.nowMs(), expiryMs);
@@ -126,6 +157,7 @@ export class SimClient implements SocketPeer {
 
   private wentOffline(): void {
     this.offlineSinceMs = this.ctx.nowMs();
+    this.offlineSocket = this.conn?.socket ?? null;
   }
 
   // ---- actions ---------------------------------------------------------------------------
@@ -141,6 +173,7 @@ export class SimClient implements SocketPeer {
     const willPayload = p.will === null ? "" : `will:${label}`;
     const conn = newConn(
       this,
+      this.ctx.socketLimits,
       label,
       this.connCount,
       cleanStart,
@@ -166,6 +199,8 @@ export class SimClient implements SocketPeer {
     );
     if (p.will !== null)
       this.ctx.wills.armed(p.id, this.connCount, willPayload, p.version === 5 ? p.will.delayS : 0);
+    const left = this.offlineSocket;
+    this.connectSent = { atMs: this.ctx.nowMs(), offlineSinceMs: this.offlineSinceMs, left };
     this.send(conn, connectPacket(p, cleanStart, willPayload));
   }
 
@@ -187,8 +222,10 @@ export class SimClient implements SocketPeer {
     if (invalid) this.ctx.expectProtocolError();
     else if (expiryS >= 0 && conn.connacked) this.sessionExpiryMs = expiryS * 1000;
     if (conn.connacked && this.sessionExpiryMs === 0) this.sessionLive = false;
-    // Before the send: the broker may handle it (and close) within the call.
-    this.willEnded(conn, reasonCode === 0 && !invalid ? "normal" : "abnormal");
+    // Before the send: the broker may handle it (and close) within the call. Not read now
+    // (flow control), it may never be: a takeover or the broker's keep alive may come first.
+    const end = reasonCode === 0 && !invalid ? "normal" : "abnormal";
+    this.willEnded(conn, conn.socket.isPaused() ? "unknown" : end);
     this.send(conn, { type: "disconnect", reasonCode, properties });
     conn.socket.clientFin();
     this.closeConn(conn);
@@ -216,7 +253,10 @@ export class SimClient implements SocketPeer {
     this.conn = null;
     if (!conn.connacked && !conn.closed) this.uncertain = true;
     // Still open as far as the broker knows: the session is not offline before the takeover.
-    if (!conn.closed && !conn.socket.serverEnded) this.offlineSinceMs = this.ctx.nowMs();
+    if (!conn.closed && !conn.socket.serverEnded) {
+      this.offlineSinceMs = this.ctx.nowMs();
+      this.offlineSocket = conn.socket;
+    }
     if (!conn.closed) this.log(`abandons its connection ${why}`);
     this.willEnded(conn, "abnormal"); // taken over by its own new connection
     conn.abandoned = true;
@@ -289,7 +329,9 @@ export class SimClient implements SocketPeer {
     const key = `${this.id}/${seq}`;
     const p = this.profile.p;
     const expiryS = rng.chance(p.expiryChance) ? 1 + rng.below(4) : 0;
-    const padBytes = p.version === 5 && rng.chance(0.1) ? 30 + rng.below(200) : 0;
+    const pad = this.ctx.padding;
+    const padded = (p.version === 5 || pad.anyVersion) && rng.chance(pad.chance);
+    const padBytes = padded ? 30 + rng.below(pad.maxBytes) : 0;
     const extra = `${expiryS > 0 ? ` expiry=${expiryS}` : ""}${padBytes > 0 ? ` pad=${padBytes}` : ""}`;
     const at = this.log(
       `PUBLISH ${topic} q${qos}${retain ? " retain" : ""}${extra} "${empty ? "" : key}"`,
@@ -308,6 +350,7 @@ export class SimClient implements SocketPeer {
       ackedAtMs: -1,
       expiryS,
       padBytes,
+      resent: false,
     };
     checker.onPublishSent(record);
     const packetId = qos === 0 ? undefined : this.book.allocatePacketId();
@@ -402,6 +445,7 @@ export class SimClient implements SocketPeer {
 
   /** Reads what the broker wrote to the current connection and to abandoned ones. */
   read(): boolean {
+    if (this.ctx.nowMs() < this.readStallUntilMs && !this.draining) return false;
     let progressed = false;
     for (const conn of this.old) progressed = this.readConn(conn) || progressed;
     this.old.splice(0, this.old.length, ...this.old.filter((c) => !c.closed));
@@ -411,7 +455,10 @@ export class SimClient implements SocketPeer {
 
   private readConn(conn: Conn): boolean {
     if (conn.inbox.length === 0) return false;
-    for (const chunk of conn.inbox.splice(0)) {
+    const chunks = conn.inbox.splice(0);
+    // Read out of the receive buffer: a write the broker was kept waiting on is taken now.
+    conn.socket.consumed();
+    for (const chunk of chunks) {
       if (chunk === null) {
         this.onEnd(conn);
         break;
@@ -461,6 +508,8 @@ export class SimClient implements SocketPeer {
         this.book.onSuback(packet.packetId, packet.reasonCodes);
         return;
       case "unsuback":
+        // The broker may read an UNSUBSCRIBE late (flow control): its match changed by now.
+        this.book.lastSubChangeAt = this.ctx.trace.at;
         this.ctx.checker.check(this.book.pendingUnsubs.delete(packet.packetId), () => {
           return `${this.id}: UNSUBACK for unknown id ${packet.packetId}`;
         });
@@ -494,6 +543,8 @@ export class SimClient implements SocketPeer {
       this.book.discardSessionState();
     } else if (this.uncertain) {
       this.book.newGeneration("session present after an unanswered CONNECT");
+      // It kept subscriptions the client no longer counts on: which ones match is unknown.
+      this.book.subsUnknown = true;
     }
     this.uncertain = false;
     // v3 clean session: the session ends with the connection [MQTT-3.1.2-6].
@@ -502,7 +553,10 @@ export class SimClient implements SocketPeer {
     // [MQTT-4.4.0-1] resend what is unfinished, in the original order.
     for (const out of this.book.outgoing.values()) {
       if (out.released) this.send(conn, { type: "pubrel", packetId: out.packetId, reasonCode: 0 });
-      else this.send(conn, this.aliased(conn, out.record, out.packetId, true));
+      else {
+        out.record.resent = true;
+        this.send(conn, this.aliased(conn, out.record, out.packetId, true));
+      }
     }
   }
 
@@ -520,7 +574,12 @@ export class SimClient implements SocketPeer {
       return;
     }
     if (this.uncertain) return;
-    const offlineMs = this.sessionLive ? this.ctx.nowMs() - this.offlineSinceMs : 0;
+    // Left while the broker was not reading that socket (flow control): it read the
+    // DISCONNECT or FIN later, or never (a takeover came first), so the session went offline
+    // later than the client knows, and a DISCONNECT's new expiry may not have been seen.
+    const { atMs, offlineSinceMs, left } = this.connectSent;
+    if (left !== null && left.pausedAtMs >= offlineSinceMs - PAUSE_SLACK_MS) return;
+    const offlineMs = this.sessionLive ? atMs - offlineSinceMs : 0;
     const expiryMs = this.sessionExpiryMs;
     if (!this.sessionLive) {
       this.ctx.checker.check(!present, () => `${what}, but no session was left behind`);
@@ -563,8 +622,9 @@ export class SimClient implements SocketPeer {
     if (topic === null) return;
     const record = checker.publishes.get(keyOfPayload(payload));
     const v5 = this.profile.p.version === 5;
+    const held = record !== undefined && conn.socket.pausedAtMs >= record.sentAtMs;
     if (record !== undefined)
-      checkExpiry(this.id, v5, record, packet, this.arrival as Arrival, checker);
+      checkExpiry(this.id, v5, record, packet, this.arrival as Arrival, checker, held);
     checkSubscriptionIds(this.id, this.book, record, packet, topic, checker);
     checker.onReceived(this.id, this.book.generation, { ...packet, topic, payload }, fresh);
     if (qos === 1) this.acknowledge(conn, { type: "puback", packetId: id, reasonCode: 0 });
@@ -603,7 +663,7 @@ export class SimClient implements SocketPeer {
 
   private onServerDisconnect(conn: Conn, code: number): void {
     const arrival = this.arrival as Arrival;
-    if (conn.expectedDisconnect !== null) {
+    if (conn.expectedDisconnect !== null && code !== ReasonCode.KEEP_ALIVE_TIMEOUT) {
       this.log(`got DISCONNECT ${code}, as expected`);
       this.ctx.checker.check(
         conn.expectedDisconnect.includes(code),
@@ -615,10 +675,22 @@ export class SimClient implements SocketPeer {
     this.log(`got DISCONNECT ${code} after ${silentMs} ms of silence`);
     const limitMs = this.profile.p.keepAliveS * 1500;
     if (code === ReasonCode.KEEP_ALIVE_TIMEOUT) {
-      // [MQTT-3.1.2-22] one and a half keep alive periods of silence, not less.
+      // [MQTT-3.1.2-22] one and a half keep alive periods of silence, not less; but a client
+      // that leaves its socket full is not read (FlowControl.pauseSelf), and then not heard.
+      // Held back by the broker for its subscribers or a rate it is not cut off (heldByUs).
+      const selfPaused = conn.socket.overLimitAtMs >= arrival.atMs - limitMs - PAUSE_SLACK_MS;
+      // Released in the same clock step (mocked timers run the flow-control wait and the
+      // deadline wheel back to back, before the resumed stream is read): its bytes wait unread.
+      const justReleased = !arrival.held && conn.socket.pausedAtMs >= arrival.atMs - STEP_MS;
       this.ctx.checker.check(
-        limitMs > 0 && silentMs >= limitMs,
-        () => `${this.id}: keep alive timeout after ${silentMs} ms silence (limit ${limitMs})`,
+        !arrival.held,
+        () => `${this.id}: cut off for keep alive while the broker held it back (heldByUs)`,
+      );
+      this.ctx.checker.check(
+        limitMs > 0 && (silentMs >= limitMs || selfPaused || justReleased),
+        () =>
+          `${this.id}: keep alive timeout after ${silentMs} ms silence (limit ${limitMs}), ` +
+          `socket last over the write limit at ${conn.socket.overLimitAtMs - arrival.atMs} ms`,
       );
       return;
     }
@@ -630,7 +702,10 @@ export class SimClient implements SocketPeer {
     const conn = this.conn;
     const limitMs = this.profile.p.keepAliveS * 1500;
     if (conn === null || !conn.connacked || conn.closed || limitMs === 0) return;
-    if (conn.socket.serverEnded) return;
+    if (conn.socket.serverEnded || conn.socket.writableEnded) return;
+    // Not read by the broker since its last bytes (flow control): it has not heard them, and
+    // while it holds the client back for others the keep-alive clock starts again.
+    if (conn.socket.pausedAtMs >= conn.lastSentMs) return;
     const silentMs = nowMs - conn.lastSentMs;
     this.ctx.checker.check(
       silentMs <= limitMs + slackMs,

@@ -4,13 +4,15 @@
  */
 import { MqttParser, type Packet } from "../../../../../src/protocol/mqtt/index.ts";
 import { FrameMeter } from "./sim-frames.ts";
-import { SimSocket, type SocketPeer } from "./sim-socket.ts";
+import { SimSocket, type SocketLimits, type SocketPeer } from "./sim-socket.ts";
 
 /** Bytes from the broker, with when they came and when the client had last sent anything. */
 export interface Arrival {
   readonly bytes: Buffer;
   readonly atMs: number;
   readonly lastSentMs: number;
+  /** The broker held the client back (for others) when it wrote these bytes. */
+  readonly held: boolean;
 }
 
 export interface Conn {
@@ -26,6 +28,8 @@ export interface Conn {
   abandoned: boolean;
   /** The client saw the end or closed it itself. */
   closed: boolean;
+  /** The broker ended or destroyed its side (the client may not have read that far). */
+  serverClosing: boolean;
   lastSentMs: number;
   /** Ids of PUBLISH/PUBREL read here and not finally acknowledged: the broker's window holds them. */
   readonly unacked: Set<number>;
@@ -46,6 +50,7 @@ export interface Conn {
 
 export function newConn(
   peer: SocketPeer,
+  limits: SocketLimits,
   label: string,
   number: number,
   cleanStart: boolean,
@@ -54,7 +59,7 @@ export function newConn(
   willPayload: string,
   onPacket: (conn: Conn, packet: Packet) => void,
 ): Conn {
-  const socket = new SimSocket(peer, label);
+  const socket = new SimSocket(peer, label, limits);
   const parser = new MqttParser((packet) => onPacket(conn, packet), 1 << 20);
   parser.protocolVersion = version;
   const conn: Conn = {
@@ -66,6 +71,7 @@ export function newConn(
     connacked: false,
     abandoned: false,
     closed: false,
+    serverClosing: false,
     lastSentMs: nowMs,
     unacked: new Set(),
     withheld: [],

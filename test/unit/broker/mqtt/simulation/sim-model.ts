@@ -29,6 +29,11 @@ export interface PublishRecord {
   readonly expiryS: number;
   /** Padding after the key in the payload (`key|xxx`), to exceed small Maximum Packet Sizes. */
   readonly padBytes: number;
+  /**
+   * Sent again (DUP) on a new connection: QoS 1 resends are new messages to the broker, taken
+   * after later ones of the same publisher, so order says nothing about them.
+   */
+  resent: boolean;
 }
 
 /** The record key a payload carries: `key` or `key|padding`. */
@@ -41,6 +46,11 @@ export function keyOfPayload(payload: string): string {
 export interface OwedExemptions {
   /** Clients announcing a Maximum Packet Size: padded messages may be too large for them. */
   readonly smallClients: ReadonlySet<string>;
+  /**
+   * `client|key` of each delivery the broker dropped from a full session queue where it may
+   * (offline, or stuck: see World.onQueueDrop): exactly those, no others.
+   */
+  readonly dropped: ReadonlySet<string>;
 }
 
 /** A subscription as the client knows it: from its SUBACK until it was changed or dropped. */
@@ -208,7 +218,7 @@ export class Checker {
       );
       return;
     }
-    if (publish.qos > 0 && !record.topic.startsWith("s/"))
+    if (publish.qos > 0 && !record.topic.startsWith("s/") && !record.resent)
       this.checkOrder(client, generation, record);
   }
 
@@ -255,11 +265,15 @@ export class Checker {
             .map((i) => i.filter),
         );
         this.checkShared(record, shareLive, shareOf, excusedShares);
-      } else this.checkDirect(record, shareLive);
+      } else this.checkDirect(record, shareLive, exempt.dropped);
     }
   }
 
-  private checkDirect(record: PublishRecord, live: readonly SubInterval[]): void {
+  private checkDirect(
+    record: PublishRecord,
+    live: readonly SubInterval[],
+    dropped: ReadonlySet<string>,
+  ): void {
     const owed = new Map<string, number>();
     if (record.ackedAt >= 0) {
       for (const i of live) {
@@ -269,7 +283,7 @@ export class Checker {
       }
     }
     for (const [client, qos] of owed) {
-      if (qos === 0) continue;
+      if (qos === 0 || dropped.has(`${client}|${record.key}`)) continue;
       this.owedDirect++;
       if (qos === 2) this.exactlyOnce++;
       const tally = this.tally(client, record.key);
@@ -328,9 +342,11 @@ export class Checker {
   }
 }
 
-/** A client that may miss messages (`record`: this one, by its size). */
+/** A client that may miss this message: by its size, or dropped where the broker may drop. */
 function excused(client: string, exempt: OwedExemptions, record?: PublishRecord): boolean {
-  return record !== undefined && record.padBytes > 0 && exempt.smallClients.has(client);
+  if (record === undefined) return false;
+  if (exempt.dropped.has(`${client}|${record.key}`)) return true;
+  return record.padBytes > 0 && exempt.smallClients.has(client);
 }
 
 /** Confirmed before the message was sent and still in place when it was acknowledged. */

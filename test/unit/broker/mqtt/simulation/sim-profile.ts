@@ -7,6 +7,7 @@ import type { Packet, SubscriptionRequest } from "../../../../../src/protocol/mq
 import type { Properties } from "../../../../../src/protocol/mqtt/packets.ts";
 import type { Prng } from "../../../../helpers/prng.ts";
 import type { Checker, PublishRecord, QoS, Trace } from "./sim-model.ts";
+import type { SimSocket, SocketLimits } from "./sim-socket.ts";
 import { WILL_TOPIC_PREFIX, type WillTracker } from "./sim-wills.ts";
 
 /** What every client shares: the seeded PRNG, the checker, the trace, the broker, the clock. */
@@ -15,12 +16,22 @@ export interface SimContext {
   readonly checker: Checker;
   readonly trace: Trace;
   readonly broker: MqttBroker;
+  /** Which PUBLISHes carry padding (`key|xxx`), and how much at most (30 more at least). */
+  readonly padding: {
+    readonly anyVersion: boolean;
+    readonly chance: number;
+    readonly maxBytes: number;
+  };
+  /** Every client socket's receive buffer and high-water mark. */
+  readonly socketLimits: SocketLimits;
   /** The broker's max_inflight_messages: the window of a v3 client. */
   readonly inflightMax: number;
   readonly wills: WillTracker;
   /** The client sent something the broker must refuse with a protocol error. */
   expectProtocolError(): void;
   nowMs(): number;
+  /** Whether the broker holds back the connection on `socket` (FlowControl.heldByUs). */
+  heldByBroker(socket: SimSocket): boolean;
 }
 
 export interface ClientProfile {

@@ -12,7 +12,8 @@ const WILL_SLACK_MS = 200;
 export const WILL_TOPIC_PREFIX = "w/";
 
 /** How the connection that carried a will ended, as the client saw it. */
-export type WillEnd = "normal" | "abnormal";
+/** "unknown": a DISCONNECT sent while the broker was not reading (it may never see it). */
+export type WillEnd = "normal" | "abnormal" | "unknown";
 
 interface WillRecord {
   readonly payload: string;
@@ -112,6 +113,7 @@ export class WillTracker {
       checker.check(published === undefined, () => `${what} published, connection still open`);
       return;
     }
+    if (will.end === "unknown") return;
     if (will.end === "normal") {
       // [MQTT-3.1.2-10] a DISCONNECT with 0x00 deletes the will without publishing it.
       checker.check(published === undefined, () => `${what} published after DISCONNECT 0x00`);
