@@ -10,53 +10,9 @@ import { test } from "node:test";
 import { MqttBroker } from "../../../../../src/broker/mqtt/broker.ts";
 import { defaultConfig } from "../../../../../src/config/load.ts";
 import { createLogger } from "../../../../../src/log/logger.ts";
-import {
-  encode,
-  MqttParser,
-  type Packet,
-  type PublishPacket,
-} from "../../../../../src/protocol/mqtt/index.ts";
-import { SimSocket, type SocketPeer } from "./sim-socket.ts";
+import { ScriptClient, settle as settleTurns } from "./script-client.ts";
 
-/** A v5 client that sends what it is told and keeps everything it reads. */
-class ScriptClient implements SocketPeer {
-  readonly received: Packet[] = [];
-  readonly socket: SimSocket;
-  private readonly parser: MqttParser;
-
-  constructor(broker: MqttBroker, clientId: string) {
-    this.socket = new SimSocket(this, clientId);
-    this.parser = new MqttParser((packet) => this.received.push(packet), 1 << 20);
-    this.parser.protocolVersion = 5;
-    broker.accept(this.socket, `script:${clientId}`);
-    this.send({
-      type: "connect",
-      protocolName: "MQTT",
-      protocolVersion: 5,
-      cleanStart: true,
-      keepAlive: 0,
-      clientId,
-    });
-  }
-
-  onServerBytes(_socket: SimSocket, chunk: Buffer): void {
-    assert.equal(this.parser.push(chunk), null);
-  }
-
-  onServerEnd(): void {}
-
-  send(...packets: Packet[]): void {
-    this.socket.send(Buffer.concat(packets.map((packet) => encode(packet, 5))));
-  }
-
-  publishes(): PublishPacket[] {
-    return this.received.filter((p): p is PublishPacket => p.type === "publish");
-  }
-}
-
-const settle = async () => {
-  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
-};
+const settle = () => settleTurns(10);
 
 test("a QoS 1 message queued behind a large write in the same turn is sent", async () => {
   const config = defaultConfig();
