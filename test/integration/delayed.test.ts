@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { open } from "lmdb";
-import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from "mqtt";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { ackCode } from "../helpers/ack-codes.ts";
 import { ADMIN_CONFIG, ADMIN_PASSWORD, type AdminApi, adminApi } from "../helpers/admin-api.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import { type CtlRun, runCtl } from "../helpers/ctl-cli.ts";
@@ -27,26 +28,6 @@ import {
  * read; Node's timers and Date.now() may still disagree by a millisecond or two.
  */
 const CLOCK_SLACK_MS = 5;
-
-/** Publishes and returns the PUBACK/PUBCOMP reason code (0 when it carries none). */
-async function ackCode(
-  client: MqttClient,
-  topic: string,
-  payload = "x",
-  options: IClientPublishOptions = {},
-): Promise<number> {
-  try {
-    const ack = (await client.publishAsync(topic, payload, { qos: 1, ...options })) as
-      | { reasonCode?: number }
-      | undefined;
-    return ack?.reasonCode ?? 0;
-  } catch (err) {
-    // mqtt.js rejects an acknowledgement holding a failure code with the code on the error.
-    const code = (err as { code?: number }).code;
-    if (code === undefined) throw err;
-    return code;
-  }
-}
 
 /** Records when each message arrived. */
 function arrivals(client: MqttClient): Map<string, number> {

@@ -9,7 +9,8 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { SignJWT } from "jose";
-import type { IClientOptions, MqttClient } from "mqtt";
+import type { IClientOptions } from "mqtt";
+import { ackCode, subscribeCodes } from "../helpers/ack-codes.ts";
 import { ADMIN_CONFIG, type AdminApi, adminApi } from "../helpers/admin-api.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import {
@@ -31,35 +32,6 @@ async function refusal(url: string, options: IClientOptions): Promise<number> {
     return (err as { code?: number }).code ?? -1;
   }
   assert.fail(`connection was accepted: ${JSON.stringify({ ...options, password: undefined })}`);
-}
-
-/** Publishes at QoS 1 and returns the PUBACK's reason code (0 when it carries none). */
-async function pubackCode(client: MqttClient, topic: string, payload = "x"): Promise<number> {
-  try {
-    const puback = (await client.publishAsync(topic, payload, { qos: 1 })) as
-      | { reasonCode?: number }
-      | undefined;
-    return puback?.reasonCode ?? 0;
-  } catch (err) {
-    // mqtt.js rejects a PUBACK holding a failure code with the code on the error.
-    const code = (err as { code?: number }).code;
-    if (code === undefined) throw err;
-    return code;
-  }
-}
-
-/** Subscribes and returns the granted codes (v5 reason codes / v3 return codes). */
-async function subscribeCodes(client: MqttClient, filter: string): Promise<number[]> {
-  try {
-    const granted = await client.subscribeAsync(filter, { qos: 1 });
-    return granted.map((g) => g.qos);
-  } catch (err) {
-    // mqtt.js rejects a SUBACK holding a failure code, and carries the packet.
-    const packet = (err as { packet?: { granted?: number[]; reasonCodes?: number[] } }).packet;
-    const codes = packet?.granted ?? packet?.reasonCodes;
-    if (codes === undefined) throw err;
-    return codes;
-  }
 }
 
 describe("built-in users", () => {
@@ -318,7 +290,7 @@ describe("ACL", () => {
     const alice = clients.mqtt(
       await connectMqtt(broker.url, { protocolVersion: 5, username: "alice" }),
     );
-    const puback = await pubackCode(alice, "users/bob/x", "intrusion");
+    const puback = await ackCode(alice, "users/bob/x", "intrusion");
     assert.equal(puback, 0x87);
     const alice3 = clients.mqtt(
       await connectMqtt(broker.url, { username: "alice", protocolVersion: 4 }),
@@ -334,7 +306,7 @@ describe("ACL", () => {
       const client = clients.mqtt(await connectMqtt(broker.url, { protocolVersion: 5, username }));
       assert.deepEqual(await subscribeCodes(client, "users/#"), [0x87], username);
       assert.deepEqual(await subscribeCodes(client, "users/bob/x"), [0x87], username);
-      const puback = await pubackCode(client, "users/bob/x", "x");
+      const puback = await ackCode(client, "users/bob/x", "x");
       assert.equal(puback, 0x87, username);
     }
     // A placeholder inside a value is text, not expanded again: "%c" owns users/%c/... only.
@@ -345,7 +317,7 @@ describe("ACL", () => {
     assert.deepEqual(await subscribeCodes(percent, "users/%c/x"), [1]);
     assert.deepEqual(await subscribeCodes(percent, `users/${clientId}/x`), [0x87]);
     const plus = clients.mqtt(await connectMqtt(broker.url, { protocolVersion: 5, clientId: "+" }));
-    const puback = await pubackCode(plus, "public/anything", "x");
+    const puback = await ackCode(plus, "public/anything", "x");
     assert.equal(puback, 0x87, "client id + does not make public/%c a wildcard");
   });
 
@@ -359,7 +331,7 @@ describe("ACL", () => {
     const client = clients.mqtt(
       await connectMqtt(broker.url, { protocolVersion: 5, username: "alice" }),
     );
-    const puback = await pubackCode(client, "$SYS/brokers/fake", "x");
+    const puback = await ackCode(client, "$SYS/brokers/fake", "x");
     assert.equal(puback, 0x87);
     assert.equal((await api.call("DELETE", `/api/v1/acl/${added.body.id}`)).status, 200);
   });
@@ -368,7 +340,7 @@ describe("ACL", () => {
     const carol = clients.mqtt(
       await connectMqtt(broker.url, { protocolVersion: 5, username: "carol" }),
     );
-    const denied = await pubackCode(carol, "shared/board", "x");
+    const denied = await ackCode(carol, "shared/board", "x");
     assert.equal(denied, 0x87);
     const added = await api.call("POST", "/api/v1/acl", {
       permission: "allow",
@@ -377,10 +349,10 @@ describe("ACL", () => {
       username: "carol",
     });
     assert.equal(added.status, 201);
-    const allowed = await pubackCode(carol, "shared/board", "x");
+    const allowed = await ackCode(carol, "shared/board", "x");
     assert.equal(allowed, 0, "accepted (mqtt.js reports no code for a success)");
     await api.call("DELETE", `/api/v1/acl/${added.body.id}`);
-    const again = await pubackCode(carol, "shared/board", "x");
+    const again = await ackCode(carol, "shared/board", "x");
     assert.equal(again, 0x87);
   });
 

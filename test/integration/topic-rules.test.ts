@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import mqtt, { type IClientOptions } from "mqtt";
+import { ackCode, subscribeCodes } from "../helpers/ack-codes.ts";
 import { ADMIN_CONFIG, ADMIN_PASSWORD, type AdminApi, adminApi } from "../helpers/admin-api.ts";
 import { clientGone } from "../helpers/broker-logs.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
@@ -53,33 +54,6 @@ rules = [
   { topic = "auto/denied/%c" },
 ]
 `;
-
-/** Subscribes and returns the granted codes (v5 reason codes / v3 return codes). */
-async function subscribeCodes(client: MqttClient, filter: string, qos: 0 | 1 = 1) {
-  try {
-    const granted = await client.subscribeAsync(filter, { qos });
-    return granted.map((g) => g.qos);
-  } catch (err) {
-    // mqtt.js rejects a SUBACK holding a failure code, and carries the packet.
-    const packet = (err as { packet?: { granted?: number[] } }).packet;
-    if (packet?.granted === undefined) throw err;
-    return packet.granted;
-  }
-}
-
-/** Publishes at QoS 1 and returns the PUBACK's reason code (0 when it carries none). */
-async function pubackCode(client: MqttClient, topic: string, payload = "x"): Promise<number> {
-  try {
-    const puback = (await client.publishAsync(topic, payload, { qos: 1 })) as
-      | { reasonCode?: number }
-      | undefined;
-    return puback?.reasonCode ?? 0;
-  } catch (err) {
-    const code = (err as { code?: number }).code;
-    if (code === undefined) throw err;
-    return code;
-  }
-}
 
 /**
  * Connects with an inbox listening from the start: auto-subscribed messages may arrive in the
@@ -226,11 +200,11 @@ describe("queue, exclusive, rewrite and auto-subscribe", () => {
     const client = await connect();
     const inbox = new Inbox(client);
     // hidden/... becomes forbidden/..., which the ACL denies.
-    assert.equal(await pubackCode(client, `hidden/${id}`), NOT_AUTHORIZED);
+    assert.equal(await ackCode(client, `hidden/${id}`), NOT_AUTHORIZED);
     assert.deepEqual(await subscribeCodes(client, `hidden/${id}`), [NOT_AUTHORIZED]);
     // forbidden/ok/... becomes allowed/..., which the ACL allows.
     await client.subscribeAsync(`allowed/${id}`, { qos: 1 });
-    assert.equal(await pubackCode(client, `forbidden/ok/${id}`), 0);
+    assert.equal(await ackCode(client, `forbidden/ok/${id}`), 0);
     assert.equal((await inbox.waitForTopic(`allowed/${id}`)).payload.toString(), "x");
   });
 
