@@ -64,12 +64,13 @@ test("the simulation catches a broker fault: unbounded write buffer", async () =
 
 for (const fault of ["drop", "duplicate"] as const) {
   test(`the simulation catches a broker fault: ${fault}`, async () => {
-    const seed = (baseSeed + 0x1000) >>> 0;
-    process.stdout.write(`# simulation seed=${seed} fault=${fault}\n`);
-    const result = await runSimulation(seed, { steps, fault });
-    const injected = result.trace.includes(`FAULT ${fault}`);
-    // A run too quiet to reach the fault proves nothing either way.
-    if (!injected) return;
-    assert.ok(result.violations.length > 0, `seed=${seed}: fault ${fault} went unnoticed`);
+    // A fault may hit a delivery nobody is owed (a subscription being removed): try a few runs.
+    for (let i = 0; i < 8; i++) {
+      const seed = (baseSeed + 0x1000 + i) >>> 0;
+      process.stdout.write(`# simulation seed=${seed} fault=${fault}\n`);
+      const result = await runSimulation(seed, { steps, fault });
+      if (result.violations.length > 0) return;
+    }
+    assert.fail(`fault ${fault} went unnoticed in 8 runs`);
   });
 }

@@ -165,7 +165,12 @@ export class SimClient implements SocketPeer {
   /** CONNECT on a new connection; an open one is abandoned (the broker sees a takeover). */
   connect(cleanStart: boolean): void {
     const p = this.profile.p;
-    if (this.conn !== null) this.abandon("for a new connection");
+    const last = this.conn;
+    // A session with expiry 0 (v3 clean session) lasted as long as its connection: its state
+    // is not reused [MQTT-3.1.2-6], even in a session a CONNECT that went unanswered since
+    // may have created. Kept until now: a closing connection's last acknowledgements count.
+    if (last?.connacked && this.sessionExpiryMs === 0) this.book.discardSessionState();
+    if (last !== null) this.abandon("for a new connection");
     if (p.version === 4 && p.expiryS === 0) cleanStart = true;
     this.connCount++;
     const label = `${p.id}#${this.connCount}`;
