@@ -30,6 +30,7 @@ import type { KafkaSettings, RequestContext } from "./handler-context.ts";
 import { unsupportedApiVersionsResponse } from "./handlers/api-versions.ts";
 import type { BoundHandler, DispatchResult } from "./handlers/index.ts";
 import type { ProducerStates } from "./producers/producer-states.ts";
+import type { ReadBufferPool } from "./read-buffers.ts";
 import type { TopicStore } from "./topic-store.ts";
 
 /** Requests read ahead of the one being handled before the socket is paused. */
@@ -48,6 +49,14 @@ export interface ConnectionDependencies {
   maxRequestBytes: number;
   /** Told each request's API key and how long it took to answer (seconds). */
   requestTiming: RequestTiming;
+  /** Buffers for the records of Fetch answers, shared by all connections. */
+  answerBuffers: ReadBufferPool;
+}
+
+/** A request being handled, and the pooled buffers its answer will carry. */
+interface Answer {
+  result: Promise<DispatchResult>;
+  leases: Buffer[];
 }
 
 export interface RequestTiming {
@@ -66,7 +75,7 @@ export class KafkaConnection {
   readonly #queue: Buffer[] = [];
   #handling = false;
   /** Answers in request order, some still being computed. */
-  readonly #answers: Promise<DispatchResult>[] = [];
+  readonly #answers: Answer[] = [];
   #writing = false;
   /** The socket is corked until the next tick (see #send). */
   #corked = false;
@@ -160,9 +169,10 @@ export class KafkaConnection {
     try {
       for (let frame = this.#queue.shift(); frame !== undefined; frame = this.#queue.shift()) {
         const released = Promise.withResolvers<void>();
-        const answer = this.#handle(frame, () => released.resolve());
-        void answer.finally(() => released.resolve());
-        this.#answers.push(answer);
+        const leases: Buffer[] = [];
+        const result = this.#handle(frame, leases, () => released.resolve());
+        void result.finally(() => released.resolve());
+        this.#answers.push({ result, leases });
         void this.#writeAnswers();
         await released.promise;
         while (!this.#closed && this.#answers.length >= UNANSWERED_MAX) {
@@ -183,19 +193,28 @@ export class KafkaConnection {
     this.#writing = true;
     try {
       while (this.#answers.length > 0 && !this.#closed) {
-        const result = await this.#answers[0];
+        const { result: pending, leases } = this.#answers[0];
+        const result = await pending;
         this.#answers.shift();
         this.#answered?.resolve();
-        if (this.#closed) return;
-        if (result === "close") {
-          this.destroy();
-          return;
+        if (this.#closed || result === null || result === "close") {
+          this.#returnLeases(leases);
+          if (result === "close") this.destroy();
+          if (result === "close" || this.#closed) return;
+          continue;
         }
-        if (result !== null) await this.#send(result);
+        await this.#send(result, leases);
       }
     } finally {
       this.#writing = false;
+      // Answers never written (the connection closed) hold their buffers no longer.
+      if (this.#closed) for (const { leases } of this.#answers) this.#returnLeases(leases);
     }
+  }
+
+  #returnLeases(leases: Buffer[]): void {
+    for (const buffer of leases) this.#deps.answerBuffers.release(buffer);
+    leases.length = 0;
   }
 
   /**
@@ -205,7 +224,7 @@ export class KafkaConnection {
    * machine every socket write also wakes the client, and these syscalls were a fifth of the
    * broker's busy time when producing.
    */
-  async #send(chunks: Buffer[]): Promise<void> {
+  async #send(chunks: Buffer[], leases: Buffer[]): Promise<void> {
     const socket = this.#socket;
     if (!this.#corked) {
       this.#corked = true;
@@ -213,7 +232,11 @@ export class KafkaConnection {
       process.nextTick(this.#uncork);
     }
     let flowing = true;
-    for (const chunk of chunks) flowing = socket.write(chunk);
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) flowing = socket.write(chunks[i]);
+    // Called once the last chunk (so every chunk) was written, or dropped with the socket.
+    if (leases.length === 0) flowing = socket.write(chunks[last]);
+    else flowing = socket.write(chunks[last], () => this.#returnLeases(leases));
     if (flowing || this.#closed) return;
     // A full buffer only drains once written out: lift the cork now, then wait.
     this.#uncork();
@@ -234,13 +257,13 @@ export class KafkaConnection {
     this.#socket.uncork();
   };
 
-  async #handle(frame: Buffer, release: () => void): Promise<DispatchResult> {
+  async #handle(frame: Buffer, leases: Buffer[], release: () => void): Promise<DispatchResult> {
     const reader = new ByteReader(frame);
     let header: RequestHeader | null = null;
     try {
       header = decodeRequestHeader(reader);
       const started = performance.now();
-      const result = await this.#dispatch(header, reader, release);
+      const result = await this.#dispatch(header, reader, leases, release);
       const seconds = (performance.now() - started) / 1000;
       this.#deps.requestTiming.observe(header.requestApiKey, seconds);
       return result;
@@ -264,6 +287,7 @@ export class KafkaConnection {
   async #dispatch(
     header: RequestHeader,
     reader: ByteReader,
+    leases: Buffer[],
     release: () => void,
   ): Promise<DispatchResult> {
     const { requestApiKey: apiKey, requestApiVersion: version, correlationId } = header;
@@ -315,6 +339,11 @@ export class KafkaConnection {
       },
       signal: this.#abort.signal,
       release,
+      answerBuffer: (bytes) => {
+        const buffer = this.#deps.answerBuffers.acquire(bytes);
+        leases.push(buffer);
+        return buffer;
+      },
     };
     return handler.run(context, reader, correlationId);
   }

@@ -37,6 +37,11 @@ export interface RequestContext {
    * are queued), while it still waits (for the disk). Completing the handler releases too.
    */
   release(): void;
+  /**
+   * A buffer of at least `bytes` for data this request's answer carries (Fetch's records),
+   * reused for another answer once this one is written.
+   */
+  answerBuffer(bytes: number): Buffer;
 }
 
 /**

@@ -15,7 +15,13 @@ import { OffsetStore } from "./groups/offset-store.ts";
 import type { KafkaSettings } from "./handler-context.ts";
 import { buildHandlers } from "./handlers/index.ts";
 import { ProducerStates } from "./producers/producer-states.ts";
+import { ReadBufferPool } from "./read-buffers.ts";
 import { TopicStore } from "./topic-store.ts";
+
+/** Kafka consumers' default max.partition.fetch.bytes: the usual size of one Fetch read. */
+const ANSWER_BUFFER_BYTES = 1024 * 1024;
+/** Idle answer buffers kept for reuse (32 MiB at most). */
+const ANSWER_BUFFERS_IDLE_MAX = 32;
 
 interface OffsetExpirySettings {
   retentionMs: number;
@@ -114,6 +120,7 @@ export class KafkaBroker {
       handlers: buildHandlers(),
       logger,
       maxRequestBytes: kafka.max_request_bytes,
+      answerBuffers: new ReadBufferPool(ANSWER_BUFFER_BYTES, ANSWER_BUFFERS_IDLE_MAX),
       requestTiming,
     };
     const connections = new Set<KafkaConnection>();

@@ -308,10 +308,13 @@ export class PartitionLog {
     return { segment: null, file: null, position: 0, sizeBytes: 0, firstOffset: offset };
   }
 
-  /** The bytes of a slice, ready to send; also valid for a segment deleted since read(). */
-  async readSlice(slice: LogSlice): Promise<Buffer> {
+  /**
+   * The bytes of a slice, ready to send; also valid for a segment deleted since read(). Read
+   * into `into` (at least slice.sizeBytes long) when given, else into a new buffer.
+   */
+  async readSlice(slice: LogSlice, into?: Buffer): Promise<Buffer> {
     if (slice.segment === null) return Buffer.alloc(0);
-    return slice.segment.readBytes(slice.position, slice.sizeBytes);
+    return slice.segment.readBytes(slice.position, slice.sizeBytes, into);
   }
 
   /** The first offset with a timestamp >= `timestamp`; null when every record is earlier. */

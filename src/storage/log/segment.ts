@@ -298,9 +298,10 @@ export class Segment {
     return io("stat", this.logPath, () => this.#fs.size(this.handle));
   }
 
-  async readBytes(position: number, length: number): Promise<Buffer> {
+  async readBytes(position: number, length: number, into?: Buffer): Promise<Buffer> {
     assert(position >= 0 && length >= 0, "a range");
-    const buffer = Buffer.allocUnsafe(length);
+    assert(into === undefined || into.length >= length, "room for the range");
+    const buffer = into === undefined ? Buffer.allocUnsafe(length) : into.subarray(0, length);
     const read = await io("read", this.logPath, () =>
       this.#fs.read(this.handle, buffer, 0, length, position),
     );

@@ -89,7 +89,9 @@ async function readAll(context: RequestContext, request: Request): Promise<ReadR
         try {
           const slice = await log.read(offset, Math.max(limit, 1));
           // Only the first partition with data may exceed the limits (KIP-74).
-          if (slice.sizeBytes <= limit || bytes === 0) records = await log.readSlice(slice);
+          if (slice.sizeBytes <= limit || bytes === 0) {
+            records = await log.readSlice(slice, context.answerBuffer(slice.sizeBytes));
+          }
         } catch (err) {
           const { errorCode } = storageErrorCode(err, context.logger);
           out.push({ ...base, errorCode, records: Buffer.alloc(0) });
