@@ -8,6 +8,9 @@
  *                 default) with the same records, batches and concurrency into a 1-partition
  *                 topic, for --seconds; then `consume` of that topic's backlog
  *   (c) latency   produce-to-consume latency at a fixed rate, p50/p99
+ *   (d) reference storage append where each appender waits 1 ms after its acknowledgement
+ *                 before appending again, as a producer across a network does, against the
+ *                 plain storage append just before it: what that wait alone costs group commit
  *
  * The machine's speed moves from one minute to the next (shared cores and disk), so every
  * Kafka figure is paired with a storage figure taken just before it: storage append and read,
@@ -95,8 +98,12 @@ function rates(name: string, records: number, bytes: number, ms: number): Measur
   };
 }
 
-/** (a) append for --seconds with producers x inflight concurrent appends, then read it all back. */
-async function storage(policy: FsyncPolicy): Promise<[Measurement, Measurement]> {
+/**
+ * (a) append for --seconds with producers x inflight concurrent appends, then read it all back.
+ * With `returnMs` > 0 each appender waits that long after its acknowledgement before it appends
+ * again, as a producer across a network does: a reference for what that wait alone costs.
+ */
+async function storage(policy: FsyncPolicy, returnMs = 0): Promise<[Measurement, Measurement]> {
   return withDirectory(async (directory) => {
     const log = await PartitionLog.open(directory, { fsync_policy: policy });
     const batchBytes = makeBatch(0).length;
@@ -108,13 +115,16 @@ async function storage(policy: FsyncPolicy): Promise<[Measurement, Measurement]>
       while (performance.now() < deadline) {
         await log.append(batch);
         batchCount++;
+        if (returnMs > 0) await new Promise((resolve) => setTimeout(resolve, returnMs));
       }
     };
     const start = performance.now();
     await Promise.all(Array.from({ length: producers * inflight }, (_, id) => appender(id)));
     const appendMs = performance.now() - start;
     const records = batchCount * batchRecords;
-    const append = rates(`storage append ${policy}`, records, batchCount * batchBytes, appendMs);
+    const label = returnMs > 0 ? `, appenders back ${returnMs} ms after their ack` : "";
+    const name = `storage append ${policy}${label}`;
+    const append = rates(name, records, batchCount * batchBytes, appendMs);
     const readStart = performance.now();
     let offset = log.logStartOffset;
     let bytes = 0;
@@ -187,6 +197,13 @@ async function kafka(run: number, keep: (m: Measurement) => void): Promise<Pair[
     }
     const pairs: Pair[] = [];
     for (const acks of ["1", "-1"]) {
+      if (acks === "-1") {
+        // Not a base: group commit when every appender comes back a timer tick after its ack.
+        const [base] = await storage("always");
+        const [late] = await storage("always", 1);
+        keep(late);
+        pairs.push({ kafka: late, base });
+      }
       const [append, read] = await storage("always");
       keep(append);
       keep(read);
