@@ -224,3 +224,60 @@ test("offsets committed without a group: every version, unknown partitions, meta
     if (version === 5) assert.equal(partitions[1].committedLeaderEpoch, 0);
   }
 });
+
+test("a static member (group.instance.id) restarts without a rebalance; its old id is fenced", async () => {
+  const groupId = "wire-static";
+  const groupInstanceId = "consumer-on-host-1";
+  const join = {
+    groupId,
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 10_000,
+    protocolType: "consumer",
+    protocols,
+    groupInstanceId,
+  };
+  const first = await client.request(ApiKey.JoinGroup, 5, { ...join, memberId: "" });
+  assert.equal(first.errorCode, KafkaError.NONE, "a static member needs no second join");
+  assert.deepEqual(first.members, [
+    { memberId: first.memberId, groupInstanceId, metadata: Buffer.from("m") },
+  ]);
+  const assigned = await client.request(ApiKey.SyncGroup, 3, {
+    groupId,
+    generationId: first.generationId,
+    memberId: first.memberId,
+    groupInstanceId,
+    assignments: [{ memberId: first.memberId, assignment: Buffer.from("partitions 0-1") }],
+  });
+  assert.equal(assigned.errorCode, KafkaError.NONE);
+
+  // The consumer restarts: same instance id, no member id.
+  const again = await client.request(ApiKey.JoinGroup, 5, { ...join, memberId: "" });
+  assert.equal(again.errorCode, KafkaError.NONE);
+  assert.equal(again.generationId, first.generationId, "no rebalance");
+  assert.notEqual(again.memberId, first.memberId);
+  const resynced = await client.request(ApiKey.SyncGroup, 3, {
+    groupId,
+    generationId: again.generationId,
+    memberId: again.memberId,
+    groupInstanceId,
+    assignments: [],
+  });
+  assert.equal(resynced.errorCode, KafkaError.NONE);
+  assert.equal(String(resynced.assignment), "partitions 0-1", "its partitions stayed its own");
+  const beat = { groupId, generationId: again.generationId, groupInstanceId };
+  const fenced = await client.request(ApiKey.Heartbeat, 3, { ...beat, memberId: first.memberId });
+  assert.equal(fenced.errorCode, KafkaError.FENCED_INSTANCE_ID);
+  const alive = await client.request(ApiKey.Heartbeat, 3, { ...beat, memberId: again.memberId });
+  assert.equal(alive.errorCode, KafkaError.NONE);
+
+  const left = await client.request(ApiKey.LeaveGroup, 3, {
+    groupId,
+    members: [{ memberId: "", groupInstanceId }],
+  });
+  assert.deepEqual(
+    left.members.map((m) => m.errorCode),
+    [KafkaError.NONE],
+  );
+  const gone = await client.request(ApiKey.Heartbeat, 3, { ...beat, memberId: again.memberId });
+  assert.equal(gone.errorCode, KafkaError.UNKNOWN_MEMBER_ID);
+});

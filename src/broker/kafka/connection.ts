@@ -207,8 +207,14 @@ export class KafkaConnection {
       }
     } finally {
       this.#writing = false;
-      // Answers never written (the connection closed) hold their buffers no longer.
-      if (this.#closed) for (const { leases } of this.#answers) this.#returnLeases(leases);
+      // Answers never to be written (the connection closed) give their buffers back once
+      // settled: a handler still running may be reading into one.
+      if (this.#closed) {
+        for (const { result, leases } of this.#answers) {
+          const giveBack = () => this.#returnLeases(leases);
+          void result.then(giveBack, giveBack);
+        }
+      }
     }
   }
 

@@ -7,6 +7,7 @@ import type { JoinOutcome, SyncOutcome } from "./group.ts";
 import {
   GroupCoordinator,
   type JoinInput,
+  type LeavingMember,
   type MemberRef,
   type SyncInput,
 } from "./group-coordinator.ts";
@@ -46,8 +47,8 @@ export class CoordinatorShell {
     return this.#apply((now) => this.coordinator.heartbeat(now, ref));
   }
 
-  leave(groupId: string, memberIds: readonly string[]): number[] {
-    return this.#apply((now) => this.coordinator.leave(now, groupId, memberIds));
+  leave(groupId: string, leaving: readonly LeavingMember[]): number[] {
+    return this.#apply((now) => this.coordinator.leave(now, groupId, leaving));
   }
 
   checkCommit(ref: MemberRef): number {

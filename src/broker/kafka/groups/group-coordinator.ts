@@ -10,6 +10,12 @@
  * did not; the generation then goes up and the leader gets everyone's metadata, and its
  * SyncGroup hands out the assignments (Stable). A member silent for its session timeout is
  * removed, which rebalances the others.
+ *
+ * Static members (KIP-345, JoinGroup v5+) carry a group instance id that outlives their member
+ * id: one that comes back without a member id (a restarted consumer) takes over its old
+ * membership under a new id, with its assignment and without a rebalance while the group is
+ * stable and its protocols are unchanged; requests from the old id are then fenced
+ * (FENCED_INSTANCE_ID). Such a member is not expected to leave: its session timeout removes it.
  */
 import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
 import {
@@ -43,12 +49,15 @@ export interface JoinInput {
   protocols: GroupProtocol[];
   /** JoinGroup v4+: a member without an id gets one with MEMBER_ID_REQUIRED and rejoins. */
   requireKnownMemberId: boolean;
+  /** JoinGroup v5+: the static member's group instance id; null for a dynamic member. */
+  groupInstanceId: string | null;
 }
 
 export interface SyncInput {
   groupId: string;
   generationId: number;
   memberId: string;
+  groupInstanceId: string | null;
   /** The leader's assignments; ignored for other members. */
   assignments: ReadonlyMap<string, Buffer>;
 }
@@ -57,6 +66,14 @@ export interface MemberRef {
   groupId: string;
   generationId: number;
   memberId: string;
+  /** Given by SyncGroup v3+, Heartbeat v3+, OffsetCommit v7+ from a static member. */
+  groupInstanceId: string | null;
+}
+
+/** LeaveGroup: v0-2 name a member id; v3 may name a static member by its instance id alone. */
+export interface LeavingMember {
+  memberId: string;
+  groupInstanceId: string | null;
 }
 
 function joinError(errorCode: number, memberId = ""): JoinOutcome {
@@ -109,6 +126,22 @@ export class GroupCoordinator {
     if (!this.#supports(group, input)) {
       return joinError(KafkaError.INCONSISTENT_GROUP_PROTOCOL, input.memberId);
     }
+    const instanceId = input.groupInstanceId;
+    if (instanceId !== null) {
+      const known = group.staticMembers.get(instanceId);
+      if (input.memberId === "") {
+        if (known !== undefined) {
+          const old = group.members.get(known) as Member;
+          return this.#replaceStatic(now, group, old, input, respond);
+        }
+        // A static member gets its id at once: its instance id already names it.
+        this.#addMember(now, group, this.#options.newMemberId(input.clientId), input, respond);
+        return null;
+      }
+      if (known !== undefined && known !== input.memberId) {
+        return joinError(KafkaError.FENCED_INSTANCE_ID, input.memberId);
+      }
+    }
     if (input.memberId === "") {
       const id = this.#options.newMemberId(input.clientId);
       if (input.requireKnownMemberId) {
@@ -141,6 +174,9 @@ export class GroupCoordinator {
   #sync(now: number, input: SyncInput, respond: SyncCallback): SyncOutcome | null {
     const group = this.#groups.get(input.groupId);
     const member = group?.members.get(input.memberId);
+    if (group !== undefined && fenced(group, input)) {
+      return { errorCode: KafkaError.FENCED_INSTANCE_ID, assignment: EMPTY_ASSIGNMENT };
+    }
     if (group === undefined || member === undefined) {
       return { errorCode: KafkaError.UNKNOWN_MEMBER_ID, assignment: EMPTY_ASSIGNMENT };
     }
@@ -175,6 +211,7 @@ export class GroupCoordinator {
   heartbeat(now: number, ref: MemberRef): number {
     const group = this.#groups.get(ref.groupId);
     const member = group?.members.get(ref.memberId);
+    if (group !== undefined && fenced(group, ref)) return KafkaError.FENCED_INSTANCE_ID;
     if (group === undefined || member === undefined) return KafkaError.UNKNOWN_MEMBER_ID;
     if (ref.generationId !== group.generationId) return KafkaError.ILLEGAL_GENERATION;
     member.sessionDeadline = now + member.sessionTimeoutMs;
@@ -183,11 +220,18 @@ export class GroupCoordinator {
       : KafkaError.NONE;
   }
 
-  /** Removes the members; one error code per member id, in order. */
-  leave(now: number, groupId: string, memberIds: readonly string[]): number[] {
+  /** Removes the members; one error code per member, in order. */
+  leave(now: number, groupId: string, leaving: readonly LeavingMember[]): number[] {
     const group = this.#groups.get(groupId);
-    return memberIds.map((id) => {
+    return leaving.map(({ memberId, groupInstanceId }) => {
       if (group === undefined) return KafkaError.UNKNOWN_MEMBER_ID;
+      let id = memberId;
+      if (groupInstanceId !== null) {
+        const known = group.staticMembers.get(groupInstanceId);
+        if (known === undefined) return KafkaError.UNKNOWN_MEMBER_ID;
+        if (memberId !== "" && memberId !== known) return KafkaError.FENCED_INSTANCE_ID;
+        id = known;
+      }
       if (group.pending.delete(id)) {
         this.#checkJoinComplete(now, group);
         return KafkaError.NONE;
@@ -210,6 +254,7 @@ export class GroupCoordinator {
       return empty ? KafkaError.NONE : KafkaError.UNKNOWN_MEMBER_ID;
     }
     if (group === undefined) return KafkaError.ILLEGAL_GENERATION;
+    if (fenced(group, ref)) return KafkaError.FENCED_INSTANCE_ID;
     const member = group.members.get(ref.memberId);
     if (member === undefined) return KafkaError.UNKNOWN_MEMBER_ID;
     if (ref.generationId !== group.generationId) return KafkaError.ILLEGAL_GENERATION;
@@ -268,6 +313,7 @@ export class GroupCoordinator {
     const member: Member = {
       id,
       clientId: input.clientId,
+      instanceId: input.groupInstanceId,
       sessionTimeoutMs: input.sessionTimeoutMs,
       rebalanceTimeoutMs: input.rebalanceTimeoutMs,
       protocols: input.protocols,
@@ -277,6 +323,7 @@ export class GroupCoordinator {
       sessionDeadline: now + input.sessionTimeoutMs,
     };
     group.members.set(id, member);
+    if (member.instanceId !== null) group.staticMembers.set(member.instanceId, id);
     group.protocolType ??= input.protocolType;
     group.leaderId ??= id;
     if (group.state === "PreparingRebalance" && group.initialDelayUntil !== null) {
@@ -305,8 +352,47 @@ export class GroupCoordinator {
     this.#rebalance(now, group);
   }
 
+  /**
+   * A static member back without its member id: it continues the old membership under a new
+   * id, and the old id is fenced. A stable group with the same protocols does not rebalance:
+   * the member gets the current generation (the leader the members too) and its assignment
+   * from SyncGroup.
+   */
+  #replaceStatic(
+    now: number,
+    group: Group,
+    old: Member,
+    input: JoinInput,
+    respond: JoinCallback,
+  ): JoinOutcome | null {
+    const fencedJoin = joinError(KafkaError.FENCED_INSTANCE_ID, old.id);
+    old.awaitingJoin?.(fencedJoin);
+    old.awaitingSync?.({ errorCode: KafkaError.FENCED_INSTANCE_ID, assignment: EMPTY_ASSIGNMENT });
+    const member: Member = {
+      ...old,
+      id: this.#options.newMemberId(input.clientId),
+      clientId: input.clientId,
+      sessionTimeoutMs: input.sessionTimeoutMs,
+      rebalanceTimeoutMs: input.rebalanceTimeoutMs,
+      awaitingJoin: null,
+      awaitingSync: null,
+      sessionDeadline: now + input.sessionTimeoutMs,
+    };
+    group.removeMember(old);
+    group.members.set(member.id, member);
+    group.staticMembers.set(input.groupInstanceId as string, member.id);
+    if (group.leaderId === old.id) group.leaderId = member.id;
+    if (group.state === "Stable" && sameProtocols(old.protocols, input.protocols)) {
+      return group.joinOutcomeFor(member);
+    }
+    member.protocols = input.protocols;
+    member.awaitingJoin = respond;
+    this.#rebalance(now, group);
+    return null;
+  }
+
   #removeAndRebalance(now: number, group: Group, member: Member): void {
-    group.members.delete(member.id);
+    group.removeMember(member);
     member.awaitingJoin?.(joinError(KafkaError.UNKNOWN_MEMBER_ID, member.id));
     member.awaitingSync?.({
       errorCode: KafkaError.UNKNOWN_MEMBER_ID,
@@ -352,7 +438,7 @@ export class GroupCoordinator {
   #completeJoin(now: number, group: Group): void {
     for (const member of [...group.members.values()]) {
       if (member.awaitingJoin === null) {
-        group.members.delete(member.id);
+        group.removeMember(member);
         if (group.leaderId === member.id) group.leaderId = null;
       }
     }
@@ -376,4 +462,11 @@ export class GroupCoordinator {
       callback?.(group.joinOutcomeFor(member));
     }
   }
+}
+
+/** [KIP-345] A request naming a static member by an id the instance no longer has. */
+function fenced(group: Group, ref: { memberId: string; groupInstanceId: string | null }): boolean {
+  if (ref.groupInstanceId === null) return false;
+  const known = group.staticMembers.get(ref.groupInstanceId);
+  return known !== undefined && known !== ref.memberId;
 }

@@ -17,7 +17,7 @@ export interface JoinOutcome {
   leader: string;
   memberId: string;
   /** Every member's metadata for the chosen protocol, for the leader only. */
-  members: Array<{ memberId: string; metadata: Buffer }>;
+  members: Array<{ memberId: string; groupInstanceId: string | null; metadata: Buffer }>;
 }
 
 export interface SyncOutcome {
@@ -31,6 +31,8 @@ export type SyncCallback = (outcome: SyncOutcome) => void;
 export interface Member {
   readonly id: string;
   readonly clientId: string;
+  /** A static member's group.instance.id (KIP-345): it outlives the member id. */
+  readonly instanceId: string | null;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
   protocols: GroupProtocol[];
@@ -51,6 +53,8 @@ export class Group {
   protocolName: string | null = null;
   leaderId: string | null = null;
   readonly members = new Map<string, Member>();
+  /** The member id of each static member, by group instance id. */
+  readonly staticMembers = new Map<string, string>();
   /** Member ids handed out with MEMBER_ID_REQUIRED, until the member joins with it. */
   readonly pending = new Map<string, number>();
   /** PreparingRebalance: members that have not rejoined by then are removed. */
@@ -60,6 +64,14 @@ export class Group {
 
   constructor(id: string) {
     this.id = id;
+  }
+
+  /** Takes a member out, with its static instance mapping. */
+  removeMember(member: Member): void {
+    this.members.delete(member.id);
+    if (member.instanceId !== null && this.staticMembers.get(member.instanceId) === member.id) {
+      this.staticMembers.delete(member.instanceId);
+    }
   }
 
   allMembersJoined(): boolean {
@@ -116,6 +128,7 @@ export class Group {
         member.id === leader
           ? [...this.members.values()].map((m) => ({
               memberId: m.id,
+              groupInstanceId: m.instanceId,
               metadata:
                 m.protocols.find((p) => p.name === this.protocolName)?.metadata ?? EMPTY_ASSIGNMENT,
             }))

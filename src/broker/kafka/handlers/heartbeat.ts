@@ -14,6 +14,7 @@ export const heartbeatHandler: ApiHandler<typeof ApiKey.Heartbeat> = {
       groupId: request.groupId,
       generationId: request.generationId,
       memberId: request.memberId,
+      groupInstanceId: request.groupInstanceId,
     });
     return { throttleTimeMs: 0, errorCode };
   },

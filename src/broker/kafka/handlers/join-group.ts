@@ -1,8 +1,7 @@
 /**
  * JoinGroup v0-5, answered when the group's join completes (group-coordinator.ts). v0 has no
- * rebalance timeout: the session timeout stands in, as in Kafka. v4+ members without an id get
- * MEMBER_ID_REQUIRED with one. A group instance id (static membership, v5) is not honoured:
- * such a member is treated as a dynamic one (docs/kafka.md).
+ * rebalance timeout: the session timeout stands in, as in Kafka. v4+ dynamic members without an
+ * id get MEMBER_ID_REQUIRED with one; v5 static members (a group instance id) get theirs at once.
  */
 import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
 import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
@@ -25,6 +24,7 @@ export const joinGroupHandler: ApiHandler<typeof ApiKey.JoinGroup> = {
       protocolType: request.protocolType,
       protocols: request.protocols.map((p) => ({ name: p.name, metadata: p.metadata })),
       requireKnownMemberId: context.version >= 4,
+      groupInstanceId: request.groupInstanceId,
     });
     return {
       throttleTimeMs: 0,
@@ -33,11 +33,7 @@ export const joinGroupHandler: ApiHandler<typeof ApiKey.JoinGroup> = {
       protocolName: outcome.protocolName ?? "",
       leader: outcome.leader,
       memberId: outcome.memberId,
-      members: outcome.members.map((m) => ({
-        memberId: m.memberId,
-        groupInstanceId: null,
-        metadata: m.metadata,
-      })),
+      members: outcome.members,
     };
   },
 };

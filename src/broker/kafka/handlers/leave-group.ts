@@ -15,11 +15,11 @@ export const leaveGroupHandler: ApiHandler<typeof ApiKey.LeaveGroup> = {
   maxVersion: 3,
   async handle(context, request): Promise<Response> {
     if (context.version < 3) {
-      const [errorCode] = context.groups.leave(request.groupId, [request.memberId]);
+      const leaving = [{ memberId: request.memberId, groupInstanceId: null }];
+      const [errorCode] = context.groups.leave(request.groupId, leaving);
       return { throttleTimeMs: 0, errorCode };
     }
-    const ids = request.members.map((m) => m.memberId);
-    const errors = context.groups.leave(request.groupId, ids);
+    const errors = context.groups.leave(request.groupId, request.members);
     return {
       throttleTimeMs: 0,
       errorCode: KafkaError.NONE,

@@ -25,6 +25,7 @@ export const offsetCommitHandler: ApiHandler<typeof ApiKey.OffsetCommit> = {
       groupId: request.groupId,
       generationId: request.generationIdOrMemberEpoch,
       memberId: request.memberId,
+      groupInstanceId: request.groupInstanceId,
     });
     const now = Date.now();
     const entries: OffsetCommitEntry[] = [];

@@ -14,6 +14,7 @@ export const syncGroupHandler: ApiHandler<typeof ApiKey.SyncGroup> = {
       groupId: request.groupId,
       generationId: request.generationId,
       memberId: request.memberId,
+      groupInstanceId: request.groupInstanceId,
       assignments: new Map(request.assignments.map((a) => [a.memberId, a.assignment])),
     });
     return { throttleTimeMs: 0, errorCode: outcome.errorCode, assignment: outcome.assignment };

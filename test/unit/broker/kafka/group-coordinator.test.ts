@@ -34,8 +34,14 @@ function input(memberId: string, overrides: Partial<JoinInput> = {}): JoinInput 
     protocolType: "consumer",
     protocols: [{ name: "range", metadata: Buffer.from(memberId) }],
     requireKnownMemberId: true,
+    groupInstanceId: null,
     ...overrides,
   };
+}
+
+/** LeaveGroup entries naming dynamic members. */
+function dynamic(...memberIds: string[]) {
+  return memberIds.map((memberId) => ({ memberId, groupInstanceId: null }));
 }
 
 /** A join whose answer is captured; `outcome` stays undefined while the join waits. */
@@ -54,9 +60,11 @@ function sync(
   memberId: string,
   generationId: number,
   assign = new Map<string, Buffer>(),
+  groupInstanceId: string | null = null,
 ) {
   let answer: SyncOutcome | undefined;
-  c.sync(now, { groupId: "g", generationId, memberId, assignments: assign }, (outcome) => {
+  const request = { groupId: "g", generationId, memberId, groupInstanceId, assignments: assign };
+  c.sync(now, request, (outcome) => {
     answer = outcome;
   });
   return { outcome: () => answer };
@@ -103,14 +111,17 @@ describe("group coordinator", () => {
       protocolName: "range",
       leader: id,
       memberId: id,
-      members: [{ memberId: id, metadata: Buffer.from(id) }],
+      members: [{ memberId: id, groupInstanceId: null, metadata: Buffer.from(id) }],
     });
     const synced = sync(c, 1, id, 1, new Map([[id, Buffer.from("all")]]));
     assert.deepEqual(synced.outcome(), {
       errorCode: KafkaError.NONE,
       assignment: Buffer.from("all"),
     });
-    assert.equal(c.heartbeat(2, { groupId: "g", generationId: 1, memberId: id }), KafkaError.NONE);
+    assert.equal(
+      c.heartbeat(2, { groupId: "g", generationId: 1, memberId: id, groupInstanceId: null }),
+      KafkaError.NONE,
+    );
   });
 
   test("a v0-3 member without an id is given one in the join answer", () => {
@@ -138,11 +149,11 @@ describe("group coordinator", () => {
     const c = coordinator();
     const [leader, second, third] = stableGroupOfThree(c);
     const oldGeneration = c.group("g")?.generationId ?? -1;
-    assert.deepEqual(c.leave(10, "g", [third, "nobody"]), [
+    assert.deepEqual(c.leave(10, "g", dynamic(third, "nobody")), [
       KafkaError.NONE,
       KafkaError.UNKNOWN_MEMBER_ID,
     ]);
-    const ref = { groupId: "g", generationId: oldGeneration };
+    const ref = { groupId: "g", generationId: oldGeneration, groupInstanceId: null };
     assert.equal(c.heartbeat(11, { ...ref, memberId: leader }), KafkaError.REBALANCE_IN_PROGRESS);
     assert.equal(c.heartbeat(11, { ...ref, memberId: third }), KafkaError.UNKNOWN_MEMBER_ID);
     assert.equal(
@@ -163,7 +174,12 @@ describe("group coordinator", () => {
         .sort(),
       [leader, second].sort(),
     );
-    const stale = { groupId: "g", generationId: oldGeneration, memberId: leader };
+    const stale = {
+      groupId: "g",
+      generationId: oldGeneration,
+      memberId: leader,
+      groupInstanceId: null,
+    };
     assert.equal(c.heartbeat(14, stale), KafkaError.ILLEGAL_GENERATION);
     assert.equal(
       sync(c, 14, leader, oldGeneration).outcome()?.errorCode,
@@ -183,7 +199,7 @@ describe("group coordinator", () => {
     const generation = c.group("g")?.generationId ?? -1;
     const newcomer = newMember(c, 100);
     assert.equal(newcomer.joined.outcome(), undefined);
-    const ref = { groupId: "g", generationId: generation };
+    const ref = { groupId: "g", generationId: generation, groupInstanceId: null };
     assert.equal(c.heartbeat(101, { ...ref, memberId: second }), KafkaError.REBALANCE_IN_PROGRESS);
     const answers = c.group("g")?.members.size;
     assert.equal(answers, 4);
@@ -203,11 +219,11 @@ describe("group coordinator", () => {
   test("a member that does not rejoin in the rebalance timeout is removed", () => {
     const c = coordinator();
     const [leader, second, third] = stableGroupOfThree(c);
-    c.leave(1000, "g", [third]);
+    c.leave(1000, "g", dynamic(third));
     const a = join(c, 1000, input(leader));
     // `second` keeps heartbeating but never rejoins.
     for (const now of [5000, 14_000, 19_000]) {
-      const ref = { groupId: "g", generationId: 2, memberId: second };
+      const ref = { groupId: "g", generationId: 2, memberId: second, groupInstanceId: null };
       assert.equal(c.heartbeat(now, ref), KafkaError.REBALANCE_IN_PROGRESS);
     }
     assert.equal(c.nextDeadline(), 1000 + REBALANCE_MS);
@@ -228,7 +244,7 @@ describe("group coordinator", () => {
     for (const now of [4000, 8000]) {
       for (const id of [leader, second]) {
         assert.equal(
-          c.heartbeat(now, { groupId: "g", generationId: 2, memberId: id }),
+          c.heartbeat(now, { groupId: "g", generationId: 2, memberId: id, groupInstanceId: null }),
           KafkaError.NONE,
         );
       }
@@ -256,15 +272,15 @@ describe("group coordinator", () => {
     const c = coordinator();
     const { id } = newMember(c, 0);
     sync(c, 0, id, 1, new Map());
-    assert.deepEqual(c.leave(5, "g", [id]), [KafkaError.NONE]);
+    assert.deepEqual(c.leave(5, "g", dynamic(id)), [KafkaError.NONE]);
     assert.equal(c.group("g")?.state, "Empty");
     assert.equal(c.group("g")?.generationId, 2);
     assert.equal(
-      c.checkCommit(6, { groupId: "g", generationId: -1, memberId: "" }),
+      c.checkCommit(6, { groupId: "g", generationId: -1, memberId: "", groupInstanceId: null }),
       KafkaError.NONE,
     );
     assert.equal(
-      c.checkCommit(6, { groupId: "g", generationId: 1, memberId: id }),
+      c.checkCommit(6, { groupId: "g", generationId: 1, memberId: id, groupInstanceId: null }),
       KafkaError.UNKNOWN_MEMBER_ID,
     );
   });
@@ -305,21 +321,145 @@ describe("group coordinator", () => {
   test("commits from a group member must name the current generation", () => {
     const c = coordinator();
     assert.equal(
-      c.checkCommit(0, { groupId: "none", generationId: 3, memberId: "m" }),
+      c.checkCommit(0, { groupId: "none", generationId: 3, memberId: "m", groupInstanceId: null }),
       KafkaError.ILLEGAL_GENERATION,
     );
     const [leader] = stableGroupOfThree(c);
     assert.equal(
-      c.checkCommit(5, { groupId: "g", generationId: 2, memberId: leader }),
+      c.checkCommit(5, { groupId: "g", generationId: 2, memberId: leader, groupInstanceId: null }),
       KafkaError.NONE,
     );
     assert.equal(
-      c.checkCommit(5, { groupId: "g", generationId: 1, memberId: leader }),
+      c.checkCommit(5, { groupId: "g", generationId: 1, memberId: leader, groupInstanceId: null }),
       KafkaError.ILLEGAL_GENERATION,
     );
     assert.equal(
-      c.checkCommit(5, { groupId: "g", generationId: -1, memberId: "" }),
+      c.checkCommit(5, { groupId: "g", generationId: -1, memberId: "", groupInstanceId: null }),
       KafkaError.UNKNOWN_MEMBER_ID,
     );
+  });
+});
+
+describe("static membership (group instance ids)", () => {
+  /** A join from static member `instance` (same protocol metadata every time). */
+  function staticJoin(c: GroupCoordinator, now: number, instance: string, memberId = "") {
+    const protocols = [{ name: "range", metadata: Buffer.from(instance) }];
+    return join(c, now, input(memberId, { groupInstanceId: instance, protocols }));
+  }
+
+  /** Static member "s1" (the leader) and a dynamic member, Stable at generation 2. */
+  function stableMixedGroup(c: GroupCoordinator) {
+    const first = staticJoin(c, 0, "s1");
+    assert.equal(first.outcome()?.errorCode, KafkaError.NONE, "no MEMBER_ID_REQUIRED round");
+    const staticId = first.outcome()?.memberId ?? "";
+    const dynamicMember = newMember(c, 0);
+    const rejoin = staticJoin(c, 0, "s1", staticId);
+    assert.equal(rejoin.outcome()?.generationId, 2);
+    assert.equal(rejoin.outcome()?.leader, staticId);
+    assert.deepEqual(
+      rejoin.outcome()?.members.map((m) => [m.memberId, m.groupInstanceId]),
+      [
+        [staticId, "s1"],
+        [dynamicMember.id, null],
+      ],
+      "the leader learns which member is static",
+    );
+    const assignments = new Map([
+      [staticId, Buffer.from("for-s1")],
+      [dynamicMember.id, Buffer.from("for-dynamic")],
+    ]);
+    assert.equal(sync(c, 1, staticId, 2, assignments, "s1").outcome()?.errorCode, KafkaError.NONE);
+    assert.equal(sync(c, 1, dynamicMember.id, 2).outcome()?.errorCode, KafkaError.NONE);
+    assert.equal(c.group("g")?.state, "Stable");
+    return { staticId, dynamicId: dynamicMember.id };
+  }
+
+  test("a restarted static member takes over its membership without a rebalance", () => {
+    const c = coordinator();
+    const { staticId, dynamicId } = stableMixedGroup(c);
+    const restarted = staticJoin(c, 50, "s1");
+    const outcome = restarted.outcome();
+    assert.equal(outcome?.errorCode, KafkaError.NONE);
+    assert.equal(outcome?.generationId, 2, "same generation: no rebalance");
+    const newId = outcome?.memberId ?? "";
+    assert.notEqual(newId, staticId);
+    assert.equal(outcome?.leader, newId, "it was the leader and still is");
+    assert.equal(c.group("g")?.state, "Stable");
+    const ref = { groupId: "g", generationId: 2 };
+    assert.equal(
+      c.heartbeat(51, { ...ref, memberId: dynamicId, groupInstanceId: null }),
+      KafkaError.NONE,
+      "the other member is not disturbed",
+    );
+    const synced = sync(c, 52, newId, 2, new Map(), "s1").outcome();
+    assert.equal(synced?.errorCode, KafkaError.NONE);
+    assert.equal(String(synced?.assignment), "for-s1", "its assignment carried over");
+    // The old incarnation is fenced wherever it names the instance, unknown where it does not.
+    const old = { ...ref, memberId: staticId, groupInstanceId: "s1" };
+    assert.equal(c.heartbeat(53, old), KafkaError.FENCED_INSTANCE_ID);
+    assert.equal(c.checkCommit(53, old), KafkaError.FENCED_INSTANCE_ID);
+    assert.equal(
+      sync(c, 53, staticId, 2, new Map(), "s1").outcome()?.errorCode,
+      KafkaError.FENCED_INSTANCE_ID,
+    );
+    assert.equal(
+      staticJoin(c, 53, "s1", staticId).outcome()?.errorCode,
+      KafkaError.FENCED_INSTANCE_ID,
+    );
+    assert.equal(c.heartbeat(53, { ...old, groupInstanceId: null }), KafkaError.UNKNOWN_MEMBER_ID);
+    assert.equal(c.heartbeat(54, { ...old, memberId: newId }), KafkaError.NONE);
+  });
+
+  test("a static member back with other protocols, or into a rebalance, rebalances", () => {
+    const c = coordinator();
+    stableMixedGroup(c);
+    const changed = [{ name: "roundrobin", metadata: Buffer.from("x") }, ...input("").protocols];
+    const back = join(c, 50, input("", { groupInstanceId: "s1", protocols: changed }));
+    assert.equal(back.outcome(), undefined, "waits for the rebalance");
+    assert.equal(c.group("g")?.state, "PreparingRebalance");
+  });
+
+  test("an old incarnation waiting in a join is fenced when its instance comes back", () => {
+    const c = coordinator();
+    const { staticId } = stableMixedGroup(c);
+    newMember(c, 10); // a newcomer starts a rebalance
+    const waiting = staticJoin(c, 11, "s1", staticId);
+    assert.equal(waiting.outcome(), undefined);
+    const restarted = staticJoin(c, 12, "s1");
+    assert.equal(waiting.outcome()?.errorCode, KafkaError.FENCED_INSTANCE_ID);
+    assert.equal(restarted.outcome(), undefined, "joins the rebalance under its new id");
+  });
+
+  test("a silent static member is removed at its session timeout, instance and all", () => {
+    const c = coordinator();
+    const { staticId, dynamicId } = stableMixedGroup(c);
+    for (let now = 1000; now < SESSION_MS + 2; now += 1000) {
+      c.heartbeat(now, {
+        groupId: "g",
+        generationId: 2,
+        memberId: dynamicId,
+        groupInstanceId: null,
+      });
+    }
+    c.tick(SESSION_MS + 2);
+    assert.equal(c.group("g")?.members.has(staticId), false);
+    assert.equal(c.group("g")?.staticMembers.has("s1"), false);
+  });
+
+  test("LeaveGroup v3 removes a static member by its instance id; a wrong member id is fenced", () => {
+    const c = coordinator();
+    const { staticId } = stableMixedGroup(c);
+    assert.deepEqual(
+      c.leave(10, "g", [
+        { memberId: "someone-else", groupInstanceId: "s1" },
+        { memberId: "", groupInstanceId: "unknown-instance" },
+      ]),
+      [KafkaError.FENCED_INSTANCE_ID, KafkaError.UNKNOWN_MEMBER_ID],
+    );
+    assert.deepEqual(c.leave(11, "g", [{ memberId: "", groupInstanceId: "s1" }]), [
+      KafkaError.NONE,
+    ]);
+    assert.equal(c.group("g")?.members.has(staticId), false);
+    assert.equal(c.group("g")?.state, "PreparingRebalance");
   });
 });
