@@ -196,3 +196,35 @@ test("kcat -G consumes as a group member and resumes after its committed offsets
     await admin.disconnect();
   }
 });
+
+test("kcat with group.instance.id restarts as the same static member, without a rebalance wait", async () => {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: "kcat-static", numPartitions: 2 }] });
+  const producer = kafka.producer();
+  await producer.connect();
+  const send = (values: string[]) =>
+    producer.send({
+      topic: "kcat-static",
+      messages: values.map((value, i) => ({ value, partition: i % 2 })),
+    });
+  // librdkafka sends no LeaveGroup for a static member: the second run finds the first one's
+  // membership still there, and would wait out its session timeout were it not taken over.
+  const group = [
+    ...["-G", "kcat-static-group", "-X", "auto.offset.reset=earliest"],
+    ...["-X", "group.instance.id=kcat-host-1", "-X", "session.timeout.ms=60000", "-e", "-q"],
+  ];
+  try {
+    await send(["s1", "s2", "s3", "s4"]);
+    const first = await kcat([...group, "kcat-static"]);
+    assert.deepEqual(first.trim().split("\n").sort(), ["s1", "s2", "s3", "s4"]);
+    await send(["t1", "t2"]);
+    const started = Date.now();
+    const second = await kcat([...group, "kcat-static"]);
+    assert.deepEqual(second.trim().split("\n").sort(), ["t1", "t2"]);
+    assert.ok(Date.now() - started < 20_000, "no wait for the old membership to time out");
+  } finally {
+    await producer.disconnect();
+    await admin.disconnect();
+  }
+});
