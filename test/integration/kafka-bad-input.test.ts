@@ -99,6 +99,8 @@ test("ApiVersions v3 lists exactly the served APIs and nothing transactional", a
       [12, 0, 3],
       [13, 0, 3],
       [14, 0, 3],
+      [15, 0, 2],
+      [16, 0, 2],
       [18, 0, 3],
       [19, 0, 4],
       [20, 0, 3],

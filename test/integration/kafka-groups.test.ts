@@ -108,6 +108,52 @@ describe("kafkajs consumer groups", () => {
     assert.deepEqual([...partitions].sort(), [0, 1, 2]);
   });
 
+  test("admin clients list and describe groups (ListGroups, DescribeGroups)", async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: "described", numPartitions: 2 }] });
+    // A group that only committed offsets (a client assigning partitions itself).
+    await admin.setOffsets({
+      groupId: "offsets-only",
+      topic: "described",
+      partitions: [{ partition: 0, offset: "0" }],
+    });
+    const consumer = groupConsumer(kafka, "described-group");
+    let joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      joined = true;
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: ["described"], fromBeginning: true });
+    await consumer.run({ eachMessage: async () => {} });
+    try {
+      await until("the consumer joined", () => joined);
+      const { groups } = await admin.listGroups();
+      const listed = new Map(groups.map((g) => [g.groupId, g.protocolType]));
+      assert.equal(listed.get("described-group"), "consumer");
+      assert.equal(listed.get("offsets-only"), "", "a group with offsets only is listed too");
+      await until("a stable group", async () => {
+        const [group] = (await admin.describeGroups(["described-group"])).groups;
+        return group.state === "Stable";
+      });
+      const described = await admin.describeGroups(["described-group", "offsets-only", "nobody"]);
+      const [live, offsetsOnly, unknown] = described.groups;
+      assert.equal(live.protocolType, "consumer");
+      assert.equal(live.protocol, "RoundRobinAssigner");
+      assert.equal(live.members.length, 1);
+      const [member] = live.members;
+      assert.equal(member.clientId, "groups-test");
+      assert.equal(member.clientHost, "/127.0.0.1");
+      assert.ok(member.memberMetadata.length > 0, "the member's subscription metadata");
+      assert.ok(member.memberAssignment.length > 0, "the member's assignment");
+      assert.deepEqual([offsetsOnly.state, offsetsOnly.members], ["Empty", []]);
+      assert.deepEqual([unknown.state, unknown.members], ["Dead", []]);
+    } finally {
+      await consumer.disconnect();
+      await admin.disconnect();
+    }
+  });
+
   test("a group of three rebalances when one leaves and when one joins", async () => {
     const topic = "shared";
     const partitionCount = 6;

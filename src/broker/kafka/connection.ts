@@ -339,6 +339,7 @@ export class KafkaConnection {
       logger: this.#deps.logger,
       version,
       clientId: header.clientId,
+      remoteHost: this.#socket.remoteAddress ?? "",
       localAddress: {
         host: this.#socket.localAddress ?? "127.0.0.1",
         port: this.#socket.localPort ?? 0,

@@ -27,6 +27,8 @@ export interface RequestContext {
   readonly logger: Logger;
   readonly version: number;
   readonly clientId: string | null;
+  /** The client's address, as DescribeGroups reports a member's host. */
+  readonly remoteHost: string;
   /** Where this connection arrived, for Metadata's default advertised address. */
   readonly localAddress: { host: string; port: number };
   /** Aborted when the connection closes or the broker stops: long polls end early. */

@@ -43,6 +43,7 @@ export interface JoinInput {
   /** "" for a member without an id yet. */
   memberId: string;
   clientId: string;
+  clientHost: string;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
   protocolType: string;
@@ -313,6 +314,7 @@ export class GroupCoordinator {
     const member: Member = {
       id,
       clientId: input.clientId,
+      clientHost: input.clientHost,
       instanceId: input.groupInstanceId,
       sessionTimeoutMs: input.sessionTimeoutMs,
       rebalanceTimeoutMs: input.rebalanceTimeoutMs,
@@ -372,6 +374,7 @@ export class GroupCoordinator {
       ...old,
       id: this.#options.newMemberId(input.clientId),
       clientId: input.clientId,
+      clientHost: input.clientHost,
       sessionTimeoutMs: input.sessionTimeoutMs,
       rebalanceTimeoutMs: input.rebalanceTimeoutMs,
       awaitingJoin: null,

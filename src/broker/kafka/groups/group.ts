@@ -31,6 +31,8 @@ export type SyncCallback = (outcome: SyncOutcome) => void;
 export interface Member {
   readonly id: string;
   readonly clientId: string;
+  /** The member's address as Kafka reports it ("/127.0.0.1"), for DescribeGroups. */
+  readonly clientHost: string;
   /** A static member's group.instance.id (KIP-345): it outlives the member id. */
   readonly instanceId: string | null;
   sessionTimeoutMs: number;

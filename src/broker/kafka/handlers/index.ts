@@ -15,12 +15,14 @@ import type { ApiHandler, RequestContext } from "../handler-context.ts";
 import { apiVersionsHandler } from "./api-versions.ts";
 import { createTopicsHandler } from "./create-topics.ts";
 import { deleteTopicsHandler } from "./delete-topics.ts";
+import { describeGroupsHandler } from "./describe-groups.ts";
 import { fetchHandler } from "./fetch.ts";
 import { findCoordinatorHandler } from "./find-coordinator.ts";
 import { heartbeatHandler } from "./heartbeat.ts";
 import { initProducerIdHandler } from "./init-producer-id.ts";
 import { joinGroupHandler } from "./join-group.ts";
 import { leaveGroupHandler } from "./leave-group.ts";
+import { listGroupsHandler } from "./list-groups.ts";
 import { listOffsetsHandler } from "./list-offsets.ts";
 import { metadataHandler } from "./metadata.ts";
 import { offsetCommitHandler } from "./offset-commit.ts";
@@ -97,6 +99,8 @@ export function buildHandlers(): Map<number, BoundHandler> {
     bind(syncGroupHandler),
     bind(heartbeatHandler),
     bind(leaveGroupHandler),
+    bind(describeGroupsHandler),
+    bind(listGroupsHandler),
     bind(offsetCommitHandler),
     bind(offsetFetchHandler),
     bind(initProducerIdHandler),

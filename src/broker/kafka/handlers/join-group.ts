@@ -18,6 +18,7 @@ export const joinGroupHandler: ApiHandler<typeof ApiKey.JoinGroup> = {
       groupId: request.groupId,
       memberId: request.memberId,
       clientId: context.clientId ?? "",
+      clientHost: `/${context.remoteHost}`,
       sessionTimeoutMs: request.sessionTimeoutMs,
       rebalanceTimeoutMs:
         context.version === 0 ? request.sessionTimeoutMs : request.rebalanceTimeoutMs,

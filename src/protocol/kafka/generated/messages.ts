@@ -161,6 +161,46 @@ export interface DeleteTopicsResponse {
   responses: DeleteTopicsResponseDeletableTopicResult[];
 }
 
+export interface DescribeGroupsRequest {
+  /** The names of the groups to describe. Versions 0+. */
+  groups: string[];
+}
+
+export interface DescribeGroupsResponseDescribedGroupMember {
+  /** The member ID assigned by the group coordinator. Versions 0+. */
+  memberId: string;
+  /** The client ID used in the member's latest join group request. Versions 0+. */
+  clientId: string;
+  /** The client host. Versions 0+. */
+  clientHost: string;
+  /** The metadata of the chosen protocol the member supplied in its join. Versions 0+. */
+  memberMetadata: Buffer;
+  /** The current assignment provided by the group leader. Versions 0+. */
+  memberAssignment: Buffer;
+}
+
+export interface DescribeGroupsResponseDescribedGroup {
+  /** The describe error, or 0 if there was no error. Versions 0+. */
+  errorCode: number;
+  /** The group ID string. Versions 0+. */
+  groupId: string;
+  /** The group state string, or the empty string. Versions 0+. */
+  groupState: string;
+  /** The group protocol type, or the empty string. Versions 0+. */
+  protocolType: string;
+  /** The group protocol data (the chosen protocol's name), or the empty string. Versions 0+. */
+  protocolData: string;
+  /** The group members. Versions 0+. */
+  members: DescribeGroupsResponseDescribedGroupMember[];
+}
+
+export interface DescribeGroupsResponse {
+  /** The duration in milliseconds for which the request was throttled, or zero. Versions 1+. */
+  throttleTimeMs: number;
+  /** Each described group. Versions 0+. */
+  groups: DescribeGroupsResponseDescribedGroup[];
+}
+
 export interface FetchRequestReplicaState {
   /** The replica ID of the follower, or -1 if this request is from a consumer. Versions 15+. */
   replicaId: number;
@@ -487,6 +527,25 @@ export interface LeaveGroupResponse {
   errorCode: number;
   /** List of leaving member responses. Versions 3+. */
   members: LeaveGroupResponseMemberResponse[];
+}
+
+export interface ListGroupsRequest {
+}
+
+export interface ListGroupsResponseListedGroup {
+  /** The group ID. Versions 0+. */
+  groupId: string;
+  /** The group protocol type. Versions 0+. */
+  protocolType: string;
+}
+
+export interface ListGroupsResponse {
+  /** The duration in milliseconds for which the request was throttled, or zero. Versions 1+. */
+  throttleTimeMs: number;
+  /** The error code, or 0 if there was no error. Versions 0+. */
+  errorCode: number;
+  /** Each group in the response. Versions 0+. */
+  groups: ListGroupsResponseListedGroup[];
 }
 
 export interface ListOffsetsRequestListOffsetsPartition {
@@ -926,6 +985,8 @@ export interface KafkaApiMessages {
   12: { request: HeartbeatRequest; response: HeartbeatResponse };
   13: { request: LeaveGroupRequest; response: LeaveGroupResponse };
   14: { request: SyncGroupRequest; response: SyncGroupResponse };
+  15: { request: DescribeGroupsRequest; response: DescribeGroupsResponse };
+  16: { request: ListGroupsRequest; response: ListGroupsResponse };
   18: { request: ApiVersionsRequest; response: ApiVersionsResponse };
   19: { request: CreateTopicsRequest; response: CreateTopicsResponse };
   20: { request: DeleteTopicsRequest; response: DeleteTopicsResponse };

@@ -29,6 +29,7 @@ function input(memberId: string, overrides: Partial<JoinInput> = {}): JoinInput 
     groupId: "g",
     memberId,
     clientId: "c",
+    clientHost: "/127.0.0.1",
     sessionTimeoutMs: SESSION_MS,
     rebalanceTimeoutMs: REBALANCE_MS,
     protocolType: "consumer",

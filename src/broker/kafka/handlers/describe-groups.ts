@@ -1,0 +1,59 @@
+/**
+ * DescribeGroups v0-2, for kafka-consumer-groups.sh --describe and admin clients: state,
+ * protocol and members of each group, as Kafka's coordinator summarises them. A stable group's
+ * members come with their metadata for the chosen protocol and their assignment; in any other
+ * state with neither, and with no protocol. A group this node does not know is "Dead" with no
+ * members (Kafka's answer too), unless it has committed offsets: then it is "Empty".
+ */
+import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
+import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
+import type { DescribeGroupsResponseDescribedGroup as Described } from "../../../protocol/kafka/generated/messages.ts";
+import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
+import { EMPTY_ASSIGNMENT, type Group } from "../groups/group.ts";
+import type { ApiHandler, RequestContext } from "../handler-context.ts";
+
+type Response = Encodable<ResponseBody<typeof ApiKey.DescribeGroups>>;
+
+function describe(context: RequestContext, groupId: string): Described {
+  const described: Described = {
+    errorCode: KafkaError.NONE,
+    groupId,
+    groupState: "Dead",
+    protocolType: "",
+    protocolData: "",
+    members: [],
+  };
+  if (groupId === "") return { ...described, errorCode: KafkaError.INVALID_GROUP_ID };
+  const group = context.groups.coordinator.group(groupId);
+  const hasOffsets = context.offsets.topicsOf(groupId).size > 0;
+  if (group === undefined) return hasOffsets ? { ...described, groupState: "Empty" } : described;
+  return { ...described, ...summary(group) };
+}
+
+function summary(group: Group): Omit<Described, "errorCode" | "groupId"> {
+  const stable = group.state === "Stable";
+  const protocolName = stable ? (group.protocolName ?? "") : "";
+  return {
+    groupState: group.state,
+    protocolType: group.protocolType ?? "",
+    protocolData: protocolName,
+    members: [...group.members.values()].map((member) => ({
+      memberId: member.id,
+      clientId: member.clientId,
+      clientHost: member.clientHost,
+      memberMetadata: stable
+        ? (member.protocols.find((p) => p.name === protocolName)?.metadata ?? EMPTY_ASSIGNMENT)
+        : EMPTY_ASSIGNMENT,
+      memberAssignment: stable ? member.assignment : EMPTY_ASSIGNMENT,
+    })),
+  };
+}
+
+export const describeGroupsHandler: ApiHandler<typeof ApiKey.DescribeGroups> = {
+  apiKey: ApiKey.DescribeGroups,
+  minVersion: 0,
+  maxVersion: 2,
+  async handle(context, request): Promise<Response> {
+    return { throttleTimeMs: 0, groups: request.groups.map((id) => describe(context, id)) };
+  },
+};
