@@ -54,6 +54,8 @@ export class SimClient implements SocketPeer {
   private uncertain = false;
   /** The broker holds a session for us (as far as we know), and since when it is offline. */
   private sessionLive = false;
+  /** Whether the last DISCONNECT ended the session (expiry 0), and if the broker was reading. */
+  private disconnectEnded: "no" | "read" | "unread" = "no";
   /** Session Expiry Interval of the session it has (v5 DISCONNECT may change it). */
   private sessionExpiryMs = 0;
   /** The CONNECT of the current connection, for the will model. */
@@ -166,10 +168,18 @@ export class SimClient implements SocketPeer {
   connect(cleanStart: boolean): void {
     const p = this.profile.p;
     const last = this.conn;
-    // A session with expiry 0 (v3 clean session) lasted as long as its connection: its state
-    // is not reused [MQTT-3.1.2-6], even in a session a CONNECT that went unanswered since
-    // may have created. Kept until now: a closing connection's last acknowledgements count.
-    if (last?.connacked && this.sessionExpiryMs === 0) this.book.discardSessionState();
+    // A session that ended with its connection (expiry 0 from the CONNECT, as a v3 clean
+    // session, or set by the last DISCONNECT) leaves the client no state [MQTT-3.1.2-6], even
+    // if a CONNECT that went unanswered since made a session the broker will call present.
+    // Kept until now: a closing connection's last acknowledgements count.
+    if (last?.connacked && (this.expiryOf(last) === 0 || this.disconnectEnded !== "no")) {
+      this.book.discardSessionState();
+    }
+    // A DISCONNECT the broker was not reading (flow control) may never be read: a takeover
+    // may come first, and the session live on. Without state, the client starts clean rather
+    // than take a present session it cannot tell from a stale one [MQTT-3.2.2-4].
+    if (this.disconnectEnded === "unread") cleanStart = true;
+    this.disconnectEnded = "no";
     if (last !== null) this.abandon("for a new connection");
     if (p.version === 4 && p.expiryS === 0) cleanStart = true;
     this.connCount++;
@@ -227,6 +237,10 @@ export class SimClient implements SocketPeer {
     if (invalid) this.ctx.expectProtocolError();
     else if (expiryS >= 0 && conn.connacked) this.sessionExpiryMs = expiryS * 1000;
     if (conn.connacked && this.sessionExpiryMs === 0) this.sessionLive = false;
+    // (A session with expiry 0 from its CONNECT ends with the connection, read or not.)
+    if (conn.connacked && this.sessionExpiryMs === 0 && this.expiryOf(conn) > 0 && !invalid) {
+      this.disconnectEnded = conn.socket.isPaused() ? "unread" : "read";
+    }
     // Before the send: the broker may handle it (and close) within the call. Not read now
     // (flow control), it may never be: a takeover or the broker's keep alive may come first.
     const end = reasonCode === 0 && !invalid ? "normal" : "abnormal";
@@ -468,7 +482,6 @@ export class SimClient implements SocketPeer {
         this.onEnd(conn);
         break;
       }
-      if (conn.closed || conn.abandoned) continue; // read and thrown away
       this.arrival = chunk;
       const max = this.profile.p.maxPacketBytes;
       for (const size of conn.meter.push(chunk.bytes)) {
@@ -493,7 +506,15 @@ export class SimClient implements SocketPeer {
   }
 
   private onPacket(conn: Conn, packet: Packet): void {
-    if (conn.closed || conn.abandoned) return;
+    if (conn.closed || conn.abandoned) {
+      // Read and thrown away, but a QoS 2 message sent here stays this session's to finish,
+      // never another share group member's [MQTT-4.8.2-4, -5]: lost if the session ends.
+      if (packet.type === "publish" && packet.qos === 2) {
+        const key = keyOfPayload(packet.payload.toString());
+        this.ctx.checker.onSentToLeaver(this.id, key);
+      }
+      return;
+    }
     switch (packet.type) {
       case "connack":
         this.onConnack(conn, packet);

@@ -123,6 +123,8 @@ export class Checker {
   /** Per client: every filter it ever asked for (confirmed or not), with the highest QoS. */
   private readonly requested = new Map<string, Map<string, QoS>>();
   private readonly tallies = new Map<string, Tally>();
+  /** `client|key` of QoS 2 messages sent on a connection the client had left. */
+  private readonly sentToLeavers = new Set<string>();
   /** Last first-delivered seq per subscriber/generation/publisher/topic/QoS (ordering). */
   private readonly lastSeq = new Map<string, number>();
   private readonly trace: Trace;
@@ -233,6 +235,11 @@ export class Checker {
     this.lastSeq.set(key, Math.max(last, record.seq));
   }
 
+  /** A QoS 2 message the broker sent on a connection its client had already left. */
+  onSentToLeaver(client: string, key: string): void {
+    this.sentToLeavers.add(`${client}|${key}`);
+  }
+
   private tally(client: string, key: string): Tally | undefined {
     return this.tallies.get(`${client}|${key}`);
   }
@@ -330,7 +337,11 @@ export class Checker {
       }
       const qos = Math.min(record.qos, group.qos);
       const what = `${record.key} (${record.topic} q${record.qos}) in ${share} (q${group.qos})`;
-      if (group.stable && qos > 0 && !excusedShares.has(share)) {
+      // Sent at QoS 2 to a member that was leaving: its session owns it from then on.
+      const leftWith = [...shareOf].some(
+        ([client, s]) => s === share && this.sentToLeavers.has(`${client}|${record.key}`),
+      );
+      if (group.stable && qos > 0 && !excusedShares.has(share) && !leftWith) {
         this.owedShared++;
         if (qos === 2) this.exactlyOnce++;
         this.check(delivered >= 1, () => `${what}: never delivered to the group`);
