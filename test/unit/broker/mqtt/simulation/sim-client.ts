@@ -482,6 +482,7 @@ export class SimClient implements SocketPeer {
         this.onEnd(conn);
         break;
       }
+      if (conn.closed || conn.abandoned) continue; // read and thrown away
       this.arrival = chunk;
       const max = this.profile.p.maxPacketBytes;
       for (const size of conn.meter.push(chunk.bytes)) {
@@ -506,15 +507,7 @@ export class SimClient implements SocketPeer {
   }
 
   private onPacket(conn: Conn, packet: Packet): void {
-    if (conn.closed || conn.abandoned) {
-      // Read and thrown away, but a QoS 2 message sent here stays this session's to finish,
-      // never another share group member's [MQTT-4.8.2-4, -5]: lost if the session ends.
-      if (packet.type === "publish" && packet.qos === 2) {
-        const key = keyOfPayload(packet.payload.toString());
-        this.ctx.checker.onSentToLeaver(this.id, key);
-      }
-      return;
-    }
+    if (conn.closed || conn.abandoned) return;
     switch (packet.type) {
       case "connack":
         this.onConnack(conn, packet);

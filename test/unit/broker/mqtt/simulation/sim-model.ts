@@ -123,8 +123,8 @@ export class Checker {
   /** Per client: every filter it ever asked for (confirmed or not), with the highest QoS. */
   private readonly requested = new Map<string, Map<string, QoS>>();
   private readonly tallies = new Map<string, Tally>();
-  /** `client|key` of QoS 2 messages sent on a connection the client had left. */
-  private readonly sentToLeavers = new Set<string>();
+  /** `client|key` of shared QoS 2 messages in flight when the client's session ended. */
+  private readonly endedWith = new Set<string>();
   /** Last first-delivered seq per subscriber/generation/publisher/topic/QoS (ordering). */
   private readonly lastSeq = new Map<string, number>();
   private readonly trace: Trace;
@@ -235,9 +235,12 @@ export class Checker {
     this.lastSeq.set(key, Math.max(last, record.seq));
   }
 
-  /** A QoS 2 message the broker sent on a connection its client had already left. */
-  onSentToLeaver(client: string, key: string): void {
-    this.sentToLeavers.add(`${client}|${key}`);
+  /**
+   * The broker ended a session with this shared QoS 2 message in flight: it may not send it to
+   * another member [MQTT-4.8.2-5], so the message ended with the session.
+   */
+  onEndedWithSession(client: string, key: string): void {
+    this.endedWith.add(`${client}|${key}`);
   }
 
   private tally(client: string, key: string): Tally | undefined {
@@ -265,11 +268,10 @@ export class Checker {
       if (record.empty || record.expiryS > 0) continue;
       const shareLive = record.padBytes > 0 ? live.filter((i) => !small.has(i.client)) : live;
       if (record.topic.startsWith("s/")) {
-        // Too large for one member: it may be the one chosen, and then it is dropped.
+        // Too large for one member: it may be the one chosen, and then it is dropped. Any
+        // member: also one whose SUBACK was lost, which the broker counts and the client not.
         const excusedShares = new Set(
-          this.intervals
-            .filter((i) => i.shared && excused(i.client, exempt, record))
-            .map((i) => i.filter),
+          [...shareOf].filter(([client]) => excused(client, exempt, record)).map(([, s]) => s),
         );
         this.checkShared(record, shareLive, shareOf, excusedShares);
       } else this.checkDirect(record, shareLive, exempt.dropped);
@@ -337,9 +339,9 @@ export class Checker {
       }
       const qos = Math.min(record.qos, group.qos);
       const what = `${record.key} (${record.topic} q${record.qos}) in ${share} (q${group.qos})`;
-      // Sent at QoS 2 to a member that was leaving: its session owns it from then on.
+      // In flight at QoS 2 to a member whose session then ended: it ended with it.
       const leftWith = [...shareOf].some(
-        ([client, s]) => s === share && this.sentToLeavers.has(`${client}|${record.key}`),
+        ([client, s]) => s === share && this.endedWith.has(`${client}|${record.key}`),
       );
       if (group.stable && qos > 0 && !excusedShares.has(share) && !leftWith) {
         this.owedShared++;

@@ -241,6 +241,7 @@ class World {
     if (fault === "drop" || fault === "duplicate") this.injectFault(broker, fault);
     this.watchQueueDrops(broker);
     if (process.env.SIM_DEBUG === "1") this.traceDeliveries(broker);
+    this.watchSessionEnds(broker);
     this.trace.add(
       `broker inflightMax=${this.inflightMax} ` +
         `shared=${config.mqtt_limits.shared_subscription_strategy}` +
@@ -304,6 +305,20 @@ class World {
       );
     }
     this.dropped.add(`${session.clientId}|${key}`);
+  }
+
+  /** Shared QoS 2 messages in flight in a session the broker ends (see onEndedWithSession). */
+  private watchSessionEnds(broker: MqttBroker): void {
+    const endSession = broker.endSession;
+    broker.endSession = (session: Session) => {
+      for (const delivery of session.inflightCount > 0 ? session.inflight.values() : []) {
+        if (delivery.qos !== 2 || delivery.share === null) continue;
+        const key = keyOfPayload(delivery.message.payload.toString());
+        this.trace.add(`${key} ends with ${session.clientId}'s session (QoS 2 in flight, shared)`);
+        this.checker.onEndedWithSession(session.clientId, key);
+      }
+      endSession.call(broker, session);
+    };
   }
 
   /** SIM_DEBUG=1: each delivery the router makes, into the trace. */
@@ -416,7 +431,7 @@ class World {
       this.trace.add(
         `${p.id}: v${p.version === 5 ? 5 : 3} expiry=${p.expiryS} ka=${p.keepAliveS} ` +
           `rm=${p.receiveMax} share=${p.share?.filter ?? "-"}@${p.share?.qos ?? "-"} ` +
-          `late=${p.ackLateChance} never=${p.ackNeverChance}`,
+          `late=${p.ackLateChance} never=${p.ackNeverChance} maxPacket=${p.maxPacketBytes}`,
       );
       this.clients.push(new SimClient(profile, ctx));
     }
