@@ -196,7 +196,11 @@ export class Router {
     }
   }
 
-  /** Connected members are preferred; an offline persistent member queues only if none is. */
+  /**
+   * Connected members are preferred; an offline persistent member queues only if none is. A
+   * connected member whose Maximum Packet Size the message surely exceeds would have to drop
+   * it [MQTT-3.1.2-25]: it is chosen only when no other member can take the message.
+   */
   private pickMember(
     group: SharedGroup,
     message: Message,
@@ -211,14 +215,25 @@ export class Router {
     else start = group.next++ % n;
     if (group.next >= 0x3fffffff) group.next = 0;
     let fallback: { session: Session; sub: Subscription } | null = null;
+    let tooSmall: { session: Session; sub: Subscription } | null = null;
     for (let i = 0; i < n; i++) {
       const m = members[(start + i) % n];
       if (m.session === exclude) continue;
-      if (m.session.link !== null) return m;
-      if (fallback === null && m.session.expiryIntervalS > 0) fallback = m;
+      const link = m.session.link;
+      if (link !== null) {
+        const max = link.clientMaxPacketBytes;
+        if (max === 0 || max >= minPublishBytes(message)) return m;
+        tooSmall ??= m;
+      } else if (fallback === null && m.session.expiryIntervalS > 0) fallback = m;
     }
-    return fallback;
+    return fallback ?? tooSmall;
   }
+}
+
+/** A lower bound on the PUBLISH carrying `message`: fixed header, topic, payload. */
+function minPublishBytes(message: Message): number {
+  // A string's UTF-8 form has at least as many bytes as it has UTF-16 code units.
+  return 4 + message.topic.length + message.payload.length;
 }
 
 /** FNV-1a: stable across restarts, so a publisher keeps landing on the same member. */

@@ -57,6 +57,8 @@ export interface ShareRef {
 /** What the session's owner (a live connection) must provide. */
 export interface SessionLink {
   readonly protocolVersion: ProtocolLevel;
+  /** The client's Maximum Packet Size (v5 CONNECT); 0 = no limit. */
+  readonly clientMaxPacketBytes: number;
 }
 
 const NO_SUBSCRIPTIONS: readonly Subscription[] = [];

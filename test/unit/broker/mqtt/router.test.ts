@@ -49,9 +49,14 @@ function sharedSub(group: string, filter: string, options: SubOptions = {}): Sub
   return { ...sub(filter, options), filter: `$share/${group}/${filter}`, shareGroup: group };
 }
 
-function session(clientId: string, connected = true, expiryIntervalS = 0): Session {
+function session(
+  clientId: string,
+  connected = true,
+  expiryIntervalS = 0,
+  clientMaxPacketBytes = 0,
+): Session {
   const s = new Session(clientId);
-  s.link = connected ? { protocolVersion: 5 } : null;
+  s.link = connected ? { protocolVersion: 5, clientMaxPacketBytes } : null;
   s.expiryIntervalS = expiryIntervalS;
   return s;
 }
@@ -272,7 +277,7 @@ test("shared: an offline persistent member is used only when none is connected",
   router.subscribe(persistent, sharedSub("g", "t"));
   for (let i = 0; i < 3; i++) assert.equal(router.route(publish("t")), 1);
   assert.deepEqual(names(calls), ["persistent", "persistent", "persistent"]);
-  transient.link = { protocolVersion: 4 };
+  transient.link = { protocolVersion: 4, clientMaxPacketBytes: 0 };
   calls.length = 0;
   router.route(publish("t"));
   router.route(publish("t"));
@@ -285,6 +290,29 @@ test("shared: no delivery when every member is offline with expiry 0", () => {
   router.subscribe(session("b", false, 0), sharedSub("g", "t"));
   assert.equal(router.route(publish("t")), 0);
   assert.equal(calls.length, 0);
+});
+
+test("shared: a member too small for the message is passed over while another can take it", () => {
+  const { router: rr, calls: rrCalls } = recordingRouter("round_robin");
+  rr.subscribe(session("small", true, 0, 64), sharedSub("g", "t"));
+  rr.subscribe(session("roomy", true, 0, 100_000), sharedSub("g", "t"));
+  for (let i = 0; i < 4; i++) rr.route(publish("t", 1));
+  assert.deepEqual(names(rrCalls), ["small", "roomy", "small", "roomy"], "small messages: both");
+  for (const strategy of ["round_robin", "hash_clientid"] as const) {
+    const { router, calls } = recordingRouter(strategy);
+    const small = session("small", true, 0, 64);
+    const roomy = session("roomy", true, 0, 100_000);
+    router.subscribe(small, sharedSub("g", "t"));
+    router.subscribe(roomy, sharedSub("g", "t"));
+    const large = new Message("t", Buffer.alloc(500), 1, false, undefined, 0, "publisher");
+    for (let i = 0; i < 4; i++) router.route(large);
+    assert.deepEqual(names(calls), ["roomy", "roomy", "roomy", "roomy"], strategy);
+    // With no other member the small one gets it (and drops it, counted, when sending).
+    router.unsubscribe(roomy, sharedSub("g", "t"));
+    calls.length = 0;
+    router.route(large);
+    assert.deepEqual(names(calls), ["small"], strategy);
+  }
 });
 
 test("shared: hash_clientid sends one origin to one member, consistently", () => {
