@@ -29,14 +29,20 @@ after(async () => {
 
 const protocols = [{ name: "range", metadata: Buffer.from("m") }];
 
-async function joinedMember(groupId: string): Promise<{ memberId: string; generationId: number }> {
-  const join = {
+/** A JoinGroup request body without its member id. */
+function joinRequest(groupId: string, groupInstanceId: string | null = null) {
+  return {
     groupId,
     sessionTimeoutMs: 10_000,
     rebalanceTimeoutMs: 10_000,
     protocolType: "consumer",
     protocols,
+    groupInstanceId,
   };
+}
+
+async function joinedMember(groupId: string): Promise<{ memberId: string; generationId: number }> {
+  const join = joinRequest(groupId);
   const first = await client.request(ApiKey.JoinGroup, 5, { ...join, memberId: "" });
   assert.equal(first.errorCode, KafkaError.MEMBER_ID_REQUIRED);
   assert.notEqual(first.memberId, "");
@@ -228,14 +234,7 @@ test("offsets committed without a group: every version, unknown partitions, meta
 test("a static member (group.instance.id) restarts without a rebalance; its old id is fenced", async () => {
   const groupId = "wire-static";
   const groupInstanceId = "consumer-on-host-1";
-  const join = {
-    groupId,
-    sessionTimeoutMs: 10_000,
-    rebalanceTimeoutMs: 10_000,
-    protocolType: "consumer",
-    protocols,
-    groupInstanceId,
-  };
+  const join = joinRequest(groupId, groupInstanceId);
   const first = await client.request(ApiKey.JoinGroup, 5, { ...join, memberId: "" });
   assert.equal(first.errorCode, KafkaError.NONE, "a static member needs no second join");
   assert.deepEqual(first.members, [

@@ -10,7 +10,7 @@ import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
-import { CompressionTypes, Kafka, logLevel } from "kafkajs";
+import { type Admin, CompressionTypes, Kafka, logLevel } from "kafkajs";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import { fetchCompressions } from "../helpers/kafka-wire.ts";
 
@@ -163,19 +163,36 @@ for (const [codec, code] of [
   });
 }
 
-test("kcat -G consumes as a group member and resumes after its committed offsets", async () => {
+/**
+ * Runs `body` with a new topic of `partitions` partitions, a kafkajs admin and a `send` that
+ * spreads values over the partitions in turn.
+ */
+async function withTopic(
+  topic: string,
+  partitions: number,
+  body: (admin: Admin, send: (values: string[]) => Promise<unknown>) => Promise<void>,
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: "kcat-group", numPartitions: 3 }] });
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions }] });
   const producer = kafka.producer();
   await producer.connect();
   const send = (values: string[]) =>
     producer.send({
-      topic: "kcat-group",
-      messages: values.map((value, i) => ({ value, partition: i % 3 })),
+      topic,
+      messages: values.map((value, i) => ({ value, partition: i % partitions })),
     });
-  const group = ["-G", "kcat-consumers", "-X", "auto.offset.reset=earliest", "-e", "-q"];
   try {
+    await body(admin, send);
+  } finally {
+    await producer.disconnect();
+    await admin.disconnect();
+  }
+}
+
+test("kcat -G consumes as a group member and resumes after its committed offsets", async () => {
+  const group = ["-G", "kcat-consumers", "-X", "auto.offset.reset=earliest", "-e", "-q"];
+  await withTopic("kcat-group", 3, async (admin, send) => {
     await send(["g1", "g2", "g3", "g4", "g5", "g6"]);
     const first = await kcat([...group, "kcat-group"]);
     assert.deepEqual(first.trim().split("\n").sort(), ["g1", "g2", "g3", "g4", "g5", "g6"]);
@@ -191,30 +208,17 @@ test("kcat -G consumes as a group member and resumes after its committed offsets
     await send(["h1", "h2", "h3"]);
     const second = await kcat([...group, "kcat-group"]);
     assert.deepEqual(second.trim().split("\n").sort(), ["h1", "h2", "h3"]);
-  } finally {
-    await producer.disconnect();
-    await admin.disconnect();
-  }
+  });
 });
 
 test("kcat with group.instance.id restarts as the same static member, without a rebalance wait", async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic: "kcat-static", numPartitions: 2 }] });
-  const producer = kafka.producer();
-  await producer.connect();
-  const send = (values: string[]) =>
-    producer.send({
-      topic: "kcat-static",
-      messages: values.map((value, i) => ({ value, partition: i % 2 })),
-    });
   // librdkafka sends no LeaveGroup for a static member: the second run finds the first one's
   // membership still there, and would wait out its session timeout were it not taken over.
   const group = [
     ...["-G", "kcat-static-group", "-X", "auto.offset.reset=earliest"],
     ...["-X", "group.instance.id=kcat-host-1", "-X", "session.timeout.ms=60000", "-e", "-q"],
   ];
-  try {
+  await withTopic("kcat-static", 2, async (_admin, send) => {
     await send(["s1", "s2", "s3", "s4"]);
     const first = await kcat([...group, "kcat-static"]);
     assert.deepEqual(first.trim().split("\n").sort(), ["s1", "s2", "s3", "s4"]);
@@ -223,8 +227,5 @@ test("kcat with group.instance.id restarts as the same static member, without a 
     const second = await kcat([...group, "kcat-static"]);
     assert.deepEqual(second.trim().split("\n").sort(), ["t1", "t2"]);
     assert.ok(Date.now() - started < 20_000, "no wait for the old membership to time out");
-  } finally {
-    await producer.disconnect();
-    await admin.disconnect();
-  }
+  });
 });
