@@ -67,7 +67,14 @@ export class SimClient implements SocketPeer {
    * When the CONNECT of the current connection went out and how the session was left before
    * it: its CONNACK may be read much later, after the connection ended too.
    */
-  private connectSent = { atMs: 0, offlineSinceMs: 0, left: null as SimSocket | null };
+  private connectSent = {
+    atMs: 0,
+    offlineSinceMs: 0,
+    offlineEarliestMs: 0,
+    left: null as SimSocket | null,
+  };
+  /** The earliest the session may have gone offline (offlineSinceMs, or a keep alive cut). */
+  private offlineEarliestMs = 0;
   /** The session side: packet ids, unfinished flows, subscriptions counted on. */
   readonly book: ClientBook;
   private readonly lateAcks: Array<{ dueMs: number; conn: Conn; packet: Packet }> = [];
@@ -160,6 +167,30 @@ export class SimClient implements SocketPeer {
   private wentOffline(): void {
     this.offlineSinceMs = this.ctx.nowMs();
     this.offlineSocket = this.conn?.socket ?? null;
+    this.offlineEarliestMs = this.conn === null ? this.offlineSinceMs : this.earliestEnd(this.conn);
+  }
+
+  /**
+   * The earliest the broker may have ended `conn`: now, or earlier if the client was silent
+   * longer than one and a half keep alive periods [MQTT-3.1.2-22] (it may not know yet).
+   */
+  private earliestEnd(conn: Conn): number {
+    const now = this.ctx.nowMs();
+    return Math.min(now, conn.keepAliveCutAtMs, this.keepAliveCut(conn, now));
+  }
+
+  /** When the broker may have cut `conn` for its silence up to `now`; Infinity if it may not. */
+  private keepAliveCut(conn: Conn, now: number): number {
+    const limitMs = this.profile.p.keepAliveS * 1500;
+    const silent = limitMs > 0 && now - conn.lastSentMs > limitMs;
+    return silent ? conn.lastSentMs + limitMs : Number.POSITIVE_INFINITY;
+  }
+
+  /** A packet went out on `conn`. */
+  private sentNow(conn: Conn): void {
+    const now = this.ctx.nowMs();
+    conn.keepAliveCutAtMs = Math.min(conn.keepAliveCutAtMs, this.keepAliveCut(conn, now));
+    conn.lastSentMs = now;
   }
 
   // ---- actions ---------------------------------------------------------------------------
@@ -175,6 +206,15 @@ export class SimClient implements SocketPeer {
     if (last?.connacked && (this.expiryOf(last) === 0 || this.disconnectEnded !== "no")) {
       this.book.discardSessionState();
     }
+    // Offline for longer than its expiry, the session has expired (unless the broker was not
+    // reading the socket it was left by, and so may have seen the end late): no state either.
+    const leftBy = this.offlineSocket;
+    const expired =
+      this.sessionLive &&
+      !this.attached &&
+      this.ctx.nowMs() - this.offlineSinceMs > this.sessionExpiryMs + 500 &&
+      (leftBy === null || leftBy.pausedAtMs < this.offlineSinceMs - PAUSE_SLACK_MS);
+    if (expired) this.book.discardSessionState();
     // A DISCONNECT the broker was not reading (flow control) may never be read: a takeover
     // may come first, and the session live on. Without state, the client starts clean rather
     // than take a present session it cannot tell from a stale one [MQTT-3.2.2-4].
@@ -215,7 +255,12 @@ export class SimClient implements SocketPeer {
     if (p.will !== null)
       this.ctx.wills.armed(p.id, this.connCount, willPayload, p.version === 5 ? p.will.delayS : 0);
     const left = this.offlineSocket;
-    this.connectSent = { atMs: this.ctx.nowMs(), offlineSinceMs: this.offlineSinceMs, left };
+    this.connectSent = {
+      atMs: this.ctx.nowMs(),
+      offlineSinceMs: this.offlineSinceMs,
+      offlineEarliestMs: this.offlineEarliestMs,
+      left,
+    };
     this.send(conn, connectPacket(p, cleanStart, willPayload));
   }
 
@@ -275,6 +320,7 @@ export class SimClient implements SocketPeer {
     if (!conn.closed && !conn.socket.serverEnded) {
       this.offlineSinceMs = this.ctx.nowMs();
       this.offlineSocket = conn.socket;
+      this.offlineEarliestMs = this.earliestEnd(conn);
     }
     if (!conn.closed) this.log(`abandons its connection ${why}`);
     this.willEnded(conn, "abnormal"); // taken over by its own new connection
@@ -423,7 +469,7 @@ export class SimClient implements SocketPeer {
     // The encoder refuses alias 0: encoded with a mark, then patched (property 0x23, uint16).
     const at = bytes.indexOf(Buffer.from([0x23, ALIAS_ZERO_MARK >> 8, ALIAS_ZERO_MARK & 0xff]));
     if (alias === 0) bytes.writeUInt16BE(0, at + 1);
-    if (conn.socket.send(bytes)) conn.lastSentMs = this.ctx.nowMs();
+    if (conn.socket.send(bytes)) this.sentNow(conn);
   }
 
   ping(): void {
@@ -596,13 +642,15 @@ export class SimClient implements SocketPeer {
     // Left while the broker was not reading that socket (flow control): it read the
     // DISCONNECT or FIN later, or never (a takeover came first), so the session went offline
     // later than the client knows, and a DISCONNECT's new expiry may not have been seen.
-    const { atMs, offlineSinceMs, left } = this.connectSent;
+    const { atMs, offlineSinceMs, offlineEarliestMs, left } = this.connectSent;
     if (left !== null && left.pausedAtMs >= offlineSinceMs - PAUSE_SLACK_MS) return;
     const offlineMs = this.sessionLive ? atMs - offlineSinceMs : 0;
+    // A silence past keep alive may have ended the connection before the client left it.
+    const offlineMostMs = this.sessionLive ? atMs - offlineEarliestMs : 0;
     const expiryMs = this.sessionExpiryMs;
     if (!this.sessionLive) {
       this.ctx.checker.check(!present, () => `${what}, but no session was left behind`);
-    } else if (offlineMs < expiryMs - 500) {
+    } else if (offlineMostMs < expiryMs - 500) {
       this.ctx.checker.check(present, () => `${what} after ${offlineMs} ms offline of ${expiryMs}`);
     } else if (offlineMs > expiryMs + 500) {
       this.ctx.checker.check(
@@ -765,7 +813,7 @@ export class SimClient implements SocketPeer {
     // Sometimes in pieces, so the broker's parser sees packets cut at any byte.
     const cuts: number[] = [];
     if (bytes.length > 2 && rng.chance(0.15)) cuts.push(1 + rng.below(bytes.length - 1));
-    if (conn.socket.send(bytes, cuts)) conn.lastSentMs = this.ctx.nowMs();
+    if (conn.socket.send(bytes, cuts)) this.sentNow(conn);
   }
 
   /** Every socket this client has, for teardown. */

@@ -31,6 +31,8 @@ export interface Conn {
   /** The broker ended or destroyed its side (the client may not have read that far). */
   serverClosing: boolean;
   lastSentMs: number;
+  /** The earliest the broker may have cut it for a silence past keep alive; Infinity if none. */
+  keepAliveCutAtMs: number;
   /** Ids of PUBLISH/PUBREL read here and not finally acknowledged: the broker's window holds them. */
   readonly unacked: Set<number>;
   /** Acknowledgements the client decided never to send on this connection. */
@@ -73,6 +75,7 @@ export function newConn(
     closed: false,
     serverClosing: false,
     lastSentMs: nowMs,
+    keepAliveCutAtMs: Number.POSITIVE_INFINITY,
     unacked: new Set(),
     withheld: [],
     meter: new FrameMeter(),
