@@ -118,6 +118,11 @@ export class Group {
     return best;
   }
 
+  /** The member's metadata for the chosen protocol (empty while none is chosen). */
+  chosenMetadata(member: Member): Buffer {
+    return member.protocols.find((p) => p.name === this.protocolName)?.metadata ?? EMPTY_ASSIGNMENT;
+  }
+
   joinOutcomeFor(member: Member): JoinOutcome {
     const leader = this.leaderId ?? "";
     return {
@@ -131,8 +136,7 @@ export class Group {
           ? [...this.members.values()].map((m) => ({
               memberId: m.id,
               groupInstanceId: m.instanceId,
-              metadata:
-                m.protocols.find((p) => p.name === this.protocolName)?.metadata ?? EMPTY_ASSIGNMENT,
+              metadata: this.chosenMetadata(m),
             }))
           : [],
     };

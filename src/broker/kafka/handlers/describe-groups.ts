@@ -41,9 +41,7 @@ function summary(group: Group): Omit<Described, "errorCode" | "groupId"> {
       memberId: member.id,
       clientId: member.clientId,
       clientHost: member.clientHost,
-      memberMetadata: stable
-        ? (member.protocols.find((p) => p.name === protocolName)?.metadata ?? EMPTY_ASSIGNMENT)
-        : EMPTY_ASSIGNMENT,
+      memberMetadata: stable ? group.chosenMetadata(member) : EMPTY_ASSIGNMENT,
       memberAssignment: stable ? member.assignment : EMPTY_ASSIGNMENT,
     })),
   };
