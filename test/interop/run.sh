@@ -106,17 +106,18 @@ start_broker() {
   printf '[network]\nbind_address = "%s"\n[mqtt_tls]\nenable = true\n' "$HOST" >"$WORK/robustmq.toml"
   printf '[tls]\ncert_file = "%s"\nkey_file = "%s"\n' "$WORK/certs/server.pem" \
     "$WORK/certs/server.key" >>"$WORK/robustmq.toml"
+  # Every listener on a free port: a fixed default one may be taken on a shared machine.
   "$NODE" "$ROOT/src/cli/main.ts" start --mqtt-port 0 --kafka-port 0 --ws-port 0 --tls-port 0 \
-    --data-dir "$WORK/data" \
+    --http-port 0 --data-dir "$WORK/data" \
     --config "$WORK/robustmq.toml" >"$WORK/broker.log" 2>&1 &
   BROKER_PID=$!
-  local pattern='"listener":"mqtt"'
+  # Listeners log one by one; the node is up once it logs "RobustMQ started".
   if ! timeout "$WAIT_S" bash -c 'until grep -qF -- "$1" "$2"; do sleep 0.05; done' _ \
-    "$pattern" "$WORK/broker.log"; then
+    '"msg":"RobustMQ started"' "$WORK/broker.log"; then
     log "broker did not start:"; cat "$WORK/broker.log" >&2
     return 1
   fi
-  PORT="$(grep -F -- "$pattern" "$WORK/broker.log" | head -n 1 |
+  PORT="$(grep -F -- '"listener":"mqtt"' "$WORK/broker.log" | head -n 1 |
     sed -n 's/.*"address":"[^"]*:\([0-9][0-9]*\)".*/\1/p')"
   [[ "$PORT" =~ ^[0-9]+$ ]] || { log "no port in broker log"; return 1; }
   TLS_PORT="$(grep -F -- '"listener":"mqtts"' "$WORK/broker.log" | head -n 1 |
@@ -419,7 +420,11 @@ main() {
   check_user_properties
   check_tls
   check_kcat
-  if ! kill -0 "$BROKER_PID" 2>/dev/null; then fail "broker still running after the suite"; fi
+  if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+    fail "broker still running after the suite"
+    log "broker log (last 40 lines):"
+    tail -n 40 "$WORK/broker.log" >&2
+  fi
   printf 'interop: %d passed, %d failed\n' "$PASSED" "$FAILED"
   [[ $FAILED == 0 ]]
 }

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -153,11 +153,8 @@ describe("command line", () => {
   });
 });
 
-// Runs once the lead's src/node/node.ts exists: a real start, then a clean SIGTERM shutdown.
-const nodeMissing =
-  !existsSync(join(root, "src/node/node.ts")) && "src/node/node.ts not written yet";
-
-describe("lifecycle", { skip: nodeMissing }, () => {
+// A real start, then a clean SIGTERM shutdown.
+describe("lifecycle", () => {
   test("SIGTERM stops the node and exits 0", async () => {
     const file = writeFile(
       "lifecycle.toml",
