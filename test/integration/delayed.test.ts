@@ -22,6 +22,7 @@ import {
   uniqueName,
   WAIT_TIMEOUT_MS,
 } from "../helpers/mqtt-clients.ts";
+import { connectRaw } from "../helpers/raw-client.ts";
 
 /**
  * The broker counts a delay from when it read the PUBLISH, which is after the test's clock
@@ -348,6 +349,41 @@ describe("delayed publish across a crash", () => {
       assert.equal(env.openDB({ name: "messages" }).getKeysCount(), 0);
     } finally {
       await env.close();
+    }
+  });
+
+  test("QoS 2 from a persistent session: a resend after a kill -9 is not stored twice", async () => {
+    await broker.stop(); // the last test's, if it still runs: one broker per data directory
+    broker = await startBroker({ logLevel: "info", config: ADMIN_CONFIG, dataDir });
+    const topic = `$delayed/300/d/${uniqueName("qos2-crash")}`;
+    const session = {
+      clientId: uniqueName("delayed-qos2"),
+      cleanStart: false,
+      properties: { sessionExpiryInterval: 300 },
+    };
+    const packetId = 9;
+    const first = (await connectRaw(broker.port, session)).client;
+    first.publish(topic, "once", { qos: 2, packetId });
+    assert.equal((await first.expect("pubrec")).reasonCode, 0);
+    first.destroy();
+    // PUBREC came once the message and its packet id were on disk. The client may not have read
+    // it: after the crash it resends the PUBLISH, which must be known as the same message.
+    await broker.stop("SIGKILL");
+    broker = await startBroker({ logLevel: "info", config: ADMIN_CONFIG, dataDir });
+    const { client, connack } = await connectRaw(broker.port, session);
+    try {
+      assert.equal(connack.sessionPresent, true);
+      client.publish(topic, "once", { qos: 2, packetId, dup: true });
+      assert.equal((await client.expect("pubrec")).reasonCode, 0);
+      client.send({ type: "pubrel", packetId, reasonCode: 0 });
+      assert.equal((await client.expect("pubcomp")).reasonCode, 0, "the id was still held");
+      const waiting = await listDelayed(await adminApi(broker));
+      assert.deepEqual(
+        waiting.map((m) => [m.clientId, m.qos]),
+        [[session.clientId, 2]],
+      );
+    } finally {
+      client.destroy();
     }
   });
 });

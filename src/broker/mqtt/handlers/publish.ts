@@ -224,8 +224,29 @@ function acceptDelayed(
     return;
   }
   if (packet.qos === 0) return;
-  if (packet.qos === 2) session.inboundQos2.add(packet.packetId as number);
-  acknowledgeStored(conn, packet, stored, ReasonCode.SUCCESS);
+  if (packet.qos !== 2) {
+    acknowledgeStored(conn, packet, stored, ReasonCode.SUCCESS);
+    return;
+  }
+  const packetId = packet.packetId as number;
+  session.inboundQos2.add(packetId);
+  // The message is in the delayed store, not the MQTT log: the packet id's hold goes to the log
+  // on its own, or a resend after a crash would be taken as a new message.
+  const persistence = conn.broker.persistence;
+  if (persistence === null || session.persistedExpiryS === 0) {
+    acknowledgeStored(conn, packet, stored, ReasonCode.SUCCESS);
+    return;
+  }
+  const change = { c: session.clientId, p: packetId };
+  const held = persistence.record({ t: "held", ...change });
+  const both = stored === null ? held : Promise.all([stored, held]);
+  // Refused: the id is free for the client's next message, after a restart too.
+  const durable = both.catch(async (error: unknown) => {
+    await persistence.record({ t: "released", ...change }).catch(() => {});
+    throw error;
+  });
+  session.lastStored = durable;
+  acknowledgeStored(conn, packet, durable, ReasonCode.SUCCESS);
 }
 
 /** What must hold before the acknowledgement: stored in the MQTT log, appended to Kafka. */

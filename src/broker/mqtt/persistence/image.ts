@@ -154,6 +154,9 @@ export class DurableImage {
         if (d !== undefined) d.s = DeliveryState.AWAITING_COMP;
         return;
       }
+      case "held":
+        state.inbound.add(change.p);
+        return;
       case "released":
         state.inbound.delete(change.p);
         return;

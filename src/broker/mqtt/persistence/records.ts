@@ -9,7 +9,7 @@
  * msgpack MessageMeta; they are still read. Messages are stored once however many sessions
  * they are queued for: sessions refer to them by log offset. The state changes are those that
  * must be durable before the broker answers (SUBACK, PUBREL, PUBCOMP, a QoS 2 PUBLISH to a
- * subscriber); the rest of a session's state is written by checkpoints.
+ * subscriber, PUBREC of a delayed QoS 2 publish); the rest of a session's state is written by checkpoints.
  */
 import { pack, unpack } from "msgpackr";
 import type { QoS } from "../../../protocol/mqtt/constants.ts";
@@ -72,6 +72,11 @@ export type StateChange =
   | { t: "send"; c: string; o: number; p: number }
   /** PUBREC received for outbound packet id `p`: from now on only PUBREL is resent. */
   | { t: "received"; c: string; p: number }
+  /**
+   * Inbound QoS 2 packet id `p` accepted for a message kept outside this log (a delayed
+   * publish): held until PUBREL, as the `i` of a message record holds it.
+   */
+  | { t: "held"; c: string; p: number }
   /** PUBREL received for inbound packet id `p`: the id is free again. */
   | { t: "released"; c: string; p: number }
   /** Marks the log position a checkpoint covers. */

@@ -154,6 +154,17 @@ describe("replay", () => {
     assert.deepEqual([...(image.sessions.get("pub")?.inbound ?? [])], []);
   });
 
+  test("QoS 2 inbound: a delayed publish's packet id is held by its own record", () => {
+    const image = new DurableImage();
+    image.apply(change(0, { t: "session", c: "pub", e: 60 }));
+    image.apply(change(1, { t: "held", c: "pub", p: 5 }));
+    image.apply(change(2, { t: "held", c: "gone", p: 5 }));
+    assert.deepEqual([...(image.sessions.get("pub")?.inbound ?? [])], [5]);
+    assert.equal(image.sessions.has("gone"), false, "no session is made up for a hold");
+    image.apply(change(3, { t: "released", c: "pub", p: 5 }));
+    assert.deepEqual([...(image.sessions.get("pub")?.inbound ?? [])], []);
+  });
+
   test("retained messages are set and deleted by replay", () => {
     const image = new DurableImage();
     image.apply(message(0, "r/1", { r: true }));
