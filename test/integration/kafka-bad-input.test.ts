@@ -105,6 +105,7 @@ test("ApiVersions v3 lists exactly the served APIs and nothing transactional", a
       [19, 0, 4],
       [20, 0, 3],
       [22, 0, 1],
+      [42, 0, 2],
     ],
   );
   client.close();

@@ -280,3 +280,48 @@ test("a static member (group.instance.id) restarts without a rebalance; its old 
   const gone = await client.request(ApiKey.Heartbeat, 3, { ...beat, memberId: again.memberId });
   assert.equal(gone.errorCode, KafkaError.UNKNOWN_MEMBER_ID);
 });
+
+test("DeleteGroups v0-2: an empty group goes with its offsets; a live or unknown one does not", async () => {
+  const commit = (groupId: string) =>
+    client.request(ApiKey.OffsetCommit, 7, {
+      groupId,
+      generationIdOrMemberEpoch: -1,
+      memberId: "",
+      topics: [{ name: "wire", partitions: [{ partitionIndex: 0, committedOffset: 5n }] }],
+    });
+  const committedOffset = async (groupId: string) => {
+    const fetched = await client.request(ApiKey.OffsetFetch, 5, {
+      groupId,
+      topics: [{ name: "wire", partitionIndexes: [0] }],
+    });
+    return fetched.topics[0].partitions[0].committedOffset;
+  };
+  const { memberId } = await joinedMember("delete-live");
+  for (const version of [0, 1, 2]) {
+    const doomed = `delete-offsets-${version}`;
+    await commit(doomed);
+    assert.equal(await committedOffset(doomed), 5n);
+    const answer = await client.request(ApiKey.DeleteGroups, version, {
+      groupsNames: [doomed, "delete-live", "delete-nobody", ""],
+    });
+    assert.deepEqual(
+      answer.results.map((r) => [r.groupId, r.errorCode]),
+      [
+        [doomed, KafkaError.NONE],
+        ["delete-live", KafkaError.NON_EMPTY_GROUP],
+        ["delete-nobody", KafkaError.GROUP_ID_NOT_FOUND],
+        ["", KafkaError.INVALID_GROUP_ID],
+      ],
+    );
+    assert.equal(await committedOffset(doomed), -1n, "its offsets went with it");
+    const again = await client.request(ApiKey.DeleteGroups, version, { groupsNames: [doomed] });
+    assert.equal(again.results[0].errorCode, KafkaError.GROUP_ID_NOT_FOUND);
+  }
+  // Once its last member has left, the group can go.
+  const left = await client.request(ApiKey.LeaveGroup, 0, { groupId: "delete-live", memberId });
+  assert.equal(left.errorCode, KafkaError.NONE);
+  const deleted = await client.request(ApiKey.DeleteGroups, 2, { groupsNames: ["delete-live"] });
+  assert.equal(deleted.results[0].errorCode, KafkaError.NONE);
+  const listed = await client.request(ApiKey.ListGroups, 2, {});
+  assert.ok(!listed.groups.some((g) => g.groupId === "delete-live"), "no longer listed");
+});

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Consumer, Kafka, logLevel } from "kafkajs";
+import { KafkaError } from "../../src/protocol/kafka/error-codes.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = "1";
@@ -148,6 +149,53 @@ describe("kafkajs consumer groups", () => {
       assert.ok(member.memberAssignment.length > 0, "the member's assignment");
       assert.deepEqual([offsetsOnly.state, offsetsOnly.members], ["Empty", []]);
       assert.deepEqual([unknown.state, unknown.members], ["Dead", []]);
+    } finally {
+      await consumer.disconnect();
+      await admin.disconnect();
+    }
+  });
+
+  test("admin clients delete groups (DeleteGroups): refused while a member is in, then gone", async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: "deleted", numPartitions: 1 }] });
+    const consumer = groupConsumer(kafka, "deleted-group");
+    let joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      joined = true;
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: ["deleted"], fromBeginning: true });
+      await consumer.run({ eachMessage: async () => {} });
+      await until("the consumer joined", () => joined);
+      await admin.setOffsets({
+        groupId: "deleted-offsets",
+        topic: "deleted",
+        partitions: [{ partition: 0, offset: "0" }],
+      });
+      await assert.rejects(admin.deleteGroups(["deleted-group"]), (error: Error) => {
+        const { groups } = error as Error & { groups: { groupId: string; errorCode: number }[] };
+        assert.deepEqual(
+          groups.map((g) => [g.groupId, g.errorCode]),
+          [["deleted-group", KafkaError.NON_EMPTY_GROUP]],
+        );
+        return true;
+      });
+      await consumer.disconnect();
+      const results = await admin.deleteGroups(["deleted-group", "deleted-offsets"]);
+      assert.deepEqual(
+        results.map((r) => [r.groupId, r.errorCode]),
+        [
+          ["deleted-group", 0],
+          ["deleted-offsets", 0],
+        ],
+      );
+      const { groups } = await admin.listGroups();
+      const ids = groups.map((g) => g.groupId);
+      assert.ok(!ids.includes("deleted-group") && !ids.includes("deleted-offsets"), ids.join());
+      const offsets = await admin.fetchOffsets({ groupId: "deleted-offsets", topics: ["deleted"] });
+      assert.equal(offsets[0].partitions[0].offset, "-1");
     } finally {
       await consumer.disconnect();
       await admin.disconnect();

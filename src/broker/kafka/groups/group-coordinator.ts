@@ -98,6 +98,18 @@ export class GroupCoordinator {
     return [...this.#groups.keys()];
   }
 
+  /**
+   * Forgets a group with no members and no join under way (DeleteGroups); false, and nothing
+   * done, for any other. An unknown group counts as removed.
+   */
+  removeIfEmpty(groupId: string): boolean {
+    const group = this.#groups.get(groupId);
+    if (group === undefined) return true;
+    if (group.state !== "Empty" || group.members.size > 0 || group.pending.size > 0) return false;
+    this.#groups.delete(groupId);
+    return true;
+  }
+
   join(now: number, input: JoinInput, respond: JoinCallback): void {
     const immediate = this.#join(now, input, respond);
     if (immediate !== null) respond(immediate);

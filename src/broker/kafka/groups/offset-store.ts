@@ -112,6 +112,23 @@ export class OffsetStore {
     await lmdbWrite(this.#env.flushed);
   }
 
+  /** Removes every offset the group committed (DeleteGroups); false when it had none. */
+  async deleteGroup(groupId: string): Promise<boolean> {
+    const topics = this.#cache.get(groupId);
+    if (topics === undefined) return false;
+    this.#cache.delete(groupId);
+    await lmdbWrite(
+      this.#env.transaction(() => {
+        for (const [topic, partitions] of topics) {
+          for (const partition of partitions.keys())
+            void this.#offsets.remove([groupId, topic, partition]);
+        }
+      }),
+    );
+    await lmdbWrite(this.#env.flushed);
+    return true;
+  }
+
   /**
    * A producer id never handed out before, on this node, across restarts: the counter is
    * durable before the id is returned.

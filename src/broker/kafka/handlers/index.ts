@@ -14,6 +14,7 @@ import { inRange } from "../../../protocol/kafka/schema-spec.ts";
 import type { ApiHandler, RequestContext } from "../handler-context.ts";
 import { apiVersionsHandler } from "./api-versions.ts";
 import { createTopicsHandler } from "./create-topics.ts";
+import { deleteGroupsHandler } from "./delete-groups.ts";
 import { deleteTopicsHandler } from "./delete-topics.ts";
 import { describeGroupsHandler } from "./describe-groups.ts";
 import { fetchHandler } from "./fetch.ts";
@@ -101,6 +102,7 @@ export function buildHandlers(): Map<number, BoundHandler> {
     bind(leaveGroupHandler),
     bind(describeGroupsHandler),
     bind(listGroupsHandler),
+    bind(deleteGroupsHandler),
     bind(offsetCommitHandler),
     bind(offsetFetchHandler),
     bind(initProducerIdHandler),

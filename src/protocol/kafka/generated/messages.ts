@@ -127,6 +127,25 @@ export interface CreateTopicsResponse {
   topics: CreateTopicsResponseCreatableTopicResult[];
 }
 
+export interface DeleteGroupsRequest {
+  /** The group names to delete. Versions 0+. */
+  groupsNames: string[];
+}
+
+export interface DeleteGroupsResponseDeletableGroupResult {
+  /** The group id. Versions 0+. */
+  groupId: string;
+  /** The deletion error, or 0 if the deletion succeeded. Versions 0+. */
+  errorCode: number;
+}
+
+export interface DeleteGroupsResponse {
+  /** The duration in milliseconds for which the request was throttled, or zero. Versions 0+. */
+  throttleTimeMs: number;
+  /** The deletion results. Versions 0+. */
+  results: DeleteGroupsResponseDeletableGroupResult[];
+}
+
 export interface DeleteTopicsRequestDeleteTopicState {
   /** The topic name Versions 6+. */
   name: string | null;
@@ -991,4 +1010,5 @@ export interface KafkaApiMessages {
   19: { request: CreateTopicsRequest; response: CreateTopicsResponse };
   20: { request: DeleteTopicsRequest; response: DeleteTopicsResponse };
   22: { request: InitProducerIdRequest; response: InitProducerIdResponse };
+  42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse };
 }

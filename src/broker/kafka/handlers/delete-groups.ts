@@ -1,0 +1,43 @@
+/**
+ * DeleteGroups v0-2, for kafka-consumer-groups.sh --delete and admin clients: a group without
+ * members goes, with every offset it committed. A group with members (or a join under way) is
+ * NON_EMPTY_GROUP; one this node knows nothing of, neither members nor offsets, is
+ * GROUP_ID_NOT_FOUND, as Kafka answers.
+ */
+import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
+import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
+import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
+import type { ApiHandler, RequestContext } from "../handler-context.ts";
+
+type Response = Encodable<ResponseBody<typeof ApiKey.DeleteGroups>>;
+
+async function deleteGroup(context: RequestContext, groupId: string): Promise<number> {
+  if (groupId === "") return KafkaError.INVALID_GROUP_ID;
+  const coordinator = context.groups.coordinator;
+  const known = coordinator.group(groupId) !== undefined;
+  // Taken out of the coordinator first, in one step with the check: a member joining while
+  // the offsets are deleted starts a new group.
+  if (!coordinator.removeIfEmpty(groupId)) return KafkaError.NON_EMPTY_GROUP;
+  try {
+    const hadOffsets = await context.offsets.deleteGroup(groupId);
+    return known || hadOffsets ? KafkaError.NONE : KafkaError.GROUP_ID_NOT_FOUND;
+  } catch (err) {
+    context.logger.warn({ err, groupId }, "deleting a group's committed offsets failed");
+    return KafkaError.UNKNOWN_SERVER_ERROR;
+  }
+}
+
+export const deleteGroupsHandler: ApiHandler<typeof ApiKey.DeleteGroups> = {
+  apiKey: ApiKey.DeleteGroups,
+  minVersion: 0,
+  maxVersion: 2,
+  async handle(context, request): Promise<Response> {
+    const results = [];
+    for (const groupId of new Set(request.groupsNames)) {
+      results.push({ groupId, errorCode: await deleteGroup(context, groupId) });
+    }
+    const deleted = results.filter((r) => r.errorCode === KafkaError.NONE).map((r) => r.groupId);
+    if (deleted.length > 0) context.logger.info({ groups: deleted }, "consumer groups deleted");
+    return { throttleTimeMs: 0, results };
+  },
+};
