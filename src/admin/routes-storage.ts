@@ -3,10 +3,12 @@
  * with their partition logs and segments. Registered only for what the node runs.
  */
 import type { FastifyInstance } from "fastify";
+import { deleteGroup } from "../broker/kafka/groups/delete-group.ts";
 import type { KafkaBroker } from "../broker/kafka/kafka-broker.ts";
 import type { KafkaTopic } from "../broker/kafka/topic-store.ts";
 import type { MqttPersistence } from "../broker/mqtt/persistence/persistence.ts";
 import { ErrorCode } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
 import type { PartitionLog } from "../storage/log/index.ts";
 import { sendError } from "./http-errors.ts";
 import {
@@ -105,7 +107,11 @@ function groupView(kafka: KafkaBroker, groupId: string) {
   };
 }
 
-export function registerKafkaRoutes(app: FastifyInstance, kafka: KafkaBroker): void {
+export function registerKafkaRoutes(
+  app: FastifyInstance,
+  kafka: KafkaBroker,
+  logger: Logger,
+): void {
   app.get(
     "/kafka/groups",
     {
@@ -118,6 +124,43 @@ export function registerKafkaRoutes(app: FastifyInstance, kafka: KafkaBroker): v
     async () => {
       const ids = new Set([...kafka.groups.coordinator.groupIds(), ...kafka.offsets.groupIds()]);
       return [...ids].sort().map((id) => groupView(kafka, id));
+    },
+  );
+  app.delete<{ Params: { id: string } }>(
+    "/kafka/groups/:id",
+    {
+      schema: {
+        summary: "Delete a consumer group without members, with its committed offsets",
+        tags: ["kafka"],
+        params: {
+          type: "object",
+          properties: { id: { type: "string", minLength: 1, maxLength: 255 } },
+          required: ["id"],
+        },
+        response: {
+          200: {
+            type: "object",
+            properties: { groupId: { type: "string" }, deleted: { type: "boolean" } },
+            required: ["groupId", "deleted"],
+          },
+          404: errorSchema,
+          409: errorSchema,
+          ...commonErrors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const outcome = await deleteGroup(kafka.groups.coordinator, kafka.offsets, id);
+      if (outcome === "not-found") {
+        return sendError(reply, 404, ErrorCode.ADMIN_NOT_FOUND, `no consumer group "${id}"`);
+      }
+      if (outcome === "non-empty") {
+        const why = `consumer group "${id}" has members; it can be deleted once they have left`;
+        return sendError(reply, 409, ErrorCode.ADMIN_CONFLICT, why);
+      }
+      logger.info({ groupId: id }, "consumer group deleted by an administrator");
+      return { groupId: id, deleted: true };
     },
   );
   app.get(

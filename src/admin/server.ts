@@ -93,7 +93,7 @@ export async function buildAdminApp(options: AdminServerOptions): Promise<Fastif
       if (broker !== null && persistence !== null) {
         registerMqttStorageRoutes(api, persistence, () => countPersistent(broker));
       }
-      if (options.kafka != null) registerKafkaRoutes(api, options.kafka);
+      if (options.kafka != null) registerKafkaRoutes(api, options.kafka, logger);
     },
     { prefix: "/api/v1" },
   );

@@ -14,6 +14,7 @@ import { DISCONNECT_REASONS } from "../../src/broker/mqtt/disconnect-reasons.ts"
 import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
 import { buildRecordBatch } from "../../src/storage/log/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { runCtl } from "../helpers/ctl-cli.ts";
 import { createTopic } from "../helpers/kafka-wire.ts";
 import {
   ClientTracker,
@@ -513,6 +514,52 @@ describe("admin API", () => {
     assert.deepEqual(group?.partitions, [
       { topic, partition: 0, committedOffset: 2, logEndOffset: 5, lag: 3 },
     ]);
+  });
+
+  test("DELETE /api/v1/kafka/groups/:id and `ctl kafka groups delete`: 200, 409 with members, 404", async () => {
+    const client = await WireClient.connect(broker.kafkaPort ?? 0);
+    try {
+      await createTopic(client, "admin-kafka");
+      const committed = await client.request(ApiKey.OffsetCommit, 7, {
+        groupId: "doomed-readers",
+        generationIdOrMemberEpoch: -1,
+        memberId: "",
+        topics: [{ name: "admin-kafka", partitions: [{ partitionIndex: 0, committedOffset: 1n }] }],
+      });
+      assert.equal(committed.topics[0].partitions[0].errorCode, 0);
+      const joined = await client.request(ApiKey.JoinGroup, 0, {
+        groupId: "live-readers",
+        sessionTimeoutMs: 30_000,
+        memberId: "",
+        protocolType: "consumer",
+        protocols: [{ name: "range", metadata: Buffer.from("m") }],
+      });
+      assert.equal(joined.errorCode, 0);
+      const del = (id: string) =>
+        call(admin.base, "DELETE", `/api/v1/kafka/groups/${id}`, admin.token);
+      const live = await del("live-readers");
+      assert.deepEqual([live.status, live.body.code], [409, "RMQ_ERR_ADMIN_CONFLICT"]);
+      const ctl = await runCtl([
+        "--server",
+        admin.base,
+        "--token",
+        admin.token,
+        "kafka",
+        "groups",
+        "delete",
+        "doomed-readers",
+      ]);
+      assert.equal(ctl.status, 0, ctl.stderr);
+      assert.match(ctl.stdout, /deleted\s+true/);
+      const ids = (
+        (await get("/api/v1/kafka/groups")).body as unknown as Array<{ groupId: string }>
+      ).map((g) => g.groupId);
+      assert.ok(ids.includes("live-readers") && !ids.includes("doomed-readers"), ids.join());
+      const again = await del("doomed-readers");
+      assert.deepEqual([again.status, again.body.code], [404, "RMQ_ERR_ADMIN_NOT_FOUND"]);
+    } finally {
+      client.close();
+    }
   });
 });
 

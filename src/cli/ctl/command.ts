@@ -183,9 +183,18 @@ function registerStorage(ctl: Command): void {
       ),
     );
   const kafka = ctl.command("kafka").description("Kafka topics and consumer groups");
-  kafka
-    .command("groups")
-    .description("Kafka consumer groups")
+  const groups = kafka.command("groups").description("Kafka consumer groups");
+  groups
+    .command("delete <group>")
+    .description("delete a consumer group without members, with its committed offsets")
+    .action(
+      action(
+        (client, group: string) =>
+          client.delete(`/api/v1/kafka/groups/${encodeURIComponent(group)}`),
+        renderObject,
+      ),
+    );
+  groups
     .command("list")
     .description("list consumer groups with their state, members and lag")
     .action(

@@ -7,20 +7,21 @@
 import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
 import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
+import { deleteGroup, type GroupDeletion } from "../groups/delete-group.ts";
 import type { ApiHandler, RequestContext } from "../handler-context.ts";
 
 type Response = Encodable<ResponseBody<typeof ApiKey.DeleteGroups>>;
 
-async function deleteGroup(context: RequestContext, groupId: string): Promise<number> {
+const ERROR_CODES: Record<GroupDeletion, number> = {
+  deleted: KafkaError.NONE,
+  "non-empty": KafkaError.NON_EMPTY_GROUP,
+  "not-found": KafkaError.GROUP_ID_NOT_FOUND,
+};
+
+async function deleteOne(context: RequestContext, groupId: string): Promise<number> {
   if (groupId === "") return KafkaError.INVALID_GROUP_ID;
-  const coordinator = context.groups.coordinator;
-  const known = coordinator.group(groupId) !== undefined;
-  // Taken out of the coordinator first, in one step with the check: a member joining while
-  // the offsets are deleted starts a new group.
-  if (!coordinator.removeIfEmpty(groupId)) return KafkaError.NON_EMPTY_GROUP;
   try {
-    const hadOffsets = await context.offsets.deleteGroup(groupId);
-    return known || hadOffsets ? KafkaError.NONE : KafkaError.GROUP_ID_NOT_FOUND;
+    return ERROR_CODES[await deleteGroup(context.groups.coordinator, context.offsets, groupId)];
   } catch (err) {
     context.logger.warn({ err, groupId }, "deleting a group's committed offsets failed");
     return KafkaError.UNKNOWN_SERVER_ERROR;
@@ -34,7 +35,7 @@ export const deleteGroupsHandler: ApiHandler<typeof ApiKey.DeleteGroups> = {
   async handle(context, request): Promise<Response> {
     const results = [];
     for (const groupId of new Set(request.groupsNames)) {
-      results.push({ groupId, errorCode: await deleteGroup(context, groupId) });
+      results.push({ groupId, errorCode: await deleteOne(context, groupId) });
     }
     const deleted = results.filter((r) => r.errorCode === KafkaError.NONE).map((r) => r.groupId);
     if (deleted.length > 0) context.logger.info({ groups: deleted }, "consumer groups deleted");
