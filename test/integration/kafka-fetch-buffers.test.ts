@@ -108,3 +108,54 @@ test("an answer waiting for a stalled consumer keeps its bytes while others fetc
   }
   stalled.close();
 });
+
+test("a fetch waiting for min_bytes through several appends answers with all of them as stored", async () => {
+  const producer = await WireClient.connect(broker.kafkaPort ?? 0);
+  await fill(producer, "min-bytes-other", 0x44, 1);
+  await createTopic(producer, "min-bytes");
+  const batchOf = (fillByte: number) =>
+    buildRecordBatch(
+      Array.from({ length: RECORDS_PER_BATCH }, () => ({
+        timestamp: Date.now(),
+        key: null,
+        value: Buffer.alloc(1024, fillByte),
+      })),
+    );
+  const produce = async (fillByte: number) => {
+    const response = await producer.request(ApiKey.Produce, 8, {
+      acks: -1,
+      timeoutMs: 5000,
+      topicData: [{ name: "min-bytes", partitionData: [{ index: 0, records: batchOf(fillByte) }] }],
+    });
+    assert.equal(response.responses[0].partitionResponses[0].errorCode, 0);
+  };
+  // Three batches' worth: the reads after the first and second appends (pooled buffers, over
+  // 16 KiB from the second on) fall short and are read again.
+  const batchBytes = batchOf(0).length;
+  const consumer = await WireClient.connect(broker.kafkaPort ?? 0);
+  const answer = consumer.request(
+    ApiKey.Fetch,
+    11,
+    { ...fetchRequest("min-bytes", 0), maxWaitMs: 20_000, minBytes: 3 * batchBytes },
+    30_000,
+  );
+  let answered = false;
+  void answer.then(() => {
+    answered = true;
+  });
+  for (const fillByte of [0x11, 0x22]) {
+    await produce(fillByte);
+    // Meanwhile another consumer takes buffers from the pool, the discarded ones included.
+    const other = await fetchBatches(broker.kafkaPort ?? 0, "min-bytes-other", 0);
+    assert.ok(other.length > 100_000);
+    assert.equal(answered, false, "not enough bytes yet");
+  }
+  await produce(0x33);
+  const response = await answer;
+  const records = response.responses[0].partitions[0].records ?? Buffer.alloc(0);
+  const stored = await fetchBatches(broker.kafkaPort ?? 0, "min-bytes", 0);
+  assert.equal(stored.length, 3 * batchBytes);
+  assert.ok(records.equals(stored), "the answer carries the three batches as stored");
+  producer.close();
+  consumer.close();
+});

@@ -351,6 +351,7 @@ export class KafkaConnection {
         leases.push(buffer);
         return buffer;
       },
+      discardAnswerBuffers: () => this.#returnLeases(leases),
     };
     return handler.run(context, reader, correlationId);
   }

@@ -44,6 +44,8 @@ export interface RequestContext {
    * reused for another answer once this one is written.
    */
   answerBuffer(bytes: number): Buffer;
+  /** Gives back every answerBuffer() so far: what was read into them will not be sent. */
+  discardAnswerBuffers(): void;
 }
 
 /**

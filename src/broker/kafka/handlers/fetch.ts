@@ -146,6 +146,8 @@ export const fetchHandler: ApiHandler<typeof ApiKey.Fetch> = {
       if (satisfied || result.failed || remaining <= 0 || context.signal.aborted) {
         return result.response;
       }
+      // Too little to answer with: read again (into the same buffers) after the next append.
+      context.discardAnswerBuffers();
       // Checked and registered in one synchronous step, so no append can slip between them.
       if (advancedSince(context, result.ends)) continue;
       await context.store.waiters.wait(keys, remaining, context.signal);
