@@ -282,14 +282,23 @@ export class SimClient implements SocketPeer {
     if (invalid) this.ctx.expectProtocolError();
     else if (expiryS >= 0 && conn.connacked) this.sessionExpiryMs = expiryS * 1000;
     if (conn.connacked && this.sessionExpiryMs === 0) this.sessionLive = false;
+    // Not read now (flow control), it may never be: a takeover or the broker's keep alive may
+    // come first. A socket paused a moment ago and resumed may still be behind: the broker
+    // resumes parsing what it held back a turn later, and may pause again before reaching
+    // this. After a silence past keep alive the broker may have closed the connection
+    // already, unseen by a client that is not reading.
+    const now = this.ctx.nowMs();
+    const mayBeUnread =
+      conn.socket.isPaused() ||
+      conn.socket.pausedAtMs >= now - PAUSE_SLACK_MS ||
+      this.earliestEnd(conn) < now;
     // (A session with expiry 0 from its CONNECT ends with the connection, read or not.)
     if (conn.connacked && this.sessionExpiryMs === 0 && this.expiryOf(conn) > 0 && !invalid) {
-      this.disconnectEnded = conn.socket.isPaused() ? "unread" : "read";
+      this.disconnectEnded = mayBeUnread ? "unread" : "read";
     }
-    // Before the send: the broker may handle it (and close) within the call. Not read now
-    // (flow control), it may never be: a takeover or the broker's keep alive may come first.
+    // Before the send: the broker may handle it (and close) within the call.
     const end = reasonCode === 0 && !invalid ? "normal" : "abnormal";
-    this.willEnded(conn, conn.socket.isPaused() ? "unknown" : end);
+    this.willEnded(conn, mayBeUnread ? "unknown" : end);
     this.send(conn, { type: "disconnect", reasonCode, properties });
     conn.socket.clientFin();
     this.closeConn(conn);
