@@ -2,11 +2,12 @@
  * Kafka speed against the storage engine underneath, in one run on one machine:
  *
  *   (a) storage   PartitionLog directly: append throughput of 1 KiB records in batches for
- *                 --seconds (fsync always, as many concurrent appends as the Kafka producers
- *                 keep in flight), then read throughput of that log in 1 MiB reads
- *   (b) kafka     `robustmq bench kafka produce` against a fresh broker (fsync always, its
- *                 default) with the same records, batches and concurrency into a 1-partition
- *                 topic, for --seconds; then `consume` of that topic's backlog
+ *                 --seconds (--fsync-policy, default always; as many concurrent appends as the
+ *                 Kafka producers keep in flight), then read throughput of that log in 1 MiB
+ *                 reads
+ *   (b) kafka     `robustmq bench kafka produce` against a fresh broker (the same fsync policy
+ *                 for its Kafka topics) with the same records, batches and concurrency into a
+ *                 1-partition topic, for --seconds; then `consume` of that topic's backlog
  *   (c) latency   produce-to-consume latency at a fixed rate, p50/p99
  *   (d) reference storage append where each appender waits 1 ms after its acknowledgement
  *                 before appending again, as a producer across a network does, against the
@@ -20,7 +21,7 @@
  *
  *   node bench/kafka/throughput.bench.ts [--repeat 3] [--seconds 5] [--producers 8]
  *        [--inflight 5] [--batch 10] [--latency-rate 1000] [--workers 1] [--warmup-seconds 2]
- *        [--cpu-prof <dir>]
+ *        [--fsync-policy always|interval|never] [--cpu-prof <dir>]
  *
  * 8 producers with Kafka's default of 5 requests in flight each: enough concurrency for the
  * throughput of both sides, not the round trip of the produce requests, to be measured (see
@@ -34,7 +35,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KafkaBenchSummary } from "../../src/bench/kafka/summary.ts";
-import { type FsyncPolicy, PartitionLog } from "../../src/storage/log/index.ts";
+import { FSYNC_POLICIES, type FsyncPolicy, PartitionLog } from "../../src/storage/log/index.ts";
 import { buildRecordBatch } from "../../src/storage/log/records.ts";
 import { runBenchCli } from "../../test/helpers/bench-cli.ts";
 import { startBroker } from "../../test/helpers/broker-process.ts";
@@ -58,6 +59,11 @@ const workers = argument("workers", "1");
 /** Unmeasured produce into a fresh broker first, so neither acks setting pays its JIT warm-up. */
 const warmupSeconds = Number(argument("warmup-seconds", "2"));
 const cpuProfDir = argument("cpu-prof", "");
+/** The fsync policy of both sides: the broker's Kafka topics and the storage appends. */
+const fsyncPolicy = argument("fsync-policy", "always") as FsyncPolicy;
+if (!FSYNC_POLICIES.includes(fsyncPolicy)) {
+  throw new Error(`--fsync-policy ${fsyncPolicy}: one of ${FSYNC_POLICIES.join(", ")}`);
+}
 
 interface Measurement {
   name: string;
@@ -180,7 +186,8 @@ async function kafka(run: number, keep: (m: Measurement) => void): Promise<Pair[
   // The profile flags reach only the broker: the generator processes start after they are reset.
   const nodeOptions = process.env.NODE_OPTIONS;
   if (cpuProfDir !== "") process.env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${cpuProfDir}`;
-  const broker = await startBroker({ logLevel: "info" }).finally(() => {
+  const config = `[kafka]\nfsync_policy = "${fsyncPolicy}"\n`;
+  const broker = await startBroker({ logLevel: "info", config }).finally(() => {
     if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
     else process.env.NODE_OPTIONS = nodeOptions;
   });
@@ -199,12 +206,12 @@ async function kafka(run: number, keep: (m: Measurement) => void): Promise<Pair[
     for (const acks of ["1", "-1"]) {
       if (acks === "-1") {
         // Not a base: group commit when every appender comes back a timer tick after its ack.
-        const [base] = await storage("always");
-        const [late] = await storage("always", 1);
+        const [base] = await storage(fsyncPolicy);
+        const [late] = await storage(fsyncPolicy, 1);
         keep(late);
         pairs.push({ kafka: late, base });
       }
-      const [append, read] = await storage("always");
+      const [append, read] = await storage(fsyncPolicy);
       keep(append);
       keep(read);
       const topic = `tp-acks${acks === "1" ? "1" : "all"}-${run}`;
