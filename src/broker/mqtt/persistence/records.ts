@@ -9,7 +9,8 @@
  * msgpack MessageMeta; they are still read. Messages are stored once however many sessions
  * they are queued for: sessions refer to them by log offset. The state changes are those that
  * must be durable before the broker answers (SUBACK, PUBREL, PUBCOMP, a QoS 2 PUBLISH to a
- * subscriber, PUBREC of a delayed QoS 2 publish); the rest of a session's state is written by checkpoints.
+ * subscriber, PUBREC of a delayed QoS 2 publish); the rest of a session's state is written by
+ * checkpoints.
  */
 import { pack, unpack } from "msgpackr";
 import type { QoS } from "../../../protocol/mqtt/constants.ts";
