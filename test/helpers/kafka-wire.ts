@@ -75,3 +75,20 @@ export async function fetchCompressions(
   const batches = await fetchBatches(port, topic, partition);
   return batchPositions(batches).map((at) => readBatchHeader(batches, at).compression);
 }
+
+/** A ConsumerProtocolSubscription of `version` with `topics`, then `rest` (later fields). */
+export function consumerSubscription(
+  version: number,
+  topics: string[],
+  rest = Buffer.alloc(4),
+): Buffer {
+  const parts = [Buffer.from([version >> 8, version & 0xff]), Buffer.alloc(4)];
+  parts[1].writeInt32BE(topics.length);
+  for (const topic of topics) {
+    const name = Buffer.from(topic);
+    const length = Buffer.alloc(2);
+    length.writeInt16BE(name.length);
+    parts.push(length, name);
+  }
+  return Buffer.concat([...parts, rest]);
+}

@@ -106,6 +106,7 @@ test("ApiVersions v3 lists exactly the served APIs and nothing transactional", a
       [20, 0, 3],
       [22, 0, 1],
       [42, 0, 2],
+      [47, 0, 0],
     ],
   );
   client.close();

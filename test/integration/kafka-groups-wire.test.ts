@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../src/protocol/kafka/error-codes.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
-import { createTopic } from "../helpers/kafka-wire.ts";
+import { consumerSubscription, createTopic } from "../helpers/kafka-wire.ts";
 import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 let broker: BrokerProcess;
@@ -324,4 +324,88 @@ test("DeleteGroups v0-2: an empty group goes with its offsets; a live or unknown
   assert.equal(deleted.results[0].errorCode, KafkaError.NONE);
   const listed = await client.request(ApiKey.ListGroups, 2, {});
   assert.ok(!listed.groups.some((g) => g.groupId === "delete-live"), "no longer listed");
+});
+
+test("OffsetDelete: any partition of an empty group, unsubscribed topics of a live one", async () => {
+  await createTopic(client, "od-read", 2);
+  await createTopic(client, "od-other", 1);
+  const commit = (groupId: string, name: string, partitions: number[]) =>
+    client.request(ApiKey.OffsetCommit, 7, {
+      groupId,
+      generationIdOrMemberEpoch: -1,
+      memberId: "",
+      topics: [
+        { name, partitions: partitions.map((p) => ({ partitionIndex: p, committedOffset: 3n })) },
+      ],
+    });
+  const committed = async (groupId: string, name: string, partition: number) => {
+    const fetched = await client.request(ApiKey.OffsetFetch, 5, {
+      groupId,
+      topics: [{ name, partitionIndexes: [partition] }],
+    });
+    return fetched.topics[0].partitions[0].committedOffset;
+  };
+  const offsetDelete = (groupId: string, topics: { name: string; partitions: number[] }[]) =>
+    client.request(ApiKey.OffsetDelete, 0, {
+      groupId,
+      topics: topics.map(({ name, partitions }) => ({
+        name,
+        partitions: partitions.map((partitionIndex) => ({ partitionIndex })),
+      })),
+    });
+  const codes = (answer: Awaited<ReturnType<typeof offsetDelete>>) =>
+    answer.topics.map((t) => [t.name, t.partitions.map((p) => p.errorCode)]);
+
+  // A group with offsets only: any of them can go.
+  await commit("od-empty", "od-read", [0, 1]);
+  const emptied = await offsetDelete("od-empty", [
+    { name: "od-read", partitions: [0] },
+    { name: "od-missing", partitions: [0] },
+  ]);
+  assert.equal(emptied.errorCode, KafkaError.NONE);
+  assert.deepEqual(codes(emptied), [
+    ["od-read", [KafkaError.NONE]],
+    ["od-missing", [KafkaError.UNKNOWN_TOPIC_OR_PARTITION]],
+  ]);
+  assert.equal(await committed("od-empty", "od-read", 0), -1n);
+  assert.equal(await committed("od-empty", "od-read", 1), 3n, "the other partition stays");
+
+  // A live consumer group subscribed to od-read: its offsets there stay, od-other's go.
+  await commit("od-live", "od-read", [0]);
+  await commit("od-live", "od-other", [0]);
+  const join = {
+    groupId: "od-live",
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 10_000,
+    protocolType: "consumer",
+    protocols: [{ name: "range", metadata: consumerSubscription(1, ["od-read"]) }],
+    groupInstanceId: null,
+  };
+  const first = await client.request(ApiKey.JoinGroup, 5, { ...join, memberId: "" });
+  const joined = await client.request(ApiKey.JoinGroup, 5, { ...join, memberId: first.memberId });
+  assert.equal(joined.errorCode, KafkaError.NONE);
+  const live = await offsetDelete("od-live", [
+    { name: "od-read", partitions: [0] },
+    { name: "od-other", partitions: [0] },
+  ]);
+  assert.deepEqual(codes(live), [
+    ["od-read", [KafkaError.GROUP_SUBSCRIBED_TO_TOPIC]],
+    ["od-other", [KafkaError.NONE]],
+  ]);
+  assert.equal(await committed("od-live", "od-read", 0), 3n);
+  assert.equal(await committed("od-live", "od-other", 0), -1n);
+
+  // Group-level refusals.
+  const connect = { ...join, groupId: "od-connect", protocolType: "connect" };
+  const c1 = await client.request(ApiKey.JoinGroup, 5, { ...connect, memberId: "" });
+  await client.request(ApiKey.JoinGroup, 5, { ...connect, memberId: c1.memberId });
+  const refusals = [
+    ["od-connect", KafkaError.NON_EMPTY_GROUP],
+    ["od-nobody", KafkaError.GROUP_ID_NOT_FOUND],
+    ["", KafkaError.INVALID_GROUP_ID],
+  ] as const;
+  for (const [groupId, errorCode] of refusals) {
+    const answer = await offsetDelete(groupId, [{ name: "od-read", partitions: [0] }]);
+    assert.deepEqual([answer.errorCode, answer.topics], [errorCode, []], groupId);
+  }
 });

@@ -22,6 +22,7 @@ export const ApiKey = {
   DeleteTopics: 20,
   InitProducerId: 22,
   DeleteGroups: 42,
+  OffsetDelete: 47,
 } as const;
 export type ApiKeyValue = (typeof ApiKey)[keyof typeof ApiKey];
 

@@ -129,6 +129,30 @@ export class OffsetStore {
     return true;
   }
 
+  /** Removes the group's offsets of these partitions (OffsetDelete). */
+  async deletePartitions(
+    groupId: string,
+    partitions: readonly { topic: string; partition: number }[],
+  ): Promise<void> {
+    const topics = this.#cache.get(groupId);
+    if (topics === undefined) return;
+    const doomed: StoredKey[] = [];
+    for (const { topic, partition } of partitions) {
+      const committed = topics.get(topic);
+      if (committed === undefined || !committed.delete(partition)) continue;
+      if (committed.size === 0) topics.delete(topic);
+      doomed.push([groupId, topic, partition]);
+    }
+    if (topics.size === 0) this.#cache.delete(groupId);
+    if (doomed.length === 0) return;
+    await lmdbWrite(
+      this.#env.transaction(() => {
+        for (const key of doomed) void this.#offsets.remove(key);
+      }),
+    );
+    await lmdbWrite(this.#env.flushed);
+  }
+
   /**
    * A producer id never handed out before, on this node, across restarts: the counter is
    * durable before the id is returned.

@@ -27,6 +27,7 @@ import { listGroupsHandler } from "./list-groups.ts";
 import { listOffsetsHandler } from "./list-offsets.ts";
 import { metadataHandler } from "./metadata.ts";
 import { offsetCommitHandler } from "./offset-commit.ts";
+import { offsetDeleteHandler } from "./offset-delete.ts";
 import { offsetFetchHandler } from "./offset-fetch.ts";
 import { produceHandler } from "./produce.ts";
 import { syncGroupHandler } from "./sync-group.ts";
@@ -103,6 +104,7 @@ export function buildHandlers(): Map<number, BoundHandler> {
     bind(describeGroupsHandler),
     bind(listGroupsHandler),
     bind(deleteGroupsHandler),
+    bind(offsetDeleteHandler),
     bind(offsetCommitHandler),
     bind(offsetFetchHandler),
     bind(initProducerIdHandler),

@@ -757,6 +757,48 @@ export interface OffsetCommitResponse {
   topics: OffsetCommitResponseTopic[];
 }
 
+export interface OffsetDeleteRequestPartition {
+  /** The partition index. Versions 0+. */
+  partitionIndex: number;
+}
+
+export interface OffsetDeleteRequestTopic {
+  /** The topic name. Versions 0+. */
+  name: string;
+  /** Each partition to delete offsets for. Versions 0+. */
+  partitions: OffsetDeleteRequestPartition[];
+}
+
+export interface OffsetDeleteRequest {
+  /** The unique group identifier. Versions 0+. */
+  groupId: string;
+  /** The topics to delete offsets for. Versions 0+. */
+  topics: OffsetDeleteRequestTopic[];
+}
+
+export interface OffsetDeleteResponsePartition {
+  /** The partition index. Versions 0+. */
+  partitionIndex: number;
+  /** The error code, or 0 if there was no error. Versions 0+. */
+  errorCode: number;
+}
+
+export interface OffsetDeleteResponseTopic {
+  /** The topic name. Versions 0+. */
+  name: string;
+  /** The responses for each partition in the topic. Versions 0+. */
+  partitions: OffsetDeleteResponsePartition[];
+}
+
+export interface OffsetDeleteResponse {
+  /** The top-level error code, or 0 if there was no error. Versions 0+. */
+  errorCode: number;
+  /** The duration in milliseconds for which the request was throttled, or zero. Versions 0+. */
+  throttleTimeMs: number;
+  /** The responses for each topic. Versions 0+. */
+  topics: OffsetDeleteResponseTopic[];
+}
+
 export interface OffsetFetchRequestTopic {
   /** The topic name. Versions 0-7. */
   name: string;
@@ -1011,4 +1053,5 @@ export interface KafkaApiMessages {
   20: { request: DeleteTopicsRequest; response: DeleteTopicsResponse };
   22: { request: InitProducerIdRequest; response: InitProducerIdResponse };
   42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse };
+  47: { request: OffsetDeleteRequest; response: OffsetDeleteResponse };
 }

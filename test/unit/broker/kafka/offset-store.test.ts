@@ -39,3 +39,30 @@ test("empty groups whose last commit is older than the retention lose their offs
   assert.deepEqual(await reopened.expire(now, 5 * HOUR_MS, () => true), ["old-active"]);
   await reopened.close();
 });
+
+test("deleteGroup and deletePartitions remove offsets durably, and only those", async () => {
+  const path = join(dir, "deletes");
+  const store = OffsetStore.open(path);
+  const now = Date.now();
+  await store.commit("gone", [entry("t", 0, 1, now), entry("u", 0, 2, now)]);
+  await store.commit("kept", [entry("t", 0, 3, now), entry("t", 1, 4, now), entry("u", 0, 5, now)]);
+  assert.equal(await store.deleteGroup("gone"), true);
+  assert.equal(await store.deleteGroup("gone"), false, "nothing left to delete");
+  await store.deletePartitions("kept", [
+    { topic: "t", partition: 1 },
+    { topic: "u", partition: 0 },
+    { topic: "u", partition: 7 },
+    { topic: "never", partition: 0 },
+  ]);
+  assert.deepEqual([...store.topicsOf("kept").keys()], ["t"], "an emptied topic goes");
+  await store.close();
+
+  const reopened = OffsetStore.open(path);
+  assert.deepEqual(reopened.groupIds(), ["kept"]);
+  assert.equal(reopened.get("kept", "t", 0)?.offset, 3n);
+  assert.equal(reopened.get("kept", "t", 1), undefined);
+  assert.equal(reopened.get("kept", "u", 0), undefined);
+  await reopened.deletePartitions("kept", [{ topic: "t", partition: 0 }]);
+  assert.deepEqual(reopened.groupIds(), [], "a group without offsets is forgotten");
+  await reopened.close();
+});
