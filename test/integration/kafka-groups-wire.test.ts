@@ -409,3 +409,87 @@ test("OffsetDelete: any partition of an empty group, unsubscribed topics of a li
     assert.deepEqual([answer.errorCode, answer.topics], [errorCode, []], groupId);
   }
 });
+
+test("ListGroups v3-4 (flexible, states filter) and DescribeGroups v3-5 (operations, instance ids)", async () => {
+  const join = {
+    groupId: "lg-live",
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 10_000,
+    protocolType: "consumer",
+    protocols,
+    groupInstanceId: "instance-1",
+  };
+  const joined = await client.request(ApiKey.JoinGroup, 5, { ...join, memberId: "" });
+  assert.equal(joined.errorCode, KafkaError.NONE, "a static member joins at once");
+  await client.request(ApiKey.OffsetCommit, 7, {
+    groupId: "lg-offsets",
+    generationIdOrMemberEpoch: -1,
+    memberId: "",
+    topics: [{ name: "wire", partitions: [{ partitionIndex: 0, committedOffset: 1n }] }],
+  });
+  const states = async (version: number, statesFilter: string[]) => {
+    const listed = await client.request(ApiKey.ListGroups, version, { statesFilter });
+    assert.equal(listed.errorCode, KafkaError.NONE);
+    return new Map(listed.groups.map((g) => [g.groupId, g.groupState]));
+  };
+  const all = await states(4, []);
+  assert.equal(all.get("lg-live"), "CompletingRebalance");
+  assert.equal(all.get("lg-offsets"), "Empty");
+  const empty = await states(4, ["Empty"]);
+  assert.ok(empty.has("lg-offsets") && !empty.has("lg-live"), [...empty.keys()].join());
+  assert.ok((await states(3, [])).has("lg-live"), "v3, the first flexible version");
+
+  for (const version of [3, 4, 5]) {
+    for (const includeAuthorizedOperations of [true, false]) {
+      const described = await client.request(ApiKey.DescribeGroups, version, {
+        groups: ["lg-live"],
+        includeAuthorizedOperations,
+      });
+      const [group] = described.groups;
+      assert.equal(group.groupState, "CompletingRebalance");
+      // READ, DELETE and DESCRIBE (no ACLs yet); INT32_MIN when not asked for.
+      const operations = includeAuthorizedOperations ? (1 << 3) | (1 << 6) | (1 << 8) : -(2 ** 31);
+      assert.equal(group.authorizedOperations, operations, `v${version}`);
+      const [member] = group.members;
+      assert.equal(member.memberId, joined.memberId);
+      assert.equal(member.groupInstanceId, version >= 4 ? "instance-1" : null, `v${version}`);
+    }
+  }
+});
+
+test("JoinGroup before v5 (no group instance id): two members share the group, neither replaces the other", async () => {
+  const join = {
+    groupId: "old-clients",
+    sessionTimeoutMs: 5000,
+    rebalanceTimeoutMs: 5000,
+    protocolType: "consumer",
+    protocols,
+  };
+  const a = await client.request(ApiKey.JoinGroup, 3, { ...join, memberId: "" });
+  assert.deepEqual([a.errorCode, a.generationId], [KafkaError.NONE, 1]);
+  const other = await WireClient.connect(broker.kafkaPort ?? 0);
+  try {
+    // B's join starts a rebalance, which A learns from its heartbeat (as a client does), and
+    // waits for A to rejoin; A rejoins as itself.
+    const b = other.request(ApiKey.JoinGroup, 3, { ...join, memberId: "" });
+    const heartbeat = { groupId: join.groupId, generationId: 1, memberId: a.memberId };
+    for (let tries = 0; ; tries++) {
+      const beat = await client.request(ApiKey.Heartbeat, 3, heartbeat);
+      if (beat.errorCode === KafkaError.REBALANCE_IN_PROGRESS) break;
+      assert.ok(tries < 100 && beat.errorCode === KafkaError.NONE, `heartbeat ${beat.errorCode}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const again = await client.request(ApiKey.JoinGroup, 3, { ...join, memberId: a.memberId });
+    const joined = await b;
+    assert.deepEqual([again.errorCode, joined.errorCode], [KafkaError.NONE, KafkaError.NONE]);
+    assert.deepEqual([again.generationId, joined.generationId], [2, 2]);
+    assert.notEqual(joined.memberId, a.memberId);
+    const leader = again.leader === a.memberId ? again : joined;
+    assert.deepEqual(
+      leader.members.map((m) => m.memberId).sort(),
+      [a.memberId, joined.memberId].sort(),
+    );
+  } finally {
+    other.close();
+  }
+});

@@ -411,12 +411,16 @@ function compileStruct(fields: FieldSpec[], scope: Scope): CompiledStruct {
       fieldFlexible,
       nullable,
     );
+    const present = inRange(parseVersions(field.versions), scope.version);
+    // A field absent at this version holds its default as Kafka's own classes do: a "null"
+    // default stays null (JoinGroup v0-4 has no group instance id: null, not "").
+    const nullDefaultAllowed = nullable || (!present && field.nullableVersions !== undefined);
     const plan: FieldPlan = {
       key: fieldKey(field.name),
       codec,
-      defaultValue: parseDefault(field, codec, nullable),
+      defaultValue: parseDefault(field, codec, nullDefaultAllowed),
     };
-    if (!inRange(parseVersions(field.versions), scope.version)) absent.push(plan);
+    if (!present) absent.push(plan);
     else if (
       scope.flexible &&
       field.tag !== undefined &&

@@ -1,6 +1,8 @@
 /**
- * DescribeGroups v0-2, for kafka-consumer-groups.sh --describe and admin clients: state,
- * protocol and members of each group, as Kafka's coordinator summarises them. A stable group's
+ * DescribeGroups v0-5, for kafka-consumer-groups.sh --describe and admin clients: state,
+ * protocol and members (with their group instance ids from v4) of each group, as Kafka's
+ * coordinator summarises them; from v3, on request, the authorized operations (all of them: no
+ * ACLs on the Kafka listener yet). A stable group's
  * members come with their metadata for the chosen protocol and their assignment; in any other
  * state with neither, and with no protocol. A group this node does not know is "Dead" with no
  * members (Kafka's answer too), unless it has committed offsets: then it is "Empty".
@@ -9,12 +11,13 @@ import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
 import type { DescribeGroupsResponseDescribedGroup as Described } from "../../../protocol/kafka/generated/messages.ts";
 import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
+import { ALL_GROUP_OPERATIONS, OPERATIONS_UNKNOWN } from "../authorized-operations.ts";
 import { EMPTY_ASSIGNMENT, type Group } from "../groups/group.ts";
 import type { ApiHandler, RequestContext } from "../handler-context.ts";
 
 type Response = Encodable<ResponseBody<typeof ApiKey.DescribeGroups>>;
 
-function describe(context: RequestContext, groupId: string): Described {
+function describe(context: RequestContext, groupId: string, operations: number): Described {
   const described: Described = {
     errorCode: KafkaError.NONE,
     groupId,
@@ -22,6 +25,7 @@ function describe(context: RequestContext, groupId: string): Described {
     protocolType: "",
     protocolData: "",
     members: [],
+    authorizedOperations: operations,
   };
   if (groupId === "") return { ...described, errorCode: KafkaError.INVALID_GROUP_ID };
   const group = context.groups.coordinator.group(groupId);
@@ -30,7 +34,7 @@ function describe(context: RequestContext, groupId: string): Described {
   return { ...described, ...summary(group) };
 }
 
-function summary(group: Group): Omit<Described, "errorCode" | "groupId"> {
+function summary(group: Group): Omit<Described, "errorCode" | "groupId" | "authorizedOperations"> {
   const stable = group.state === "Stable";
   const protocolName = stable ? (group.protocolName ?? "") : "";
   return {
@@ -39,6 +43,7 @@ function summary(group: Group): Omit<Described, "errorCode" | "groupId"> {
     protocolData: protocolName,
     members: [...group.members.values()].map((member) => ({
       memberId: member.id,
+      groupInstanceId: member.instanceId,
       clientId: member.clientId,
       clientHost: member.clientHost,
       memberMetadata: stable ? group.chosenMetadata(member) : EMPTY_ASSIGNMENT,
@@ -50,8 +55,12 @@ function summary(group: Group): Omit<Described, "errorCode" | "groupId"> {
 export const describeGroupsHandler: ApiHandler<typeof ApiKey.DescribeGroups> = {
   apiKey: ApiKey.DescribeGroups,
   minVersion: 0,
-  maxVersion: 2,
+  maxVersion: 5,
   async handle(context, request): Promise<Response> {
-    return { throttleTimeMs: 0, groups: request.groups.map((id) => describe(context, id)) };
+    const operations = request.includeAuthorizedOperations
+      ? ALL_GROUP_OPERATIONS
+      : OPERATIONS_UNKNOWN;
+    const groups = request.groups.map((id) => describe(context, id, operations));
+    return { throttleTimeMs: 0, groups };
   },
 };

@@ -6,19 +6,17 @@
 import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
 import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
+import {
+  ALL_CLUSTER_OPERATIONS,
+  ALL_TOPIC_OPERATIONS,
+  OPERATIONS_UNKNOWN,
+} from "../authorized-operations.ts";
 import type { ApiHandler, RequestContext } from "../handler-context.ts";
 import { topicNameProblem } from "../topic-names.ts";
 import type { KafkaTopic } from "../topic-store.ts";
 
 type Response = Encodable<ResponseBody<typeof ApiKey.Metadata>>;
 type TopicResponse = NonNullable<Response["topics"]>[number];
-
-/** "Not requested" in Kafka's authorized-operations fields. */
-const OPERATIONS_UNKNOWN = -2147483648;
-/** READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS: no ACLs yet. */
-const ALL_TOPIC_OPERATIONS = [3, 4, 5, 6, 7, 8, 10, 11].reduce((bits, op) => bits | (1 << op), 0);
-/** CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE. */
-const ALL_CLUSTER_OPERATIONS = [5, 7, 8, 9, 10, 11, 12].reduce((bits, op) => bits | (1 << op), 0);
 
 /** The address clients should use: configured, or where this connection arrived. */
 export function advertisedAddress(context: RequestContext): { host: string; port: number } {

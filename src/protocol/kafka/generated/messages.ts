@@ -183,11 +183,15 @@ export interface DeleteTopicsResponse {
 export interface DescribeGroupsRequest {
   /** The names of the groups to describe. Versions 0+. */
   groups: string[];
+  /** Whether to include authorized operations. Versions 3+. */
+  includeAuthorizedOperations: boolean;
 }
 
 export interface DescribeGroupsResponseDescribedGroupMember {
   /** The member ID assigned by the group coordinator. Versions 0+. */
   memberId: string;
+  /** The unique identifier of the consumer instance provided by end user. Versions 4+. */
+  groupInstanceId: string | null;
   /** The client ID used in the member's latest join group request. Versions 0+. */
   clientId: string;
   /** The client host. Versions 0+. */
@@ -211,6 +215,8 @@ export interface DescribeGroupsResponseDescribedGroup {
   protocolData: string;
   /** The group members. Versions 0+. */
   members: DescribeGroupsResponseDescribedGroupMember[];
+  /** 32-bit bitfield to represent authorized operations for this group. Versions 3+. */
+  authorizedOperations: number;
 }
 
 export interface DescribeGroupsResponse {
@@ -549,6 +555,8 @@ export interface LeaveGroupResponse {
 }
 
 export interface ListGroupsRequest {
+  /** The states of the groups to list; all groups when empty. Versions 4+. */
+  statesFilter: string[];
 }
 
 export interface ListGroupsResponseListedGroup {
@@ -556,6 +564,8 @@ export interface ListGroupsResponseListedGroup {
   groupId: string;
   /** The group protocol type. Versions 0+. */
   protocolType: string;
+  /** The group state name. Versions 4+. */
+  groupState: string;
 }
 
 export interface ListGroupsResponse {

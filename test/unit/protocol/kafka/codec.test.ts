@@ -168,6 +168,26 @@ describe("byte-exact encodings", () => {
     assert.ok(bytes.toString("hex").endsWith("01" + "01" + "08" + "0000000000000007"));
     assert.equal(decode(spec, 3, bytes).finalizedFeaturesEpoch, 7n);
   });
+
+  test("a field absent at a version holds its default: a nullable one's null stays null", () => {
+    const spec = specs.find((s) => s.name === "JoinGroupRequest");
+    assert.ok(spec !== undefined);
+    const join = {
+      groupId: "g",
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 10_000,
+      memberId: "",
+      protocolType: "consumer",
+      protocols: [],
+    };
+    // JoinGroup has a group instance id from v5 on: before, no client is a static member.
+    for (const version of [0, 1, 2, 3, 4]) {
+      const decoded = decode(spec, version, encode(spec, version, join));
+      assert.equal(decoded.groupInstanceId, null, `v${version}`);
+    }
+    const v5 = encode(spec, 5, { ...join, groupInstanceId: "i-1" });
+    assert.equal(decode(spec, 5, v5).groupInstanceId, "i-1");
+  });
 });
 
 describe("malformed input throws KafkaCodecError, never anything else", () => {
