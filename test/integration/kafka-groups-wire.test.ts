@@ -41,6 +41,33 @@ function joinRequest(groupId: string, groupInstanceId: string | null = null) {
   };
 }
 
+/** Commits `offset` for `partitions` of `topic` as a standalone client (no generation). */
+function commitStandalone(groupId: string, topic: string, partitions: number[], offset = 3n) {
+  return client.request(ApiKey.OffsetCommit, 7, {
+    groupId,
+    generationIdOrMemberEpoch: -1,
+    memberId: "",
+    topics: [
+      {
+        name: topic,
+        partitions: partitions.map((partitionIndex) => ({
+          partitionIndex,
+          committedOffset: offset,
+        })),
+      },
+    ],
+  });
+}
+
+/** The group's committed offset of one partition; -1 when none. */
+async function committedOffset(groupId: string, topic: string, partition: number) {
+  const fetched = await client.request(ApiKey.OffsetFetch, 5, {
+    groupId,
+    topics: [{ name: topic, partitionIndexes: [partition] }],
+  });
+  return fetched.topics[0].partitions[0].committedOffset;
+}
+
 async function joinedMember(groupId: string): Promise<{ memberId: string; generationId: number }> {
   const join = joinRequest(groupId);
   const first = await client.request(ApiKey.JoinGroup, 5, { ...join, memberId: "" });
@@ -282,25 +309,11 @@ test("a static member (group.instance.id) restarts without a rebalance; its old 
 });
 
 test("DeleteGroups v0-2: an empty group goes with its offsets; a live or unknown one does not", async () => {
-  const commit = (groupId: string) =>
-    client.request(ApiKey.OffsetCommit, 7, {
-      groupId,
-      generationIdOrMemberEpoch: -1,
-      memberId: "",
-      topics: [{ name: "wire", partitions: [{ partitionIndex: 0, committedOffset: 5n }] }],
-    });
-  const committedOffset = async (groupId: string) => {
-    const fetched = await client.request(ApiKey.OffsetFetch, 5, {
-      groupId,
-      topics: [{ name: "wire", partitionIndexes: [0] }],
-    });
-    return fetched.topics[0].partitions[0].committedOffset;
-  };
   const { memberId } = await joinedMember("delete-live");
   for (const version of [0, 1, 2]) {
     const doomed = `delete-offsets-${version}`;
-    await commit(doomed);
-    assert.equal(await committedOffset(doomed), 5n);
+    await commitStandalone(doomed, "wire", [0], 5n);
+    assert.equal(await committedOffset(doomed, "wire", 0), 5n);
     const answer = await client.request(ApiKey.DeleteGroups, version, {
       groupsNames: [doomed, "delete-live", "delete-nobody", ""],
     });
@@ -313,7 +326,7 @@ test("DeleteGroups v0-2: an empty group goes with its offsets; a live or unknown
         ["", KafkaError.INVALID_GROUP_ID],
       ],
     );
-    assert.equal(await committedOffset(doomed), -1n, "its offsets went with it");
+    assert.equal(await committedOffset(doomed, "wire", 0), -1n, "its offsets went with it");
     const again = await client.request(ApiKey.DeleteGroups, version, { groupsNames: [doomed] });
     assert.equal(again.results[0].errorCode, KafkaError.GROUP_ID_NOT_FOUND);
   }
@@ -329,22 +342,6 @@ test("DeleteGroups v0-2: an empty group goes with its offsets; a live or unknown
 test("OffsetDelete: any partition of an empty group, unsubscribed topics of a live one", async () => {
   await createTopic(client, "od-read", 2);
   await createTopic(client, "od-other", 1);
-  const commit = (groupId: string, name: string, partitions: number[]) =>
-    client.request(ApiKey.OffsetCommit, 7, {
-      groupId,
-      generationIdOrMemberEpoch: -1,
-      memberId: "",
-      topics: [
-        { name, partitions: partitions.map((p) => ({ partitionIndex: p, committedOffset: 3n })) },
-      ],
-    });
-  const committed = async (groupId: string, name: string, partition: number) => {
-    const fetched = await client.request(ApiKey.OffsetFetch, 5, {
-      groupId,
-      topics: [{ name, partitionIndexes: [partition] }],
-    });
-    return fetched.topics[0].partitions[0].committedOffset;
-  };
   const offsetDelete = (groupId: string, topics: { name: string; partitions: number[] }[]) =>
     client.request(ApiKey.OffsetDelete, 0, {
       groupId,
@@ -357,7 +354,7 @@ test("OffsetDelete: any partition of an empty group, unsubscribed topics of a li
     answer.topics.map((t) => [t.name, t.partitions.map((p) => p.errorCode)]);
 
   // A group with offsets only: any of them can go.
-  await commit("od-empty", "od-read", [0, 1]);
+  await commitStandalone("od-empty", "od-read", [0, 1]);
   const emptied = await offsetDelete("od-empty", [
     { name: "od-read", partitions: [0] },
     { name: "od-missing", partitions: [0] },
@@ -367,19 +364,15 @@ test("OffsetDelete: any partition of an empty group, unsubscribed topics of a li
     ["od-read", [KafkaError.NONE]],
     ["od-missing", [KafkaError.UNKNOWN_TOPIC_OR_PARTITION]],
   ]);
-  assert.equal(await committed("od-empty", "od-read", 0), -1n);
-  assert.equal(await committed("od-empty", "od-read", 1), 3n, "the other partition stays");
+  assert.equal(await committedOffset("od-empty", "od-read", 0), -1n);
+  assert.equal(await committedOffset("od-empty", "od-read", 1), 3n, "the other partition stays");
 
   // A live consumer group subscribed to od-read: its offsets there stay, od-other's go.
-  await commit("od-live", "od-read", [0]);
-  await commit("od-live", "od-other", [0]);
+  await commitStandalone("od-live", "od-read", [0]);
+  await commitStandalone("od-live", "od-other", [0]);
   const join = {
-    groupId: "od-live",
-    sessionTimeoutMs: 10_000,
-    rebalanceTimeoutMs: 10_000,
-    protocolType: "consumer",
+    ...joinRequest("od-live"),
     protocols: [{ name: "range", metadata: consumerSubscription(1, ["od-read"]) }],
-    groupInstanceId: null,
   };
   const first = await client.request(ApiKey.JoinGroup, 5, { ...join, memberId: "" });
   const joined = await client.request(ApiKey.JoinGroup, 5, { ...join, memberId: first.memberId });
@@ -392,8 +385,8 @@ test("OffsetDelete: any partition of an empty group, unsubscribed topics of a li
     ["od-read", [KafkaError.GROUP_SUBSCRIBED_TO_TOPIC]],
     ["od-other", [KafkaError.NONE]],
   ]);
-  assert.equal(await committed("od-live", "od-read", 0), 3n);
-  assert.equal(await committed("od-live", "od-other", 0), -1n);
+  assert.equal(await committedOffset("od-live", "od-read", 0), 3n);
+  assert.equal(await committedOffset("od-live", "od-other", 0), -1n);
 
   // Group-level refusals.
   const connect = { ...join, groupId: "od-connect", protocolType: "connect" };
@@ -411,22 +404,10 @@ test("OffsetDelete: any partition of an empty group, unsubscribed topics of a li
 });
 
 test("ListGroups v3-4 (flexible, states filter) and DescribeGroups v3-5 (operations, instance ids)", async () => {
-  const join = {
-    groupId: "lg-live",
-    sessionTimeoutMs: 10_000,
-    rebalanceTimeoutMs: 10_000,
-    protocolType: "consumer",
-    protocols,
-    groupInstanceId: "instance-1",
-  };
+  const join = joinRequest("lg-live", "instance-1");
   const joined = await client.request(ApiKey.JoinGroup, 5, { ...join, memberId: "" });
   assert.equal(joined.errorCode, KafkaError.NONE, "a static member joins at once");
-  await client.request(ApiKey.OffsetCommit, 7, {
-    groupId: "lg-offsets",
-    generationIdOrMemberEpoch: -1,
-    memberId: "",
-    topics: [{ name: "wire", partitions: [{ partitionIndex: 0, committedOffset: 1n }] }],
-  });
+  await commitStandalone("lg-offsets", "wire", [0]);
   const states = async (version: number, statesFilter: string[]) => {
     const listed = await client.request(ApiKey.ListGroups, version, { statesFilter });
     assert.equal(listed.errorCode, KafkaError.NONE);
@@ -458,13 +439,7 @@ test("ListGroups v3-4 (flexible, states filter) and DescribeGroups v3-5 (operati
 });
 
 test("JoinGroup before v5 (no group instance id): two members share the group, neither replaces the other", async () => {
-  const join = {
-    groupId: "old-clients",
-    sessionTimeoutMs: 5000,
-    rebalanceTimeoutMs: 5000,
-    protocolType: "consumer",
-    protocols,
-  };
+  const join = { ...joinRequest("old-clients"), sessionTimeoutMs: 5000, rebalanceTimeoutMs: 5000 };
   const a = await client.request(ApiKey.JoinGroup, 3, { ...join, memberId: "" });
   assert.deepEqual([a.errorCode, a.generationId], [KafkaError.NONE, 1]);
   const other = await WireClient.connect(broker.kafkaPort ?? 0);
