@@ -20,9 +20,11 @@ export function subscribedTopics(group: Group): Set<string> | null {
   return topics;
 }
 
+/** The int16 version every ConsumerProtocolSubscription starts with. */
+const VERSION_BYTES = 2;
+
 /** The topic names of one ConsumerProtocolSubscription; null if it does not parse. */
 export function subscriptionTopics(metadata: Buffer): string[] | null {
-  const VERSION_BYTES = 2;
   if (metadata.length < VERSION_BYTES + 4) return null;
   const count = metadata.readInt32BE(VERSION_BYTES);
   if (count < 0) return null;

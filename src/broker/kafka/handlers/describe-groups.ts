@@ -2,10 +2,10 @@
  * DescribeGroups v0-5, for kafka-consumer-groups.sh --describe and admin clients: state,
  * protocol and members (with their group instance ids from v4) of each group, as Kafka's
  * coordinator summarises them; from v3, on request, the authorized operations (all of them: no
- * ACLs on the Kafka listener yet). A stable group's
- * members come with their metadata for the chosen protocol and their assignment; in any other
- * state with neither, and with no protocol. A group this node does not know is "Dead" with no
- * members (Kafka's answer too), unless it has committed offsets: then it is "Empty".
+ * ACLs on the Kafka listener yet). A stable group's members come with their metadata for the
+ * chosen protocol and their assignment; in any other state with neither, and with no protocol.
+ * A group this node does not know is "Dead" with no members (Kafka's answer too), unless it has
+ * committed offsets: then it is "Empty".
  */
 import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
