@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Interop suite: Debian's mosquitto_pub / mosquitto_sub (MQTT 3.1.1 and 5) and kcat (Kafka,
-# librdkafka) against the real broker process. Run: npm run test:interop (installs
-# mosquitto-clients and kcat with apt-get if needed).
+# Interop suite: Debian's mosquitto_pub / mosquitto_sub (MQTT 3.1.1 and 5), kcat (Kafka,
+# librdkafka) and kafka-python (python3-kafka, an older Kafka protocol generation) against the
+# real broker process. Run: npm run test:interop (installs mosquitto-clients, kcat and
+# python3-kafka with apt-get if needed).
 #
 # Every subscriber prints one line per message: topic|qos|retain|payload-hex|user-properties,
 # so payloads (binary ones too) are compared exactly. A subscriber is known to be subscribed
@@ -56,7 +57,7 @@ fail() {
 
 have_clients() {
   command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null &&
-    command -v kcat >/dev/null
+    command -v kcat >/dev/null && /usr/bin/python3 -c 'import kafka' 2>/dev/null
 }
 
 ensure_clients() {
@@ -66,11 +67,11 @@ ensure_clients() {
     command -v sudo >/dev/null || { log "mosquitto-clients or kcat missing, not root"; return 1; }
     sudo=(sudo -n)
   fi
-  log "installing mosquitto-clients and kcat with apt-get"
+  log "installing mosquitto-clients, kcat and python3-kafka with apt-get"
   export DEBIAN_FRONTEND=noninteractive
   timeout 300 "${sudo[@]}" apt-get update -qq </dev/null >&2 || return 1
   timeout 300 "${sudo[@]}" apt-get install -y -qq --no-install-recommends mosquitto-clients \
-    kcat </dev/null >&2 || return 1
+    kcat python3-kafka </dev/null >&2 || return 1
   have_clients
 }
 
@@ -80,6 +81,15 @@ check_kcat() {
     pass "kcat consumes and produces (test/interop/kcat.test.ts)"
   else
     fail "kcat (test/interop/kcat.test.ts)"
+  fi
+}
+
+# kafka-python against its own broker process (a node:test file, as for kcat).
+check_kafka_python() {
+  if timeout 120 "$NODE" --test --test-reporter=spec "$ROOT/test/interop/kafka-python.test.ts"; then
+    pass "kafka-python produces and consumes in a group (test/interop/kafka-python.test.ts)"
+  else
+    fail "kafka-python (test/interop/kafka-python.test.ts)"
   fi
 }
 
@@ -409,7 +419,7 @@ check_tls() {
 }
 
 main() {
-  ensure_clients || { log "cannot install mosquitto-clients and kcat"; exit 1; }
+  ensure_clients || { log "cannot install mosquitto-clients, kcat and python3-kafka"; exit 1; }
   start_broker || exit 1
   check_qos_matrix
   check_payloads
@@ -420,6 +430,7 @@ main() {
   check_user_properties
   check_tls
   check_kcat
+  check_kafka_python
   if ! kill -0 "$BROKER_PID" 2>/dev/null; then
     fail "broker still running after the suite"
     log "broker log (last 40 lines):"

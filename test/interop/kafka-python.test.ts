@@ -1,0 +1,78 @@
+/**
+ * kafka-python (Debian's python3-kafka 2.0) against the real broker process: a client of an
+ * older protocol generation (JoinGroup v0-2 among them) produces keyed records with acks=all,
+ * then two members of one consumer group share the partitions and read everything, and a
+ * member that comes later resumes after their committed offsets. Run by test/interop/run.sh,
+ * which installs python3-kafka; a missing package fails here rather than skipping.
+ */
+import assert from "node:assert/strict";
+import { execFile, spawnSync } from "node:child_process";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+
+const run = promisify(execFile);
+/** Debian's interpreter, where apt-get puts python3-kafka (not a pyenv or venv one). */
+const PYTHON = "/usr/bin/python3";
+const CLIENT = fileURLToPath(new URL("./kafka-python-client.py", import.meta.url));
+const RECORD_COUNT = 30;
+const MEMBER_SECONDS = 8;
+
+let broker: BrokerProcess;
+let bootstrap: string;
+
+interface Consumed {
+  values: string[];
+  assignment: number[];
+}
+
+async function client(...args: string[]): Promise<string> {
+  const { stdout } = await run(PYTHON, [CLIENT, ...args], { timeout: 60_000 });
+  return stdout.trim().split("\n").at(-1) ?? "";
+}
+
+/** A group member for `seconds`; its assignment as it was at `atMs` (epoch milliseconds). */
+async function member(group: string, seconds: number, atMs: number): Promise<Consumed> {
+  const at = String(atMs / 1000);
+  return JSON.parse(await client("consume", bootstrap, "py-topic", group, String(seconds), at));
+}
+
+before(async () => {
+  const probe = spawnSync(PYTHON, ["-c", "import kafka"]);
+  assert.equal(probe.status, 0, "python3-kafka is installed (apt-get install python3-kafka)");
+  broker = await startBroker({
+    logLevel: "info",
+    config: "[kafka]\ngroup_initial_rebalance_delay_ms = 0\n",
+  });
+  bootstrap = `127.0.0.1:${broker.kafkaPort}`;
+});
+
+after(async () => {
+  await broker?.stop();
+});
+
+test("produce, a group of two sharing three partitions, and a later member resuming", async () => {
+  assert.deepEqual(
+    JSON.parse(await client("produce", bootstrap, "py-topic", String(RECORD_COUNT))),
+    {
+      produced: RECORD_COUNT,
+    },
+  );
+  // Noted while both are in the group, before either leaves (the other then takes everything).
+  const splitAtMs = Date.now() + (MEMBER_SECONDS - 2) * 1000;
+  const first = member("py-group", MEMBER_SECONDS, splitAtMs);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const second = member("py-group", MEMBER_SECONDS - 1, splitAtMs);
+  const [a, b] = await Promise.all([first, second]);
+  // Both stayed members (before v5, JoinGroup carries no instance id: neither fences the other)
+  // and split the partitions between them.
+  assert.ok(a.assignment.length > 0 && b.assignment.length > 0, JSON.stringify([a, b]));
+  assert.deepEqual([...a.assignment, ...b.assignment].sort(), [0, 1, 2]);
+  const expected = Array.from({ length: RECORD_COUNT }, (_, i) => `v${i}`).sort();
+  assert.deepEqual([...new Set([...a.values, ...b.values])].sort(), expected);
+  // Everything was committed: a member that comes later finds nothing left to read.
+  const later = await member("py-group", 4, Date.now() + 3000);
+  assert.deepEqual(later.values, []);
+  assert.deepEqual(later.assignment, [0, 1, 2]);
+});
