@@ -425,6 +425,7 @@ export class SimClient implements SocketPeer {
       expiryS,
       padBytes,
       resent: false,
+      mayRepeat: false,
     };
     checker.onPublishSent(record);
     const packetId = qos === 0 ? undefined : this.book.allocatePacketId();
@@ -615,7 +616,9 @@ export class SimClient implements SocketPeer {
     if (!present) {
       this.book.newGeneration("no session present");
       this.book.discardSessionState();
-    } else if (this.uncertain) {
+    }
+    const unsure = present && this.uncertain;
+    if (unsure) {
       this.book.newGeneration("session present after an unanswered CONNECT");
       // It kept subscriptions the client no longer counts on: which ones match is unknown.
       this.book.subsUnknown = true;
@@ -629,6 +632,7 @@ export class SimClient implements SocketPeer {
       if (out.released) this.send(conn, { type: "pubrel", packetId: out.packetId, reasonCode: 0 });
       else {
         out.record.resent = true;
+        if (unsure) out.record.mayRepeat = true;
         this.send(conn, this.aliased(conn, out.record, out.packetId, true));
       }
     }
