@@ -216,13 +216,14 @@ export class Router {
     if (group.next >= 0x3fffffff) group.next = 0;
     let fallback: { session: Session; sub: Subscription } | null = null;
     let tooSmall: { session: Session; sub: Subscription } | null = null;
+    const bytes = minPublishBytes(message);
     for (let i = 0; i < n; i++) {
       const m = members[(start + i) % n];
       if (m.session === exclude) continue;
       const link = m.session.link;
       if (link !== null) {
         const max = link.clientMaxPacketBytes;
-        if (max === 0 || max >= minPublishBytes(message)) return m;
+        if (max === 0 || max >= bytes) return m;
         tooSmall ??= m;
       } else if (fallback === null && m.session.expiryIntervalS > 0) fallback = m;
     }

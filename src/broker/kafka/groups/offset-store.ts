@@ -104,12 +104,7 @@ export class OffsetStore {
       topics.delete(topic);
     }
     if (doomed.length === 0) return;
-    await lmdbWrite(
-      this.#env.transaction(() => {
-        for (const key of doomed) void this.#offsets.remove(key);
-      }),
-    );
-    await lmdbWrite(this.#env.flushed);
+    await this.#removeDurably(doomed);
   }
 
   /** Removes every offset the group committed (DeleteGroups); false when it had none. */
@@ -117,15 +112,11 @@ export class OffsetStore {
     const topics = this.#cache.get(groupId);
     if (topics === undefined) return false;
     this.#cache.delete(groupId);
-    await lmdbWrite(
-      this.#env.transaction(() => {
-        for (const [topic, partitions] of topics) {
-          for (const partition of partitions.keys())
-            void this.#offsets.remove([groupId, topic, partition]);
-        }
-      }),
-    );
-    await lmdbWrite(this.#env.flushed);
+    const doomed: StoredKey[] = [];
+    for (const [topic, partitions] of topics) {
+      for (const partition of partitions.keys()) doomed.push([groupId, topic, partition]);
+    }
+    await this.#removeDurably(doomed);
     return true;
   }
 
@@ -145,12 +136,7 @@ export class OffsetStore {
     }
     if (topics.size === 0) this.#cache.delete(groupId);
     if (doomed.length === 0) return;
-    await lmdbWrite(
-      this.#env.transaction(() => {
-        for (const key of doomed) void this.#offsets.remove(key);
-      }),
-    );
-    await lmdbWrite(this.#env.flushed);
+    await this.#removeDurably(doomed);
   }
 
   /**
@@ -191,18 +177,23 @@ export class OffsetStore {
       }
     }
     if (doomed.length === 0) return expired;
-    await lmdbWrite(
-      this.#env.transaction(() => {
-        for (const key of doomed) void this.#offsets.remove(key);
-      }),
-    );
-    await lmdbWrite(this.#env.flushed);
+    await this.#removeDurably(doomed);
     for (const groupId of expired) this.#cache.delete(groupId);
     return expired;
   }
 
   async close(): Promise<void> {
     await this.#env.close();
+  }
+
+  /** Removes the keys in one transaction; resolves once that is on disk. */
+  async #removeDurably(keys: readonly StoredKey[]): Promise<void> {
+    await lmdbWrite(
+      this.#env.transaction(() => {
+        for (const key of keys) void this.#offsets.remove(key);
+      }),
+    );
+    await lmdbWrite(this.#env.flushed);
   }
 
   #remember(groupId: string, topic: string, partition: number, value: CommittedOffset): void {
