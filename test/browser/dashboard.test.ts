@@ -399,7 +399,7 @@ describe("dashboard in chromium", () => {
     await shot("security");
     page.once("dialog", (dialog) => dialog.accept());
     await row.getByRole("button", { name: "Delete" }).click();
-    await acl.getByText(`Deleted rule ${id}.`).waitFor();
+    await acl.getByText(`Deleted ACL rule ${id}.`).waitFor();
     await waitFor("deleted rule row", () => row.count(), 0);
     assert.deepEqual(
       (await apiGet("/acl")).map((r) => r.id),

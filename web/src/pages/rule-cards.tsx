@@ -10,18 +10,13 @@ import type { Column, ListState } from "../components.tsx";
 import {
   Card,
   CardList,
-  DeleteButton,
   type Outcome,
   OutcomeBanner,
   Select,
   TextField,
   useOutcome,
 } from "../forms.tsx";
-
-interface RuleIdentity {
-  id: string;
-  source: "config" | "api";
-}
+import { deleteCell, numbered, positions, type RuleIdentity, useRemove } from "../rule-list.tsx";
 
 export interface RewriteRule extends RuleIdentity {
   action: "publish" | "subscribe" | "all";
@@ -60,49 +55,6 @@ const RETAIN_HANDLING = [
   ["1", "1: only if new"],
   ["2", "2: never"],
 ] as const;
-
-/** The "position" choices: last, or just before one of the API rules listed. */
-function positions<T extends RuleIdentity>(
-  list: ListState<T>,
-  describe: (rule: T) => string,
-): ReadonlyArray<readonly [string, string]> {
-  const apiRules = (list.page?.data ?? []).filter((r) => r.source === "api");
-  return [["", "last"], ...apiRules.map((r) => [r.id, `before ${r.id} (${describe(r)})`] as const)];
-}
-
-function numbered<T extends RuleIdentity>(list: ListState<T>): Column<T> {
-  const offset = list.page?.meta.offset ?? 0;
-  const at = new Map((list.page?.data ?? []).map((r, i) => [r.id, offset + i + 1]));
-  return { title: "#", cell: (r) => at.get(r.id), class: "num" };
-}
-
-function deleteCell<T extends RuleIdentity>(section: string, remove: (rule: T) => void) {
-  return (r: T) =>
-    r.source === "api" ? (
-      <DeleteButton label="Delete" onClick={() => remove(r)} />
-    ) : (
-      <span class="muted" title={`from [${section}] in the config file`}>
-        read-only
-      </span>
-    );
-}
-
-/** Deletes an API rule after a confirmation, then reloads the list. */
-function useRemove<T extends RuleIdentity>(
-  path: string,
-  noun: string,
-  list: ListState<T>,
-  outcome: Outcome,
-) {
-  return async (rule: T) => {
-    if (!confirm(`Delete ${noun} ${rule.id}?`)) return;
-    await outcome.run(async () => {
-      await api("DELETE", `${path}/${encodeURIComponent(rule.id)}`);
-      return `Deleted ${noun} ${rule.id}.`;
-    });
-    list.reload();
-  };
-}
 
 function RewriteForm({ list, outcome }: { list: ListState<RewriteRule>; outcome: Outcome }) {
   const [action, setAction] = useState("all");

@@ -17,6 +17,7 @@ import {
   TextField,
   useOutcome,
 } from "../forms.tsx";
+import { deleteCell, numbered, positions, type RuleIdentity, useRemove } from "../rule-list.tsx";
 
 interface User {
   username: string;
@@ -24,9 +25,7 @@ interface User {
   createdAt: string;
 }
 
-interface AclRule {
-  id: string;
-  source: "config" | "api";
+interface AclRule extends RuleIdentity {
   permission: "allow" | "deny";
   action: "publish" | "subscribe" | "all";
   topic: string;
@@ -153,7 +152,6 @@ function AclForm({ list, outcome }: { list: ListState<AclRule>; outcome: Outcome
   const [clientId, setClientId] = useState("");
   const [ip, setIp] = useState("");
   const [before, setBefore] = useState("");
-  const apiRules = (list.page?.data ?? []).filter((r) => r.source === "api");
   const add = async (event: Event) => {
     event.preventDefault();
     const fields = { topic, username, client_id: clientId, ip, before };
@@ -215,10 +213,7 @@ function AclForm({ list, outcome }: { list: ListState<AclRule>; outcome: Outcome
         label="Position"
         name="acl-before"
         value={before}
-        options={[
-          ["", "last"],
-          ...apiRules.map((r) => [r.id, `before ${r.id} (${r.topic})`] as const),
-        ]}
+        options={positions(list, (r) => r.topic)}
         onChange={setBefore}
       />
       <button type="submit" class="primary">
@@ -230,22 +225,12 @@ function AclForm({ list, outcome }: { list: ListState<AclRule>; outcome: Outcome
 
 function AclCard({ list }: { list: ListState<AclRule> }) {
   const outcome = useOutcome();
-  const remove = async (rule: AclRule) => {
-    if (!confirm(`Delete ACL rule ${rule.id} (${rule.permission} ${rule.action} ${rule.topic})?`)) {
-      return;
-    }
-    await outcome.run(async () => {
-      await api("DELETE", `/acl/${encodeURIComponent(rule.id)}`);
-      return `Deleted rule ${rule.id}.`;
-    });
-    list.reload();
-  };
-  const offset = list.page?.meta.offset ?? 0;
-  const positions = new Map((list.page?.data ?? []).map((r, i) => [r.id, offset + i + 1]));
+  const describe = (r: AclRule) => `${r.permission} ${r.action} ${r.topic}`;
+  const remove = useRemove("/acl", "ACL rule", list, outcome, describe);
   const anyone = (value: string | null) =>
     value === null ? <span class="muted">any</span> : <code>{value}</code>;
   const columns: Column<AclRule>[] = [
-    { title: "#", cell: (r) => positions.get(r.id), class: "num" },
+    numbered(list),
     { title: "Id", cell: (r) => <code>{r.id}</code> },
     { title: "Source", cell: (r) => <span class="badge">{r.source}</span> },
     {
@@ -261,17 +246,7 @@ function AclCard({ list }: { list: ListState<AclRule> }) {
     { title: "User", cell: (r) => anyone(r.username) },
     { title: "Client id", cell: (r) => anyone(r.client_id) },
     { title: "IP", cell: (r) => anyone(r.ip) },
-    {
-      title: "",
-      cell: (r) =>
-        r.source === "api" ? (
-          <DeleteButton label="Delete" onClick={() => remove(r)} />
-        ) : (
-          <span class="muted" title="from [mqtt_acl] in the config file">
-            read-only
-          </span>
-        ),
-    },
+    { title: "", cell: deleteCell("mqtt_acl", remove) },
   ];
   return (
     <Card section="acl" title="ACL rules" about={ACL_ABOUT}>
