@@ -42,7 +42,8 @@ export interface RequestHeader {
 }
 
 const specs = loadMessageSpecs();
-const compiled = new Map<string, StructCodec>();
+/** Per schema, its codecs by version, compiled on first use. */
+const compiled = new Map<MessageSpec, StructCodec[]>();
 const requestSpecs = new Map<number, MessageSpec>();
 const responseSpecs = new Map<number, MessageSpec>();
 for (const spec of specs.values()) {
@@ -52,11 +53,15 @@ for (const spec of specs.values()) {
 }
 
 function codecOf(spec: MessageSpec, version: number): StructCodec {
-  const key = `${spec.name}/${version}`;
-  let codec = compiled.get(key);
+  let byVersion = compiled.get(spec);
+  if (byVersion === undefined) {
+    byVersion = [];
+    compiled.set(spec, byVersion);
+  }
+  let codec = byVersion[version];
   if (codec === undefined) {
     codec = compileMessage(spec, version);
-    compiled.set(key, codec);
+    byVersion[version] = codec;
   }
   return codec;
 }

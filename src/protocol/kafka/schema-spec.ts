@@ -31,16 +31,28 @@ export interface MessageSpec {
 
 /** An inclusive version range; `none` is the empty range (lowest > highest). */
 export interface VersionRange {
-  lowest: number;
-  highest: number;
+  readonly lowest: number;
+  readonly highest: number;
 }
 
 const NO_VERSIONS: VersionRange = { lowest: 0, highest: -1 };
 const OPEN_ENDED = 0x7fff;
 
+/** Each notation parsed once: the codecs ask per request (header versions, body range). */
+const parsedVersions = new Map<string, VersionRange>();
+
 /** Parses Kafka's version notation: "none", "3", "3+", "1-5". */
 export function parseVersions(text: string | undefined): VersionRange {
   if (text === undefined || text === "none") return NO_VERSIONS;
+  let range = parsedVersions.get(text);
+  if (range === undefined) {
+    range = parseVersionText(text);
+    parsedVersions.set(text, range);
+  }
+  return range;
+}
+
+function parseVersionText(text: string): VersionRange {
   const open = /^(\d+)\+$/.exec(text);
   if (open !== null) return { lowest: Number(open[1]), highest: OPEN_ENDED };
   const range = /^(\d+)-(\d+)$/.exec(text);
