@@ -6,7 +6,8 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Database, open, type RootDatabase } from "lmdb";
+import type { Database, RootDatabase } from "lmdb";
+import { openLmdb } from "../storage/lmdb-writes.ts";
 import type { AclRule, Ban } from "./types.ts";
 
 /** A built-in user as stored: never the password, only its salted scrypt hash. */
@@ -35,7 +36,7 @@ export class SecurityStore {
   static open(dataDir: string): SecurityStore {
     const path = join(dataDir, "security");
     mkdirSync(path, { recursive: true });
-    return new SecurityStore(open({ path, maxDbs: 8 }));
+    return new SecurityStore(openLmdb({ path, maxDbs: 8 }));
   }
 
   async close(): Promise<void> {

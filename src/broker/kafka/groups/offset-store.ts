@@ -6,8 +6,8 @@
  * OffsetFetch never touches the disk. A commit is answered once LMDB reports it flushed.
  */
 import { join } from "node:path";
-import { type Database, open, type RootDatabase } from "lmdb";
-import { lmdbWrite } from "../../../storage/lmdb-writes.ts";
+import type { Database, RootDatabase } from "lmdb";
+import { lmdbWrite, openLmdb } from "../../../storage/lmdb-writes.ts";
 
 export interface CommittedOffset {
   offset: bigint;
@@ -56,7 +56,7 @@ export class OffsetStore {
   }
 
   static open(kafkaDirectory: string): OffsetStore {
-    return new OffsetStore(open({ path: join(kafkaDirectory, "groups.lmdb"), maxDbs: 4 }));
+    return new OffsetStore(openLmdb({ path: join(kafkaDirectory, "groups.lmdb"), maxDbs: 4 }));
   }
 
   get(groupId: string, topic: string, partition: number): CommittedOffset | undefined {

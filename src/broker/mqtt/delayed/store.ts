@@ -5,11 +5,11 @@
  * the payload is read back from here when the message is due.
  */
 import { mkdirSync } from "node:fs";
-import { type Database, open, type RootDatabase } from "lmdb";
+import type { Database, RootDatabase } from "lmdb";
 import { assert } from "../../../errors.ts";
 import type { QoS } from "../../../protocol/mqtt/constants.ts";
 import type { Properties } from "../../../protocol/mqtt/packets.ts";
-import { lmdbWrite } from "../../../storage/lmdb-writes.ts";
+import { lmdbWrite, openLmdb } from "../../../storage/lmdb-writes.ts";
 import type { DelayedEntry } from "./schedule.ts";
 
 /** A waiting message as stored. */
@@ -104,7 +104,7 @@ export class LmdbDelayedStore implements DelayedStore {
 
   static open(path: string, flushEachWrite: boolean): LmdbDelayedStore {
     mkdirSync(path, { recursive: true });
-    return new LmdbDelayedStore(open({ path, maxDbs: 4 }), flushEachWrite);
+    return new LmdbDelayedStore(openLmdb({ path, maxDbs: 4 }), flushEachWrite);
   }
 
   load(each: (record: DelayedRecord) => void): number {

@@ -15,10 +15,10 @@
  * after it (image.ts), then write a fresh checkpoint.
  */
 import { join } from "node:path";
-import { type Database, open, type RootDatabase } from "lmdb";
+import type { Database, RootDatabase } from "lmdb";
 import type { Config } from "../../../config/schema.ts";
 import type { Logger } from "../../../log/logger.ts";
-import { lmdbWrite } from "../../../storage/lmdb-writes.ts";
+import { lmdbWrite, openLmdb } from "../../../storage/lmdb-writes.ts";
 import { PartitionLog } from "../../../storage/log/index.ts";
 import { Message } from "../message.ts";
 import { type Delivery, DeliveryState, type Session } from "../session.ts";
@@ -102,7 +102,7 @@ export class MqttPersistence {
       },
       { logger },
     );
-    const env = open({ path: join(dir, "state") });
+    const env = openLmdb({ path: join(dir, "state") });
     const persistence = new MqttPersistence(log, env, logger);
     const recovered = await persistence.#recover();
     return { persistence, ...recovered };

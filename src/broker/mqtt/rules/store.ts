@@ -6,9 +6,10 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { open, type RootDatabase } from "lmdb";
+import type { RootDatabase } from "lmdb";
 import type { Config } from "../../../config/schema.ts";
 import type { Logger } from "../../../log/logger.ts";
+import { openLmdb } from "../../../storage/lmdb-writes.ts";
 import { RuleBook } from "../../../storage/rule-book.ts";
 import { AUTO_SUBSCRIBE_RULE_KIND, AutoSubscribe } from "./auto-subscriber.ts";
 import { REWRITE_RULE_KIND, TopicRewrite } from "./topic-rewrite.ts";
@@ -32,7 +33,7 @@ export class TopicRules {
   static async open(config: Config, logger: Logger): Promise<TopicRules> {
     const path = join(config.data_dir, RULES_DIR);
     mkdirSync(path, { recursive: true });
-    const env = open({ path, maxDbs: 4 });
+    const env = openLmdb({ path, maxDbs: 4 });
     try {
       const rewriteDb = env.openDB<RewriteRule, string>({ name: "rewrite" });
       const autoDb = env.openDB<AutoSubscribeRule, string>({ name: "auto_subscribe" });
