@@ -20,8 +20,15 @@ export interface NodeInfo {
 }
 
 const REDACTED = "<redacted>";
-/** Keys whose values never leave the node, by section. */
-const SECRET_KEYS: ReadonlyArray<[section: string, key: string]> = [["admin", "password"]];
+/**
+ * Keys whose values never leave the node, by section: the admin password, the JWT HMAC secret
+ * (anyone holding it can sign tokens for any user) and the header the HTTP authenticator sends.
+ */
+const SECRET_KEYS: ReadonlyArray<[section: string, key: string]> = [
+  ["admin", "password"],
+  ["mqtt_auth_jwt", "secret"],
+  ["mqtt_auth_http", "authorization"],
+];
 
 /** A copy of the configuration with every secret replaced by "<redacted>". */
 export function redactConfig(config: Config): Record<string, unknown> {

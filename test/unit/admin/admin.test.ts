@@ -139,11 +139,16 @@ describe("helpers", () => {
     );
   });
 
-  test("redactConfig hides the admin password and copies the rest", () => {
+  test("redactConfig hides the admin password, the JWT secret and the HTTP authorization", () => {
     const config = defaultConfig();
     config.admin.password = "secret";
-    const shown = redactConfig(config) as { admin: { password: string; username: string } };
+    config.mqtt_auth_jwt.secret = "jwt-hmac-secret";
+    config.mqtt_auth_http.authorization = "Bearer topsecret";
+    const shown = redactConfig(config) as unknown as typeof config;
     assert.equal(shown.admin.password, "<redacted>");
+    assert.equal(shown.mqtt_auth_jwt.secret, "<redacted>");
+    assert.equal(shown.mqtt_auth_http.authorization, "<redacted>");
+    assert.doesNotMatch(JSON.stringify(shown), /jwt-hmac-secret|topsecret/);
     assert.equal(shown.admin.username, "admin");
     assert.equal(config.admin.password, "secret", "the live config is untouched");
   });
