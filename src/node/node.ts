@@ -22,6 +22,7 @@ import type { Config } from "../config/schema.ts";
 import { ErrorCode, RobustMQError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { Security } from "../security/security.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
 
 /** Where each listener ended up (useful with port 0); absent when not running. */
 export type NodeListeners = Partial<Record<MqttListenerName | "admin" | "kafka", ListenerAddress>>;
@@ -39,6 +40,7 @@ export interface RobustMQNode {
 export async function startNode(config: Config, logger: Logger): Promise<RobustMQNode> {
   const startedAtMs = Date.now();
   await mkdir(config.data_dir, { recursive: true });
+  const lock = lockDataDir(config.data_dir);
   const listeners: NodeListeners = {};
   let broker: MqttBroker | null = null;
   let mqttListeners: MqttListeners | null = null;
@@ -85,6 +87,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
     admin = await startAdmin(config, logger, { broker, kafka, bridge }, startedAtMs, listeners);
   } catch (err) {
     await stopRoles();
+    lock.release();
     throw err;
   }
   listeners.admin = admin.address;
@@ -106,6 +109,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
         logger.info({ reason }, "RobustMQ stopping");
         await admin.close();
         await stopRoles();
+        lock.release();
         logger.info("RobustMQ stopped");
       })();
       return stopping;
