@@ -23,7 +23,7 @@ const COUNTERS: ReadonlyArray<[name: string, help: string, stat: StatName]> = [
   ["robustmq_disconnects_total", "MQTT connections closed after CONNECT", "disconnects"],
   [
     "robustmq_connections_refused_total",
-    "Sockets refused at the connection limit",
+    "MQTT connections refused: at the limits, or with a CONNACK failure",
     "connectionsRefused",
   ],
   ["robustmq_messages_received_total", "PUBLISH messages received (wills included)", "messagesIn"],
@@ -179,6 +179,24 @@ function registerAuthFailureReasons(registry: Registry, stats: BrokerStats): voi
   );
 }
 
+/** Refused connections by reason; the reasons sum to robustmq_connections_refused_total. */
+function registerRefusalReasons(registry: Registry, stats: BrokerStats): void {
+  labelledCounter(
+    registry,
+    "robustmq_connections_refused_by_reason_total",
+    "MQTT connections refused, by reason",
+    "reason",
+    () => [
+      ["max_connections", stats.connectionsRefusedLimit],
+      ["max_connection_rate", stats.connectionsRefusedRate],
+      [
+        "other",
+        stats.connectionsRefused - stats.connectionsRefusedLimit - stats.connectionsRefusedRate,
+      ],
+    ],
+  );
+}
+
 function registerDisconnectReasons(registry: Registry, counts: DisconnectCounts): void {
   new Counter({
     name: "robustmq_disconnects_by_reason_total",
@@ -266,6 +284,7 @@ export function createMetricsRegistry(
     registerQosCounters(registry, broker.stats);
     registerDisconnectReasons(registry, broker.disconnectCounts);
     registerAuthFailureReasons(registry, broker.stats);
+    registerRefusalReasons(registry, broker.stats);
     registerGauges(registry, broker);
   }
   if (kafka !== null) {

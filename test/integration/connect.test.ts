@@ -471,6 +471,13 @@ describe("max_connections", () => {
       assert.equal(connack.reasonCode, code, `v${version} refusal code`);
       await client.waitClosed();
     }
+    const metrics = await (await fetch(`http://127.0.0.1:${broker.ports.admin}/metrics`)).text();
+    assert.match(metrics, /^robustmq_connections_refused_total 3$/m);
+    assert.match(
+      metrics,
+      /^robustmq_connections_refused_by_reason_total\{reason="max_connections"\} 3$/m,
+    );
+    assert.match(metrics, /^robustmq_connections_refused_by_reason_total\{reason="other"\} 0$/m);
     // The counted connections still work.
     assert.deepEqual(await first.client.drain(), []);
     assert.deepEqual(await second.client.drain(), []);

@@ -111,6 +111,7 @@ export class MqttBroker {
     if (this.shuttingDown || this.connections.size >= limit) {
       this.logger.info({ remote: remoteAddress }, "refusing connection: connection limit");
       this.stats.connectionsRefused++;
+      this.stats.connectionsRefusedLimit++;
       stream.destroy();
       return;
     }
@@ -118,6 +119,7 @@ export class MqttBroker {
     if (this.connectionRate !== null && !this.connectionRate.tryTake(1, nowMs)) {
       // A flood is logged once a second with its count, not once per socket.
       this.stats.connectionsRefused++;
+      this.stats.connectionsRefusedRate++;
       this.rateRefusedSinceLog++;
       if (nowMs - this.rateRefusalLoggedAtMs >= 1000) {
         this.logger.warn(

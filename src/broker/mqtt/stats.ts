@@ -2,7 +2,10 @@
 export class BrokerStats {
   connects = 0;
   disconnects = 0;
+  /** Every refused connection; of them, those at max_connections (socket or CONNACK) and the rate. */
   connectionsRefused = 0;
+  connectionsRefusedLimit = 0;
+  connectionsRefusedRate = 0;
   protocolErrors = 0;
   internalErrors = 0;
   messagesIn = 0;

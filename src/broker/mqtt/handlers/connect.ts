@@ -118,6 +118,7 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
   // A client taking over its own live session frees the slot it takes.
   const takesOver = broker.sessions.get(conn.clientId)?.link != null;
   if (broker.connectedClients >= limits.max_connections && !takesOver) {
+    broker.stats.connectionsRefusedLimit++;
     refuseConnect(conn, ReasonCode.QUOTA_EXCEEDED, "maximum connections reached");
     return;
   }
