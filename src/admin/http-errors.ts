@@ -71,6 +71,12 @@ const BODY_ERRORS: Readonly<Record<string, [number, ErrorCodeValue]>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: [400, ErrorCode.ADMIN_INVALID_REQUEST],
 };
 
+/** Messages that say more than fastify's own. */
+const BODY_MESSAGES: Readonly<Record<string, string>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: `request body is larger than ${ADMIN_BODY_BYTES_MAX} bytes`,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "the request body must be JSON (content-type: application/json)",
+};
+
 /**
  * The HTTP status of each coded error a route may throw (the security layer's users, ACL rules
  * and bans throw these for a bad request or an unknown name). Any other code is a 500.
@@ -99,10 +105,7 @@ export function makeErrorHandler(logger: Logger) {
     }
     const known = BODY_ERRORS[error.code];
     if (known !== undefined) {
-      const message =
-        error.code === "FST_ERR_CTP_BODY_TOO_LARGE"
-          ? `request body is larger than ${ADMIN_BODY_BYTES_MAX} bytes`
-          : error.message;
+      const message = BODY_MESSAGES[error.code] ?? error.message;
       return sendError(reply, known[0], known[1], message);
     }
     const status = error.statusCode ?? 500;

@@ -54,6 +54,9 @@ export async function buildAdminApp(options: AdminServerOptions): Promise<Fastif
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     schemaErrorFormatter: (errors, dataVar) => formatSchemaErrors(errors, dataVar),
   });
+  // Every body is JSON: fastify's text/plain parser would hand a route a string to refuse as
+  // "must be object" (400) where the media type is what is wrong (415).
+  app.removeContentTypeParser("text/plain");
   app.setErrorHandler(makeErrorHandler(logger));
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, 404, ErrorCode.ADMIN_NOT_FOUND, `no route ${request.method} ${request.url}`),

@@ -202,6 +202,16 @@ describe("admin app through inject()", () => {
         payload: { username: "admin", password: "pw" },
       });
       assert.equal(login.statusCode, 200);
+      for (const type of ["text/plain", "application/x-www-form-urlencoded"]) {
+        const notJson = await app.inject({
+          method: "POST",
+          url: "/api/v1/login",
+          headers: { "content-type": type },
+          payload: "username=admin",
+        });
+        assert.equal(notJson.statusCode, 415, type);
+        assert.match(notJson.json().message, /must be JSON/);
+      }
       const headers = { authorization: `Bearer ${login.json().token}` };
       const retained = await app.inject({ url: "/api/v1/retained", headers });
       assert.deepEqual(
