@@ -61,3 +61,16 @@ test("connect and disconnect events name the client", async () => {
   const gone = await events.waitForTopic(`$SYS/brokers/7/clients/${clientId}/disconnected`);
   assert.equal(JSON.parse(gone.payload.toString()).event, "disconnected");
 });
+
+test("a client id with / + # % gets its own percent-encoded level, never the count's topic", async () => {
+  const watcher = clients.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+  const events = new Inbox(watcher);
+  await watcher.subscribeAsync("$SYS/brokers/7/clients/+/+", { qos: 0 });
+  const prefix = uniqueName("sys");
+  const clientId = `${prefix}/a+b#c%d`;
+  const subject = await connectMqtt(broker.url, { clientId, protocolVersion: 5 });
+  const level = `${prefix}%2Fa%2Bb%23c%25d`;
+  const connected = await events.waitForTopic(`$SYS/brokers/7/clients/${level}/connected`);
+  assert.equal(JSON.parse(connected.payload.toString()).clientId, clientId);
+  await subject.endAsync();
+});

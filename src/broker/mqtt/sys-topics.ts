@@ -86,9 +86,7 @@ export class SysTopics {
 
   #event(kind: "connected" | "disconnected", event: ClientEvent): void {
     if (!this.#clientEvents) return;
-    // A client id may hold characters a topic level cannot (NUL is refused by the codec):
-    // such events go without the id level.
-    const level = /^[^/+#]+$/.test(event.clientId) ? `clients/${event.clientId}` : "clients";
+    const level = `clients/${clientIdLevel(event.clientId)}`;
     const payload = JSON.stringify({ ...event, event: kind, timestamp: new Date().toISOString() });
     // After whatever is under way (a connection may close while a message is being routed).
     queueMicrotask(() => this.#publish(`${this.#prefix}/${level}/${kind}`, payload));
@@ -97,4 +95,13 @@ export class SysTopics {
   #publish(topic: string, payload: string): void {
     this.#broker.publishSys(new Message(topic, Buffer.from(payload), 0, false, undefined, 0, ""));
   }
+}
+
+/**
+ * A client id as one topic level: "/", "+" and "#" (which a level cannot hold) and "%" are
+ * percent-encoded, so every id has its own level and none lands on `clients/connected`, the
+ * count. Ids without them (nearly all) are used as they are.
+ */
+export function clientIdLevel(clientId: string): string {
+  return clientId.replace(/[%/+#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
