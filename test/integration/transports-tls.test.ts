@@ -194,9 +194,10 @@ describe("TLS listener with client certificates (verify_client)", () => {
     const before = broker.logs.length;
     const url = `mqtts://127.0.0.1:${broker.ports.mqtts}`;
     await expectRefused(url, { ca: certs.ca, servername: "localhost" });
-    await broker.waitForLog(
+    const line = await broker.waitForLog(
       (l) => broker.logs.indexOf(l) >= before && /closing TLS connection/.test(l.msg),
     );
+    assert.equal(line.reason, "no client certificate presented");
   });
 
   test("ciphers: TLS 1.2 with a cipher outside the list fails, with one inside succeeds", async () => {

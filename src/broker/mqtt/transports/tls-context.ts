@@ -108,6 +108,9 @@ function firstAltName(text: string | undefined): string | undefined {
  */
 export function clientCertificateProblem(socket: TLSSocket, settings: TlsSettings): string | null {
   if (!settings.verifyClient || socket.authorized) return null;
+  // OpenSSL reports a missing certificate as a chain it could not build (UNABLE_TO_GET_ISSUER_CERT).
+  if (Object.keys(socket.getPeerCertificate()).length === 0)
+    return "no client certificate presented";
   const error = socket.authorizationError;
   return `client certificate not accepted: ${error instanceof Error ? error.message : String(error)}`;
 }
