@@ -180,6 +180,21 @@ test("a truncated body or an unsupported Fetch version closes the connection", a
   await expectClosedWithLog(oldFetch, /unsupported API version/);
 });
 
+test("a Metadata request naming a topic twice is answered with it once, as Kafka does", async () => {
+  const client = await connect();
+  const metadata = await client.request(ApiKey.Metadata, 8, {
+    topics: [{ name: "strict" }, { name: "strict" }],
+    allowAutoTopicCreation: false,
+    includeClusterAuthorizedOperations: false,
+    includeTopicAuthorizedOperations: false,
+  });
+  assert.deepEqual(
+    metadata.topics.map((t) => t.name),
+    ["strict"],
+  );
+  client.close();
+});
+
 test("the broker keeps serving after all of the above", async () => {
   const client = await connect();
   const metadata = await client.request(ApiKey.Metadata, 8, { topics: null });

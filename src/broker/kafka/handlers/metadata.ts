@@ -91,7 +91,8 @@ export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
       });
     } else {
       topics = [];
-      for (const { name } of request.topics) {
+      // A name asked twice is answered once, as Kafka does (it reads the request as a set).
+      for (const name of new Set(request.topics.map((t) => t.name))) {
         topics.push(await lookUp(context, name, autoCreate, topicOps));
       }
     }
