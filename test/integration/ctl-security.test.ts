@@ -138,7 +138,7 @@ describe("robustmq ctl users, acl and banned", () => {
     assertRefused(
       noPassword,
       2,
-      /^error RMQ_ERR_CLI_USAGE: users add needs --password.*standard input/,
+      /^error RMQ_ERR_CLI_USAGE: users add needs --password: with --username, --password is the admin's; send the user's password on standard input/,
     );
     const empty = await ctl([...withToken, "users", "add", "dave"], "\n");
     assertRefused(empty, 2, /RMQ_ERR_CLI_USAGE: .*standard input held no password/);

@@ -255,6 +255,8 @@ describe("robustmq ctl", () => {
       ["clients", "frobnicate"],
       ["clients", "show"],
       ["--username", "admin", "status"],
+      ["--server", "not-a-url", "status"],
+      ["--server", "ftp://127.0.0.1:58080", "status"],
     ]) {
       const run = await ctl(["--server", server, ...args]);
       assert.equal(run.status, 2, `${args.join(" ")}: ${run.stderr}`);

@@ -36,6 +36,20 @@ export function booleanOption(raw: string): boolean {
   throw new InvalidArgumentError('must be "true" or "false"');
 }
 
+/** An http(s) URL, as the admin API is reached; anything else is a usage error, not "unreachable". */
+export function serverOption(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InvalidArgumentError("must be a URL such as http://127.0.0.1:58080");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new InvalidArgumentError("must be an http:// or https:// URL");
+  }
+  return raw;
+}
+
 export function addPaging(command: Command): Command {
   return command
     .option("--limit <n>", "items per page, 1 to 1000 (default 100)", integerOption(1, 1000))

@@ -5,7 +5,7 @@
  * 2 for a wrong command line (commander's errors, bad option values).
  */
 import { type Command, Option } from "commander";
-import { action, addPaging, booleanOption } from "./actions.ts";
+import { action, addPaging, booleanOption, serverOption } from "./actions.ts";
 import type { Json, JsonObject } from "./client.ts";
 import {
   CLIENT_COLUMNS,
@@ -246,6 +246,7 @@ export function registerCtlCommand(program: Command): void {
     .option(
       "--server <url>",
       "admin API base URL (env ROBUSTMQ_SERVER)",
+      serverOption,
       envValue("ROBUSTMQ_SERVER") ?? DEFAULT_SERVER,
     )
     .option("--token <token>", "bearer token (env ROBUSTMQ_TOKEN)")

@@ -47,9 +47,17 @@ function splitPassword(
 }
 
 /** The whole of standard input, less one trailing line ending; a usage error when empty. */
-async function passwordFromStdin(command: Command, missing: string): Promise<string> {
+async function passwordFromStdin(
+  command: Command,
+  flags: GlobalFlags,
+  missing: string,
+): Promise<string> {
+  // With --username, --password is the admin's login, so the user's can only come on stdin.
+  const asLogin = flags.username !== undefined;
+  const stdinOnly = `${missing}: with --username, --password is the admin's; send the user's password on standard input`;
   if (process.stdin.isTTY === true) {
-    usageError(command, `${missing}, or send the password on standard input (not a terminal)`);
+    const why = asLogin ? stdinOnly : `${missing}, or send the password on standard input`;
+    usageError(command, `${why} (not a terminal)`);
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -63,7 +71,9 @@ async function passwordFromStdin(command: Command, missing: string): Promise<str
   const password = Buffer.concat(chunks)
     .toString("utf8")
     .replace(/\r?\n$/, "");
-  if (password === "") usageError(command, `${missing}; standard input held no password`);
+  if (password === "") {
+    usageError(command, `${asLogin ? stdinOnly : missing}; standard input held no password`);
+  }
   return password;
 }
 
@@ -79,7 +89,8 @@ function registerUserWrites(users: Command): void {
     .action(async (username: string, _options: unknown, command: Command) => {
       const flags = command.optsWithGlobals<GlobalFlags & { superuser?: boolean }>();
       const { credentials, typed } = splitPassword(command, flags);
-      const password = typed ?? (await passwordFromStdin(command, "users add needs --password"));
+      const password =
+        typed ?? (await passwordFromStdin(command, flags, "users add needs --password"));
       const body = { username, password, superuser: flags.superuser === true };
       await runAndPrint(
         flags,
@@ -100,7 +111,8 @@ function registerUserWrites(users: Command): void {
       // With nothing else to change, the new password comes from standard input.
       const missing = "users update needs --password or --superuser";
       const password =
-        typed ?? (flags.superuser === undefined ? await passwordFromStdin(command, missing) : null);
+        typed ??
+        (flags.superuser === undefined ? await passwordFromStdin(command, flags, missing) : null);
       if (password !== null) body.password = password;
       await runAndPrint(
         flags,
