@@ -257,14 +257,15 @@ export class GroupCoordinator {
   }
 
   /**
-   * Whether an OffsetCommit may be stored. Generation -1 with no member id is a client that
-   * keeps its own assignment (kcat -C, assign()): allowed while the group has no members.
+   * Whether an OffsetCommit may be stored. A negative generation is a client that keeps its own
+   * assignment (kcat -C, assign()): allowed while the group has no members, whatever member id
+   * it sends (Kafka ignores it then too); with members, only a member's commit counts.
    */
   checkCommit(now: number, ref: MemberRef): number {
     const group = this.#groups.get(ref.groupId);
-    if (ref.generationId < 0 && ref.memberId === "") {
-      const empty = group === undefined || group.state === "Empty";
-      return empty ? KafkaError.NONE : KafkaError.UNKNOWN_MEMBER_ID;
+    if (ref.generationId < 0) {
+      if (group === undefined || group.state === "Empty") return KafkaError.NONE;
+      if (ref.memberId === "") return KafkaError.UNKNOWN_MEMBER_ID;
     }
     if (group === undefined) return KafkaError.ILLEGAL_GENERATION;
     if (fenced(group, ref)) return KafkaError.FENCED_INSTANCE_ID;

@@ -284,6 +284,11 @@ describe("group coordinator", () => {
       c.checkCommit(6, { groupId: "g", generationId: 1, memberId: id, groupInstanceId: null }),
       KafkaError.UNKNOWN_MEMBER_ID,
     );
+    // A stale member id with generation -1 commits as a standalone client would, as in Kafka.
+    for (const groupId of ["g", "unknown"]) {
+      const standalone = { groupId, generationId: -1, memberId: id, groupInstanceId: null };
+      assert.equal(c.checkCommit(6, standalone), KafkaError.NONE, groupId);
+    }
   });
 
   test("protocol type and protocols must match the group's; session timeout within bounds", () => {
