@@ -4,7 +4,8 @@
  * status 2, and `--help` never pays for loading the broker.
  *
  * Exit status: 0 after a clean shutdown, 1 when the node fails or crashes, 2 when the command
- * line or configuration is wrong (the operator must fix something before retrying).
+ * line or configuration is wrong (the operator must fix something before retrying), including
+ * what the configuration names on disk and can only be checked at start (certificates, ...).
  */
 import { readFileSync } from "node:fs";
 import { Command, type CommanderError } from "commander";
@@ -73,18 +74,33 @@ function rolesFlag(raw: string | undefined): string[] | undefined {
     .filter((role) => role !== "");
 }
 
+/** `{ [key]: value }` for a flag that was given; nothing for one that was not. */
+function sectionWith<K extends string>(key: K, value: unknown): Record<K, unknown> | undefined {
+  return value === undefined ? undefined : ({ [key]: value } as Record<K, unknown>);
+}
+
+/**
+ * Only the flags given become overrides: a section the command line does not touch must reach
+ * validation exactly as the file wrote it, even when that is not a table (`mqtt_ws = "off"`).
+ */
 function flagOverrides(flags: StartFlags): DeepPartialOverrides {
   return {
-    network: { tcp_port: integerFlag(flags.mqttPort) },
+    network: sectionWith("tcp_port", integerFlag(flags.mqttPort)),
     http_port: integerFlag(flags.httpPort),
     data_dir: flags.dataDir,
-    log: { level: flags.logLevel },
+    log: sectionWith("level", flags.logLevel),
     roles: rolesFlag(flags.roles),
-    kafka: { port: integerFlag(flags.kafkaPort) },
-    mqtt_ws: { port: integerFlag(flags.wsPort) },
-    mqtt_wss: { port: integerFlag(flags.wssPort) },
-    mqtt_tls: { port: integerFlag(flags.tlsPort) },
+    kafka: sectionWith("port", integerFlag(flags.kafkaPort)),
+    mqtt_ws: sectionWith("port", integerFlag(flags.wsPort)),
+    mqtt_wss: sectionWith("port", integerFlag(flags.wssPort)),
+    mqtt_tls: sectionWith("port", integerFlag(flags.tlsPort)),
   };
+}
+
+/** The message alone, no stack: the operator has a file or a flag to fix. */
+function exitForConfigError(err: RobustMQError): never {
+  process.stderr.write(`error ${err.code}: ${err.message}\n`);
+  process.exit(EXIT_USAGE);
 }
 
 /** Configuration errors are the operator's to fix: the message alone, no stack, exit 2. */
@@ -99,9 +115,18 @@ async function loadConfigOrExit(flags: StartFlags): Promise<Config> {
     });
   } catch (err) {
     if (!(err instanceof RobustMQError)) throw err;
-    process.stderr.write(`error ${err.code}: ${err.message}\n`);
-    process.exit(EXIT_USAGE);
+    exitForConfigError(err);
   }
+}
+
+/**
+ * What the configuration names on disk (certificates, schema files, JWT keys) is checked as
+ * the node starts; such a mistake is still a configuration error, reported as one.
+ */
+async function exitIfConfigError(err: unknown, file: string | undefined): Promise<void> {
+  if (!(err instanceof RobustMQError) || err.code !== ErrorCode.CONFIG_INVALID) return;
+  const { invalidConfigError } = await import("../config/load.ts");
+  exitForConfigError(invalidConfigError([err.message], file));
 }
 
 function installCrashHandlers(logger: Logger): void {
@@ -162,6 +187,7 @@ async function runStart(flags: StartFlags): Promise<void> {
   try {
     await nodeReady;
   } catch (err) {
+    await exitIfConfigError(err, flags.config);
     // A coded error is an operating problem the message explains (port in use, ...): a stack
     // trace would only bury it. Anything else is a bug, and the stack is what we need.
     if (err instanceof RobustMQError) {

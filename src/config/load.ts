@@ -8,7 +8,15 @@ import { resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import type { z } from "zod";
 import { ErrorCode, RobustMQError } from "../errors.ts";
-import { type Config, ConfigSchema, keyDocOf, keySchemaAt, keysAt } from "./schema.ts";
+import {
+  type Config,
+  ConfigSchema,
+  CROSS_SECTION,
+  keyDocOf,
+  keySchemaAt,
+  keysAt,
+  quoteAll,
+} from "./schema.ts";
 
 type Table = Record<string, unknown>;
 
@@ -45,14 +53,35 @@ export function defaultConfig(): Config {
 export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const fromFile = opts.file === undefined ? {} : readConfigFile(opts.file);
   const overrides = (opts.overrides ?? {}) as Table;
+  const labels = opts.overrideLabels ?? {};
+  // The file is checked as written too: a flag that covers a bad value in it would only hide
+  // the mistake until the next start without that flag.
+  const fileProblems =
+    opts.file === undefined ? [] : problemsOf(fromFile, { pass: "file", overrides, labels });
   const merged = mergeTables(fromFile, overrides);
   const result = ConfigSchema.safeParse(merged, { reportInput: true });
-  if (result.success) return result.data;
-  const origin: Origin = { file: opts.file, overrides, labels: opts.overrideLabels ?? {} };
-  const problems = describeIssues(result.error.issues, merged, origin);
-  const where = opts.file === undefined ? "" : ` (config file "${opts.file}")`;
+  const mergedProblems = result.success
+    ? []
+    : describeIssues(result.error.issues, merged, { pass: "merged", overrides, labels });
+  // A mistake in the file that no flag touches is found by both passes: report it once.
+  const problems = [...new Set([...fileProblems, ...mergedProblems])];
+  if (result.success && problems.length === 0) return result.data;
+  throw invalidConfigError(problems, opts.file);
+}
+
+function problemsOf(input: Table, origin: Origin): string[] {
+  const result = ConfigSchema.safeParse(input, { reportInput: true });
+  return result.success ? [] : describeIssues(result.error.issues, input, origin);
+}
+
+/**
+ * RMQ_ERR_CONFIG_INVALID listing `problems`, one a line. Also for the checks made at start
+ * (certificates, schema files), so every configuration error reads the same.
+ */
+export function invalidConfigError(problems: readonly string[], file?: string): RobustMQError {
+  const where = file === undefined ? "" : ` (config file "${file}")`;
   const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
-  throw new RobustMQError(
+  return new RobustMQError(
     ErrorCode.CONFIG_INVALID,
     `invalid configuration${where}, ${count}:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
   );
@@ -108,8 +137,12 @@ function mergeTables(base: Table, overrides: Table): Table {
   return out;
 }
 
+/** A key's place: section and key names, and list indexes (["mqtt_acl", "rules", 1, "ip"]). */
+type KeyPath = (string | number)[];
+
 interface Origin {
-  file: string | undefined;
+  /** "file": the file alone is checked; "merged": the file with the overrides on top. */
+  pass: "file" | "merged";
   overrides: Table;
   labels: Readonly<Record<string, string>>;
 }
@@ -120,57 +153,113 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], input: Table, origi
   const seen = new Set<string>();
   for (const issue of issues) {
     if (issue.code === "unrecognized_keys") {
-      const tablePath = issue.path.map(String);
+      const tablePath = reportedPath(issue.path, input);
       for (const key of issue.keys) problems.push(describeUnknownKey(tablePath, key));
       continue;
     }
-    const keyPath = keyPathOf(issue.path);
-    const dotted = keyPath.join(".");
-    if (seen.has(dotted)) continue;
-    seen.add(dotted);
+    const keyPath = reportedPath(issue.path, input);
+    const rendered = renderKeyPath(keyPath);
+    if (seen.has(rendered)) continue;
+    seen.add(rendered);
     problems.push(describeBadValue(issue, keyPath, input, origin));
   }
   return problems;
 }
 
-/** Issues inside an array point at an element; report them against the key that holds it. */
-function keyPathOf(path: readonly PropertyKey[]): string[] {
-  const keyPath: string[] = [];
+/**
+ * Where an issue is reported. Inside a list of tables (rules) it is the element's own key, so
+ * the message names the rule and its field; inside a list of plain values (roles) it is the
+ * list's key, whose description says what the elements may be.
+ */
+function reportedPath(path: readonly PropertyKey[], input: Table): KeyPath {
+  const keyPath: KeyPath = [];
   for (const segment of path) {
-    if (typeof segment !== "string") break;
+    if (typeof segment === "number") {
+      if (!isTable(valueAt(input, [...keyPath, segment]))) break;
+    } else if (typeof segment !== "string") {
+      break;
+    }
     keyPath.push(segment);
   }
   return keyPath;
 }
 
+/** "mqtt_acl.rules[1].ip": TOML's dotted keys, with list indexes as an operator counts from 0. */
+function renderKeyPath(keyPath: readonly (string | number)[]): string {
+  return keyPath
+    .map((segment, i) =>
+      typeof segment === "number" ? `[${segment}]` : i === 0 ? segment : `.${segment}`,
+    )
+    .join("");
+}
+
 function describeBadValue(
   issue: z.core.$ZodIssue,
-  keyPath: string[],
+  keyPath: KeyPath,
   input: Table,
   origin: Origin,
 ): string {
-  const dotted = keyPath.join(".");
   const value = valueAt(input, keyPath);
-  const schema = keySchemaAt(keyPath);
-  const allowed = schema === undefined ? undefined : keyDocOf(schema)?.allowed;
-  // Every key registers a KeyDoc (a test checks); zod's own text is a last resort.
-  const rule = allowed === undefined ? issue.message : `must be ${allowed}`;
-  const from = describeOrigin(keyPath, origin);
+  const fromFlag = origin.pass === "merged" && valueAt(origin.overrides, keyPath) !== undefined;
   const shown = value === undefined ? "" : ` = ${renderValue(value)}`;
-  return `${dotted}${shown}${from}: ${rule}${hintFor(issue, value)}`;
+  const from = describeOrigin(keyPath, origin);
+  return `${renderKeyPath(keyPath)}${shown}${from}: ${ruleFor(issue, keyPath)}${hintFor(issue, value, fromFlag)}`;
 }
 
-function describeOrigin(keyPath: string[], origin: Origin): string {
-  if (valueAt(origin.overrides, keyPath) === undefined) return "";
-  const label = origin.labels[keyPath.join(".")];
+/** What the key allows: its KeyDoc, or for a rule's field the shared rule schema's reason. */
+function ruleFor(issue: z.core.$ZodIssue, keyPath: KeyPath): string {
+  if (issue.code === "custom" && issue.params?.[CROSS_SECTION] === true) return issue.message;
+  const schema = keySchemaAt(keyPath);
+  const allowed = schema === undefined ? undefined : keyDocOf(schema)?.allowed;
+  return allowed === undefined ? fieldRule(issue) : `must be ${allowed}`;
+}
+
+const TYPE_WORDS: Readonly<Record<string, string>> = {
+  string: "a string",
+  boolean: "true or false",
+  number: "a number",
+  int: "an integer",
+  object: "a table",
+  array: "a list",
+};
+
+/**
+ * A rule's fields share their schemas with the admin API (src/security/acl/rule-schema.ts,
+ * src/broker/mqtt/rules/rule-schema.ts), which carry no KeyDoc: their custom reasons are kept,
+ * and zod's generic wording is put in the config's own terms.
+ */
+function fieldRule(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_value") return `must be one of ${quoteAll(issue.values)}`;
+  if (issue.code === "invalid_type") {
+    const expected = TYPE_WORDS[issue.expected] ?? issue.expected;
+    return issue.input === undefined ? `missing: must be ${expected}` : `must be ${expected}`;
+  }
+  if (issue.code === "too_small" && issue.origin === "string") return "must not be empty";
+  if (issue.code === "too_big" && issue.origin === "string") {
+    return `must be at most ${issue.maximum} characters`;
+  }
+  return issue.message;
+}
+
+function describeOrigin(keyPath: KeyPath, origin: Origin): string {
+  const overridden = valueAt(origin.overrides, keyPath) !== undefined;
+  if (!overridden) return "";
+  // The file pass only reaches here for a key a flag also sets: the flag is not the culprit.
+  if (origin.pass === "file") return " (in the config file)";
+  const label = origin.labels[renderKeyPath(keyPath)];
   return label === undefined ? " (from overrides)" : ` (from ${label})`;
 }
 
-function valueAt(table: Table, path: readonly string[]): unknown {
+function valueAt(table: Table, path: readonly (string | number)[]): unknown {
   let current: unknown = table;
   for (const segment of path) {
-    if (!isTable(current)) return undefined;
-    current = current[segment];
+    if (typeof segment === "number") {
+      if (!Array.isArray(current)) return undefined;
+      current = current[segment];
+    } else {
+      if (!isTable(current)) return undefined;
+      current = current[segment];
+    }
   }
   return current;
 }
@@ -189,13 +278,17 @@ export function renderValue(value: unknown): string {
   return String(value);
 }
 
-/** Extra help for the two commonest slips: a near-miss choice, and a quoted number or flag. */
-function hintFor(issue: z.core.$ZodIssue, value: unknown): string {
+/**
+ * Extra help for the two commonest slips: a near-miss choice, and a quoted number or flag.
+ * A flag's value has no quotes to drop, so that hint is for the file only.
+ */
+function hintFor(issue: z.core.$ZodIssue, value: unknown, fromFlag: boolean): string {
   if (issue.code === "invalid_value" && typeof issue.input === "string") {
     const strings = issue.values.filter((v): v is string => typeof v === "string");
     const near = closest(issue.input, strings);
     if (near !== undefined) return `; did you mean "${near}"?`;
   }
+  if (fromFlag) return "";
   const looksUnquotable = typeof value === "string" && /^(-?\d+(\.\d+)?|true|false)$/.test(value);
   return looksUnquotable && wantsNumberOrBoolean(issue) ? "; write it without quotes" : "";
 }
@@ -206,13 +299,19 @@ function wantsNumberOrBoolean(issue: z.core.$ZodIssue): boolean {
   return false;
 }
 
-function describeUnknownKey(tablePath: string[], key: string): string {
-  const where = tablePath.length === 0 ? "at the top level" : `in [${tablePath.join(".")}]`;
-  const base = `unknown key "${key}" ${where}`;
-  const misplaced = misplacedHint(tablePath, key);
+function describeUnknownKey(tablePath: KeyPath, key: string): string {
+  const base = `unknown key "${key}" ${tableName(tablePath)}`;
+  const sectionPath = tablePath.every((s) => typeof s === "string") ? tablePath : undefined;
+  const misplaced = sectionPath === undefined ? "" : misplacedHint(sectionPath, key);
   if (misplaced !== "") return base + misplaced;
   const near = closest(key, keysAt(tablePath));
   return near === undefined ? base : `${base}; did you mean "${near}"?`;
+}
+
+function tableName(tablePath: KeyPath): string {
+  if (tablePath.length === 0) return "at the top level";
+  if (tablePath.some((s) => typeof s === "number")) return `in ${renderKeyPath(tablePath)}`;
+  return `in [${tablePath.join(".")}]`;
 }
 
 /**

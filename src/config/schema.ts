@@ -48,7 +48,7 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 export const QUEUE_DROP_POLICIES = ["drop_new", "drop_oldest"] as const;
 export const SHARED_SUBSCRIPTION_STRATEGIES = ["round_robin", "random", "hash_clientid"] as const;
 
-function quoteAll(values: readonly (string | number)[]): string {
+export function quoteAll(values: readonly unknown[]): string {
   return values.map((v) => (typeof v === "string" ? JSON.stringify(v) : String(v))).join(", ");
 }
 
@@ -157,17 +157,23 @@ export const MqttPersistenceSchema = z.strictObject({
   checkpoint_interval_ms: intRange(100, 3_600_000, " (milliseconds)").default(5000),
 });
 
+/** A Kafka topic name, refused with the reason the Kafka listener gives (CreateTopics). */
+const kafkaTopicName = z.string().superRefine((name, ctx) => {
+  const problem = topicNameProblem(name);
+  if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+});
+
 const MqttToKafkaRuleSchema = z.strictObject({
-  mqtt_filter: z.string().refine(validateTopicFilter),
-  kafka_topic: z.string().refine((name) => topicNameProblem(name) === null),
+  mqtt_filter: z.string().refine(validateTopicFilter, "not a valid MQTT topic filter"),
+  kafka_topic: kafkaTopicName,
 });
 
 const KafkaToMqttRuleSchema = z.strictObject({
-  kafka_topic: z.string().refine((name) => topicNameProblem(name) === null),
+  kafka_topic: kafkaTopicName,
   mqtt_topic: z
     .string()
     .min(1)
-    .refine((t) => !t.includes("+") && !t.includes("#")),
+    .refine((t) => !t.includes("+") && !t.includes("#"), "a topic template may hold no wildcard"),
   qos: z.literal([0, 1, 2]).default(1),
   retain: z.boolean().default(false),
 });
@@ -215,36 +221,54 @@ export const AdminSchema = z.strictObject({
   metrics_auth: flag().default(false),
 });
 
+const SESSION_TIMEOUT_MS_MAX = 3_600_000;
+
 /** The Kafka listener (docs/kafka.md): topics are partition logs under data_dir/kafka. */
-export const KafkaSchema = z.strictObject({
-  enable: flag().default(true),
-  port: port().default(9092),
-  advertised_host: z
-    .string()
-    .refine((v) => v === "" || isIP(v) !== 0 || HOST_NAME_PATTERN.test(v))
-    .register(keyDocs, {
-      allowed: 'an IP address, a host name, or "" (the address the client connected to)',
-    })
-    .default(""),
-  advertised_port: intRange(0, UINT16_MAX, " (0 = the listening port)").default(0),
-  max_connections: intAtLeast(1).default(10_000),
-  max_request_bytes: intRange(1024, 2_147_483_647, " (bytes)").default(104_857_600),
-  auto_create_topics: flag().default(true),
-  default_partitions: intRange(1, 10_000).default(1),
-  message_max_bytes: intRange(1024, 8_388_608, " (bytes)").default(1_048_588),
-  fsync_policy: oneOf(FSYNC_POLICIES).default("always"),
-  fsync_interval_ms: intRange(1, 3_600_000, " (milliseconds)").default(1000),
-  segment_bytes: intRange(1_048_576, 2_147_483_647, " (bytes)").default(1_073_741_824),
-  retention_ms: intAtLeast(-1, " (milliseconds, -1 = keep forever)").default(604_800_000),
-  retention_bytes: intAtLeast(-1, " (bytes per partition, -1 = no limit)").default(-1),
-  group_min_session_timeout_ms: intRange(1, 3_600_000, " (milliseconds)").default(6000),
-  group_max_session_timeout_ms: intRange(1, 3_600_000, " (milliseconds)").default(1_800_000),
-  group_initial_rebalance_delay_ms: intRange(0, 300_000, " (milliseconds)").default(3000),
-  offsets_retention_ms: intRange(1000, 31_536_000_000, " (milliseconds)").default(604_800_000),
-  offsets_retention_check_interval_ms: intRange(100, 86_400_000, " (milliseconds)").default(
-    600_000,
-  ),
-});
+export const KafkaSchema = z
+  .strictObject({
+    enable: flag().default(true),
+    port: port().default(9092),
+    advertised_host: z
+      .string()
+      .refine((v) => v === "" || isIP(v) !== 0 || HOST_NAME_PATTERN.test(v))
+      .register(keyDocs, {
+        allowed: 'an IP address, a host name, or "" (the address the client connected to)',
+      })
+      .default(""),
+    advertised_port: intRange(0, UINT16_MAX, " (0 = the listening port)").default(0),
+    max_connections: intAtLeast(1).default(10_000),
+    max_request_bytes: intRange(1024, 2_147_483_647, " (bytes)").default(104_857_600),
+    auto_create_topics: flag().default(true),
+    default_partitions: intRange(1, 10_000).default(1),
+    message_max_bytes: intRange(1024, 8_388_608, " (bytes)").default(1_048_588),
+    fsync_policy: oneOf(FSYNC_POLICIES).default("always"),
+    fsync_interval_ms: intRange(1, 3_600_000, " (milliseconds)").default(1000),
+    segment_bytes: intRange(1_048_576, 2_147_483_647, " (bytes)").default(1_073_741_824),
+    retention_ms: intAtLeast(-1, " (milliseconds, -1 = keep forever)").default(604_800_000),
+    retention_bytes: intAtLeast(-1, " (bytes per partition, -1 = no limit)").default(-1),
+    group_min_session_timeout_ms: intRange(
+      1,
+      3_600_000,
+      " (milliseconds), at most group_max_session_timeout_ms",
+    ).default(6000),
+    group_max_session_timeout_ms: intRange(1, SESSION_TIMEOUT_MS_MAX, " (milliseconds)").default(
+      1_800_000,
+    ),
+    group_initial_rebalance_delay_ms: intRange(0, 300_000, " (milliseconds)").default(3000),
+    offsets_retention_ms: intRange(1000, 31_536_000_000, " (milliseconds)").default(604_800_000),
+    offsets_retention_check_interval_ms: intRange(100, 86_400_000, " (milliseconds)").default(
+      600_000,
+    ),
+  })
+  // min > max would refuse every JoinGroup, whatever session timeout a consumer asks for.
+  .superRefine((kafka, ctx) => {
+    const min = kafka.group_min_session_timeout_ms;
+    const max = kafka.group_max_session_timeout_ms;
+    // A maximum that is itself invalid is reported on its own key, once.
+    if (!(max >= 1 && max <= SESSION_TIMEOUT_MS_MAX) || min <= max) return;
+    const path = ["group_min_session_timeout_ms"];
+    ctx.addIssue({ code: "custom", path, input: min, message: "above the maximum" });
+  });
 
 export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const;
 export const PEER_CERT_USERNAME_SOURCES = ["cn", "san", "none"] as const;
@@ -437,11 +461,16 @@ function isSchemaText(text: string): boolean {
 
 const SchemaRuleSchema = z
   .strictObject({
-    topic: z.string().refine(validateTopicFilter),
+    topic: z.string().refine(validateTopicFilter, "not a valid MQTT topic filter"),
     schema_file: z.string().min(1).optional(),
-    schema: z.string().refine(isSchemaText).optional(),
+    schema: z
+      .string()
+      .refine(isSchemaText, "not JSON text of a JSON Schema (an object or a boolean)")
+      .optional(),
   })
-  .refine((rule) => (rule.schema_file === undefined) !== (rule.schema === undefined));
+  .refine((rule) => (rule.schema_file === undefined) !== (rule.schema === undefined), {
+    message: "must have exactly one of schema_file and schema",
+  });
 
 /** Payload JSON Schema validation on PUBLISH (src/broker/mqtt/schema-validation.ts). */
 export const MqttSchemaValidationSchema = z.strictObject({
@@ -523,7 +552,7 @@ for (const [name, schema] of Object.entries(SECTIONS)) {
 
 // A section may be left out or written empty: `prefault` runs `{}` through it so its defaults
 // apply (`default` would return `{}` itself, unvalidated and without the inner defaults).
-export const ConfigSchema = z.strictObject({
+const ConfigObjectSchema = z.strictObject({
   cluster_name: nonEmptyString("a non-empty string").default("robustmq"),
   broker_id: intAtLeast(0).default(1),
   roles: roleList().default(["meta", "broker", "engine"]),
@@ -558,8 +587,81 @@ export const ConfigSchema = z.strictObject({
   mqtt_auto_subscribe: MqttAutoSubscribeSchema.prefault({}),
 });
 
+export const ConfigSchema = ConfigObjectSchema.superRefine(crossSectionChecks);
+
 /** The validated configuration, keys exactly as written in TOML. */
 export type Config = z.output<typeof ConfigSchema>;
+
+/**
+ * Marks an issue whose message is the whole explanation: a rule between keys, which the
+ * key's own "must be ..." text does not describe.
+ */
+export const CROSS_SECTION = "crossSection";
+
+type ParsedConfig = z.output<typeof ConfigObjectSchema>;
+type Ctx = z.core.$RefinementCtx<ParsedConfig>;
+
+function crossIssue(ctx: Ctx, path: string[], input: unknown, message: string): void {
+  ctx.addIssue({ code: "custom", path, input, message, params: { [CROSS_SECTION]: true } });
+}
+
+/**
+ * Rules that span sections. They are checked here, with the rest of the file, rather than
+ * when the part that needs them starts: a mistake is then reported with the others, before
+ * anything is created on disk.
+ */
+function crossSectionChecks(config: ParsedConfig, ctx: Ctx): void {
+  checkAuthenticators(config, ctx);
+  checkBridge(config, ctx);
+  checkTlsListeners(config, ctx);
+}
+
+function checkAuthenticators(config: ParsedConfig, ctx: Ctx): void {
+  const names = config.mqtt_auth.authenticators;
+  const jwt = config.mqtt_auth_jwt;
+  if (names.includes("jwt")) {
+    if (jwt.secret === "" && jwt.public_key_file === "" && jwt.jwks_file === "") {
+      const message =
+        'has "jwt", which needs a key in [mqtt_auth_jwt]: set secret, public_key_file or jwks_file';
+      crossIssue(ctx, ["mqtt_auth", "authenticators"], names, message);
+    }
+    if (jwt.verify_username && jwt.from === "username") {
+      const message = 'needs from = "password": with from = "username" the user name is the token';
+      crossIssue(ctx, ["mqtt_auth_jwt", "verify_username"], true, message);
+    }
+  }
+  if (names.includes("http") && config.mqtt_auth_http.url === "") {
+    const message = 'must be set: mqtt_auth.authenticators has "http", which calls this URL';
+    crossIssue(ctx, ["mqtt_auth_http", "url"], undefined, message);
+  }
+}
+
+function checkBridge(config: ParsedConfig, ctx: Ctx): void {
+  const rules = config.bridge.mqtt_to_kafka.length + config.bridge.kafka_to_mqtt.length;
+  if (rules === 0 || config.kafka.enable) return;
+  const message = "must be true while [bridge] has rules: the bridge needs the Kafka listener";
+  crossIssue(ctx, ["kafka", "enable"], false, message);
+}
+
+function checkTlsListeners(config: ParsedConfig, ctx: Ctx): void {
+  const listener = config.mqtt_tls.enable
+    ? "[mqtt_tls]"
+    : config.mqtt_wss.enable
+      ? "[mqtt_wss]"
+      : "";
+  if (listener === "") return;
+  const tls = config.tls;
+  for (const key of ["cert_file", "key_file"] as const) {
+    if (tls[key] !== "") continue;
+    const message = `must be set: ${listener} is enabled, and a TLS listener needs a certificate and its key`;
+    crossIssue(ctx, ["tls", key], undefined, message);
+  }
+  if (tls.verify_client && tls.ca_file === "") {
+    const message =
+      "must be set: tls.verify_client = true needs the CA that signs client certificates";
+    crossIssue(ctx, ["tls", "ca_file"], undefined, message);
+  }
+}
 /** What a TOML file may contain: every key optional. */
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
@@ -574,14 +676,18 @@ export function unwrapKeySchema(schema: z.ZodType): z.ZodType {
 
 /**
  * The schema of the key at `path` ("network", "tcp_port"), or undefined when no such key exists.
- * Only object levels are walked: a path into an array element stops at the array's key.
+ * A number steps into a list's element (["mqtt_acl", "rules", 0, "action"]); a path that goes
+ * on past a plain value stops at that value's key.
  */
 export function keySchemaAt(path: readonly PropertyKey[]): z.ZodType | undefined {
-  let current: z.ZodType = ConfigSchema;
+  let current: z.ZodType = ConfigObjectSchema;
   for (const segment of path) {
-    const object = unwrapKeySchema(current);
-    if (!(object instanceof z.ZodObject) || typeof segment !== "string") return current;
-    const next: z.ZodType | undefined = object.shape[segment];
+    const outer = unwrapKeySchema(current);
+    let next: z.ZodType | undefined;
+    if (outer instanceof z.ZodObject && typeof segment === "string") next = outer.shape[segment];
+    else if (outer instanceof z.ZodArray && typeof segment === "number") {
+      next = outer.element as z.ZodType;
+    } else return current;
     if (next === undefined) return undefined;
     current = next;
   }
@@ -594,7 +700,7 @@ export function keyDocOf(schema: z.ZodType): KeyDoc | undefined {
 }
 
 /** The names of the keys one level inside `path` ([] = top level); empty if `path` is no table. */
-export function keysAt(path: readonly string[]): string[] {
+export function keysAt(path: readonly PropertyKey[]): string[] {
   const schema = keySchemaAt(path);
   const object = schema === undefined ? undefined : unwrapKeySchema(schema);
   return object instanceof z.ZodObject ? Object.keys(object.shape) : [];

@@ -16,8 +16,10 @@ import {
 import { MqttPersistence } from "../broker/mqtt/persistence/persistence.ts";
 import { attachPersistence } from "../broker/mqtt/persistence/restore.ts";
 import { TopicRules } from "../broker/mqtt/rules/store.ts";
+import type { SchemaValidation } from "../broker/mqtt/schema-validation.ts";
 import { SlowSubs } from "../broker/mqtt/slow-subs.ts";
 import { SysTopics } from "../broker/mqtt/sys-topics.ts";
+import { loadTlsSettings } from "../broker/mqtt/transports/tls-context.ts";
 import type { Config } from "../config/schema.ts";
 import { ErrorCode, RobustMQError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
@@ -39,6 +41,7 @@ export interface RobustMQNode {
  */
 export async function startNode(config: Config, logger: Logger): Promise<RobustMQNode> {
   const startedAtMs = Date.now();
+  const schemaValidation = config.roles.includes("broker") ? await checkConfigFiles(config) : null;
   await mkdir(config.data_dir, { recursive: true });
   const lock = lockDataDir(config.data_dir);
   const listeners: NodeListeners = {};
@@ -74,7 +77,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
         );
       }
       if (config.mqtt_sys.enable) startSysTopics(broker, config);
-      await startObservability(broker, config, logger);
+      await startObservability(broker, config, schemaValidation, logger);
       if (config.kafka.enable) {
         kafka = await startKafka(config, logger);
         listeners.kafka = kafka.address;
@@ -117,6 +120,21 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
   };
 }
 
+/**
+ * The files the configuration names (certificates, JSON Schemas) are read before anything is
+ * created on disk, so a wrong path fails the start cleanly, as a bad key does. The TLS context
+ * is built again by the listeners; reading a few PEM files twice costs little. Returns the
+ * compiled schema rules (Ajv loads only when there are some).
+ */
+async function checkConfigFiles(config: Config): Promise<SchemaValidation | null> {
+  const tlsUser = config.mqtt_tls.enable ? "mqtt_tls" : config.mqtt_wss.enable ? "mqtt_wss" : null;
+  if (tlsUser !== null) loadTlsSettings(config.tls, `[${tlsUser}]`);
+  const rules = config.mqtt_schema_validation.rules;
+  if (rules.length === 0) return null;
+  const { compileSchemaValidation } = await import("../broker/mqtt/schema-compile.ts");
+  return compileSchemaValidation(rules);
+}
+
 /** `$SYS` topics: the broker's state every interval_ms, client events as they happen. */
 function startSysTopics(broker: MqttBroker, config: Config): void {
   const sys = new SysTopics(
@@ -136,6 +154,7 @@ function startSysTopics(broker: MqttBroker, config: Config): void {
 async function startObservability(
   broker: MqttBroker,
   config: Config,
+  schemaValidation: SchemaValidation | null,
   logger: Logger,
 ): Promise<void> {
   const slow = config.mqtt_slow_subs;
@@ -143,11 +162,7 @@ async function startObservability(
     const expireMs = slow.expire_s * 1000;
     broker.slowSubs = new SlowSubs({ topK: slow.top_k, thresholdMs: slow.threshold_ms, expireMs });
   }
-  const rules = config.mqtt_schema_validation.rules;
-  if (rules.length > 0) {
-    const { compileSchemaValidation } = await import("../broker/mqtt/schema-compile.ts");
-    broker.schemaValidation = compileSchemaValidation(rules);
-  }
+  if (schemaValidation !== null) broker.schemaValidation = schemaValidation;
   const alarms = config.mqtt_alarms;
   if (!alarms.enable) return;
   const options = { checkIntervalMs: alarms.check_interval_ms, watermarks: pickWatermarks(alarms) };

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -322,22 +322,24 @@ describe("start-up", () => {
     args.push("--mqtt-port", "0", "--http-port", "0", "--kafka-port", "0", "--ws-port", "0");
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
+    let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
     });
     const status = await withTimeout(
       new Promise<number | null>((resolve) => child.on("close", resolve)),
       20_000,
       "the broker to stop",
     );
-    assert.equal(status, 1, stdout);
-    const fatal = stdout
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as Item)
-      .find((l) => l.code === "RMQ_ERR_CONFIG_INVALID");
-    assert.ok(fatal !== undefined, stdout);
-    const message = String(fatal.msg);
+    // A configuration error like any other: exit 2, on stderr, before data_dir is created.
+    assert.equal(status, 2, `${stdout}${stderr}`);
+    assert.equal(stdout, "");
+    assert.match(stderr, /^error RMQ_ERR_CONFIG_INVALID: invalid configuration/);
+    assert.equal(existsSync(dataDir), false, "data_dir not created");
+    const message = stderr;
     assert.ok(
       message.includes(`mqtt_schema_validation.rules[0].schema_file = "${missing}"`),
       message,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type ConnectionOptions, connect as tlsConnect } from "node:tls";
@@ -216,20 +216,25 @@ describe("TLS listener with client certificates (verify_client)", () => {
   });
 });
 
-describe("TLS configuration errors stop start-up and name the key", () => {
+describe("TLS configuration errors stop start-up and name the key, as config errors", () => {
+  /** A config error: exit 2, `error RMQ_ERR_CONFIG_INVALID: ...` on stderr, data_dir not made. */
   function startWith(toml: string): { status: number | null; output: string } {
     const file = join(certs.dir, `${uniqueName("bad")}.toml`);
-    writeFileSync(file, `data_dir = "${join(certs.dir, "data")}"\n${toml}`);
+    const dataDir = join(certs.dir, uniqueName("data"));
+    writeFileSync(file, `data_dir = "${dataDir}"\n${toml}`);
     const args = [MAIN, "start", "--config", file, "--mqtt-port", "0", "--http-port", "0"];
     args.push("--kafka-port", "0", "--ws-port", "0", "--tls-port", "0");
     const result = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 30_000 });
-    return { status: result.status, output: `${result.stdout}${result.stderr}` };
+    assert.equal(result.stdout, "", "nothing logged");
+    assert.match(result.stderr, /^error RMQ_ERR_CONFIG_INVALID: invalid configuration/);
+    assert.equal(existsSync(dataDir), false, "data_dir not created");
+    return { status: result.status, output: result.stderr };
   }
 
   test("[mqtt_tls] enable = true without a certificate", () => {
     const { status, output } = startWith("[mqtt_tls]\nenable = true\n");
-    assert.equal(status, 1, output);
-    assert.match(output, /tls\.cert_file is not set/);
+    assert.equal(status, 2, output);
+    assert.match(output, /tls\.cert_file: must be set: \[mqtt_tls\] is enabled/);
   });
 
   test("a certificate file that does not exist", () => {
@@ -237,17 +242,17 @@ describe("TLS configuration errors stop start-up and name the key", () => {
       `[tls]\ncert_file = "/nonexistent/cert.pem"\nkey_file = "${certs.server.keyFile}"\n` +
         "[mqtt_wss]\nenable = true\n",
     );
-    assert.equal(status, 1, output);
+    assert.equal(status, 2, output);
     assert.match(output, /tls\.cert_file = .*\/nonexistent\/cert\.pem.*ENOENT/);
   });
 
   test("verify_client without ca_file, and a cipher list that matches nothing", () => {
     const base = `[tls]\ncert_file = "${certs.server.certFile}"\nkey_file = "${certs.server.keyFile}"\n`;
     const noCa = startWith(`${base}verify_client = true\n[mqtt_tls]\nenable = true\n`);
-    assert.equal(noCa.status, 1, noCa.output);
-    assert.match(noCa.output, /tls\.verify_client = true needs tls\.ca_file/);
+    assert.equal(noCa.status, 2, noCa.output);
+    assert.match(noCa.output, /tls\.ca_file: must be set: tls\.verify_client = true needs the CA/);
     const badCiphers = startWith(`${base}ciphers = "NO-SUCH-CIPHER"\n[mqtt_tls]\nenable = true\n`);
-    assert.equal(badCiphers.status, 1, badCiphers.output);
+    assert.equal(badCiphers.status, 2, badCiphers.output);
     assert.match(badCiphers.output, /ciphers.*no cipher match/);
   });
 });

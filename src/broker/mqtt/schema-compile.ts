@@ -21,8 +21,9 @@ export interface SchemaRuleConfig {
 
 const CONFIG_KEY = "mqtt_schema_validation.rules";
 
+/** One problem, worded like a config file's: the start-up reports it in the same list form. */
 function configError(message: string): RobustMQError {
-  return new RobustMQError(ErrorCode.CONFIG_INVALID, `invalid configuration: ${message}`);
+  return new RobustMQError(ErrorCode.CONFIG_INVALID, message);
 }
 
 function describe(err: unknown): string {

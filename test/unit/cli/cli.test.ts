@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -93,17 +93,98 @@ describe("configuration errors exit 2 with a clear message", () => {
     assert.match(stderr, /cannot read config file "missing\.toml": no such file/);
   });
 
-  test("flags override the file", () => {
-    // The file's port is invalid and the flag replaces it: only the other flag's error remains.
-    const file = writeFile("override.toml", "[network]\ntcp_port = 99999\n");
+  test("a flag overriding a bad file value does not hide it", () => {
+    // Accepting it would start now and fail at the next start without the flag.
+    const file = writeFile("override.toml", '[network]\ntcp_port = "1883"\n');
     const stderr = assertUsageError(
       robustmq("start", "--config", file, "--mqtt-port", "1884", "--http-port", "-1"),
       "RMQ_ERR_CONFIG_INVALID",
     );
-    assert.match(stderr, /1 problem:/);
+    assert.match(stderr, /2 problems:/);
+    assert.match(stderr, /network\.tcp_port = "1883" \(in the config file\): must be an integer/);
     assert.match(stderr, /http_port = -1 \(from --http-port\)/);
-    assert.doesNotMatch(stderr, /tcp_port/);
   });
+
+  test("a section with a flag that is not a table is refused, flag given or not", () => {
+    const file = writeFile(
+      "not-tables.toml",
+      'network = 5\nlog = false\nkafka = false\nmqtt_ws = "off"\nmqtt_wss = 1\nmqtt_tls = "x"\n',
+    );
+    const stderr = assertUsageError(
+      robustmq("start", "--config", file, "--mqtt-port", "0", "--http-port", "0"),
+      "RMQ_ERR_CONFIG_INVALID",
+    );
+    assert.match(stderr, /6 problems:/);
+    assert.match(stderr, /network = 5 \(in the config file\): must be a table/);
+    for (const line of ["log = false", "kafka = false", 'mqtt_ws = "off"', "mqtt_wss = 1"]) {
+      assert.ok(stderr.includes(`${line}: must be a table`), stderr);
+    }
+    assert.ok(stderr.includes('mqtt_tls = "x": must be a table'), stderr);
+  });
+
+  test("a fractional port flag is refused without advice about quotes it does not have", () => {
+    for (const [flag, value, key] of [
+      ["--mqtt-port", "1.5", "network.tcp_port"],
+      ["--http-port", "8080.0", "http_port"],
+    ]) {
+      const stderr = assertUsageError(robustmq("start", flag, value), "RMQ_ERR_CONFIG_INVALID");
+      assert.ok(stderr.includes(`${key} = "${value}" (from ${flag}): must be an integer`), stderr);
+      assert.doesNotMatch(stderr, /quotes/);
+    }
+  });
+});
+
+/** Flags that keep a start that gets past the config off the default ports. */
+function freePorts(dataDir: string): string[] {
+  return [
+    "--mqtt-port",
+    "0",
+    "--http-port",
+    "0",
+    "--kafka-port",
+    "0",
+    "--ws-port",
+    "0",
+    "--data-dir",
+    dataDir,
+  ];
+}
+
+describe("configuration errors found at start exit 2 like the others, before data_dir is made", () => {
+  const cases: Array<[string, string, RegExp]> = [
+    [
+      "a certificate file that does not exist",
+      '[mqtt_tls]\nenable = true\nport = 0\n[tls]\ncert_file = "missing-cert.pem"\nkey_file = "missing-key.pem"\n',
+      /tls\.cert_file = "missing-cert\.pem": .*no such file/,
+    ],
+    [
+      "an unreadable schema_file",
+      '[[mqtt_schema_validation.rules]]\ntopic = "a"\nschema_file = "missing.json"\n',
+      /mqtt_schema_validation\.rules\[0\]\.schema_file = "missing\.json": cannot read/,
+    ],
+    [
+      "the jwt authenticator without a key (checked with the file)",
+      '[mqtt_auth]\nauthenticators = ["jwt"]\n',
+      /mqtt_auth\.authenticators = \["jwt"\]: has "jwt", which needs a key/,
+    ],
+    [
+      "bridge rules with Kafka off (checked with the file)",
+      '[kafka]\nenable = false\n[[bridge.mqtt_to_kafka]]\nmqtt_filter = "a"\nkafka_topic = "t"\n',
+      /kafka\.enable = false: must be true while \[bridge\] has rules/,
+    ],
+  ];
+  for (const [name, toml, problem] of cases) {
+    test(name, () => {
+      const file = writeFile(`start-${name.replaceAll(" ", "-")}.toml`, toml);
+      const dataDir = join(dir, `data-${name.replaceAll(" ", "-")}`);
+      const result = robustmq("start", "--config", file, ...freePorts(dataDir));
+      const stderr = assertUsageError(result, "RMQ_ERR_CONFIG_INVALID");
+      assert.match(stderr, /invalid configuration \(config file ".*"\), 1 problem:\n {2}- /);
+      assert.match(stderr, problem);
+      assert.equal(result.stdout, "", "nothing on standard output");
+      assert.equal(existsSync(dataDir), false, "data_dir not created");
+    });
+  }
 });
 
 describe("command line", () => {

@@ -326,10 +326,24 @@ level = "warn"
     assert.match(message, /must be an integer from 0 to 65535/);
   });
 
-  test("an override fixes a bad file value", () => {
-    const bad = writeToml("[network]\ntcp_port = 99999\n");
-    const config = loadConfig({ file: bad, overrides: { network: { tcp_port: 1884 } } });
-    assert.equal(config.network.tcp_port, 1884);
+  test("an override does not excuse a bad value in the file, which is reported as the file's", () => {
+    // Accepting it would start now and fail at the next start without the flag.
+    const bad = writeToml('[network]\ntcp_port = "1883"\n');
+    const message = errorMessage(ErrorCode.CONFIG_INVALID, () =>
+      loadConfig({ file: bad, overrides: { network: { tcp_port: 1884 } } }),
+    );
+    assert.match(message, /1 problem:/);
+    assert.match(message, /network\.tcp_port = "1883" \(in the config file\): must be an integer/);
+  });
+
+  test("a section that is not a table is refused even when an override sets a key in it", () => {
+    const bad = writeToml('mqtt_ws = "off"\nkafka = false\n');
+    const message = errorMessage(ErrorCode.CONFIG_INVALID, () =>
+      loadConfig({ file: bad, overrides: { mqtt_ws: { port: 0 }, kafka: { port: 0 } } }),
+    );
+    assert.match(message, /2 problems:/);
+    assert.match(message, /mqtt_ws = "off" \(in the config file\): must be a table/);
+    assert.match(message, /kafka = false \(in the config file\): must be a table/);
   });
 });
 
@@ -422,7 +436,11 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
   "kafka.segment_bytes": { values: [1024], allowed: "an integer from 1048576" },
   "kafka.retention_ms": { values: [-2], allowed: "an integer >= -1" },
   "kafka.retention_bytes": { values: [-2], allowed: "an integer >= -1" },
-  "kafka.group_min_session_timeout_ms": { values: [0, 3_600_001], allowed: "an integer from 1" },
+  "kafka.group_min_session_timeout_ms": {
+    // 1_900_000 is in range but above the default maximum (1_800_000): no JoinGroup could pass.
+    values: [0, 3_600_001, 1_900_000],
+    allowed: "an integer from 1 to 3600000 (milliseconds), at most group_max_session_timeout_ms",
+  },
   "kafka.group_max_session_timeout_ms": { values: [0, 3_600_001], allowed: "an integer from 1" },
   "kafka.offsets_retention_ms": { values: [999, "7d"], allowed: "an integer from 1000" },
   "kafka.offsets_retention_check_interval_ms": { values: [99], allowed: "an integer from 100" },
@@ -440,41 +458,25 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
   "mqtt_subscriptions.queue_enable": { values: [0], allowed: "true or false" },
   "mqtt_topic_rewrite.rules": {
     values: [
-      [{ action: "publish", source_topic: "a/#", re: "^a/(.*)$" }],
-      [{ action: "move", source_topic: "a/#", re: "^a/(.*)$", dest_topic: "b/$1" }],
-      [{ action: "all", source_topic: "a/#/b", re: "^a$", dest_topic: "b" }],
-      [{ action: "all", source_topic: "a/#", re: "(", dest_topic: "b" }],
-      [{ action: "all", source_topic: "a/#", re: "^a/(.*)$", dest_topic: "b/$2" }],
-      [{ action: "publish", source_topic: "a/#", re: "^a/(.*)$", dest_topic: "b/+/$1" }],
-      [{ action: "all", source_topic: "$share/g/a", re: "a", dest_topic: "b" }],
+      5,
+      ["a"],
+      new Array(1001).fill({ action: "all", source_topic: "a", re: "a", dest_topic: "b" }),
     ],
     allowed: "a list of at most 1000 tables, each with action",
   },
   "mqtt_auto_subscribe.rules": {
-    values: [
-      [{ qos: 1 }],
-      [{ topic: "a/#/b" }],
-      [{ topic: "a", qos: 3 }],
-      [{ topic: "$queue/a", no_local: true }],
-      [{ topic: "$exclusive/" }],
-    ],
+    values: [5, ["a"], new Array(1001).fill({ topic: "a" })],
     allowed: "a list of at most 1000 tables, each with topic",
   },
   "mqtt_sys.enable": { values: ["on"], allowed: "true or false" },
   "mqtt_sys.interval_ms": { values: [-1, 3_600_001], allowed: "an integer from 0 to 3600000" },
   "mqtt_sys.client_events": { values: [1], allowed: "true or false" },
   "bridge.mqtt_to_kafka": {
-    values: [
-      [{ mqtt_filter: "a/#/b", kafka_topic: "t" }],
-      [{ mqtt_filter: "a", kafka_topic: "a b" }],
-    ],
+    values: [5, ["a"]],
     allowed: "a list of tables, each with mqtt_filter",
   },
   "bridge.kafka_to_mqtt": {
-    values: [
-      [{ kafka_topic: "t", mqtt_topic: "a/+" }],
-      [{ kafka_topic: "t", mqtt_topic: "a", qos: 3 }],
-    ],
+    values: [{ kafka_topic: "t" }, [1]],
     allowed: "a list of tables, each with kafka_topic",
   },
   "mqtt_persistence.enable": { values: ["yes", 1], allowed: "true or false" },
@@ -542,12 +544,7 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
   "mqtt_auth_http.cache_max_entries": { values: [0], allowed: "an integer from 1 to 10000000" },
   "mqtt_acl.no_match": { values: ["ignore"], allowed: 'one of "allow", "deny"' },
   "mqtt_acl.rules": {
-    values: [
-      [{ permission: "allow", action: "publish" }],
-      [{ permission: "maybe", action: "publish", topic: "a" }],
-      [{ permission: "allow", action: "all", topic: "a/#/b" }],
-      [{ permission: "allow", action: "all", topic: "a", ip: "10.0.0.0/33" }],
-    ],
+    values: ["allow", [true]],
     allowed: "a list of tables, each with permission",
   },
   "mqtt_acl.cache_max_topics": { values: [-1, 100_001], allowed: "an integer from 0 to 100000" },
@@ -578,16 +575,100 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
     allowed: "a number above 0 and at most 1, below cpu_high_watermark",
   },
   "mqtt_schema_validation.rules": {
-    values: [
-      [{ topic: "a/#" }],
-      [{ topic: "a/#", schema: "{}", schema_file: "s.json" }],
-      [{ topic: "a/#/b", schema: "{}" }],
-      [{ topic: "a", schema: "not json" }],
-      [{ topic: "a", schema_file: "" }],
-    ],
+    values: [5, ["a"]],
     allowed: "a list of tables, each with topic (an MQTT topic filter) and exactly one of",
   },
 };
+
+/**
+ * A mistake inside one rule of a list, and the problem line it must give: the rule's index,
+ * its field, the value, and the reason the shared rule schemas give (the admin API's too).
+ */
+const RULE_PROBLEMS: Array<{ dotted: string; rules: unknown[]; problem: string }> = [
+  {
+    dotted: "mqtt_acl.rules",
+    rules: [{ permission: "allow", action: "pub", topic: "a" }],
+    problem: 'mqtt_acl.rules[0].action = "pub": must be one of "publish", "subscribe", "all"',
+  },
+  {
+    dotted: "mqtt_acl.rules",
+    rules: [{ permission: "allow", action: "publish" }],
+    problem: "mqtt_acl.rules[0].topic: missing: must be a string",
+  },
+  {
+    dotted: "mqtt_acl.rules",
+    rules: [{ permission: "maybe", action: "publish", topic: "a" }],
+    problem: 'mqtt_acl.rules[0].permission = "maybe": must be one of "allow", "deny"',
+  },
+  {
+    dotted: "mqtt_acl.rules",
+    rules: [{ permission: "allow", action: "all", topic: "a/#/b" }],
+    problem: 'mqtt_acl.rules[0].topic = "a/#/b": not a valid topic filter',
+  },
+  {
+    dotted: "mqtt_topic_rewrite.rules",
+    rules: [{ action: "move", source_topic: "a/#", re: "^a/(.*)$", dest_topic: "b/$1" }],
+    problem: 'mqtt_topic_rewrite.rules[0].action = "move": must be one of',
+  },
+  {
+    dotted: "mqtt_topic_rewrite.rules",
+    rules: [{ action: "all", source_topic: "a/#", re: "^a/(.*)$", dest_topic: "b/$2" }],
+    problem:
+      'mqtt_topic_rewrite.rules[0].dest_topic = "b/$2": refers to $2 but the expression has 1 group',
+  },
+  {
+    dotted: "mqtt_topic_rewrite.rules",
+    rules: [{ action: "all", source_topic: "a/#", re: "(", dest_topic: "b" }],
+    problem: 'mqtt_topic_rewrite.rules[0].re = "(": ',
+  },
+  {
+    dotted: "mqtt_topic_rewrite.rules",
+    rules: [{ action: "all", source_topic: "$share/g/a", re: "a", dest_topic: "b" }],
+    problem: 'mqtt_topic_rewrite.rules[0].source_topic = "$share/g/a": not a plain topic filter',
+  },
+  {
+    dotted: "mqtt_auto_subscribe.rules",
+    rules: [{ topic: "a", qos: 3 }],
+    problem: "mqtt_auto_subscribe.rules[0].qos = 3: must be one of 0, 1, 2",
+  },
+  {
+    dotted: "mqtt_auto_subscribe.rules",
+    rules: [{ topic: "$queue/a", no_local: true }],
+    problem:
+      "mqtt_auto_subscribe.rules[0].no_local = true: a shared subscription cannot have no_local",
+  },
+  {
+    dotted: "bridge.mqtt_to_kafka",
+    rules: [{ mqtt_filter: "a/#/b", kafka_topic: "t" }],
+    problem: 'bridge.mqtt_to_kafka[0].mqtt_filter = "a/#/b": not a valid MQTT topic filter',
+  },
+  {
+    dotted: "bridge.mqtt_to_kafka",
+    rules: [{ mqtt_filter: "a", kafka_topic: "a b" }],
+    problem: 'bridge.mqtt_to_kafka[0].kafka_topic = "a b": topic name "a b" may only contain',
+  },
+  {
+    dotted: "bridge.kafka_to_mqtt",
+    rules: [{ kafka_topic: "t", mqtt_topic: "a/+" }],
+    problem: 'bridge.kafka_to_mqtt[0].mqtt_topic = "a/+": a topic template may hold no wildcard',
+  },
+  {
+    dotted: "mqtt_schema_validation.rules",
+    rules: [{ topic: "a", schema: "not json" }],
+    problem: 'mqtt_schema_validation.rules[0].schema = "not json": not JSON text of a JSON Schema',
+  },
+  {
+    dotted: "mqtt_schema_validation.rules",
+    rules: [{ topic: "a/#", schema: "{}", schema_file: "s.json" }],
+    problem:
+      "mqtt_schema_validation.rules[0] = a table: must have exactly one of schema_file and schema",
+  },
+  {
+    dotted: "mqtt_schema_validation.rules",
+    rules: [{ topic: "a", schema_file: "" }],
+    problem: 'mqtt_schema_validation.rules[0].schema_file = "": must not be empty',
+  },
+];
 
 function tomlSetting(dotted: string, value: unknown): string {
   const [first, second] = dotted.split(".");
@@ -622,6 +703,43 @@ describe("bad values", () => {
       });
     }
   }
+
+  for (const { dotted, rules, problem } of RULE_PROBLEMS) {
+    test(`a bad rule in ${dotted} names the rule, its field and value: ${problem}`, () => {
+      const message = invalidMessage(tomlSetting(dotted, rules));
+      assert.ok(message.includes(`  - ${problem}`), message);
+      assert.match(message, /1 problem:/);
+    });
+  }
+
+  test("every bad rule of a list is reported at once, each with its index", () => {
+    const message = invalidMessage(`
+[[mqtt_acl.rules]]
+permission = "allow"
+action = "all"
+topic = "a"
+[[mqtt_acl.rules]]
+permission = "allow"
+action = "pub"
+topic = "a"
+[[mqtt_acl.rules]]
+permission = "deny"
+action = "all"
+topic = "a"
+ip = "10.0.0.0/33"
+permision = "allow"
+`);
+    assert.match(message, /3 problems:/);
+    assert.ok(message.includes('mqtt_acl.rules[1].action = "pub": must be one of'), message);
+    assert.ok(
+      message.includes('mqtt_acl.rules[2].ip = "10.0.0.0/33": not an IP address or CIDR block'),
+      message,
+    );
+    assert.ok(
+      message.includes('unknown key "permision" in mqtt_acl.rules[2]; did you mean "permission"?'),
+      message,
+    );
+  });
 
   test("all problems are reported at once", () => {
     const message = invalidMessage(`
@@ -669,6 +787,73 @@ level = "loud"
   test("a section that is not a table", () => {
     const message = invalidMessage("network = 5\n");
     assert.match(message, /network = 5: must be a table \(a \[network\] section\)/);
+  });
+});
+
+describe("rules between sections", () => {
+  test("kafka group session timeouts: min above max is refused, equal is fine", () => {
+    const message = invalidMessage(
+      "[kafka]\ngroup_min_session_timeout_ms = 10000\ngroup_max_session_timeout_ms = 5000\n",
+    );
+    assert.match(
+      message,
+      /kafka\.group_min_session_timeout_ms = 10000: must be .*at most group_max/,
+    );
+    const file = writeToml(
+      "[kafka]\ngroup_min_session_timeout_ms = 5000\ngroup_max_session_timeout_ms = 5000\n",
+    );
+    assert.equal(loadConfig({ file }).kafka.group_min_session_timeout_ms, 5000);
+  });
+
+  test("an authenticator without what it needs, all reported at once", () => {
+    const message = invalidMessage(`
+[mqtt_auth]
+authenticators = ["jwt", "http"]
+[mqtt_auth_jwt]
+verify_username = true
+from = "username"
+`);
+    assert.match(message, /3 problems:/);
+    assert.ok(
+      message.includes(
+        'mqtt_auth.authenticators = ["jwt", "http"]: has "jwt", which needs a key in [mqtt_auth_jwt]: set secret, public_key_file or jwks_file',
+      ),
+      message,
+    );
+    assert.match(message, /mqtt_auth_jwt\.verify_username = true: needs from = "password"/);
+    assert.match(message, /mqtt_auth_http\.url: must be set: mqtt_auth\.authenticators has "http"/);
+  });
+
+  test("bridge rules with the Kafka listener off", () => {
+    const message = invalidMessage(
+      '[kafka]\nenable = false\n[[bridge.mqtt_to_kafka]]\nmqtt_filter = "a/#"\nkafka_topic = "t"\n',
+    );
+    assert.match(message, /kafka\.enable = false: must be true while \[bridge\] has rules/);
+  });
+
+  test("an enabled TLS listener without certificate and key, verify_client without ca_file", () => {
+    const message = invalidMessage("[mqtt_wss]\nenable = true\n[tls]\nverify_client = true\n");
+    assert.match(message, /3 problems:/);
+    assert.match(message, /tls\.cert_file: must be set: \[mqtt_wss\] is enabled/);
+    assert.match(message, /tls\.key_file: must be set: \[mqtt_wss\] is enabled/);
+    assert.match(message, /tls\.ca_file: must be set: tls\.verify_client = true needs the CA/);
+  });
+
+  test("the same sections are fine when what they need is there, or unused", () => {
+    const file = writeToml(`
+[mqtt_auth]
+authenticators = ["jwt", "http"]
+[mqtt_auth_jwt]
+secret = "s"
+[mqtt_auth_http]
+url = "http://127.0.0.1/auth"
+[tls]
+verify_client = true
+[[bridge.mqtt_to_kafka]]
+mqtt_filter = "a/#"
+kafka_topic = "t"
+`);
+    assert.doesNotThrow(() => loadConfig({ file }));
   });
 });
 
