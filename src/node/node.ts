@@ -1,4 +1,5 @@
-import { mkdir } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdir } from "node:fs/promises";
 import type { AdminServer } from "../admin/listener.ts";
 import { robustmqVersion } from "../admin/version.ts";
 import type { Bridge } from "../bridge/bridge.ts";
@@ -42,7 +43,7 @@ export interface RobustMQNode {
 export async function startNode(config: Config, logger: Logger): Promise<RobustMQNode> {
   const startedAtMs = Date.now();
   const schemaValidation = config.roles.includes("broker") ? await checkConfigFiles(config) : null;
-  await mkdir(config.data_dir, { recursive: true });
+  await openDataDir(config.data_dir);
   const lock = lockDataDir(config.data_dir);
   const listeners: NodeListeners = {};
   let broker: MqttBroker | null = null;
@@ -133,6 +134,31 @@ async function checkConfigFiles(config: Config): Promise<SchemaValidation | null
   if (rules.length === 0) return null;
   const { compileSchemaValidation } = await import("../broker/mqtt/schema-compile.ts");
   return compileSchemaValidation(rules);
+}
+
+/**
+ * Creates data_dir and proves it writable. Without this an unusable directory surfaces as a
+ * raw EACCES or EEXIST stack from whichever store opens first.
+ */
+async function openDataDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new RobustMQError(
+      ErrorCode.STORAGE_IO,
+      `data_dir = "${dir}" is not a usable directory: ${dataDirProblem(err)}`,
+    );
+  }
+}
+
+function dataDirProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "EEXIST" || code === "ENOTDIR") return "a file of that name is in the way";
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+    return `no permission to write there (${code})`;
+  }
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** `$SYS` topics: the broker's state every interval_ms, client events as they happen. */
@@ -229,6 +255,17 @@ async function startKafka(config: Config, logger: Logger): Promise<KafkaBroker> 
   return kafka;
 }
 
+/**
+ * A generated admin password is logged once, at warn, and only its hash is kept: a log level
+ * above warn would hide it for good and lock the operator out of the admin API. So that line
+ * is written at warn whatever the level (docs/admin-api.md).
+ */
+function credentialsLogger(adminLogger: Logger): Logger {
+  return adminLogger.isLevelEnabled("warn")
+    ? adminLogger
+    : adminLogger.child({}, { level: "warn" });
+}
+
 /** The admin HTTP API; logs its address like the MQTT listener (tests and operators read it). */
 async function startAdmin(
   config: Config,
@@ -242,7 +279,11 @@ async function startAdmin(
   const { loadAdminCredentials } = await import("../admin/credentials.ts");
   const { startAdminServer } = await import("../admin/listener.ts");
   const adminLogger = logger.child({ component: "admin" });
-  const credentials = await loadAdminCredentials(config.admin, config.data_dir, adminLogger);
+  const credentials = await loadAdminCredentials(
+    config.admin,
+    config.data_dir,
+    credentialsLogger(adminLogger),
+  );
   const admin = await startAdminServer({
     node: { config, startedAtMs, listeners: () => ({ ...listeners }) },
     ...parts,

@@ -187,6 +187,45 @@ describe("configuration errors found at start exit 2 like the others, before dat
   }
 });
 
+describe("start-up failures", () => {
+  test("a file given as data_dir: a coded fatal line, no stack, exit 1", () => {
+    const file = writeFile("not-a-dir", "");
+    const result = robustmq("start", ...freePorts(file));
+    assert.equal(result.status, 1, result.stderr);
+    const fatal = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}");
+    assert.equal(fatal.level, "fatal");
+    assert.equal(fatal.code, "RMQ_ERR_STORAGE_IO");
+    assert.match(fatal.msg, /data_dir = ".*not-a-dir" is not a usable directory: a file/);
+    assert.equal(fatal.err, undefined, "no stack");
+  });
+
+  test("the generated admin password is shown even at --log-level error", async () => {
+    const child = spawn(
+      nodeBin,
+      [mainScript, "start", "--log-level", "error", ...freePorts(join(dir, "data-quiet"))],
+      { cwd: dir },
+    );
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const started = Date.now();
+    while (
+      !stdout.includes('"password"') &&
+      Date.now() - started < 15_000 &&
+      child.exitCode === null
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill("SIGTERM");
+    await exited;
+    const line = stdout.split("\n").find((l) => l.includes('"password"'));
+    assert.ok(line !== undefined, `no password line in:\n${stdout}`);
+    assert.match(JSON.parse(line).password, /^[\w-]{16,}$/);
+  });
+});
+
 describe("command line", () => {
   test("--version prints the package version", () => {
     const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
