@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, afterEach, before, describe, test } from "node:test";
-import type { PublishPacket, QoS } from "../../src/protocol/mqtt/index.ts";
+import type { Packet, PublishPacket, QoS } from "../../src/protocol/mqtt/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import { ClientTracker, connectMqtt, Inbox, uniqueName } from "../helpers/mqtt-clients.ts";
 import { connectRaw, type RawClient } from "../helpers/raw-client.ts";
@@ -22,6 +22,12 @@ async function nextPublishes(client: RawClient, count: number): Promise<PublishP
 
 function texts(packets: PublishPacket[]): string[] {
   return packets.map((p) => p.payload.toString());
+}
+
+/** Sends `ack` and returns what the broker sends before the next round trip ends. */
+function answerAndDrain(client: RawClient, ack: Packet): Promise<Packet[]> {
+  client.send(ack);
+  return client.drain();
 }
 
 describe("QoS with the default configuration", () => {
@@ -189,6 +195,65 @@ describe("QoS with the default configuration", () => {
     const d = await subscriber.expect("publish");
     assert.equal(d.payload.toString(), "q3");
     assert.deepEqual(await subscriber.drain(), []);
+  });
+
+  test("a resumed session resends at most the new Receive Maximum at once, in order, before new messages [MQTT-3.3.4-9]", async () => {
+    const topic = uniqueName("qos/resend-window");
+    const clientId = uniqueName("rw-sub");
+    const session = { sessionExpiryInterval: 300 };
+    const { client: first } = track.raw(
+      await connectRaw(broker.port, {
+        clientId,
+        properties: { ...session, receiveMaximum: 10 },
+      }),
+    );
+    await first.subscribe([{ topicFilter: topic, qos: 2 }]);
+    const publisher = track.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+    // One QoS 2 message left after PUBREC (its PUBREL is resent), then five QoS 1 ones.
+    await publisher.publishAsync(topic, "q2", { qos: 2 });
+    const q2 = await first.expect("publish");
+    first.send({ type: "pubrec", packetId: q2.packetId as number, reasonCode: 0 });
+    assert.equal((await first.expect("pubrel")).packetId, q2.packetId);
+    for (let i = 0; i < 5; i++) await publisher.publishAsync(topic, `m${i}`, { qos: 1 });
+    const sent = await nextPublishes(first, 5);
+    assert.deepEqual(texts(sent), ["m0", "m1", "m2", "m3", "m4"]);
+    first.destroy();
+    await first.waitClosed();
+
+    const { client: second, connack } = track.raw(
+      await connectRaw(broker.port, {
+        clientId,
+        cleanStart: false,
+        properties: { ...session, receiveMaximum: 3 },
+      }),
+    );
+    assert.equal(connack.sessionPresent, true);
+    // The PUBREL'd message keeps one of the 3 slots until PUBCOMP; the PUBREL itself is not
+    // held back by the window [MQTT-4.9.0-3].
+    const resumed = await second.drain();
+    const show = (p: Packet) =>
+      p.type === "publish" ? `${p.payload}${p.dup ? "+dup" : ""}` : p.type;
+    assert.deepEqual(resumed.map(show), ["pubrel", "m0+dup", "m1+dup"]);
+    await publisher.publishAsync(topic, "new", { qos: 1 });
+    assert.deepEqual(await second.drain(), [], "the new message waits behind the resends");
+
+    const puback = (p: Packet) => ({
+      type: "puback" as const,
+      packetId: (p as PublishPacket).packetId as number,
+      reasonCode: 0,
+    });
+    assert.equal((resumed[1] as PublishPacket).packetId, sent[0].packetId, "original packet id");
+    // Each acknowledgement frees one slot: the next resend, in order, then the new message.
+    const steps: Array<[Packet, string[]]> = [
+      [puback(resumed[1]), ["m2+dup"]],
+      [{ type: "pubcomp", packetId: q2.packetId as number, reasonCode: 0 }, ["m3+dup"]],
+      [puback(resumed[2]), ["m4+dup"]],
+      [puback(sent[2]), ["new"]],
+    ];
+    for (const [answer, expected] of steps) {
+      assert.deepEqual((await answerAndDrain(second, answer)).map(show), expected);
+    }
+    second.send({ type: "disconnect", reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
   });
 
   for (const version of [4, 5] as const) {

@@ -157,6 +157,12 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   readonly openedAtMs: number;
   /** How many QoS 1/2 messages may be in flight to the client. */
   sendWindow = 65535;
+  /**
+   * PUBLISHes of a resumed session that are still to be resent, by packet identifier in their
+   * original order; null when none. They wait for room in this connection's window like any
+   * send: the client's Receive Maximum is new with each connection [MQTT-3.3.4-9].
+   */
+  private resendDue: Map<number, Delivery> | null = null;
   /** Largest packet the client accepts [MQTT-3.1.2-24]; 0 = no limit. */
   clientMaxPacketBytes = 0;
   /** Topic aliases the client lets us use (its Topic Alias Maximum). */
@@ -596,9 +602,8 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
     // Deliveries queued because this turn's output was over the bound go now: the socket took
     // it without a 'drain' to come, and an empty window brings no acknowledgement either.
     const session = this.session;
-    if (session !== null && session.queueLength > 0 && session.inflightCount < this.sendWindow) {
-      this.pump();
-    }
+    const waiting = session !== null && (session.queueLength > 0 || this.resendDue !== null);
+    if (waiting && this.outstanding(session) < this.sendWindow) this.pump();
   }
 
   onDrain(): void {
@@ -631,8 +636,17 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
     this.broker.enqueue(session, delivery);
   }
 
+  /** New deliveries go out only after every resend, in the window and within the buffer bound. */
   private canSend(session: Session): boolean {
-    return session.inflightCount < this.sendWindow && this.writable;
+    return this.resendDue === null && session.inflightCount < this.sendWindow && this.writable;
+  }
+
+  /**
+   * QoS 1/2 PUBLISHes (and PUBRELs) the client has yet to acknowledge on this connection: the
+   * in-flight deliveries that are not waiting to be resent.
+   */
+  private outstanding(session: Session): number {
+    return session.inflightCount - (this.resendDue === null ? 0 : this.resendDue.size);
   }
 
   private sendInflight(session: Session, delivery: Delivery, dup: boolean): void {
@@ -655,6 +669,7 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   pump(): void {
     const session = this.session;
     if (session === null || this.state !== ConnectionState.CONNECTED) return;
+    if (this.resendDue !== null) this.resendWithinWindow(session);
     const nowMs = Date.now();
     while (session.queueLength > 0 && this.canSend(session)) {
       const delivery = session.queue.shift() as Delivery;
@@ -675,30 +690,58 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
 
   /**
    * After a session resumes: resend unacknowledged PUBLISH with DUP and PUBREL in their
-   * original order and with their original packet identifiers [MQTT-4.4.0-1].
+   * original order and with their original packet identifiers [MQTT-4.4.0-1]. PUBLISHes go out
+   * as the client's Receive Maximum allows, the rest as acknowledgements make room
+   * [MQTT-3.3.4-9]. PUBRELs all go at once: the send quota limits PUBLISHes only, and other
+   * packets must flow even when it is used up [MQTT-4.9.0-3]. A PUBREL'd message still holds
+   * its slot until PUBCOMP, as it does within a connection.
    */
   resendInflight(): void {
     const session = this.session as Session;
     if (session.inflightCount === 0) return;
+    let due: Map<number, Delivery> | null = null;
     for (const delivery of session.inflight.values()) {
       if (delivery.held) continue; // goes out when its packet id is durable
       if (delivery.state === DeliveryState.AWAITING_COMP) {
         this.sendAck("pubrel", delivery.packetId, 0);
         continue;
       }
+      if (due === null) due = new Map();
+      due.set(delivery.packetId, delivery);
+    }
+    this.resendDue = due;
+    if (due !== null) this.resendWithinWindow(session);
+  }
+
+  /** The client settled a delivery (PUBACK, PUBREC) that may not have been resent yet. */
+  settled(packetId: number): void {
+    const due = this.resendDue;
+    if (due === null) return;
+    due.delete(packetId);
+    if (due.size === 0) this.resendDue = null;
+  }
+
+  /** Resends, in order, as many of the PUBLISHes still due as the window has room for. */
+  private resendWithinWindow(session: Session): void {
+    const due = this.resendDue as Map<number, Delivery>;
+    for (const [packetId, delivery] of due) {
+      if (this.outstanding(session) >= this.sendWindow || !this.writable) return;
+      due.delete(packetId);
+      if (session.inflight.get(packetId) !== delivery) continue; // left flight another way
       const m = delivery.message;
       const sent = this.writePublish(
         m,
         delivery.qos,
         delivery.retain,
         delivery.subscriptionIds,
-        delivery.packetId,
+        packetId,
         true,
       );
       // [MQTT-3.1.2-25] too large for this connection: discarded as if its delivery completed,
       // so it does not hold an inflight slot for ever.
-      if (!sent) session.inflight.delete(delivery.packetId);
+      if (!sent) session.inflight.delete(packetId);
     }
+    this.resendDue = null;
   }
 
   /** Writes one PUBLISH; false if it had to be dropped for the client's size limit. */

@@ -8,6 +8,7 @@ export function handlePuback(conn: MqttConnection, packet: AckPacket): void {
   const session = conn.session as Session;
   const delivery = session.onPuback(packet.packetId);
   if (delivery !== undefined) {
+    conn.settled(packet.packetId);
     conn.broker.slowSubs?.completed(conn.clientId, conn.openedAtMs, delivery.message);
     conn.broker.persistence?.touch(session);
     conn.pump();
@@ -19,6 +20,8 @@ export function handlePubrec(conn: MqttConnection, packet: AckPacket): void {
   const session = conn.session as Session;
   const packetId = packet.packetId;
   const outcome = session.onPubrec(packetId, packet.reasonCode);
+  // A PUBREC for a PUBLISH not yet resent on this connection: the client has it already.
+  if (outcome !== "unknown") conn.settled(packetId);
   if (outcome === "pubrel") {
     // Once PUBREL is sent the receiver may hand the message on: after a crash only PUBREL,
     // never the PUBLISH, may be resent, so the log must know first.

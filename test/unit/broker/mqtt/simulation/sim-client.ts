@@ -18,6 +18,7 @@ import { type Arrival, type Conn, newConn } from "./sim-conn.ts";
 import { keyOfPayload, type PublishRecord, type QoS, type SubInterval } from "./sim-model.ts";
 import {
   type ClientProfile,
+  connectionReceiveMax,
   connectPacket,
   DIRECT_FILTERS,
   DIRECT_TOPICS,
@@ -261,7 +262,10 @@ export class SimClient implements SocketPeer {
       offlineEarliestMs: this.offlineEarliestMs,
       left,
     };
-    this.send(conn, connectPacket(p, cleanStart, willPayload));
+    this.send(
+      conn,
+      connectPacket(p, cleanStart, willPayload, connectionReceiveMax(p, conn.number)),
+    );
   }
 
   /**
@@ -711,11 +715,17 @@ export class SimClient implements SocketPeer {
     if (qos === 2) this.acknowledge(conn, { type: "pubrec", packetId: id, reasonCode: 0 });
   }
 
-  /** Receive Maximum (v5) or the broker's inflight limit (v3) bounds what is unacknowledged. */
+  /**
+   * Receive Maximum (v5) or the broker's inflight limit (v3) bounds what is unacknowledged when
+   * a PUBLISH arrives (a PUBREL'd message holds its slot until PUBCOMP). Checked on PUBLISH
+   * only: the PUBRELs resent when a session resumes all come at once, whatever the window of
+   * the new connection, as the send quota limits PUBLISHes only [MQTT-4.9.0-3].
+   */
   private checkWindow(conn: Conn): void {
     const p = this.profile.p;
+    const receiveMax = connectionReceiveMax(p, conn.number);
     const window =
-      p.version === 5 ? Math.min(p.receiveMax, this.ctx.inflightMax) : this.ctx.inflightMax;
+      p.version === 5 ? Math.min(receiveMax, this.ctx.inflightMax) : this.ctx.inflightMax;
     this.ctx.checker.check(
       conn.unacked.size <= window,
       () => `${this.id}: ${conn.unacked.size} unacknowledged PUBLISH/PUBREL, window ${window}`,
@@ -726,7 +736,6 @@ export class SimClient implements SocketPeer {
     this.log(`got PUBREL id=${packetId}`);
     this.book.inboundQos2.delete(packetId);
     conn.unacked.add(packetId);
-    this.checkWindow(conn);
     this.acknowledge(conn, { type: "pubcomp", packetId, reasonCode: 0 });
   }
 

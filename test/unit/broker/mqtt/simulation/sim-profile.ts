@@ -94,10 +94,24 @@ export function request(
   };
 }
 
+/**
+ * The Receive Maximum of a client's `number`th connection: the profile's, halved on every
+ * second connection, so that sessions also resume with a smaller window than they left with
+ * [MQTT-3.3.4-9].
+ */
+export function connectionReceiveMax(p: ClientProfile, number: number): number {
+  return number % 2 === 0 ? Math.ceil(p.receiveMax / 2) : p.receiveMax;
+}
+
 /** CONNECT with the profile's options and, when it has one, its will on `w/{client id}`. */
-export function connectPacket(p: ClientProfile, cleanStart: boolean, willPayload: string): Packet {
+export function connectPacket(
+  p: ClientProfile,
+  cleanStart: boolean,
+  willPayload: string,
+  receiveMax: number,
+): Packet {
   const v5 = p.version === 5;
-  const properties: Properties = { sessionExpiryInterval: p.expiryS, receiveMaximum: p.receiveMax };
+  const properties: Properties = { sessionExpiryInterval: p.expiryS, receiveMaximum: receiveMax };
   if (p.topicAliasMax > 0) properties.topicAliasMaximum = p.topicAliasMax;
   if (p.maxPacketBytes > 0) properties.maximumPacketSize = p.maxPacketBytes;
   const will =
