@@ -18,7 +18,13 @@ import {
   WAIT_TIMEOUT_MS,
   withTimeout,
 } from "../helpers/mqtt-clients.ts";
-import { connectRaw, describePacket, type RawClient } from "../helpers/raw-client.ts";
+import {
+  connectPacket,
+  connectRaw,
+  describePacket,
+  openRaw,
+  type RawClient,
+} from "../helpers/raw-client.ts";
 
 /** Publishes at QoS 1 and returns the PUBACK reason code. */
 async function publishAcked(
@@ -395,6 +401,38 @@ describe("MQTT 5 features", () => {
       v3got.map((p) => p.payload.toString()),
       ['{"k":"v"}', "qos0", "plain"],
     );
+  });
+
+  test("a Response Topic with a wildcard is a protocol error: DISCONNECT 0x82, not forwarded [MQTT-3.3.2-14]", async () => {
+    const topic = uniqueName("rt-wild");
+    const { client: sub } = await raw("rtw-sub");
+    await sub.subscribe([{ topicFilter: `${topic}/#`, qos: 1 }]);
+    for (const responseTopic of ["replies/#", "x/+/y"]) {
+      const { client: pub } = await raw("rtw-pub");
+      pub.publish(`${topic}/req`, "request", { qos: 1, properties: { responseTopic } });
+      const disconnect = await pub.expect("disconnect");
+      assert.equal(disconnect.reasonCode, 0x82, responseTopic);
+      assert.match(String(disconnect.properties?.reasonString), /Response Topic/);
+      await pub.waitClosed();
+    }
+    const will = track.raw(await openRaw(broker.port));
+    will.send(
+      connectPacket({
+        clientId: uniqueName("rtw-will"),
+        will: {
+          topic: `${topic}/will`,
+          payload: Buffer.from("gone"),
+          qos: 0,
+          retain: false,
+          properties: { responseTopic: "x/+/y" },
+        },
+      }),
+    );
+    const connack = await will.expect("connack");
+    assert.equal(connack.reasonCode, 0x82);
+    await will.waitClosed();
+    assert.deepEqual(await drainPublishes(sub), [], "neither the request nor the will went out");
+    await broker.waitForLog((l) => /wildcard in will Response Topic/.test(l.msg));
   });
 
   test("Payload Format Indicator 1 with invalid UTF-8 is refused with PUBACK 0x99 and not delivered", async () => {

@@ -40,6 +40,14 @@ export function validateTopicName(topic: string): boolean {
 }
 
 /**
+ * A Response Topic (PUBLISH or will property) names the topic a responder publishes to, so it
+ * must not contain wildcards [MQTT-3.3.2-14]. The codec has checked the rest (UTF-8, no U+0000).
+ */
+export function validateResponseTopic(topic: string): boolean {
+  return !hasWildcard(topic);
+}
+
+/**
  * A topic filter as carried in SUBSCRIBE / UNSUBSCRIBE (after any `$share/{group}/` prefix has
  * been taken off). Empty levels are allowed: "a//b", "/+" and "+/" are valid.
  */

@@ -8,7 +8,7 @@ import { countAuthFailure, passwordFailureReason } from "../auth-failures.ts";
 import { ConnectionState, type MqttConnection } from "../connection.ts";
 import { TokenBucket } from "../rate-limit.ts";
 import { applyAutoSubscribe } from "../rules/auto-subscriber.ts";
-import { isSysTopic, topicLevelCount, validateTopicName } from "../topic.ts";
+import { isSysTopic, topicLevelCount, validateResponseTopic, validateTopicName } from "../topic.ts";
 import { transportUsername } from "../transports/peer-identity.ts";
 
 /** What a CONNECT decided, kept while an authentication exchange runs. */
@@ -95,6 +95,12 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
   if (will !== undefined) {
     if (!validateTopicName(will.topic) || topicLevelCount(will.topic) > limits.max_topic_levels) {
       refuseConnect(conn, ReasonCode.TOPIC_NAME_INVALID, "invalid will topic");
+      return;
+    }
+    const responseTopic = will.properties?.responseTopic;
+    if (responseTopic !== undefined && !validateResponseTopic(responseTopic)) {
+      // [MQTT-3.3.2-14] as in a PUBLISH: the will would be sent on with it.
+      refuseConnect(conn, ReasonCode.PROTOCOL_ERROR, "wildcard in will Response Topic");
       return;
     }
     if (isSysTopic(will.topic) && will.topic.startsWith("$SYS")) {

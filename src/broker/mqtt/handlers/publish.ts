@@ -7,7 +7,7 @@ import { DELAYED_INVALID } from "../delayed/topic.ts";
 import { Message } from "../message.ts";
 import { payloadAccepted } from "../schema-validation.ts";
 import type { Session } from "../session.ts";
-import { isSysTopic, topicLevelCount, validateTopicName } from "../topic.ts";
+import { isSysTopic, topicLevelCount, validateResponseTopic, validateTopicName } from "../topic.ts";
 
 /** Resolves the topic name, applying an inbound Topic Alias [MQTT-3.3.2-7..12]; null = closed. */
 function resolveTopic(conn: MqttConnection, packet: PublishPacket): string | null {
@@ -105,6 +105,12 @@ function admissible(conn: MqttConnection, packet: PublishPacket, session: Sessio
   if (packet.properties?.subscriptionIdentifiers !== undefined) {
     // [MQTT-3.3.4-6] only the server sends subscription identifiers.
     conn.protocolError(ReasonCode.PROTOCOL_ERROR, "subscription identifier in PUBLISH");
+    return false;
+  }
+  const responseTopic = packet.properties?.responseTopic;
+  if (responseTopic !== undefined && !validateResponseTopic(responseTopic)) {
+    // [MQTT-3.3.2-14] forwarded, it would make us send a PUBLISH the spec forbids.
+    conn.protocolError(ReasonCode.PROTOCOL_ERROR, "wildcard in Response Topic");
     return false;
   }
   if (packet.qos > protocol.max_qos) {

@@ -7,6 +7,7 @@ import {
   parseSharedFilter,
   TOPIC_LENGTH_BYTES_MAX,
   topicLevelCount,
+  validateResponseTopic,
   validateTopicFilter,
   validateTopicName,
 } from "../../../../src/broker/mqtt/topic.ts";
@@ -34,6 +35,22 @@ const topicNameCases: [string, boolean][] = [
 test("validateTopicName: table", () => {
   for (const [topic, valid] of topicNameCases) {
     assert.equal(validateTopicName(topic), valid, JSON.stringify(topic));
+  }
+});
+
+test("validateResponseTopic: no wildcard anywhere [MQTT-3.3.2-14]", () => {
+  const cases: [string, boolean][] = [
+    ["replies/client-1", true],
+    ["/", true],
+    ["$SYS/x", true], // publishing there is the responder's problem, not a wildcard
+    ["replies/#", false],
+    ["x/+/y", false],
+    ["+", false],
+    ["a#b", false], // not a valid filter either: still a wildcard character
+    ["a+", false],
+  ];
+  for (const [topic, valid] of cases) {
+    assert.equal(validateResponseTopic(topic), valid, JSON.stringify(topic));
   }
 });
 
