@@ -16,7 +16,10 @@ export interface StoredDelivery {
   q: QoS;
   r: boolean;
   ids: number[] | null;
-  /** Packet id once a QoS 2 delivery was sent under one; 0 otherwise. */
+  /**
+   * Packet id once the delivery was sent under one; 0 otherwise. A QoS 2 send is in the log; a
+   * QoS 1 one only in a checkpoint taken while it was in flight.
+   */
   p: number;
   s: DeliveryStateValue;
 }
@@ -150,7 +153,8 @@ export class DurableImage {
         return;
       }
       case "received": {
-        const d = state.deliveries.find((x) => x.p === change.p);
+        // QoS 1 deliveries in flight keep their ids in a checkpoint too; PUBREC is QoS 2's.
+        const d = state.deliveries.find((x) => x.p === change.p && x.q === 2);
         if (d !== undefined) d.s = DeliveryState.AWAITING_COMP;
         return;
       }

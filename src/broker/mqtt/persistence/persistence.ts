@@ -375,8 +375,10 @@ function toImage(captured: CapturedSession): SessionImage {
   const deliveries: StoredDelivery[] = [];
   for (const { message, delivery } of captured.deliveries) {
     if (message.logOffset < 0) continue; // its append failed, or it never needed the log
-    // A QoS 1 delivery in flight is sent again under a new packet id after a restart.
-    const keepsId = delivery.qos === 2 && delivery.state !== DeliveryState.QUEUED;
+    // Every delivery in flight keeps its packet id and place, so that a restart resends it
+    // first, in order and with DUP [MQTT-4.6.0-1, MQTT-3.3.1-1]. For QoS 1 only the checkpoint
+    // knows this (the log has no record per QoS 1 send: that would be a write per delivery).
+    const keepsId = delivery.state !== DeliveryState.QUEUED;
     deliveries.push({
       o: message.logOffset,
       q: delivery.qos,
