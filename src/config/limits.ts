@@ -11,6 +11,13 @@ export const CONNECTION_HEADROOM_COUNT = 64;
 export const FLUSH_CONCAT_BYTES_MAX = 256 * 1024;
 /** A payload view wasting at least this much of its backing buffer is copied before it is kept. */
 export const COMPACT_WASTE_BYTES_MIN = 1024;
+/**
+ * Keep alive is kept by complete packets [MQTT-3.1.2-24]. A packet too large to arrive within
+ * 1.5x the keep alive (the client cannot send PINGREQ in the middle of it) keeps it too, as
+ * long as this many of its bytes arrive per 1.5x keep alive: one full socket read of Node
+ * (64 KiB). A client trickling a packet that never ends (slow loris) is cut off.
+ */
+export const KEEP_ALIVE_PROGRESS_BYTES = 64 * 1024;
 /** How long a closed connection may take to flush before its socket is destroyed. */
 export const CLOSE_LINGER_MS = 2000;
 /** How long a graceful shutdown waits for clients to be flushed and closed. */

@@ -5,7 +5,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { MqttClient } from "mqtt";
-import type { Properties, ProtocolLevel, QoS } from "../../src/protocol/mqtt/index.ts";
+import {
+  encode,
+  type Properties,
+  type ProtocolLevel,
+  type QoS,
+} from "../../src/protocol/mqtt/index.ts";
 import { clientGone } from "../helpers/broker-logs.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import { ClientTracker, connectMqtt, Inbox, uniqueName } from "../helpers/mqtt-clients.ts";
@@ -99,6 +104,56 @@ describe("keep alive and will", () => {
       const elapsedMs = Date.now() - startedMs;
       assert.ok(elapsedMs >= SILENCE_MS_MIN, `closed after ${elapsedMs} ms: too early`);
       assert.equal(client.received.length, 1, "only the CONNACK");
+    });
+
+    test("[MQTT-3.1.2-24] a packet trickled a byte at a time and never finished does not keep the connection alive", async () => {
+      const startedMs = Date.now();
+      const { client } = tracker.raw(
+        await connectRaw(broker.port, { clientId: uniqueName("trickle"), keepAlive: KEEP_ALIVE_S }),
+      );
+      // PUBLISH QoS 0, remaining length 100: topic "t", then one payload byte every 200 ms.
+      client.sendBytes(Buffer.from([0x30, 100, 0x00, 0x01, 0x74, 0x00]));
+      const trickle = setInterval(() => client.sendBytes(Buffer.from("x")), 200);
+      try {
+        const disconnect = await client.expect("disconnect", SILENCE_MS_MAX);
+        assert.equal(disconnect.reasonCode, 0x8d);
+        const elapsedMs = Date.now() - startedMs;
+        assert.ok(elapsedMs >= SILENCE_MS_MIN, `disconnected after ${elapsedMs} ms: too early`);
+      } finally {
+        clearInterval(trickle);
+      }
+    });
+
+    test("a large packet sent in steady chunks across many keep-alive periods is not cut off", async () => {
+      const topic = uniqueName("ka-large");
+      const { client } = tracker.raw(
+        await connectRaw(broker.port, {
+          clientId: uniqueName("uploader"),
+          keepAlive: KEEP_ALIVE_S,
+        }),
+      );
+      const packet = encode(
+        {
+          type: "publish",
+          topic,
+          payload: Buffer.alloc(640 * 1024, 0x61),
+          qos: 1,
+          retain: false,
+          dup: false,
+          packetId: 1,
+        },
+        5,
+      );
+      // 64 KiB every 700 ms: about 7 s, more than 4x the 1.5 s a silent client is allowed.
+      const chunkBytes = 64 * 1024;
+      for (let at = 0; at < packet.length; at += chunkBytes) {
+        client.sendBytes(packet.subarray(at, at + chunkBytes));
+        await new Promise((resolve) => setTimeout(resolve, 700));
+        assert.equal(client.closed, false, `closed after ${at + chunkBytes} bytes`);
+      }
+      const puback = await client.expect("puback");
+      assert.deepEqual([puback.packetId, puback.reasonCode], [1, 0x10]);
+      client.destroy();
     });
 
     test("[MQTT-3.12.4-1] PINGREQ every 0.6 s keeps a 1 s keep-alive connection open", async () => {

@@ -1,5 +1,9 @@
 import type { Duplex } from "node:stream";
-import { CLOSE_LINGER_MS, FLUSH_CONCAT_BYTES_MAX } from "../../config/limits.ts";
+import {
+  CLOSE_LINGER_MS,
+  FLUSH_CONCAT_BYTES_MAX,
+  KEEP_ALIVE_PROGRESS_BYTES,
+} from "../../config/limits.ts";
 import { ErrorCode, type MqttProtocolError } from "../../errors.ts";
 import { type ProtocolLevel, type QoS, ReasonCode } from "../../protocol/mqtt/constants.ts";
 import { encode, MqttParser } from "../../protocol/mqtt/index.ts";
@@ -152,8 +156,15 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   session: Session | null = null;
   /** Keep alive in ms as negotiated (0 = off); the connection closes after 1.5x of silence. */
   keepAliveMs = 0;
-  /** Wheel tick (see deadline-wheel.ts) of the last bytes received: a small integer. */
+  /**
+   * Wheel tick (see deadline-wheel.ts) of the last activity: a complete packet, or progress on
+   * a large one (see noteActivity). A small integer.
+   */
   lastActiveTick: number;
+  /** A packet completed in the current parse. */
+  private packetHeard = false;
+  /** Bytes received since the last activity without completing a packet. */
+  private partialBytes = 0;
   readonly openedAtMs: number;
   /** How many QoS 1/2 messages may be in flight to the client. */
   sendWindow = 65535;
@@ -261,10 +272,29 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
 
   onData(chunk: Buffer): void {
     if (this.state === ConnectionState.CLOSED) return;
-    this.lastActiveTick = currentTick();
     this.broker.stats.bytesIn += chunk.length;
     if (this.byteRate !== null) this.overRate(this.byteRate, chunk.length);
     this.parse(chunk);
+    this.noteActivity(chunk.length);
+  }
+
+  /**
+   * Keep alive counts a complete packet [MQTT-3.1.2-24], not any byte: a client trickling one
+   * byte at a time of a packet it never finishes would otherwise hold its connection forever.
+   * Bytes of an unfinished packet count only in steps of KEEP_ALIVE_PROGRESS_BYTES, so that a
+   * large packet on a slow link, which leaves no room for a PINGREQ, is not cut off.
+   */
+  private noteActivity(bytes: number): void {
+    if (this.packetHeard) {
+      this.packetHeard = false;
+      this.partialBytes = 0;
+      this.lastActiveTick = currentTick();
+      return;
+    }
+    this.partialBytes += bytes;
+    if (this.partialBytes < KEEP_ALIVE_PROGRESS_BYTES) return;
+    this.partialBytes = 0;
+    this.lastActiveTick = currentTick();
   }
 
   /** Charges `count` to a rate bucket; over it, this client is not read for a while. */
@@ -277,6 +307,7 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   resumeParsing(): void {
     if (this.state === ConnectionState.CLOSED || this.flowState?.paused === true) return;
     this.parse(null);
+    this.noteActivity(0);
   }
 
   /** Feeds the parser (`null`: resume it); handler bugs close this connection only. */
@@ -300,6 +331,7 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   /** PacketSink: called by the parser for each packet. */
   onPacket(packet: Packet): void {
     if (this.state === ConnectionState.CLOSED) return;
+    this.packetHeard = true;
     dispatch(this, packet);
   }
 
@@ -386,8 +418,8 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   }
 
   /**
-   * Due one whole tick after the tick of the last bytes, plus 1.5x the keep alive: the last
-   * bytes came at most a tick before that, so the check never runs early.
+   * Due one whole tick after the tick of the last activity, plus 1.5x the keep alive: the
+   * activity came at most a tick before that, so the check never runs early.
    */
   private scheduleKeepAlive(): void {
     const limitTicks = Math.ceil((this.keepAliveMs * 1.5) / WHEEL_TICK_MS);
