@@ -10,6 +10,8 @@ import { ByteReader } from "../../src/protocol/kafka/byte-reader.ts";
 import { decodeResponseBody, encodeRequestFrame } from "../../src/protocol/kafka/kafka-codec.ts";
 import { buildRecordBatch } from "../../src/storage/log/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { oneRecordBatch, refusedBatches } from "../helpers/invalid-batches.ts";
+import { fetchRecords } from "../helpers/kafka-wire.ts";
 import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 const MAX_REQUEST_BYTES = 65_536;
@@ -139,6 +141,36 @@ test("invalid record batches: CORRUPT_MESSAGE and nothing stored", async () => {
   assert.equal((await produce(client, "strict", batch("x").subarray(0, 40))).errorCode, 2);
   assert.equal((await produce(client, "strict", Buffer.alloc(0))).errorCode, 2);
   assert.equal(await logEnd(client, "strict"), 1n);
+  client.close();
+});
+
+test("batches Kafka refuses from clients: INVALID_RECORD, nothing stored, connection kept", async () => {
+  const client = await connect();
+  await client.request(ApiKey.CreateTopics, 4, {
+    topics: [{ name: "refused", numPartitions: 1, replicationFactor: 1 }],
+    timeoutMs: 1000,
+  });
+  for (const { name, batch, reason } of refusedBatches()) {
+    const answer = await produce(client, "refused", batch);
+    assert.equal(answer.errorCode, 87, name);
+    assert.match(answer.errorMessage ?? "", reason, name);
+    assert.equal(answer.baseOffset, -1n, name);
+    assert.equal(await logEnd(client, "refused"), 0n, `${name}: log end unchanged`);
+    await broker.waitForLog(
+      (l) =>
+        l.level === "warn" && l.msg === "Kafka produce refused" && reason.test(String(l.message)),
+      3000,
+    );
+  }
+  // The same connection, still open, stores a good batch and a consumer reads it.
+  const good = await produce(client, "refused", oneRecordBatch({}, "after"));
+  assert.equal(good.errorCode, 0);
+  assert.equal(good.baseOffset, 0n);
+  const records = await fetchRecords(broker.kafkaPort ?? 0, "refused", 0);
+  assert.deepEqual(
+    records.map((r) => r.value?.toString()),
+    ["after"],
+  );
   client.close();
 });
 

@@ -12,7 +12,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../../log/logger.ts";
-import { type LogOptions, PartitionLog } from "../../storage/log/index.ts";
+import { type AppendOptions, type LogOptions, PartitionLog } from "../../storage/log/index.ts";
 import { PartitionWaiters, partitionKey } from "./partition-waiters.ts";
 import { isCompacted, logOptionsFor } from "./topic-configs.ts";
 
@@ -116,8 +116,8 @@ export class TopicStore {
   }
 
   /** Appends one batch and wakes fetches waiting on the partition once it is readable. */
-  async append(topic: KafkaTopic, partition: number, batch: Buffer) {
-    const result = await topic.logs[partition].append(batch);
+  async append(topic: KafkaTopic, partition: number, batch: Buffer, options: AppendOptions = {}) {
+    const result = await topic.logs[partition].append(batch, options);
     this.waiters.notify(partitionKey(topic.metadata.name, partition));
     return result;
   }

@@ -5,7 +5,7 @@
 
 export type { CompactionResult } from "./compaction.ts";
 export type { BatchPlan, PlanBatch } from "./compaction-plan.ts";
-export { anyBatchRecords } from "./compression.ts";
+export { anyBatchRecords, compressedRecordsProblem } from "./compression.ts";
 export { type FileHandle, type FileSystem, NodeFileSystem, type OpenMode } from "./file-system.ts";
 export type { AppendResult } from "./group-commit.ts";
 export {
@@ -18,6 +18,7 @@ export {
   resolveLogOptions,
 } from "./options.ts";
 export {
+  type AppendOptions,
   type LogSlice,
   PartitionLog,
   type PartitionLogDependencies,

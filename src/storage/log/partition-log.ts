@@ -23,6 +23,7 @@ import {
   batchLastOffsetDelta,
   batchMaxTimestamp,
   checkBatch,
+  clientBatchProblem,
   LOG_OVERHEAD_BYTES,
   OFFSET_BATCH_LENGTH,
   readBatchHeader,
@@ -43,6 +44,7 @@ import {
 import { Segment, type SegmentSettings } from "./segment.ts";
 import {
   invalidBatchError,
+  invalidRecordsError,
   KafkaErrorCode,
   outOfRangeError,
   StorageError,
@@ -81,6 +83,14 @@ export interface PartitionLogDependencies {
 const RELATIVE_OFFSET_MAX = 2_147_483_647;
 
 export type { AppendResult };
+
+export interface AppendOptions {
+  /**
+   * The batch comes from a Kafka client: Kafka's rules for client batches apply too
+   * (clientBatchProblem). The log's own writers (MQTT persistence, the bridge) leave it unset.
+   */
+  fromClient?: boolean;
+}
 
 export class PartitionLog {
   readonly directory: string;
@@ -191,9 +201,10 @@ export class PartitionLog {
    * Appends one record batch (v2, any compression), taking ownership of the buffer: its
    * baseOffset is rewritten in place with the offset assigned. Resolves when the fsync policy's
    * guarantee holds; rejects with a StorageError (invalid or oversized batch, full queue, I/O
-   * failure, closed log), in which case nothing of the batch is stored.
+   * failure, closed log), in which case nothing of the batch is stored. The records inside a
+   * compressed batch are not opened here (see compressedRecordsProblem).
    */
-  append(batch: Buffer): Promise<AppendResult> {
+  append(batch: Buffer, options: AppendOptions = {}): Promise<AppendResult> {
     if (this.#closing) {
       return Promise.reject(
         new StorageError(
@@ -203,12 +214,12 @@ export class PartitionLog {
         ),
       );
     }
-    const problem = this.#validate(batch);
+    const problem = this.#validate(batch, options.fromClient === true);
     if (problem !== null) return Promise.reject(problem);
     return this.#committer.enqueue(batch, batchLastOffsetDelta(batch), batchMaxTimestamp(batch));
   }
 
-  #validate(batch: Buffer): StorageError | null {
+  #validate(batch: Buffer, fromClient: boolean): StorageError | null {
     if (batch.length >= LOG_OVERHEAD_BYTES) {
       const size = LOG_OVERHEAD_BYTES + batch.readInt32BE(OFFSET_BATCH_LENGTH);
       if (size > this.options.batch_bytes_max) {
@@ -221,10 +232,17 @@ export class PartitionLog {
     }
     const check = checkBatch(batch, 0, batch.length, this.options.batch_bytes_max);
     if (check.kind === "truncated") return invalidBatchError("cut short");
-    if (check.kind === "corrupt") return invalidBatchError(check.reason);
+    if (check.kind === "corrupt") {
+      return check.intact === true
+        ? invalidRecordsError(check.reason)
+        : invalidBatchError(check.reason);
+    }
     if (check.sizeBytes !== batch.length) return invalidBatchError("more than one batch");
+    // After the CRC, as Kafka: a batch damaged in transit is CORRUPT_MESSAGE (retriable).
+    const rule = fromClient ? clientBatchProblem(batch) : null;
+    if (rule !== null) return invalidRecordsError(rule);
     const problem = recordsProblem(batch, 0, true);
-    if (problem !== null) return invalidBatchError(problem);
+    if (problem !== null) return invalidRecordsError(problem);
     return compacts(this.options) ? keylessProblem(batch) : null;
   }
 

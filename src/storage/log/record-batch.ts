@@ -153,7 +153,11 @@ export type BatchCheck =
   | { kind: "ok"; sizeBytes: number }
   /** The bytes end inside the batch: a torn write, or a read that has to fetch more. */
   | { kind: "truncated"; sizeBytes: number }
-  | { kind: "corrupt"; reason: string };
+  /**
+   * `intact`: the CRC matches, so the sender wrote these bytes as they are (an inconsistent
+   * header, not damage); a Kafka client gets INVALID_RECORD for it rather than CORRUPT_MESSAGE.
+   */
+  | { kind: "corrupt"; reason: string; intact?: boolean };
 
 /**
  * Checks the batch at `at` (bytes available up to `end`) the way recovery and produce validation
@@ -172,11 +176,12 @@ export function checkBatch(buf: Buffer, at: number, end: number, sizeBytesMax: n
     return corrupt(`magic ${buf.readInt8(at + OFFSET_MAGIC)}, only 2 is stored`);
   }
   if (end - at < sizeBytes) return { kind: "truncated", sizeBytes };
-  const problem = headerProblem(buf, at);
-  if (problem !== null) return corrupt(problem);
+  // The CRC first, as Kafka: a damaged batch is reported as damaged whatever its header says.
   const crc = computeBatchCrc(buf, at, sizeBytes);
   const stored = buf.readUInt32BE(at + OFFSET_CRC);
   if (crc !== stored) return corrupt(`crc ${hex(crc)} does not match stored ${hex(stored)}`);
+  const problem = headerProblem(buf, at);
+  if (problem !== null) return { kind: "corrupt", reason: problem, intact: true };
   return { kind: "ok", sizeBytes };
 }
 
@@ -199,6 +204,30 @@ function headerProblem(buf: Buffer, at: number): string | null {
   const maxTimestamp = readInt64(buf, at + OFFSET_MAX_TIMESTAMP);
   if (!Number.isSafeInteger(baseTimestamp) || !Number.isSafeInteger(maxTimestamp)) {
     return "timestamp out of range";
+  }
+  return null;
+}
+
+/**
+ * What Kafka's LogValidator refuses in a v2 batch that a client produced (InvalidRecordException,
+ * INVALID_RECORD), beyond what checkBatch finds: readers rely on a batch's header describing its
+ * records exactly, and control batches and sequence numbers belong to the broker and the
+ * idempotent producer protocol. Header fields only; the records are checked by recordsProblem
+ * (and, inside compressed batches, by compressedRecordsProblem).
+ */
+export function clientBatchProblem(buf: Buffer, at = 0): string | null {
+  const count = buf.readInt32BE(at + OFFSET_RECORDS_COUNT);
+  if (count <= 0) return `invalid reported count for record batch: ${count}`;
+  const lastOffsetDelta = buf.readInt32BE(at + OFFSET_LAST_OFFSET_DELTA);
+  if (lastOffsetDelta + 1 !== count) {
+    return `inconsistent batch offset range [0, ${lastOffsetDelta}] and count of records ${count}`;
+  }
+  if ((buf.readInt16BE(at + OFFSET_ATTRIBUTES) & ATTRIBUTE_CONTROL) !== 0) {
+    return "clients are not allowed to write control records";
+  }
+  const baseSequence = buf.readInt32BE(at + OFFSET_BASE_SEQUENCE);
+  if (buf.readBigInt64BE(at + OFFSET_PRODUCER_ID) >= 0n && baseSequence < 0) {
+    return `invalid sequence number ${baseSequence} in a batch with a producer id`;
   }
   return null;
 }

@@ -227,26 +227,62 @@ export function recordsProblem(buf: Buffer, at = 0, exactLastDelta = false): str
   if ((buf.readInt16BE(at + OFFSET_ATTRIBUTES) & 0x07) !== Compression.none) return null;
   const end = at + LOG_OVERHEAD_BYTES + buf.readInt32BE(at + OFFSET_BATCH_LENGTH);
   assert(end <= buf.length, "whole batch in buf");
-  const count = buf.readInt32BE(at + OFFSET_RECORDS_COUNT);
-  const lastOffsetDelta = buf.readInt32BE(at + OFFSET_LAST_OFFSET_DELTA);
-  // As readBatchHeader reads it (a number), so that the range check below matches readRecord's.
-  const baseTimestamp =
-    buf.readInt32BE(at + OFFSET_BASE_TIMESTAMP) * 2 ** 32 +
-    buf.readUInt32BE(at + OFFSET_BASE_TIMESTAMP + 4);
-  const cursor: Decoded = { value: 0, next: at + BATCH_HEADER_BYTES };
+  return sectionProblem(buf, at + BATCH_HEADER_BYTES, end, sectionHeader(buf, at), exactLastDelta);
+}
+
+/**
+ * recordsProblem for the records of the compressed batch at `at` of `batch`, given decompressed
+ * in `plain`: the same checks against the batch's own header, without copying the records back
+ * behind a header as anyBatchRecords does.
+ */
+export function plainRecordsProblem(
+  batch: Buffer,
+  at: number,
+  plain: Buffer,
+  exactLastDelta = false,
+): string | null {
+  return sectionProblem(plain, 0, plain.length, sectionHeader(batch, at), exactLastDelta);
+}
+
+interface SectionHeader {
+  count: number;
+  lastOffsetDelta: number;
+  baseTimestamp: number;
+}
+
+function sectionHeader(buf: Buffer, at: number): SectionHeader {
+  return {
+    count: buf.readInt32BE(at + OFFSET_RECORDS_COUNT),
+    lastOffsetDelta: buf.readInt32BE(at + OFFSET_LAST_OFFSET_DELTA),
+    // As readBatchHeader reads it (a number), so that the range check matches readRecord's.
+    baseTimestamp:
+      buf.readInt32BE(at + OFFSET_BASE_TIMESTAMP) * 2 ** 32 +
+      buf.readUInt32BE(at + OFFSET_BASE_TIMESTAMP + 4),
+  };
+}
+
+/** The records in buf[start, end) against what the header says of them. */
+function sectionProblem(
+  buf: Buffer,
+  start: number,
+  end: number,
+  header: SectionHeader,
+  exactLastDelta: boolean,
+): string | null {
+  const cursor: Decoded = { value: 0, next: start };
   let previousDelta = -1;
-  for (let i = 0; i < count; i++) {
-    const problem = skipRecord(buf, cursor, end, baseTimestamp);
+  for (let i = 0; i < header.count; i++) {
+    const problem = skipRecord(buf, cursor, end, header.baseTimestamp);
     if (problem !== null) return `record ${i}: ${problem}`;
     // skipRecord leaves the offset delta in cursor.value.
     if (cursor.value <= previousDelta) return `record ${i}: offset delta does not increase`;
     previousDelta = cursor.value;
   }
   if (cursor.next !== end) return "bytes after the last record";
-  if (previousDelta > lastOffsetDelta) {
+  if (previousDelta > header.lastOffsetDelta) {
     return `offset delta ${previousDelta} past the batch's last`;
   }
-  if (exactLastDelta && count > 0 && previousDelta !== lastOffsetDelta) {
+  if (exactLastDelta && header.count > 0 && previousDelta !== header.lastOffsetDelta) {
     return `last offset delta ${previousDelta}, header says more`;
   }
   return null;

@@ -63,6 +63,20 @@ export function invalidBatchError(reason: string): StorageError {
   );
 }
 
+/**
+ * A batch whose header and CRC are sound but whose records are not what the header says, or
+ * that Kafka refuses from a client (count, offset range, control, sequence): Kafka's
+ * InvalidRecordException, answered with INVALID_RECORD (non-retriable, unlike CORRUPT_MESSAGE,
+ * since resending the same bytes cannot help).
+ */
+export function invalidRecordsError(reason: string): StorageError {
+  return new StorageError(
+    ErrorCode.STORAGE_INVALID_BATCH,
+    KafkaErrorCode.INVALID_RECORD,
+    `invalid record batch: ${reason}`,
+  );
+}
+
 export function outOfRangeError(offset: number, start: number, end: number): StorageError {
   return new StorageError(
     ErrorCode.STORAGE_OFFSET_OUT_OF_RANGE,

@@ -173,7 +173,7 @@ describe("record batch validation", () => {
       ["length 10", (b) => b.writeInt32BE(10, 8), /too small/],
       ["length 2 GiB", (b) => b.writeInt32BE(0x7fffffff, 8), /over/],
       ["negative length", (b) => b.writeInt32BE(-5, 8), /too small/],
-      ["compression 6", (b) => b.writeInt16BE(6, OFFSET_ATTRIBUTES), /compression 6/],
+      ["compression 6", (b) => b.writeInt16BE(6, OFFSET_ATTRIBUTES), /crc/],
     ];
     for (const [name, mutate, reason] of cases) {
       const batch = Buffer.from(pristine);
@@ -182,6 +182,21 @@ describe("record batch validation", () => {
       assert.equal(result.kind, "corrupt", name);
       if (result.kind === "corrupt") assert.match(result.reason, reason, name);
     }
+  });
+
+  test("the CRC is checked first; a bad header under a good CRC is corrupt but intact", () => {
+    const batch = buildRecordBatch([{ timestamp: 1, key: null, value: Buffer.from("v") }]);
+    batch.writeInt16BE(6, OFFSET_ATTRIBUTES);
+    batch.writeUInt32BE(computeBatchCrc(batch, 0, batch.length), OFFSET_CRC);
+    const result = checkBatch(batch, 0, batch.length, SIZE_MAX);
+    assert.equal(result.kind, "corrupt");
+    if (result.kind === "corrupt") {
+      assert.match(result.reason, /compression 6/);
+      assert.equal(result.intact, true, "the sender wrote it so: INVALID_RECORD, not retried");
+    }
+    batch[batch.length - 1] ^= 1;
+    const damaged = checkBatch(batch, 0, batch.length, SIZE_MAX);
+    assert.equal(damaged.kind === "corrupt" && damaged.intact, undefined);
   });
 
   test("random bytes never throw and are almost never ok", () => {

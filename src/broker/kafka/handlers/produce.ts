@@ -1,23 +1,37 @@
 /**
  * Produce v3-8 (record batch v2 only; v0-2 carry the old message formats and are answered with
  * UNSUPPORTED_VERSION for every partition). Batches are appended exactly as produced; the log
- * assigns offsets in place and validates each batch (CRC, lengths, records).
+ * assigns offsets in place and validates each batch (CRC, lengths, records, and Kafka's rules for
+ * client batches). The records inside a compressed batch are checked here, before the append,
+ * since decompressing is asynchronous and the log's validation is not.
+ *
+ * Refusals follow Kafka's LogValidator: a batch failing its CRC or lengths gets CORRUPT_MESSAGE
+ * (retriable: damaged in transit); one that is intact but invalid (records not matching the
+ * header, a bad count or offset range, a control batch, a producer id without a sequence, a
+ * payload that does not decompress) gets INVALID_RECORD. Kafka sends INVALID_RECORD to every
+ * Produce version (it only rewrites KAFKA_STORAGE_ERROR for v3 and older); a client older than
+ * 2.4 reads it as an unknown, non-retriable error.
  *
  * acks: 1 and -1 are answered once the log's fsync policy holds (this node is the whole ISR, so
  * they mean the same); 0 gets no response, and a failed append closes the connection, as in Kafka,
  * since that is the only way such a producer learns of it.
  */
+import { ErrorCode } from "../../../errors.ts";
 import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
 import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
 import {
   type AppendResult,
   BATCH_HEADER_BYTES,
+  Compression,
   checkBatch,
+  clientBatchProblem,
+  compressedRecordsProblem,
   LOG_OVERHEAD_BYTES,
   OFFSET_BATCH_LENGTH,
   readBatchHeader,
   recordsProblem,
+  StorageError,
 } from "../../../storage/log/index.ts";
 import type { ApiHandler, RequestContext } from "../handler-context.ts";
 import {
@@ -62,11 +76,57 @@ export function splitBatches(records: Buffer): Buffer[] | string {
   return batches.length === 0 ? "no record batch" : batches;
 }
 
-/** Full validation up front, so that no batch of a partition is stored if one is invalid. */
-function batchProblem(batch: Buffer, sizeBytesMax: number): string | null {
+export interface Refusal {
+  errorCode: number;
+  reason: string;
+}
+
+/**
+ * Full validation up front, in Kafka's order (CRC first), so that no batch of a partition is
+ * stored if one is invalid; the append checks again what it can check synchronously.
+ */
+export async function producedBatchProblem(
+  batch: Buffer,
+  sizeBytesMax: number,
+): Promise<Refusal | null> {
   const check = checkBatch(batch, 0, batch.length, sizeBytesMax);
-  if (check.kind !== "ok") return check.kind === "corrupt" ? check.reason : "cut short";
-  return recordsProblem(batch);
+  if (check.kind === "truncated")
+    return { errorCode: KafkaError.CORRUPT_MESSAGE, reason: "cut short" };
+  if (check.kind === "corrupt") {
+    const errorCode =
+      check.intact === true ? KafkaError.INVALID_RECORD : KafkaError.CORRUPT_MESSAGE;
+    return { errorCode, reason: check.reason };
+  }
+  const reason =
+    clientBatchProblem(batch) ??
+    recordsProblem(batch, 0, true) ??
+    (await compressedRecordsProblem(batch));
+  return reason === null ? null : { errorCode: KafkaError.INVALID_RECORD, reason };
+}
+
+function isCompressed(batch: Buffer): boolean {
+  return readBatchHeader(batch).compression !== Compression.none;
+}
+
+/** Answers a partition with a refusal, logged so that the client's error has a broker line. */
+function refused(
+  context: RequestContext,
+  topic: string,
+  index: number,
+  refusal: Refusal,
+): PartitionOutcome {
+  logRefusal(context, topic, index, refusal.errorCode, refusal.reason);
+  return failed(index, refusal.errorCode, `invalid record batch: ${refusal.reason}`);
+}
+
+function logRefusal(
+  context: RequestContext,
+  topic: string,
+  partition: number,
+  errorCode: number,
+  message: string,
+): void {
+  context.logger.warn({ topic, partition, errorCode, message }, "Kafka produce refused");
 }
 
 /**
@@ -97,7 +157,7 @@ async function produceIdempotent(
     return { response: { index, errorCode: KafkaError.NONE }, appended };
   }
   // Checked and queued in one synchronous step, so no other produce slips in between.
-  const appended = context.store.append(topic, index, batch);
+  const appended = context.store.append(topic, index, batch, { fromClient: true });
   const baseOffset = appended.then((r) => r.baseOffset);
   // Only a retry arriving while the append is under way awaits this; it may never be read.
   baseOffset.catch(() => {});
@@ -145,10 +205,11 @@ async function producePartition(
       return failed(index, KafkaError.MESSAGE_TOO_LARGE, `batch of ${batch.length} bytes`);
     }
   }
-  if (batches.length > 1) {
+  // One uncompressed batch, the common case, is validated by the append alone (one pass).
+  if (batches.length > 1 || idempotent || batches.some(isCompressed)) {
     for (const batch of batches) {
-      const problem = batchProblem(batch, log.options.batch_bytes_max);
-      if (problem !== null) return failed(index, KafkaError.CORRUPT_MESSAGE, problem);
+      const problem = await producedBatchProblem(batch, log.options.batch_bytes_max);
+      if (problem !== null) return refused(context, topic.metadata.name, index, problem);
     }
   }
   if (idempotent) {
@@ -156,12 +217,12 @@ async function producePartition(
     if (batches.length !== 1) {
       return failed(index, KafkaError.INVALID_RECORD, "idempotent produce of several batches");
     }
-    const problem = batchProblem(batches[0], log.options.batch_bytes_max);
-    if (problem !== null) return failed(index, KafkaError.CORRUPT_MESSAGE, problem);
     return produceIdempotent(context, topic, index, batches[0]);
   }
   // Each append is queued before the next starts, so batches keep their order in the log.
-  const appended = Promise.all(batches.map((batch) => context.store.append(topic, index, batch)));
+  const appended = Promise.all(
+    batches.map((batch) => context.store.append(topic, index, batch, { fromClient: true })),
+  );
   return { response: { index, errorCode: KafkaError.NONE }, appended };
 }
 
@@ -178,6 +239,9 @@ async function settle(outcome: PartitionOutcome, context: RequestContext, topic:
     };
   } catch (err) {
     const { errorCode, message } = storageErrorCode(err, context.logger);
+    if (err instanceof StorageError && err.code === ErrorCode.STORAGE_INVALID_BATCH) {
+      logRefusal(context, topic, Number(outcome.response.index), errorCode, message);
+    }
     return { ...outcome.response, errorCode, baseOffset: -1n, errorMessage: message };
   }
 }
@@ -198,8 +262,10 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
     if (request.transactionalId !== null) {
       return this.errorResponse?.(request, KafkaError.INVALID_REQUEST) ?? null;
     }
-    // Plain partitions are queued synchronously, in request order: producePartition only
-    // awaits (the producer state) for idempotent batches.
+    // Plain uncompressed partitions are queued synchronously, in request order: producePartition
+    // only awaits for idempotent batches (the producer state) and compressed ones (their check).
+    // The connection's next request waits for context.release() below, so a client's produces
+    // still reach each partition in the order it sent them.
     const pending = request.topicData.map(({ name, partitionData }) => {
       const topic = context.store.get(name);
       return {
