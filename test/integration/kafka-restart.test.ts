@@ -109,3 +109,61 @@ test("with auto_create_topics = false an unknown topic is refused", async () => 
     await broker.stop();
   }
 });
+
+test("topic names of the longest length Kafka allows are created, auto-created and kept", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "rmq-kafka-long-names-"));
+  // 249 characters: `<name>.json.tmp` would be 258 bytes, past a file name's 255.
+  const created = "created-".padEnd(249, "c");
+  const automatic = "automatic-".padEnd(249, "a");
+  const batch = buildRecordBatch([{ timestamp: Date.now(), key: null, value: Buffer.from("x") }]);
+  const topic = (name: string) => ({ name, numPartitions: 2, replicationFactor: 1 });
+  try {
+    const first = await startBroker({ dataDir, logLevel: "info" });
+    try {
+      const wire = await WireClient.connect(first.kafkaPort ?? 0);
+      for (const validateOnly of [true, false]) {
+        const answer = await wire.request(ApiKey.CreateTopics, 4, {
+          topics: [topic(created)],
+          timeoutMs: 5000,
+          validateOnly,
+        });
+        assert.equal(answer.topics[0].errorCode, 0, `validateOnly ${validateOnly}`);
+      }
+      const metadata = await wire.request(ApiKey.Metadata, 8, {
+        topics: [{ name: automatic }],
+        allowAutoTopicCreation: true,
+      });
+      assert.equal(metadata.topics[0].errorCode, 0, "auto-created");
+      for (const name of [created, automatic]) {
+        const produced = await wire.request(ApiKey.Produce, 8, {
+          acks: -1,
+          timeoutMs: 1000,
+          topicData: [{ name, partitionData: [{ index: 0, records: Buffer.from(batch) }] }],
+        });
+        assert.equal(produced.responses[0].partitionResponses[0].errorCode, 0);
+      }
+      wire.close();
+    } finally {
+      assert.equal(await first.stop(), 0);
+    }
+
+    const second = await startBroker({ dataDir, logLevel: "info" });
+    try {
+      const wire = await WireClient.connect(second.kafkaPort ?? 0);
+      const metadata = await wire.request(ApiKey.Metadata, 8, { topics: null });
+      assert.deepEqual(metadata.topics.map((t) => t.name).sort(), [automatic, created].sort());
+      for (const name of [created, automatic]) {
+        const offsets = await wire.request(ApiKey.ListOffsets, 5, {
+          replicaId: -1,
+          topics: [{ name, partitions: [{ partitionIndex: 0, timestamp: -1n }] }],
+        });
+        assert.equal(offsets.topics[0].partitions[0].offset, 1n, `${name.slice(0, 9)} kept`);
+      }
+      wire.close();
+    } finally {
+      assert.equal(await second.stop(), 0);
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

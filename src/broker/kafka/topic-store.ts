@@ -31,6 +31,11 @@ export interface KafkaTopic {
 }
 
 const PARTITION_DIRECTORY = /^(.+)-(\d+)$/;
+/**
+ * Of metadata files being written (a topic's own file always ends in ".json"); earlier versions'
+ * `<name>.json.tmp` leftovers match too.
+ */
+const TEMPORARY_SUFFIX = ".tmp";
 /** Retention also runs on every roll; this catches logs that stopped receiving data. */
 const RETENTION_INTERVAL_MS = 5 * 60 * 1000;
 /**
@@ -142,13 +147,7 @@ export class TopicStore {
         createdAtMs: Date.now(),
         configs,
       };
-      const logs = await this.#openLogs(metadata);
-      try {
-        await this.#writeMetadata(metadata);
-      } catch (err) {
-        await Promise.all(logs.map((log) => log.close().catch(() => {})));
-        throw err;
-      }
+      const logs = await this.#createFiles(metadata);
       const topic = { metadata, logs };
       this.#topics.set(name, topic);
       this.#logger.info({ topic: name, partitions }, "Kafka topic created");
@@ -197,6 +196,11 @@ export class TopicStore {
   async #load(): Promise<void> {
     const topicsDirectory = join(this.directory, "topics");
     for (const file of (await readdir(topicsDirectory)).sort()) {
+      if (file.endsWith(TEMPORARY_SUFFIX)) {
+        // A metadata write cut short by a crash: the topic's file is the old one or none.
+        await rm(join(topicsDirectory, file), { force: true });
+        continue;
+      }
       if (!file.endsWith(".json")) continue;
       const metadata = JSON.parse(
         await readFile(join(topicsDirectory, file), "utf8"),
@@ -215,12 +219,39 @@ export class TopicStore {
     this.#logger.info({ topics: this.#topics.size }, "Kafka topics loaded");
   }
 
+  /**
+   * The partition directories, then the metadata file; a failure on the way removes what was
+   * made, so a refused create leaves no directories for the next start to sweep up and does not
+   * stand in the way of a retry.
+   */
+  async #createFiles(metadata: TopicMetadata): Promise<PartitionLog[]> {
+    let logs: PartitionLog[] = [];
+    try {
+      logs = await this.#openLogs(metadata);
+      await this.#writeMetadata(metadata);
+      return logs;
+    } catch (err) {
+      await Promise.all(logs.map((log) => log.close().catch(() => {})));
+      await Promise.all(
+        Array.from({ length: metadata.partitions }, (_, p) =>
+          rm(this.#partitionDirectory(metadata.name, p), { recursive: true, force: true }),
+        ),
+      ).catch(() => {});
+      this.#logger.warn({ err, topic: metadata.name }, "Kafka topic creation failed; removed");
+      throw err;
+    }
+  }
+
+  #partitionDirectory(name: string, partition: number): string {
+    return join(this.directory, `${name}-${partition}`);
+  }
+
   async #openLogs(metadata: TopicMetadata): Promise<PartitionLog[]> {
     const options = logOptionsFor(this.#logOptions, metadata.configs);
     const logger = this.#logger;
     const opened = await Promise.allSettled(
       Array.from({ length: metadata.partitions }, (_, p) =>
-        PartitionLog.open(join(this.directory, `${metadata.name}-${p}`), options, { logger }),
+        PartitionLog.open(this.#partitionDirectory(metadata.name, p), options, { logger }),
       ),
     );
     const logs = opened.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
@@ -236,17 +267,27 @@ export class TopicStore {
     return join(this.directory, "topics", `${name}.json`);
   }
 
+  /**
+   * Written under a short temporary name, not `<name>.json.tmp`: a name of 247-249 characters
+   * (Kafka allows 249) plus ".json.tmp" is past the 255 bytes a file name may have, while
+   * `<name>.json` fits.
+   */
   async #writeMetadata(metadata: TopicMetadata): Promise<void> {
     const file = this.#metadataFile(metadata.name);
-    const temporary = `${file}.tmp`;
-    const handle = await open(temporary, "w");
+    const temporary = join(this.directory, "topics", `${randomUUID()}${TEMPORARY_SUFFIX}`);
     try {
-      await handle.writeFile(`${JSON.stringify(metadata, null, 2)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      const handle = await open(temporary, "w");
+      try {
+        await handle.writeFile(`${JSON.stringify(metadata, null, 2)}\n`);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, file);
+    } catch (err) {
+      await rm(temporary, { force: true }).catch(() => {});
+      throw err;
     }
-    await rename(temporary, file);
     await this.#syncDirectory(join(this.directory, "topics"));
   }
 
