@@ -174,6 +174,37 @@ test("batches Kafka refuses from clients: INVALID_RECORD, nothing stored, connec
   client.close();
 });
 
+test("max.message.bytes above the broker's limit: INVALID_CONFIG naming it, not capped", async () => {
+  const client = await connect();
+  const create = async (name: string, value: string, validateOnly: boolean) => {
+    const answer = await client.request(ApiKey.CreateTopics, 4, {
+      topics: [
+        {
+          name,
+          numPartitions: 1,
+          replicationFactor: 1,
+          configs: [{ name: "max.message.bytes", value }],
+        },
+      ],
+      timeoutMs: 1000,
+      validateOnly,
+    });
+    return answer.topics[0];
+  };
+  for (const validateOnly of [true, false]) {
+    const refused = await create("mmb-big", "16777216", validateOnly);
+    assert.equal(refused.errorCode, 40, `validateOnly ${validateOnly}`);
+    assert.match(refused.errorMessage ?? "", /max\.message\.bytes=16777216: .* to 8388608/);
+  }
+  const metadata = await client.request(ApiKey.Metadata, 8, {
+    topics: [{ name: "mmb-big" }],
+    allowAutoTopicCreation: false,
+  });
+  assert.equal(metadata.topics[0].errorCode, 3, "not created");
+  assert.equal((await create("mmb-limit", "8388608", false)).errorCode, 0);
+  client.close();
+});
+
 test("unknown API key: connection closed with a log line", async () => {
   const client = await connect();
   const frame = Buffer.alloc(4 + 10);

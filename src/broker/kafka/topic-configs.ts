@@ -3,7 +3,11 @@
  * Anything else is refused with INVALID_CONFIG rather than silently ignored, so a client never
  * believes a setting took effect when it did not.
  */
-import type { CleanupPolicy, LogOptions } from "../../storage/log/index.ts";
+import {
+  type CleanupPolicy,
+  DEFAULT_LOG_OPTIONS,
+  type LogOptions,
+} from "../../storage/log/index.ts";
 
 interface ConfigRule {
   /** Why the value is refused, or null. */
@@ -13,6 +17,13 @@ interface ConfigRule {
 
 const INT32_MAX = 2_147_483_647;
 const DAY_MS = 86_400_000n;
+/**
+ * The largest batch any topic may take: a batch must fit one group commit (the log asserts it,
+ * resolveLogOptions), and the broker never raises that 8 MiB; [kafka] message_max_bytes has the
+ * same ceiling. Kafka itself allows up to 2^31-1, so a larger max.message.bytes is refused with
+ * INVALID_CONFIG naming this limit rather than accepted and quietly lowered.
+ */
+export const MESSAGE_BYTES_MAX = DEFAULT_LOG_OPTIONS.group_commit_bytes_max;
 
 function integer(min: number, max: number, set: (o: Partial<LogOptions>, v: number) => void) {
   return {
@@ -29,6 +40,17 @@ function integer(min: number, max: number, set: (o: Partial<LogOptions>, v: numb
   };
 }
 
+/** The rule with `note` after its refusal, for limits that are this broker's, not Kafka's. */
+function withNote(rule: ConfigRule, note: string): ConfigRule {
+  return {
+    check: (value) => {
+      const problem = rule.check(value);
+      return problem === null ? null : `${problem} (${note})`;
+    },
+    apply: rule.apply,
+  };
+}
+
 const RULES: Readonly<Record<string, ConfigRule>> = {
   "retention.ms": integer(-1, Number.MAX_SAFE_INTEGER, (o, v) => {
     o.retention_ms = v;
@@ -42,9 +64,12 @@ const RULES: Readonly<Record<string, ConfigRule>> = {
   "segment.ms": integer(1, Number.MAX_SAFE_INTEGER, (o, v) => {
     o.segment_ms = v;
   }),
-  "max.message.bytes": integer(64, INT32_MAX, (o, v) => {
-    o.batch_bytes_max = v;
-  }),
+  "max.message.bytes": withNote(
+    integer(64, MESSAGE_BYTES_MAX, (o, v) => {
+      o.batch_bytes_max = v;
+    }),
+    "this broker's largest record batch, the size of one group commit",
+  ),
   "cleanup.policy": {
     check: (value) =>
       cleanupPolicy(value) === null ? 'must be "delete", "compact" or "compact,delete"' : null,
@@ -139,7 +164,10 @@ export function logOptionsFor(
   if (fsync !== null) Object.assign(options, fsync);
   const segment = options.segment_bytes ?? INT32_MAX;
   if (options.batch_bytes_max !== undefined) {
-    options.batch_bytes_max = Math.min(options.batch_bytes_max, segment, 8 * 1024 * 1024);
+    // A batch must fit a fresh segment; as in Kafka, where a batch larger than segment.bytes is
+    // refused whatever max.message.bytes says. MESSAGE_BYTES_MAX only matters for topics
+    // created before larger values were refused: they still open, with the broker's limit.
+    options.batch_bytes_max = Math.min(options.batch_bytes_max, segment, MESSAGE_BYTES_MAX);
   }
   return options;
 }

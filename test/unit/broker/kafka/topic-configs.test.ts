@@ -1,7 +1,11 @@
 /** Kafka topic configs onto log options: the fsync policy a topic asks for with flush.*. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { logOptionsFor, topicConfigProblem } from "../../../../src/broker/kafka/topic-configs.ts";
+import {
+  logOptionsFor,
+  MESSAGE_BYTES_MAX,
+  topicConfigProblem,
+} from "../../../../src/broker/kafka/topic-configs.ts";
 
 const BASE = { fsync_policy: "always" as const, fsync_interval_ms: 1000 };
 
@@ -33,4 +37,22 @@ test("out-of-range flush values are refused, naming the range", () => {
       /flush\.ms=.*must be an integer from 1 to 9223372036854775807/,
     );
   }
+});
+
+test("max.message.bytes above the broker's 8 MiB limit is refused, naming it; up to it is kept", () => {
+  for (const value of ["8388609", "16777216", "2147483647"]) {
+    assert.match(
+      topicConfigProblem({ "max.message.bytes": value }) ?? "",
+      /max\.message\.bytes=\d+: must be an integer from 64 to 8388608 \(this broker's largest/,
+    );
+  }
+  assert.equal(MESSAGE_BYTES_MAX, 8_388_608);
+  for (const value of ["64", "1048588", "8388608"]) {
+    assert.equal(topicConfigProblem({ "max.message.bytes": value }), null, value);
+    const options = logOptionsFor(BASE, { "max.message.bytes": value });
+    assert.equal(options.batch_bytes_max, Number(value), "honoured as given");
+  }
+  // A batch must still fit a segment, as in Kafka.
+  const small = logOptionsFor(BASE, { "max.message.bytes": "8388608", "segment.bytes": "4096" });
+  assert.equal(small.batch_bytes_max, 4096);
 });
