@@ -5,7 +5,11 @@
 
 export type { CompactionResult } from "./compaction.ts";
 export type { BatchPlan, PlanBatch } from "./compaction-plan.ts";
-export { anyBatchRecords, compressedRecordsProblem } from "./compression.ts";
+export {
+  anyBatchRecords,
+  compressedRecordsProblem,
+  DECOMPRESSED_BATCH_BYTES_MAX,
+} from "./compression.ts";
 export { type FileHandle, type FileSystem, NodeFileSystem, type OpenMode } from "./file-system.ts";
 export type { AppendResult } from "./group-commit.ts";
 export {

@@ -17,6 +17,7 @@ import {
   type CompressionCode,
   clientBatchProblem,
   compressedRecordsProblem,
+  DECOMPRESSED_BATCH_BYTES_MAX,
   PartitionLog,
   StorageError,
 } from "../../../../src/storage/log/index.ts";
@@ -65,6 +66,26 @@ describe("batches Kafka refuses from clients", () => {
     for (const batch of valid) {
       assert.equal(await producedBatchProblem(batch, MAX), null);
       assert.equal(clientBatchProblem(batch), null);
+    }
+  });
+
+  test("a batch that would decompress past the bound is refused, in every codec", async () => {
+    const over = Buffer.alloc(DECOMPRESSED_BATCH_BYTES_MAX + 1);
+    // snappy: a block that claims more than the bound (its length comes first, decoded alone).
+    const claimsTooMuch = Buffer.from([0x81, 0x80, 0x80, 0x40, 0x00]); // 2^27 + 1 bytes
+    const sections: Array<[string, CompressionCode, Buffer]> = [
+      ["gzip", Compression.gzip, gzipSync(over)],
+      ["zstd", Compression.zstd, zstdCompressSync(over)],
+      ["lz4", Compression.lz4, compressFrameSync(over)],
+      ["snappy", Compression.snappy, claimsTooMuch],
+    ];
+    for (const [name, compression, section] of sections) {
+      const batch = rawBatch({ compression }, { recordsCount: 1, lastOffsetDelta: 0, section });
+      assert.match(
+        String(await compressedRecordsProblem(batch)),
+        /decompresses to more than/,
+        name,
+      );
     }
   });
 
