@@ -138,6 +138,10 @@ test("invalid record batches: CORRUPT_MESSAGE and nothing stored", async () => {
   // A good batch followed by a bad one: the partition stays untouched, not half written.
   const pair = Buffer.concat([batch("first"), flipped]);
   assert.equal((await produce(client, "strict", pair)).errorCode, 2);
+  // Two intact batches for one partition: Kafka takes one batch per partition (format v2).
+  const two = await produce(client, "strict", Buffer.concat([batch("a"), batch("b")]));
+  assert.equal(two.errorCode, 87);
+  assert.match(two.errorMessage ?? "", /more than one record batch/);
   assert.equal((await produce(client, "strict", batch("x").subarray(0, 40))).errorCode, 2);
   assert.equal((await produce(client, "strict", Buffer.alloc(0))).errorCode, 2);
   assert.equal(await logEnd(client, "strict"), 1n);

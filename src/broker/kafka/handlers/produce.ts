@@ -205,25 +205,38 @@ async function producePartition(
       return failed(index, KafkaError.MESSAGE_TOO_LARGE, `batch of ${batch.length} bytes`);
     }
   }
+  if (batches.length > 1) {
+    return refused(
+      context,
+      topic.metadata.name,
+      index,
+      severalBatchesRefusal(batches, log.options.batch_bytes_max),
+    );
+  }
+  const batch = batches[0];
   // One uncompressed batch, the common case, is validated by the append alone (one pass).
-  if (batches.length > 1 || idempotent || batches.some(isCompressed)) {
-    for (const batch of batches) {
-      const problem = await producedBatchProblem(batch, log.options.batch_bytes_max);
-      if (problem !== null) return refused(context, topic.metadata.name, index, problem);
+  if (idempotent || isCompressed(batch)) {
+    const problem = await producedBatchProblem(batch, log.options.batch_bytes_max);
+    if (problem !== null) return refused(context, topic.metadata.name, index, problem);
+  }
+  if (idempotent) return produceIdempotent(context, topic, index, batch);
+  const appended = context.store.append(topic, index, batch, { fromClient: true });
+  return { response: { index, errorCode: KafkaError.NONE }, appended: appended.then((r) => [r]) };
+}
+
+/**
+ * A partition's records must be one batch, as Kafka's LogValidator requires of format v2; a
+ * batch damaged on the way among them is reported as such first (Kafka checks every CRC before).
+ */
+function severalBatchesRefusal(batches: Buffer[], sizeBytesMax: number): Refusal {
+  for (const batch of batches) {
+    const check = checkBatch(batch, 0, batch.length, sizeBytesMax);
+    if (check.kind === "truncated" || (check.kind === "corrupt" && check.intact !== true)) {
+      const reason = check.kind === "corrupt" ? check.reason : "cut short";
+      return { errorCode: KafkaError.CORRUPT_MESSAGE, reason };
     }
   }
-  if (idempotent) {
-    // As Kafka: an idempotent producer sends one batch per partition, so retries match whole.
-    if (batches.length !== 1) {
-      return failed(index, KafkaError.INVALID_RECORD, "idempotent produce of several batches");
-    }
-    return produceIdempotent(context, topic, index, batches[0]);
-  }
-  // Each append is queued before the next starts, so batches keep their order in the log.
-  const appended = Promise.all(
-    batches.map((batch) => context.store.append(topic, index, batch, { fromClient: true })),
-  );
-  return { response: { index, errorCode: KafkaError.NONE }, appended };
+  return { errorCode: KafkaError.INVALID_RECORD, reason: "more than one record batch" };
 }
 
 async function settle(outcome: PartitionOutcome, context: RequestContext, topic: string) {
