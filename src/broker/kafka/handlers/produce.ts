@@ -104,10 +104,6 @@ export async function producedBatchProblem(
   return reason === null ? null : { errorCode: KafkaError.INVALID_RECORD, reason };
 }
 
-function isCompressed(batch: Buffer): boolean {
-  return readBatchHeader(batch).compression !== Compression.none;
-}
-
 /** Answers a partition with a refusal, logged so that the client's error has a broker line. */
 function refused(
   context: RequestContext,
@@ -195,12 +191,14 @@ async function producePartition(
   if (typeof batches === "string") return failed(index, KafkaError.CORRUPT_MESSAGE, batches);
   const log = topic.logs[index];
   let idempotent = false;
+  let compressed = false;
   for (const batch of batches) {
     const header = readBatchHeader(batch);
     if (header.isTransactional) {
       return failed(index, KafkaError.INVALID_REQUEST, "transactions are not supported");
     }
     idempotent ||= header.producerId >= 0n;
+    compressed ||= header.compression !== Compression.none;
     if (batch.length > log.options.batch_bytes_max) {
       return failed(index, KafkaError.MESSAGE_TOO_LARGE, `batch of ${batch.length} bytes`);
     }
@@ -215,7 +213,7 @@ async function producePartition(
   }
   const batch = batches[0];
   // One uncompressed batch, the common case, is validated by the append alone (one pass).
-  if (idempotent || isCompressed(batch)) {
+  if (idempotent || compressed) {
     const problem = await producedBatchProblem(batch, log.options.batch_bytes_max);
     if (problem !== null) return refused(context, topic.metadata.name, index, problem);
   }
