@@ -119,8 +119,11 @@ function parseDecimal(text: string): number | null {
   return Number(text);
 }
 
-/** Buffer.from(…, "base64") skips junk silently; a stored hash must round-trip exactly. */
-function decodeBase64Strict(text: string): Buffer | null {
+/**
+ * Buffer.from(…, "base64") skips junk silently; a stored hash (or a SCRAM credential or proof)
+ * must round-trip exactly. Null when `text` is not canonical base64.
+ */
+export function decodeBase64Strict(text: string): Buffer | null {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null;
   const bytes = Buffer.from(text, "base64");
   return bytes.toString("base64") === text ? bytes : null;
