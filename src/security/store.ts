@@ -8,15 +8,24 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Database, RootDatabase } from "lmdb";
 import { openLmdb } from "../storage/lmdb-writes.ts";
+import type { ScramCredential, ScramMechanism } from "./scram.ts";
 import type { AclRule, Ban } from "./types.ts";
 
-/** A built-in user as stored: never the password, only its salted scrypt hash. */
+/**
+ * A built-in user as stored: never the password, only its salted scrypt hash and, for Kafka's
+ * SASL/SCRAM, the salted SCRAM keys derived from it.
+ */
 export interface StoredUser {
   readonly username: string;
   readonly superuser: boolean;
   readonly createdAtMs: number;
   /** "scrypt$N$r$p$<salt base64>$<hash base64>" */
   readonly passwordHash: string;
+  /**
+   * Set whenever the password is; absent on records written before SCRAM existed, whose users
+   * can use SCRAM only once their password is set again.
+   */
+  readonly scram?: Partial<Record<ScramMechanism, ScramCredential>>;
 }
 
 export class SecurityStore {

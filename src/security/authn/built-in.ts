@@ -1,6 +1,8 @@
 /**
  * Built-in users: names with a salted scrypt password hash and a superuser flag, kept in the
- * security store's `users` database and managed through the admin API.
+ * security store's `users` database and managed through the admin API. Each record also keeps
+ * the user's SCRAM-SHA-256/512 credentials, derived when the password is set, because a SCRAM
+ * exchange (Kafka's SASL) needs keys derived from the password, not the scrypt hash.
  *
  * `BuiltInUsers.load(db)` reads every record once into a Map; checks never touch the disk.
  * A write waits for LMDB to report it flushed and only then changes the Map, so what a caller
@@ -19,6 +21,13 @@ import type { Database } from "lmdb";
 import { assert, ErrorCode, RobustMQError } from "../../errors.ts";
 import { lmdbWrite } from "../../storage/lmdb-writes.ts";
 import { hashPassword, parsePasswordHash, verifyPassword } from "../passwords.ts";
+import {
+  deriveScramCredential,
+  isScramCredential,
+  isScramMechanism,
+  type ScramCredential,
+  type ScramMechanism,
+} from "../scram.ts";
 import type { StoredUser } from "../store.ts";
 import type { Authenticator, AuthnResult, Credentials } from "../types.ts";
 
@@ -34,7 +43,7 @@ export const VERIFIED_CACHE_ENTRIES_MAX = 10_000;
 
 export const SERVER_BUSY_REASON = "server busy";
 
-/** What callers see of a user: never the password hash. */
+/** What callers see of a user: never the password hash nor the SCRAM credentials. */
 export interface UserView {
   readonly username: string;
   readonly superuser: boolean;
@@ -109,6 +118,14 @@ export class BuiltInUsers implements Authenticator {
   }
 
   /**
+   * The user's SCRAM credential for `mechanism`; undefined for an unknown user or one stored
+   * before SCRAM credentials existed (a ScramServerExchange treats both alike).
+   */
+  scramCredential(username: string, mechanism: ScramMechanism): ScramCredential | undefined {
+    return this.#users.get(username)?.scram?.[mechanism];
+  }
+
+  /**
    * Adds a user. Throws RMQ_ERR_ADMIN_INVALID_REQUEST for an empty or too long name or
    * password, or when the user exists; the store's error when the write fails.
    */
@@ -117,10 +134,11 @@ export class BuiltInUsers implements Authenticator {
     checkPassword(password);
     if (this.#users.has(username)) throw userExists(username);
     // Hash outside the write lock: it is the slow part and needs no shared state.
-    const passwordHash = await hashPassword(password);
+    const { passwordHash, scram } = await derivePasswordSecrets(password);
     return this.#exclusive(async () => {
       if (this.#users.has(username)) throw userExists(username);
-      const user: StoredUser = { username, superuser, createdAtMs: Date.now(), passwordHash };
+      const createdAtMs = Date.now();
+      const user: StoredUser = { username, superuser, createdAtMs, passwordHash, scram };
       assert(isStoredUser(user), "a user record is well-formed before it is written");
       await lmdbWrite(this.#db.put(username, user));
       this.#users.set(username, user);
@@ -138,16 +156,20 @@ export class BuiltInUsers implements Authenticator {
   ): Promise<UserView> {
     if (!this.#users.has(username)) throw userNotFound(username);
     if (changes.password !== undefined) checkPassword(changes.password);
-    const newHash =
-      changes.password === undefined ? undefined : await hashPassword(changes.password);
+    const secrets =
+      changes.password === undefined ? undefined : await derivePasswordSecrets(changes.password);
     return this.#exclusive(async () => {
       const current = this.#users.get(username);
       if (current === undefined) throw userNotFound(username);
+      const passwordHash = secrets?.passwordHash ?? current.passwordHash;
+      const scram = secrets?.scram ?? current.scram;
       const user: StoredUser = {
         username,
         superuser: changes.superuser ?? current.superuser,
         createdAtMs: current.createdAtMs,
-        passwordHash: newHash ?? current.passwordHash,
+        passwordHash,
+        // No `scram: undefined` key: an old record stays shaped as it was.
+        ...(scram === undefined ? {} : { scram }),
       };
       assert(isStoredUser(user), "a user record is well-formed before it is written");
       await lmdbWrite(this.#db.put(username, user));
@@ -317,6 +339,18 @@ function viewOf(user: StoredUser): UserView {
   return { username: user.username, superuser: user.superuser, createdAtMs: user.createdAtMs };
 }
 
+/** The scrypt hash and both SCRAM credentials of a password, derived in parallel. */
+async function derivePasswordSecrets(
+  password: string,
+): Promise<{ passwordHash: string; scram: Record<ScramMechanism, ScramCredential> }> {
+  const [passwordHash, sha256, sha512] = await Promise.all([
+    hashPassword(password),
+    deriveScramCredential("SCRAM-SHA-256", password),
+    deriveScramCredential("SCRAM-SHA-512", password),
+  ]);
+  return { passwordHash, scram: { "SCRAM-SHA-256": sha256, "SCRAM-SHA-512": sha512 } };
+}
+
 function isStoredUser(value: unknown): value is StoredUser {
   if (value === null || typeof value !== "object") return false;
   const v = value as Record<string, unknown>;
@@ -325,7 +359,17 @@ function isStoredUser(value: unknown): value is StoredUser {
     typeof v.superuser === "boolean" &&
     typeof v.createdAtMs === "number" &&
     typeof v.passwordHash === "string" &&
-    parsePasswordHash(v.passwordHash) !== null
+    parsePasswordHash(v.passwordHash) !== null &&
+    (v.scram === undefined || isScramCredentials(v.scram))
+  );
+}
+
+/** Credentials keyed by mechanism, each of the right shape for its mechanism. */
+function isScramCredentials(value: unknown): value is StoredUser["scram"] {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  return Object.entries(value).every(
+    ([mechanism, credential]) =>
+      isScramMechanism(mechanism) && isScramCredential(credential, mechanism),
   );
 }
 

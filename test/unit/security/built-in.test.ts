@@ -1,16 +1,25 @@
 /**
  * Built-in users over a real LMDB store in a temporary directory: management, persistence
  * across a reopen, the authentication rules, the verified-login cache and its invalidation,
- * and the bounded scrypt queue.
+ * the bounded scrypt queue, and the SCRAM credentials kept beside the password hash.
  */
 import assert from "node:assert/strict";
+import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { RobustMQError } from "../../../src/errors.ts";
 import { BuiltInUsers, SERVER_BUSY_REASON } from "../../../src/security/authn/built-in.ts";
-import { SecurityStore } from "../../../src/security/store.ts";
+import { hashPassword } from "../../../src/security/passwords.ts";
+import {
+  isScramCredential,
+  SCRAM_INVALID_CREDENTIALS,
+  SCRAM_MECHANISMS,
+  type ScramMechanism,
+  ScramServerExchange,
+} from "../../../src/security/scram.ts";
+import { SecurityStore, type StoredUser } from "../../../src/security/store.ts";
 import type { AuthnResult, Credentials } from "../../../src/security/types.ts";
 
 const root = mkdtempSync(join(tmpdir(), "rmq-built-in-"));
@@ -37,6 +46,43 @@ function withCode(code: string) {
 }
 
 const ALLOW: AuthnResult = { result: "allow", superuser: false };
+
+/**
+ * One SCRAM login against `users` (RFC 5802's client side, done here by hand): the user name
+ * on success, the server's reason on failure.
+ */
+function scramLogin(
+  users: BuiltInUsers,
+  mechanism: ScramMechanism,
+  username: string,
+  password: string,
+): string {
+  const algorithm = mechanism === "SCRAM-SHA-256" ? "sha256" : "sha512";
+  const exchange = new ScramServerExchange(mechanism, (name) =>
+    users.scramCredential(name, mechanism),
+  );
+  const bare = `n=${username},r=clientnonce`;
+  const first = exchange.clientFirst(Buffer.from(`n,,${bare}`));
+  assert.ok(first.ok, "the server answers the first message, known user or not");
+  const serverFirst = first.serverFirst.toString();
+  const [nonce, salt, iterations] = serverFirst.split(",").map((field) => field.slice(2));
+  const keyBytes = mechanism === "SCRAM-SHA-256" ? 32 : 64;
+  const salted = pbkdf2Sync(
+    password,
+    Buffer.from(salt, "base64"),
+    Number(iterations),
+    keyBytes,
+    algorithm,
+  );
+  const clientKey = createHmac(algorithm, salted).update("Client Key").digest();
+  const storedKey = createHash(algorithm).update(clientKey).digest();
+  const withoutProof = `c=biws,r=${nonce}`;
+  const authMessage = `${bare},${serverFirst},${withoutProof}`;
+  const signature = createHmac(algorithm, storedKey).update(authMessage).digest();
+  const proof = Buffer.from(clientKey.map((byte, i) => byte ^ signature[i])).toString("base64");
+  const final = exchange.clientFinal(Buffer.from(`${withoutProof},p=${proof}`));
+  return final.ok ? final.username : final.reason;
+}
 
 describe("BuiltInUsers management", () => {
   test("add, get, list, update, delete, and all of it survives a reopen", async () => {
@@ -114,6 +160,51 @@ describe("BuiltInUsers management", () => {
       const record = { username: "x", superuser: false, createdAtMs: 1, passwordHash: "plain" };
       await store.users.put("x", record);
       assert.throws(() => BuiltInUsers.load(store.users), withCode("RMQ_ERR_STORAGE_CORRUPT"));
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a record with malformed SCRAM credentials stops the load too", async () => {
+    const passwordHash = await hashPassword("pw");
+    const good = { salt: "AAAA", iterations: 4096, storedKey: "", serverKey: "" };
+    const key = Buffer.alloc(32).toString("base64");
+    const valid = { ...good, storedKey: key, serverKey: key };
+    const damaged: unknown[] = [
+      null,
+      [],
+      { "SCRAM-SHA-256": good },
+      { "SCRAM-SHA-256": { ...valid, iterations: 10 } },
+      { "SCRAM-SHA-512": valid }, // 32-byte keys under the 64-byte mechanism
+      { "SCRAM-SHA-1": valid },
+    ];
+    for (const scram of damaged) {
+      const store = SecurityStore.open(freshDir());
+      try {
+        const record = { username: "x", superuser: false, createdAtMs: 1, passwordHash, scram };
+        await store.users.put("x", record as unknown as StoredUser);
+        assert.throws(
+          () => BuiltInUsers.load(store.users),
+          withCode("RMQ_ERR_STORAGE_CORRUPT"),
+          JSON.stringify(scram),
+        );
+      } finally {
+        await store.close();
+      }
+    }
+    const store = SecurityStore.open(freshDir());
+    try {
+      await store.users.put("x", {
+        username: "x",
+        superuser: false,
+        createdAtMs: 1,
+        passwordHash,
+        scram: { "SCRAM-SHA-256": valid },
+      });
+      assert.equal(
+        BuiltInUsers.load(store.users).scramCredential("x", "SCRAM-SHA-256")?.salt,
+        "AAAA",
+      );
     } finally {
       await store.close();
     }
@@ -245,6 +336,87 @@ describe("BuiltInUsers.authenticate", () => {
       assert.deepEqual(results, [wrong, wrong, wrong, busy, busy]);
       assert.equal(users.pendingCheckCount, 0);
       assert.deepEqual(await users.authenticate(login("a", "pa")), ALLOW);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("BuiltInUsers SCRAM credentials", () => {
+  test("a new user has both credentials, and SCRAM logins work with the password", async () => {
+    const dir = freshDir();
+    let store = SecurityStore.open(dir);
+    try {
+      const users = BuiltInUsers.load(store.users);
+      await users.add("carol", "pw-carol", false);
+      for (const mechanism of SCRAM_MECHANISMS) {
+        assert.ok(isScramCredential(users.scramCredential("carol", mechanism), mechanism));
+        assert.equal(scramLogin(users, mechanism, "carol", "pw-carol"), "carol");
+        assert.equal(scramLogin(users, mechanism, "carol", "pw-Carol"), SCRAM_INVALID_CREDENTIALS);
+        assert.equal(users.scramCredential("nobody", mechanism), undefined);
+        assert.equal(scramLogin(users, mechanism, "nobody", "pw"), SCRAM_INVALID_CREDENTIALS);
+      }
+      const a = users.scramCredential("carol", "SCRAM-SHA-256");
+      assert.notEqual(a?.salt, users.scramCredential("carol", "SCRAM-SHA-512")?.salt);
+      // Credentials never leave through the views.
+      assert.deepEqual(Object.keys(users.get("carol") ?? {}).sort(), [
+        "createdAtMs",
+        "superuser",
+        "username",
+      ]);
+      assert.ok(!JSON.stringify(users.list()).includes(a?.storedKey ?? "?"));
+      // A superuser-only change keeps the credentials as they were.
+      await users.update("carol", { superuser: true });
+      assert.deepEqual(users.scramCredential("carol", "SCRAM-SHA-256"), a);
+      await store.close();
+
+      store = SecurityStore.open(dir);
+      const reopened = BuiltInUsers.load(store.users);
+      assert.deepEqual(reopened.scramCredential("carol", "SCRAM-SHA-256"), a);
+      assert.equal(scramLogin(reopened, "SCRAM-SHA-512", "carol", "pw-carol"), "carol");
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("after a password change the old password fails and the new one works", async () => {
+    const store = SecurityStore.open(freshDir());
+    try {
+      const users = BuiltInUsers.load(store.users);
+      await users.add("dave", "old", false);
+      const before = users.scramCredential("dave", "SCRAM-SHA-256");
+      await users.update("dave", { password: "new" });
+      assert.notDeepEqual(users.scramCredential("dave", "SCRAM-SHA-256"), before);
+      for (const mechanism of SCRAM_MECHANISMS) {
+        assert.equal(scramLogin(users, mechanism, "dave", "old"), SCRAM_INVALID_CREDENTIALS);
+        assert.equal(scramLogin(users, mechanism, "dave", "new"), "dave");
+      }
+      assert.ok(isScramCredential(store.users.get("dave")?.scram?.["SCRAM-SHA-512"]));
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a record from before SCRAM loads, has no credential, and gains one with a new password", async () => {
+    const store = SecurityStore.open(freshDir());
+    try {
+      const passwordHash = await hashPassword("pw");
+      await store.users.put("eve", {
+        username: "eve",
+        superuser: false,
+        createdAtMs: 1,
+        passwordHash,
+      });
+      const users = BuiltInUsers.load(store.users);
+      for (const mechanism of SCRAM_MECHANISMS) {
+        assert.equal(users.scramCredential("eve", mechanism), undefined);
+        assert.equal(scramLogin(users, mechanism, "eve", "pw"), SCRAM_INVALID_CREDENTIALS);
+      }
+      assert.deepEqual(await users.authenticate(login("eve", "pw")), ALLOW);
+      await users.update("eve", { superuser: true });
+      assert.equal("scram" in (store.users.get("eve") ?? {}), false, "still no scram key");
+      await users.update("eve", { password: "pw" });
+      assert.equal(scramLogin(users, "SCRAM-SHA-256", "eve", "pw"), "eve");
     } finally {
       await store.close();
     }
