@@ -290,6 +290,17 @@ export function createMetricsRegistry(
   if (kafka !== null) {
     registerKafkaTimings(registry, kafka);
     registerKafkaLogs(registry, kafka);
+    const { authentication } = kafka;
+    labelledCounter(
+      registry,
+      "robustmq_kafka_authentications_total",
+      "Kafka SASL authentications that ended, by result",
+      "result",
+      () => [
+        ["success", authentication.succeeded],
+        ["failure", authentication.failed],
+      ],
+    );
   }
   if (bridge !== null) registerBridge(registry, bridge);
   return registry;

@@ -8,6 +8,11 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
+import {
+  KAFKA_SASL_MECHANISMS,
+  kafkaAllowsAnonymous,
+  offeredMechanisms,
+} from "../broker/kafka/sasl/mechanisms.ts";
 import { topicNameProblem } from "../broker/kafka/topic-names.ts";
 import { CONFIG_RULES_MAX } from "../broker/mqtt/rules/limits.ts";
 import {
@@ -259,6 +264,22 @@ export const KafkaSchema = z
     offsets_retention_check_interval_ms: intRange(100, 86_400_000, " (milliseconds)").default(
       600_000,
     ),
+    tls: flag().default(false),
+    allow_anonymous: z
+      .union([z.boolean(), z.literal("auto")])
+      .register(keyDocs, {
+        allowed:
+          'true, false or "auto" (as the MQTT listeners: true unless an authenticator is configured)',
+      })
+      .default("auto"),
+    sasl_mechanisms: z
+      .array(z.enum(KAFKA_SASL_MECHANISMS))
+      .refine((names) => new Set(names).size === names.length)
+      .register(keyDocs, {
+        allowed: `a list of distinct names from ${quoteAll(KAFKA_SASL_MECHANISMS)}`,
+      })
+      .default([...KAFKA_SASL_MECHANISMS]),
+    auth_timeout_ms: intRange(100, 3_600_000, " (milliseconds)").default(10_000),
   })
   // min > max would refuse every JoinGroup, whatever session timeout a consumer asks for.
   .superRefine((kafka, ctx) => {
@@ -273,7 +294,7 @@ export const KafkaSchema = z
 export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const;
 export const PEER_CERT_USERNAME_SOURCES = ["cn", "san", "none"] as const;
 
-/** Certificates of the TLS listeners ([mqtt_tls] and [mqtt_wss]); docs/transports.md. */
+/** Certificates of the TLS listeners ([mqtt_tls], [mqtt_wss], [kafka] tls); docs/transports.md. */
 export const TlsSchema = z.strictObject({
   cert_file: z
     .string()
@@ -614,6 +635,7 @@ function crossSectionChecks(config: ParsedConfig, ctx: Ctx): void {
   checkAuthenticators(config, ctx);
   checkBridge(config, ctx);
   checkTlsListeners(config, ctx);
+  checkKafkaAuthentication(config, ctx);
 }
 
 function checkAuthenticators(config: ParsedConfig, ctx: Ctx): void {
@@ -643,12 +665,36 @@ function checkBridge(config: ParsedConfig, ctx: Ctx): void {
   crossIssue(ctx, ["kafka", "enable"], false, message);
 }
 
+/** A Kafka listener that refuses anonymous clients needs a way for them to authenticate. */
+function checkKafkaAuthentication(config: ParsedConfig, ctx: Ctx): void {
+  const kafka = config.kafka;
+  if (!kafka.enable) return;
+  const authenticators = config.mqtt_auth.authenticators;
+  const mqttAnonymous = config.mqtt_auth.allow_anonymous;
+  const anonymous = kafkaAllowsAnonymous(
+    kafka.allow_anonymous,
+    mqttAnonymous === "auto" ? authenticators.length === 0 : mqttAnonymous,
+  );
+  if (anonymous || (kafka.tls && config.tls.verify_client)) return;
+  if (offeredMechanisms(kafka.sasl_mechanisms, authenticators).length > 0) return;
+  const message =
+    'offers no mechanism this node can check while Kafka clients must authenticate: PLAIN needs an authenticator in mqtt_auth.authenticators, SCRAM needs "built_in" there';
+  crossIssue(ctx, ["kafka", "sasl_mechanisms"], kafka.sasl_mechanisms, message);
+}
+
+/** The listener that needs [tls], or "" for none. */
+export function tlsListenerOf(config: {
+  mqtt_tls: { enable: boolean };
+  mqtt_wss: { enable: boolean };
+  kafka: { enable: boolean; tls: boolean };
+}): string {
+  if (config.mqtt_tls.enable) return "[mqtt_tls]";
+  if (config.mqtt_wss.enable) return "[mqtt_wss]";
+  return config.kafka.enable && config.kafka.tls ? "[kafka] tls" : "";
+}
+
 function checkTlsListeners(config: ParsedConfig, ctx: Ctx): void {
-  const listener = config.mqtt_tls.enable
-    ? "[mqtt_tls]"
-    : config.mqtt_wss.enable
-      ? "[mqtt_wss]"
-      : "";
+  const listener = tlsListenerOf(config);
   if (listener === "") return;
   const tls = config.tls;
   for (const key of ["cert_file", "key_file"] as const) {

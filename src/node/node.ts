@@ -20,8 +20,8 @@ import { TopicRules } from "../broker/mqtt/rules/store.ts";
 import type { SchemaValidation } from "../broker/mqtt/schema-validation.ts";
 import { SlowSubs } from "../broker/mqtt/slow-subs.ts";
 import { SysTopics } from "../broker/mqtt/sys-topics.ts";
-import { loadTlsSettings } from "../broker/mqtt/transports/tls-context.ts";
-import type { Config } from "../config/schema.ts";
+import { loadTlsSettings } from "../broker/tls-context.ts";
+import { type Config, tlsListenerOf } from "../config/schema.ts";
 import { ErrorCode, RobustMQError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { Security } from "../security/security.ts";
@@ -67,7 +67,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
   try {
     if (config.roles.includes("broker")) {
       broker = new MqttBroker(config, logger.child({ component: "mqtt" }));
-      await openSecurity(broker, config, logger);
+      const security = await openSecurity(broker, config, logger);
       topicRules = await openTopicRules(broker, config, logger);
       if (config.mqtt_persistence.enable) await openPersistence(broker, config, logger);
       if (config.mqtt_delayed.enable) {
@@ -80,7 +80,7 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
       if (config.mqtt_sys.enable) startSysTopics(broker, config);
       await startObservability(broker, config, schemaValidation, logger);
       if (config.kafka.enable) {
-        kafka = await startKafka(config, logger);
+        kafka = await startKafka(config, logger, security);
         listeners.kafka = kafka.address;
       }
       bridge = await startBridgeIfConfigured(config, broker, kafka, logger);
@@ -128,8 +128,8 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
  * compiled schema rules (Ajv loads only when there are some).
  */
 async function checkConfigFiles(config: Config): Promise<SchemaValidation | null> {
-  const tlsUser = config.mqtt_tls.enable ? "mqtt_tls" : config.mqtt_wss.enable ? "mqtt_wss" : null;
-  if (tlsUser !== null) loadTlsSettings(config.tls, `[${tlsUser}]`);
+  const tlsUser = tlsListenerOf(config);
+  if (tlsUser !== "") loadTlsSettings(config.tls, tlsUser);
   const rules = config.mqtt_schema_validation.rules;
   if (rules.length === 0) return null;
   const { compileSchemaValidation } = await import("../broker/mqtt/schema-compile.ts");
@@ -214,10 +214,11 @@ async function openTopicRules(
 }
 
 /** Bans, authentication and ACL, before any client can connect. */
-async function openSecurity(broker: MqttBroker, config: Config, logger: Logger): Promise<void> {
+async function openSecurity(broker: MqttBroker, config: Config, logger: Logger): Promise<Security> {
   const security = await Security.open(config, logger.child({ component: "security" }));
   security.kick = () => broker.disconnectBanned();
   broker.security = security;
+  return security;
 }
 
 /** Recovers durable MQTT state before any client can connect. */
@@ -247,9 +248,13 @@ async function startBridgeIfConfigured(
 }
 
 /** The Kafka listener (src/broker/kafka/), loaded only when enabled. */
-async function startKafka(config: Config, logger: Logger): Promise<KafkaBroker> {
+async function startKafka(
+  config: Config,
+  logger: Logger,
+  security: Security,
+): Promise<KafkaBroker> {
   const { KafkaBroker } = await import("../broker/kafka/kafka-broker.ts");
-  const kafka = await KafkaBroker.start(config, logger.child({ component: "kafka" }));
+  const kafka = await KafkaBroker.start(config, logger.child({ component: "kafka" }), security);
   const address = `${kafka.address.host}:${kafka.address.port}`;
   logger.info({ listener: "kafka", address }, `Kafka listening on ${address}`);
   return kafka;

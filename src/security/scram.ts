@@ -220,7 +220,9 @@ export class ScramServerExchange {
     if (parsed.channelBinding !== Buffer.from(first.gs2Header, "utf8").toString("base64")) {
       return this.#fail("the channel binding (c=) does not match the gs2 header");
     }
-    if (parsed.nonce !== first.nonce) return this.#fail("the nonce (r=) does not match");
+    // Kafka checks only that the nonce ends with the one it sent: librdkafka (kcat and the
+    // clients built on it) sends its own nonce again in front of it.
+    if (!parsed.nonce.endsWith(first.nonce)) return this.#fail("the nonce (r=) does not match");
     const proof = decodeBase64Strict(parsed.proof);
     if (proof === null || proof.length !== this.#digest.bytes) {
       return this.#fail(`the proof (p=) is not ${this.#digest.bytes} bytes of base64`);

@@ -82,6 +82,11 @@ check_kcat() {
   else
     fail "kcat (test/interop/kcat.test.ts)"
   fi
+  if timeout 120 "$NODE" --test --test-reporter=spec "$ROOT/test/interop/kcat-sasl.test.ts"; then
+    pass "kcat authenticates with SASL over TLS (test/interop/kcat-sasl.test.ts)"
+  else
+    fail "kcat SASL (test/interop/kcat-sasl.test.ts)"
+  fi
 }
 
 # kafka-python against its own broker process (a node:test file, as for kcat).

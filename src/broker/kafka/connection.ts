@@ -12,6 +12,10 @@
  * Anything that makes the byte stream untrustworthy closes the connection with a log line: a
  * negative or oversized size prefix, a malformed header or body, an unknown API key or an
  * unsupported version (except where Kafka answers with UNSUPPORTED_VERSION).
+ *
+ * Where clients must authenticate, only ApiVersions, SaslHandshake and SaslAuthenticate are
+ * served until they have; any other request, or no authentication within auth_timeout_ms,
+ * closes the connection.
  */
 import type { Socket } from "node:net";
 import type { Logger } from "../../log/logger.ts";
@@ -31,6 +35,7 @@ import { unsupportedApiVersionsResponse } from "./handlers/api-versions.ts";
 import type { BoundHandler, DispatchResult } from "./handlers/index.ts";
 import type { ProducerStates } from "./producers/producer-states.ts";
 import type { ReadBufferPool } from "./read-buffers.ts";
+import { type KafkaAuthenticator, SaslSession } from "./sasl/sasl-session.ts";
 import type { TopicStore } from "./topic-store.ts";
 
 /** Requests read ahead of the one being handled before the socket is paused. */
@@ -51,7 +56,17 @@ export interface ConnectionDependencies {
   requestTiming: RequestTiming;
   /** Buffers for the records of Fetch answers, shared by all connections. */
   answerBuffers: ReadBufferPool;
+  authenticator: KafkaAuthenticator;
+  /** How long a client that must authenticate has to do it. */
+  authTimeoutMs: number;
 }
+
+/** What a client that has not authenticated yet may ask. */
+const BEFORE_AUTHENTICATION = new Set<number>([
+  ApiKey.ApiVersions,
+  ApiKey.SaslHandshake,
+  ApiKey.SaslAuthenticate,
+]);
 
 /** A request being handled, and the pooled buffers its answer will carry. */
 interface Answer {
@@ -82,11 +97,24 @@ export class KafkaConnection {
   /** Resolves when the writer has sent an answer (handling waits on it past UNANSWERED_MAX). */
   #answered: PromiseWithResolvers<void> | null = null;
   #closed = false;
+  /** Set by a request whose answer must be the last (a failed SASL step). */
+  #closeAfterAnswer = false;
+  readonly #sasl: SaslSession;
+  #authTimer: NodeJS.Timeout | null = null;
 
-  constructor(socket: Socket, deps: ConnectionDependencies) {
+  /** `principal`: the user a verified client certificate names, if any. */
+  constructor(socket: Socket, deps: ConnectionDependencies, principal: string | null = null) {
     this.#socket = socket;
     this.#deps = deps;
     this.#remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    this.#sasl = new SaslSession(deps.authenticator, principal);
+    if (!this.#sasl.mayServe) {
+      this.#authTimer = setTimeout(() => {
+        if (this.#sasl.principal === null) {
+          this.#closeFor("not authenticated in time", { authTimeoutMs: deps.authTimeoutMs });
+        }
+      }, deps.authTimeoutMs);
+    }
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("error", (err) =>
       deps.logger.debug({ remote: this.#remote, err: err.message }, "Kafka socket error"),
@@ -103,6 +131,7 @@ export class KafkaConnection {
   #onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#authTimer !== null) clearTimeout(this.#authTimer);
     this.#abort.abort();
     this.#queue.length = 0;
     this.#answered?.resolve();
@@ -175,6 +204,10 @@ export class KafkaConnection {
         this.#answers.push({ result, leases });
         void this.#writeAnswers();
         await released.promise;
+        if (this.#closeAfterAnswer) {
+          this.#queue.length = 0;
+          return;
+        }
         while (!this.#closed && this.#answers.length >= UNANSWERED_MAX) {
           this.#answered = Promise.withResolvers<void>();
           await this.#answered.promise;
@@ -204,6 +237,10 @@ export class KafkaConnection {
           continue;
         }
         await this.#send(result, leases);
+        if (this.#closeAfterAnswer && this.#answers.length === 0) {
+          this.#endAfterWrite();
+          return;
+        }
       }
     } finally {
       this.#writing = false;
@@ -216,6 +253,13 @@ export class KafkaConnection {
         }
       }
     }
+  }
+
+  /** Flushes what was written, then closes; a peer that does not read is cut off after 1 s. */
+  #endAfterWrite(): void {
+    this.#uncork();
+    this.#socket.end();
+    setTimeout(() => this.destroy(), 1000).unref();
   }
 
   #returnLeases(leases: Buffer[]): void {
@@ -306,6 +350,13 @@ export class KafkaConnection {
       });
       return "close";
     }
+    if (!this.#sasl.mayServe && !BEFORE_AUTHENTICATION.has(apiKey)) {
+      this.#closeFor("request before authentication", {
+        api: apiName(apiKey),
+        clientId: header.clientId,
+      });
+      return "close";
+    }
     if (version < handler.minVersion || version > handler.maxVersion) {
       if (apiKey === ApiKey.ApiVersions) {
         return encodeResponseFrame(
@@ -352,6 +403,11 @@ export class KafkaConnection {
         return buffer;
       },
       discardAnswerBuffers: () => this.#returnLeases(leases),
+      sasl: this.#sasl,
+      remote: this.#remote,
+      closeAfterAnswer: () => {
+        this.#closeAfterAnswer = true;
+      },
     };
     return handler.run(context, reader, correlationId);
   }

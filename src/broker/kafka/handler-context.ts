@@ -4,6 +4,7 @@ import type { Encodable, RequestBody, ResponseBody } from "../../protocol/kafka/
 import type { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import type { OffsetStore } from "./groups/offset-store.ts";
 import type { ProducerStates } from "./producers/producer-states.ts";
+import type { SaslSession } from "./sasl/sasl-session.ts";
 import type { TopicStore } from "./topic-store.ts";
 
 /** What the handlers need to know about the node and the [kafka] config. */
@@ -46,6 +47,12 @@ export interface RequestContext {
   answerBuffer(bytes: number): Buffer;
   /** Gives back every answerBuffer() so far: what was read into them will not be sent. */
   discardAnswerBuffers(): void;
+  /** This connection's SASL state. */
+  readonly sasl: SaslSession;
+  /** "address:port" of the client, for log lines. */
+  readonly remote: string;
+  /** Ends the connection once this request's answer is written (a failed SASL step). */
+  closeAfterAnswer(): void;
 }
 
 /**

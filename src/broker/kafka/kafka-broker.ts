@@ -3,12 +3,19 @@
  * `<data_dir>/kafka`. Started by src/node/node.ts when the node has the broker role and
  * `[kafka] enable` is true.
  */
-import { createServer, type Server } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { Config } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
+import type { Security } from "../../security/security.ts";
 import type { LogOptions } from "../../storage/log/index.ts";
 import { type ListenerAddress, listenOn } from "../listen.ts";
+import {
+  clientCertificateProblem,
+  loadTlsSettings,
+  socketCertificateUsername,
+} from "../tls-context.ts";
 import { KafkaConnection, type RequestTiming } from "./connection.ts";
 import { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import { OffsetStore } from "./groups/offset-store.ts";
@@ -16,6 +23,7 @@ import type { KafkaSettings } from "./handler-context.ts";
 import { buildHandlers } from "./handlers/index.ts";
 import { ProducerStates } from "./producers/producer-states.ts";
 import { ReadBufferPool } from "./read-buffers.ts";
+import { KafkaAuthentication } from "./sasl/authentication.ts";
 import { TopicStore } from "./topic-store.ts";
 
 /** Kafka consumers' default max.partition.fetch.bytes: the usual size of one Fetch read. */
@@ -34,11 +42,13 @@ export class KafkaBroker {
   readonly store: TopicStore;
   readonly offsets: OffsetStore;
   readonly groups: CoordinatorShell;
+  readonly authentication: KafkaAuthentication;
   /** Per-request timing; a no-op until the node's metrics install an observer. */
   readonly requestTiming: RequestTiming;
   readonly #server: Server;
   readonly #expiryTimer: NodeJS.Timeout;
   readonly #connections: Set<KafkaConnection>;
+  readonly #sockets: Set<Socket>;
 
   private constructor(
     address: ListenerAddress,
@@ -47,16 +57,20 @@ export class KafkaBroker {
     groups: CoordinatorShell,
     server: Server,
     connections: Set<KafkaConnection>,
+    sockets: Set<Socket>,
     requestTiming: RequestTiming,
+    authentication: KafkaAuthentication,
     settings: OffsetExpirySettings,
   ) {
     this.requestTiming = requestTiming;
+    this.authentication = authentication;
     this.address = address;
     this.store = store;
     this.offsets = offsets;
     this.groups = groups;
     this.#server = server;
     this.#connections = connections;
+    this.#sockets = sockets;
     this.#expiryTimer = setInterval(() => void this.#expireOffsets(), settings.checkIntervalMs);
     this.#expiryTimer.unref();
     this.#offsetRetentionMs = settings.retentionMs;
@@ -78,8 +92,10 @@ export class KafkaBroker {
     }
   }
 
-  static async start(config: Config, logger: Logger): Promise<KafkaBroker> {
+  static async start(config: Config, logger: Logger, security: Security): Promise<KafkaBroker> {
     const kafka = config.kafka;
+    const authentication = new KafkaAuthentication(config, security);
+    const tls = kafka.tls ? loadTlsSettings(config.tls, "[kafka] tls") : null;
     const logOptions: Partial<LogOptions> = {
       fsync_policy: kafka.fsync_policy,
       fsync_interval_ms: kafka.fsync_interval_ms,
@@ -117,15 +133,52 @@ export class KafkaBroker {
       groups,
       offsets,
       producers: new ProducerStates(),
-      handlers: buildHandlers(),
+      handlers: buildHandlers({ sasl: authentication.mechanisms.length > 0 }),
       logger,
       maxRequestBytes: kafka.max_request_bytes,
       answerBuffers: new ReadBufferPool(ANSWER_BUFFER_BYTES, ANSWER_BUFFERS_IDLE_MAX),
       requestTiming,
+      authenticator: authentication,
+      authTimeoutMs: kafka.auth_timeout_ms,
     };
     const connections = new Set<KafkaConnection>();
+    const accept = (socket: Socket, principal: string | null) => {
+      const connection = new KafkaConnection(socket, deps, principal);
+      connections.add(connection);
+      socket.once("close", () => connections.delete(connection));
+    };
+    // Every TCP socket, TLS handshakes included: max_connections counts them, stop() ends them.
+    const sockets = new Set<Socket>();
+    const tlsServer =
+      tls === null
+        ? null
+        : createTlsServer({
+            ...tls.options,
+            requestCert: tls.verifyClient,
+            // Checked on secureConnection instead, so that a refused certificate is logged.
+            rejectUnauthorized: false,
+            handshakeTimeout: tls.handshakeTimeoutMs,
+          });
+    if (tlsServer !== null && tls !== null) {
+      tlsServer.on("secureConnection", (socket: TLSSocket) => {
+        const problem = clientCertificateProblem(socket, tls);
+        if (problem !== null) {
+          logger.info(
+            { remote: socket.remoteAddress, reason: problem },
+            "closing Kafka TLS connection",
+          );
+          socket.destroy();
+          return;
+        }
+        accept(socket, socketCertificateUsername(socket, tls) ?? null);
+      });
+      tlsServer.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => {
+        const reason = `TLS handshake failed: ${err.code ?? err.message}`;
+        logger.info({ remote: socket.remoteAddress, reason }, "closing Kafka TLS connection");
+      });
+    }
     const server = createServer({ noDelay: true }, (socket) => {
-      if (connections.size >= kafka.max_connections) {
+      if (sockets.size >= kafka.max_connections) {
         logger.warn(
           { remote: socket.remoteAddress, maxConnections: kafka.max_connections },
           "Kafka connection refused: max_connections reached",
@@ -133,9 +186,10 @@ export class KafkaBroker {
         socket.destroy();
         return;
       }
-      const connection = new KafkaConnection(socket, deps);
-      connections.add(connection);
-      socket.once("close", () => connections.delete(connection));
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      if (tlsServer === null) accept(socket, null);
+      else tlsServer.emit("connection", socket);
     });
     try {
       const address = await listenOn(
@@ -145,11 +199,23 @@ export class KafkaBroker {
         "kafka",
         logger,
       );
-      return new KafkaBroker(address, store, offsets, groups, server, connections, requestTiming, {
-        retentionMs: kafka.offsets_retention_ms,
-        checkIntervalMs: kafka.offsets_retention_check_interval_ms,
-        logger,
-      });
+      const broker = new KafkaBroker(
+        address,
+        store,
+        offsets,
+        groups,
+        server,
+        connections,
+        sockets,
+        requestTiming,
+        authentication,
+        {
+          retentionMs: kafka.offsets_retention_ms,
+          checkIntervalMs: kafka.offsets_retention_check_interval_ms,
+          logger,
+        },
+      );
+      return broker;
     } catch (err) {
       groups.stop();
       await store.close();
@@ -164,6 +230,7 @@ export class KafkaBroker {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const connection of this.#connections) connection.destroy();
     this.#connections.clear();
+    for (const socket of this.#sockets) socket.destroy();
     await closed;
     this.groups.stop();
     await this.store.close();

@@ -2,9 +2,9 @@ import { createServer, type Server } from "node:net";
 import type { Config } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
 import { type ListenerAddress, listenOn } from "../listen.ts";
+import { loadTlsSettings, type TlsSettings } from "../tls-context.ts";
 import type { MqttBroker } from "./broker.ts";
 import { peerOf, readProxyHeader } from "./transports/proxy-reader.ts";
-import { loadTlsSettings, type TlsSettings } from "./transports/tls-context.ts";
 import { createTlsListener, type ProxyOptions } from "./transports/tls-listener.ts";
 import { createWsListener } from "./transports/ws-listener.ts";
 

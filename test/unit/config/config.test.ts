@@ -117,6 +117,10 @@ const EXPECTED_DEFAULTS: Config = {
     group_initial_rebalance_delay_ms: 3000,
     offsets_retention_ms: 604800000,
     offsets_retention_check_interval_ms: 600000,
+    tls: false,
+    allow_anonymous: "auto",
+    sasl_mechanisms: ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
+    auth_timeout_ms: 10000,
   },
   mqtt_sys: { enable: true, interval_ms: 10000, client_events: true },
   bridge: { mqtt_to_kafka: [], kafka_to_mqtt: [] },
@@ -444,6 +448,13 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
   "kafka.group_max_session_timeout_ms": { values: [0, 3_600_001], allowed: "an integer from 1" },
   "kafka.offsets_retention_ms": { values: [999, "7d"], allowed: "an integer from 1000" },
   "kafka.offsets_retention_check_interval_ms": { values: [99], allowed: "an integer from 100" },
+  "kafka.tls": { values: ["yes"], allowed: "true or false" },
+  "kafka.allow_anonymous": { values: ["no", 0], allowed: 'true, false or "auto"' },
+  "kafka.sasl_mechanisms": {
+    values: [["GSSAPI"], ["PLAIN", "PLAIN"], "PLAIN"],
+    allowed: 'a list of distinct names from "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"',
+  },
+  "kafka.auth_timeout_ms": { values: [99, 3_600_001], allowed: "an integer from 100" },
   "kafka.group_initial_rebalance_delay_ms": {
     values: [-1, 300_001],
     allowed: "an integer from 0",
@@ -829,6 +840,20 @@ from = "username"
       '[kafka]\nenable = false\n[[bridge.mqtt_to_kafka]]\nmqtt_filter = "a/#"\nkafka_topic = "t"\n',
     );
     assert.match(message, /kafka\.enable = false: must be true while \[bridge\] has rules/);
+  });
+
+  test("Kafka clients that must authenticate need a mechanism the node can check", () => {
+    const closed = invalidMessage("[kafka]\nallow_anonymous = false\n");
+    assert.match(closed, /kafka\.sasl_mechanisms: offers no mechanism this node can check/);
+    const scramOnly = invalidMessage(
+      '[mqtt_auth]\nauthenticators = ["jwt"]\n[mqtt_auth_jwt]\nsecret = "s"\n[kafka]\nsasl_mechanisms = ["SCRAM-SHA-256"]\n',
+    );
+    assert.match(scramOnly, /SCRAM needs "built_in" there/);
+    const file = writeToml('[mqtt_auth]\nauthenticators = ["built_in"]\n');
+    const config = loadConfig({ file });
+    assert.equal(config.kafka.allow_anonymous, "auto");
+    const tls = invalidMessage("[kafka]\ntls = true\n");
+    assert.match(tls, /tls\.cert_file: must be set: \[kafka\] tls is enabled/);
   });
 
   test("an enabled TLS listener without certificate and key, verify_client without ca_file", () => {

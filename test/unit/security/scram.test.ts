@@ -42,6 +42,8 @@ interface ClientOptions {
   readonly extensions?: string;
   /** Rewrites client-final-message before it is sent. */
   readonly tamper?: (final: string) => string;
+  /** Sends the client nonce again in front of the combined one, as librdkafka does. */
+  readonly repeatClientNonce?: boolean;
 }
 
 interface ClientRun {
@@ -72,7 +74,8 @@ function runClient(exchange: ScramServerExchange, options: ClientOptions): Clien
   );
   const clientKey = createHmac(algorithm, salted).update("Client Key").digest();
   const storedKey = createHash(algorithm).update(clientKey).digest();
-  const withoutProof = `c=${Buffer.from(gs2Header).toString("base64")},r=${nonce}`;
+  const sentNonce = options.repeatClientNonce === true ? CLIENT_NONCE + nonce : nonce;
+  const withoutProof = `c=${Buffer.from(gs2Header).toString("base64")},r=${sentNonce}`;
   const authMessage = `${bare},${serverFirst},${withoutProof}`;
   const signature = createHmac(algorithm, storedKey).update(authMessage).digest();
   const proof = Buffer.from(clientKey.map((byte, i) => byte ^ signature[i]));
@@ -174,6 +177,14 @@ describe("ScramServerExchange", () => {
     assert.equal(run.final.serverFinal.toString(), run.expectedServerFinal);
     // Once over, the exchange takes nothing more.
     refused(exchange.clientFirst(Buffer.from(`n,,n=alice,r=${CLIENT_NONCE}`)));
+  });
+
+  test("librdkafka's final nonce (its own nonce again in front) is accepted, as Kafka does", async () => {
+    const credential = await deriveScramCredential("SCRAM-SHA-256", "pw");
+    const exchange = new ScramServerExchange("SCRAM-SHA-256", lookupOf({ kc: credential }));
+    const run = runClient(exchange, { saslName: "kc", password: "pw", repeatClientNonce: true });
+    assert.ok(run.final?.ok);
+    assert.equal(run.final.serverFinal.toString(), run.expectedServerFinal);
   });
 
   test("a wrong password fails with Kafka's reason", async () => {

@@ -30,6 +30,8 @@ import { offsetCommitHandler } from "./offset-commit.ts";
 import { offsetDeleteHandler } from "./offset-delete.ts";
 import { offsetFetchHandler } from "./offset-fetch.ts";
 import { produceHandler } from "./produce.ts";
+import { saslAuthenticateHandler } from "./sasl-authenticate.ts";
+import { saslHandshakeHandler } from "./sasl-handshake.ts";
 import { syncGroupHandler } from "./sync-group.ts";
 
 /** A frame to send, nothing (acks = 0), or "close" the connection. */
@@ -80,7 +82,8 @@ function bind<K extends ApiKeyValue>(handler: ApiHandler<K>): BoundHandler {
   };
 }
 
-export function buildHandlers(): Map<number, BoundHandler> {
+/** `sasl`: whether the listener offers any SASL mechanism (else those APIs are not served). */
+export function buildHandlers(options: { sasl: boolean }): Map<number, BoundHandler> {
   const handlers = new Map<number, BoundHandler>();
   const supported = () =>
     [...handlers.values()].map(({ apiKey, advertisedMinVersion, maxVersion }) => ({
@@ -108,6 +111,7 @@ export function buildHandlers(): Map<number, BoundHandler> {
     bind(offsetCommitHandler),
     bind(offsetFetchHandler),
     bind(initProducerIdHandler),
+    ...(options.sasl ? [bind(saslHandshakeHandler), bind(saslAuthenticateHandler)] : []),
   ]) {
     handlers.set(handler.apiKey, handler);
   }

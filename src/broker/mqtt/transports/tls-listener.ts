@@ -1,14 +1,14 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { Logger } from "../../../log/logger.ts";
-import type { MqttBroker } from "../broker.ts";
-import { setTransportUsername } from "./peer-identity.ts";
-import { peerOf, readProxyHeader } from "./proxy-reader.ts";
 import {
   clientCertificateProblem,
   socketCertificateUsername,
   type TlsSettings,
-} from "./tls-context.ts";
+} from "../../tls-context.ts";
+import type { MqttBroker } from "../broker.ts";
+import { setTransportUsername } from "./peer-identity.ts";
+import { peerOf, readProxyHeader } from "./proxy-reader.ts";
 
 export interface ProxyOptions {
   readonly timeoutMs: number;

@@ -5,14 +5,14 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { WebSocketServer } from "ws";
-import type { MqttBroker } from "../broker.ts";
-import { setTransportUsername } from "./peer-identity.ts";
-import { peerOf } from "./proxy-reader.ts";
 import {
   clientCertificateProblem,
   socketCertificateUsername,
   type TlsSettings,
-} from "./tls-context.ts";
+} from "../../tls-context.ts";
+import type { MqttBroker } from "../broker.ts";
+import { setTransportUsername } from "./peer-identity.ts";
+import { peerOf } from "./proxy-reader.ts";
 import { WebSocketStream } from "./ws-stream.ts";
 
 /** The subprotocols of MQTT over WebSocket, preferred first (3.1 clients send "mqttv3.1"). */

@@ -1006,6 +1006,34 @@ export interface ResponseHeader {
   correlationId: number;
 }
 
+export interface SaslAuthenticateRequest {
+  /** The SASL authentication bytes from the client, as defined by the SASL mechanism. Versions 0+. */
+  authBytes: Buffer;
+}
+
+export interface SaslAuthenticateResponse {
+  /** The error code, or 0 if there was no error. Versions 0+. */
+  errorCode: number;
+  /** The error message, or null if there was no error. Versions 0+. */
+  errorMessage: string | null;
+  /** The SASL authentication bytes from the server, as defined by the SASL mechanism. Versions 0+. */
+  authBytes: Buffer;
+  /** How long the session may last before the client must authenticate again, or 0. Versions 1+. */
+  sessionLifetimeMs: bigint;
+}
+
+export interface SaslHandshakeRequest {
+  /** The SASL mechanism chosen by the client. Versions 0+. */
+  mechanism: string;
+}
+
+export interface SaslHandshakeResponse {
+  /** The error code, or 0 if there was no error. Versions 0+. */
+  errorCode: number;
+  /** The mechanisms enabled in the server. Versions 0+. */
+  mechanisms: string[];
+}
+
 export interface SyncGroupRequestAssignment {
   /** The ID of the member to assign. Versions 0+. */
   memberId: string;
@@ -1058,10 +1086,12 @@ export interface KafkaApiMessages {
   14: { request: SyncGroupRequest; response: SyncGroupResponse };
   15: { request: DescribeGroupsRequest; response: DescribeGroupsResponse };
   16: { request: ListGroupsRequest; response: ListGroupsResponse };
+  17: { request: SaslHandshakeRequest; response: SaslHandshakeResponse };
   18: { request: ApiVersionsRequest; response: ApiVersionsResponse };
   19: { request: CreateTopicsRequest; response: CreateTopicsResponse };
   20: { request: DeleteTopicsRequest; response: DeleteTopicsResponse };
   22: { request: InitProducerIdRequest; response: InitProducerIdResponse };
+  36: { request: SaslAuthenticateRequest; response: SaslAuthenticateResponse };
   42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse };
   47: { request: OffsetDeleteRequest; response: OffsetDeleteResponse };
 }

@@ -5,8 +5,8 @@ import {
   type SecureContextOptions,
   type TLSSocket,
 } from "node:tls";
-import type { Config } from "../../../config/schema.ts";
-import { ErrorCode, RobustMQError } from "../../../errors.ts";
+import type { Config } from "../config/schema.ts";
+import { ErrorCode, RobustMQError } from "../errors.ts";
 
 type TlsConfig = Config["tls"];
 

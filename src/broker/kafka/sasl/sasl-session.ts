@@ -1,0 +1,149 @@
+/**
+ * One Kafka connection's SASL state (KIP-152: SaslHandshake v1, then SaslAuthenticate
+ * requests carrying the mechanism's tokens), without sockets or timers: the handlers ask it,
+ * the connection asks `mayServe` before every other request.
+ *
+ * A failed step ends the session: the handler answers with the error and the connection is
+ * closed after that answer, as Kafka does.
+ */
+import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
+import type { ScramMechanism, ScramServerExchange } from "../../../security/scram.ts";
+import type { KafkaSaslMechanism } from "./mechanisms.ts";
+import { parsePlainToken } from "./plain.ts";
+
+/** Who is authenticating, as the connection knows them. */
+export interface ClientIdentity {
+  readonly clientId: string;
+  readonly ip: string;
+}
+
+export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+/** What the node offers and checks; one per listener (sasl/authentication.ts). */
+export interface KafkaAuthenticator {
+  readonly mechanisms: readonly KafkaSaslMechanism[];
+  readonly allowAnonymous: boolean;
+  checkPlain(username: string, password: string, who: ClientIdentity): Promise<CheckResult>;
+  scramExchange(mechanism: ScramMechanism): ScramServerExchange;
+  /** After a SCRAM proof: bans still apply. */
+  admit(username: string, who: ClientIdentity): CheckResult;
+  /** Every SaslAuthenticate exchange that ends, for the metrics. */
+  recordOutcome(succeeded: boolean): void;
+}
+
+export interface StepResult {
+  readonly errorCode: number;
+  readonly errorMessage: string | null;
+  readonly authBytes: Buffer;
+  /** The connection must close once this answer is written. */
+  readonly close: boolean;
+  /** Set when this step completed the authentication. */
+  readonly principal?: string;
+  /** For the log line of a refusal: who tried, and why (the client is told less). */
+  readonly username?: string;
+  readonly logReason?: string;
+}
+
+/** Kafka's wording, so client logs read the same as with a Kafka broker. */
+export const PLAIN_FAILED = "Authentication failed: Invalid username or password";
+
+const EMPTY = Buffer.alloc(0);
+
+type State =
+  | { readonly kind: "start" }
+  | { readonly kind: "chosen"; readonly mechanism: KafkaSaslMechanism }
+  | { readonly kind: "scram"; readonly exchange: ScramServerExchange }
+  | { readonly kind: "done" };
+
+export class SaslSession {
+  readonly #authenticator: KafkaAuthenticator;
+  #state: State = { kind: "start" };
+  #principal: string | null;
+  #mechanism: KafkaSaslMechanism | null = null;
+
+  /** `principal`: already known from the transport (a verified client certificate). */
+  constructor(authenticator: KafkaAuthenticator, principal: string | null = null) {
+    this.#authenticator = authenticator;
+    this.#principal = principal;
+  }
+
+  /** The authenticated user name, or null (anonymous, or not yet). */
+  get principal(): string | null {
+    return this.#principal;
+  }
+
+  /** Whether requests other than ApiVersions and the SASL ones may be served. */
+  get mayServe(): boolean {
+    return this.#principal !== null || this.#authenticator.allowAnonymous;
+  }
+
+  /** The mechanism SaslHandshake chose, if any. */
+  get mechanism(): KafkaSaslMechanism | null {
+    return this.#mechanism;
+  }
+
+  handshake(mechanism: string): { errorCode: number; mechanisms: string[]; close: boolean } {
+    const mechanisms = [...this.#authenticator.mechanisms];
+    if (this.#state.kind !== "start" || this.#principal !== null) {
+      return { errorCode: KafkaError.ILLEGAL_SASL_STATE, mechanisms, close: true };
+    }
+    const offered = this.#authenticator.mechanisms.find((name) => name === mechanism);
+    if (offered === undefined) {
+      this.#state = { kind: "done" };
+      return { errorCode: KafkaError.UNSUPPORTED_SASL_MECHANISM, mechanisms, close: true };
+    }
+    this.#state = { kind: "chosen", mechanism: offered };
+    this.#mechanism = offered;
+    return { errorCode: KafkaError.NONE, mechanisms, close: false };
+  }
+
+  async authenticate(token: Buffer, who: ClientIdentity): Promise<StepResult> {
+    const state = this.#state;
+    if (state.kind === "start" || state.kind === "done") {
+      this.#state = { kind: "done" };
+      const message = `SaslAuthenticate ${state.kind === "start" ? "before SaslHandshake" : "after the exchange ended"}`;
+      return failure(KafkaError.ILLEGAL_SASL_STATE, message);
+    }
+    if (state.kind === "scram") return this.#scramFinal(state.exchange, token, who);
+    if (state.mechanism === "PLAIN") return this.#plain(token, who);
+    const exchange = this.#authenticator.scramExchange(state.mechanism);
+    const first = exchange.clientFirst(token);
+    if (!first.ok) return this.#failed(first.reason);
+    this.#state = { kind: "scram", exchange };
+    return { errorCode: 0, errorMessage: null, authBytes: first.serverFirst, close: false };
+  }
+
+  async #plain(token: Buffer, who: ClientIdentity): Promise<StepResult> {
+    const parsed = parsePlainToken(token);
+    if (!parsed.ok) return this.#failed(parsed.reason);
+    const { username, password } = parsed;
+    const check = await this.#authenticator.checkPlain(username, password, who);
+    if (!check.ok) return { ...this.#failed(PLAIN_FAILED), username, logReason: check.reason };
+    return this.#succeeded(username, EMPTY);
+  }
+
+  #scramFinal(exchange: ScramServerExchange, token: Buffer, who: ClientIdentity): StepResult {
+    const final = exchange.clientFinal(token);
+    if (!final.ok) return this.#failed(final.reason);
+    const admitted = this.#authenticator.admit(final.username, who);
+    if (!admitted.ok) return { ...this.#failed(admitted.reason), username: final.username };
+    return this.#succeeded(final.username, final.serverFinal);
+  }
+
+  #succeeded(username: string, authBytes: Buffer): StepResult {
+    this.#authenticator.recordOutcome(true);
+    this.#state = { kind: "done" };
+    this.#principal = username;
+    return { errorCode: 0, errorMessage: null, authBytes, close: false, principal: username };
+  }
+
+  #failed(reason: string): StepResult {
+    this.#authenticator.recordOutcome(false);
+    this.#state = { kind: "done" };
+    return failure(KafkaError.SASL_AUTHENTICATION_FAILED, reason);
+  }
+}
+
+function failure(errorCode: number, errorMessage: string): StepResult {
+  return { errorCode, errorMessage, authBytes: EMPTY, close: true };
+}
