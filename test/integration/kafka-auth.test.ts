@@ -158,6 +158,19 @@ describe("SASL on plain TCP, clients must authenticate", () => {
     assert.equal(await client.closedWithin(3000), true);
   });
 
+  test("before authentication a request may not exceed 512 KiB", async () => {
+    const client = await WireClient.connect(port);
+    const prefix = Buffer.alloc(4);
+    prefix.writeInt32BE(524_289);
+    client.send([prefix]);
+    assert.equal(await client.closedWithin(3000), true);
+    await broker.waitForLog(
+      (l) =>
+        l.msg === "Kafka connection closed: request size out of range" &&
+        l.maxRequestBytes === 524_288,
+    );
+  });
+
   test("SaslHandshake v0 (raw tokens) gets UNSUPPORTED_VERSION", async () => {
     const client = await WireClient.connect(port);
     try {

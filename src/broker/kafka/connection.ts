@@ -38,6 +38,11 @@ import type { ReadBufferPool } from "./read-buffers.ts";
 import { type KafkaAuthenticator, SaslSession } from "./sasl/sasl-session.ts";
 import type { TopicStore } from "./topic-store.ts";
 
+/**
+ * Largest request from a client that has yet to authenticate (Kafka's
+ * sasl.server.max.receive.size): max_request_bytes would let it make the broker buffer 100 MiB.
+ */
+const UNAUTHENTICATED_REQUEST_BYTES_MAX = 524_288;
 /** Requests read ahead of the one being handled before the socket is paused. */
 const QUEUED_REQUESTS_MAX = 32;
 /** Released requests still waiting for their answer, before handling waits for the oldest. */
@@ -153,11 +158,11 @@ export class KafkaConnection {
       if (this.#frameSize < 0) {
         if (this.#buffered < 4) break;
         const size = this.#take(4).readInt32BE(0);
-        if (size < 0 || size > this.#deps.maxRequestBytes) {
-          this.#closeFor("request size out of range", {
-            sizeBytes: size,
-            maxRequestBytes: this.#deps.maxRequestBytes,
-          });
+        const max = this.#sasl.mayServe
+          ? this.#deps.maxRequestBytes
+          : Math.min(this.#deps.maxRequestBytes, UNAUTHENTICATED_REQUEST_BYTES_MAX);
+        if (size < 0 || size > max) {
+          this.#closeFor("request size out of range", { sizeBytes: size, maxRequestBytes: max });
           return;
         }
         this.#frameSize = size;
