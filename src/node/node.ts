@@ -81,6 +81,9 @@ export async function startNode(config: Config, logger: Logger): Promise<RobustM
       await startObservability(broker, config, schemaValidation, logger);
       if (config.kafka.enable) {
         kafka = await startKafka(config, logger, security);
+        const kafkaListener = kafka;
+        const kickMqtt = security.kick;
+        security.kick = (ban) => kickMqtt(ban) + kafkaListener.disconnectBanned();
         listeners.kafka = kafka.address;
       }
       bridge = await startBridgeIfConfigured(config, broker, kafka, logger);

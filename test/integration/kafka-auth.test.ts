@@ -220,9 +220,20 @@ describe("SASL on plain TCP, clients must authenticate", () => {
     await broker.waitForLog((l) => l.msg === "Kafka connection closed: not authenticated in time");
   });
 
-  test("a banned user is refused, and the outcomes are counted", async () => {
+  test("a ban cuts the user's connections and refuses new ones; the outcomes are counted", async () => {
+    const live = await WireClient.connect(port);
+    await live.request(ApiKey.SaslHandshake, 1, { mechanism: "PLAIN" });
+    const login = await live.request(ApiKey.SaslAuthenticate, 2, {
+      authBytes: Buffer.from("\0alice\0alice-secret"),
+    });
+    assert.equal(login.errorCode, 0);
     const ban = await api.call("POST", "/api/v1/banned", { kind: "username", value: "alice" });
     assert.equal(ban.status, 201, JSON.stringify(ban.body));
+    assert.equal(ban.body.kicked, 1);
+    assert.equal(await live.closedWithin(3000), true);
+    await broker.waitForLog(
+      (l) => l.msg === "Kafka connection closed: banned" && l.username === "alice",
+    );
     try {
       for (const mechanism of ["plain", "scram-sha-512"] as const) {
         const sasl = { mechanism, username: "alice", password: "alice-secret" } as SASLOptions;
@@ -234,6 +245,20 @@ describe("SASL on plain TCP, clients must authenticate", () => {
     }
     assert.ok((await metric(api, "success")) >= 3);
     assert.ok((await metric(api, "failure")) >= 8);
+  });
+
+  test("a banned address cannot even connect", async () => {
+    const ban = await api.call("POST", "/api/v1/banned", { kind: "ip", value: "127.0.0.1" });
+    assert.equal(ban.status, 201, JSON.stringify(ban.body));
+    try {
+      const client = await WireClient.connect(port);
+      assert.equal(await client.closedWithin(3000), true);
+      await broker.waitForLog(
+        (l) => l.msg === "Kafka connection refused: banned" && l.kind === "ip",
+      );
+    } finally {
+      await api.call("DELETE", "/api/v1/banned/ip/127.0.0.1");
+    }
   });
 });
 

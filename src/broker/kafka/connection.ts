@@ -106,6 +106,8 @@ export class KafkaConnection {
   #closeAfterAnswer = false;
   readonly #sasl: SaslSession;
   #authTimer: NodeJS.Timeout | null = null;
+  /** The client.id of the latest request, for bans by client id. */
+  #clientId = "";
 
   /** `principal`: the user a verified client certificate names, if any. */
   constructor(socket: Socket, deps: ConnectionDependencies, principal: string | null = null) {
@@ -125,6 +127,12 @@ export class KafkaConnection {
       deps.logger.debug({ remote: this.#remote, err: err.message }, "Kafka socket error"),
     );
     socket.on("close", () => this.#onClose());
+  }
+
+  /** Who this connection is, as bans see it. */
+  get banSubject(): { clientId: string; username: string | undefined; ip: string } {
+    const username = this.#sasl.principal ?? undefined;
+    return { clientId: this.#clientId, username, ip: this.#socket.remoteAddress ?? "" };
   }
 
   /** Ends the connection at once (broker stopping); pending long polls return. */
@@ -346,6 +354,7 @@ export class KafkaConnection {
     release: () => void,
   ): Promise<DispatchResult> {
     const { requestApiKey: apiKey, requestApiVersion: version, correlationId } = header;
+    if (header.clientId !== null) this.#clientId = header.clientId;
     const handler = this.#deps.handlers.get(apiKey);
     if (handler === undefined) {
       this.#closeFor("unknown or unsupported API key", {

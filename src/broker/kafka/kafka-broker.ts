@@ -49,6 +49,7 @@ export class KafkaBroker {
   readonly #expiryTimer: NodeJS.Timeout;
   readonly #connections: Set<KafkaConnection>;
   readonly #sockets: Set<Socket>;
+  readonly #security: Security;
 
   private constructor(
     address: ListenerAddress,
@@ -60,8 +61,10 @@ export class KafkaBroker {
     sockets: Set<Socket>,
     requestTiming: RequestTiming,
     authentication: KafkaAuthentication,
+    security: Security,
     settings: OffsetExpirySettings,
   ) {
+    this.#security = security;
     this.requestTiming = requestTiming;
     this.authentication = authentication;
     this.address = address;
@@ -143,6 +146,19 @@ export class KafkaBroker {
     };
     const connections = new Set<KafkaConnection>();
     const accept = (socket: Socket, principal: string | null) => {
+      const ban = security.banned({
+        clientId: "",
+        username: principal ?? undefined,
+        ip: socket.remoteAddress ?? "",
+      });
+      if (ban !== null) {
+        logger.info(
+          { remote: socket.remoteAddress, kind: ban.kind },
+          "Kafka connection refused: banned",
+        );
+        socket.destroy();
+        return;
+      }
       const connection = new KafkaConnection(socket, deps, principal);
       connections.add(connection);
       socket.once("close", () => connections.delete(connection));
@@ -209,6 +225,7 @@ export class KafkaBroker {
         sockets,
         requestTiming,
         authentication,
+        security,
         {
           retentionMs: kafka.offsets_retention_ms,
           checkIntervalMs: kafka.offsets_retention_check_interval_ms,
@@ -222,6 +239,22 @@ export class KafkaBroker {
       await offsets.close();
       throw err;
     }
+  }
+
+  /** Ends the connections a ban now covers (security.kick); returns how many. */
+  disconnectBanned(): number {
+    let count = 0;
+    for (const connection of this.#connections) {
+      const ban = this.#security.banned(connection.banSubject);
+      if (ban === null) continue;
+      this.#logger.info(
+        { ...connection.banSubject, kind: ban.kind },
+        "Kafka connection closed: banned",
+      );
+      connection.destroy();
+      count++;
+    }
+    return count;
   }
 
   /** Stops accepting, ends every connection (long polls return), then closes the logs. */
