@@ -1,6 +1,7 @@
 import type { Logger } from "../../log/logger.ts";
 import type { ApiKeyValue } from "../../protocol/kafka/api-keys.ts";
 import type { Encodable, RequestBody, ResponseBody } from "../../protocol/kafka/kafka-codec.ts";
+import type { ConfigEntries } from "./config-entries.ts";
 import type { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import type { OffsetStore } from "./groups/offset-store.ts";
 import type { ProducerStates } from "./producers/producer-states.ts";
@@ -16,6 +17,8 @@ export interface KafkaSettings {
   /** Host and port clients are told to connect to; host "" = the connection's local address. */
   advertisedHost: string;
   advertisedPort: number;
+  /** What DescribeConfigs reports. */
+  configEntries: ConfigEntries;
 }
 
 /** One request as a handler sees it. */

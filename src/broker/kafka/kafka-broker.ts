@@ -16,6 +16,7 @@ import {
   loadTlsSettings,
   socketCertificateUsername,
 } from "../tls-context.ts";
+import { configEntries } from "./config-entries.ts";
 import { KafkaConnection, type RequestTiming } from "./connection.ts";
 import { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import { OffsetStore } from "./groups/offset-store.ts";
@@ -128,6 +129,7 @@ export class KafkaBroker {
       defaultPartitions: kafka.default_partitions,
       advertisedHost: kafka.advertised_host,
       advertisedPort: kafka.advertised_port,
+      configEntries: configEntries(config),
     };
     const requestTiming: RequestTiming = { observe: () => {} };
     const deps = {

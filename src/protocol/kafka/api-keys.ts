@@ -21,6 +21,7 @@ export const ApiKey = {
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
+  DescribeConfigs: 32,
   InitProducerId: 22,
   SaslAuthenticate: 36,
   DeleteGroups: 42,

@@ -16,6 +16,7 @@ import { apiVersionsHandler } from "./api-versions.ts";
 import { createTopicsHandler } from "./create-topics.ts";
 import { deleteGroupsHandler } from "./delete-groups.ts";
 import { deleteTopicsHandler } from "./delete-topics.ts";
+import { describeConfigsHandler } from "./describe-configs.ts";
 import { describeGroupsHandler } from "./describe-groups.ts";
 import { fetchHandler } from "./fetch.ts";
 import { findCoordinatorHandler } from "./find-coordinator.ts";
@@ -105,6 +106,7 @@ export function buildHandlers(options: { sasl: boolean }): Map<number, BoundHand
     bind(heartbeatHandler),
     bind(leaveGroupHandler),
     bind(describeGroupsHandler),
+    bind(describeConfigsHandler),
     bind(listGroupsHandler),
     bind(deleteGroupsHandler),
     bind(offsetDeleteHandler),

@@ -180,6 +180,74 @@ export interface DeleteTopicsResponse {
   responses: DeleteTopicsResponseDeletableTopicResult[];
 }
 
+export interface DescribeConfigsRequestDescribeConfigsResource {
+  /** The resource type. Versions 0+. */
+  resourceType: number;
+  /** The resource name. Versions 0+. */
+  resourceName: string;
+  /** The configuration keys to list, or null to list all configuration keys. Versions 0+. */
+  configurationKeys: string[] | null;
+}
+
+export interface DescribeConfigsRequest {
+  /** The resources whose configurations we want to describe. Versions 0+. */
+  resources: DescribeConfigsRequestDescribeConfigsResource[];
+  /** True if we should include all synonyms. Versions 1+. */
+  includeSynonyms: boolean;
+  /** True if we should include configuration documentation. Versions 3+. */
+  includeDocumentation: boolean;
+}
+
+export interface DescribeConfigsResponseDescribeConfigsSynonym {
+  /** The synonym name. Versions 1+. */
+  name: string;
+  /** The synonym value. Versions 1+. */
+  value: string | null;
+  /** The synonym source. Versions 1+. */
+  source: number;
+}
+
+export interface DescribeConfigsResponseDescribeConfigsResourceResult {
+  /** The configuration name. Versions 0+. */
+  name: string;
+  /** The configuration value. Versions 0+. */
+  value: string | null;
+  /** True if the configuration is read-only. Versions 0+. */
+  readOnly: boolean;
+  /** True if the configuration is not set. Versions 0. */
+  isDefault: boolean;
+  /** The configuration source. Versions 1+. */
+  configSource: number;
+  /** True if this configuration is sensitive. Versions 0+. */
+  isSensitive: boolean;
+  /** The synonyms for this configuration key. Versions 1+. */
+  synonyms: DescribeConfigsResponseDescribeConfigsSynonym[];
+  /** The configuration data type. Versions 3+. */
+  configType: number;
+  /** The configuration documentation. Versions 3+. */
+  documentation: string | null;
+}
+
+export interface DescribeConfigsResponseDescribeConfigsResult {
+  /** The error code, or 0 if we were able to successfully describe the configurations. Versions 0+. */
+  errorCode: number;
+  /** The error message, or null if we were able to successfully describe the configurations. Versions 0+. */
+  errorMessage: string | null;
+  /** The resource type. Versions 0+. */
+  resourceType: number;
+  /** The resource name. Versions 0+. */
+  resourceName: string;
+  /** Each listed configuration. Versions 0+. */
+  configs: DescribeConfigsResponseDescribeConfigsResourceResult[];
+}
+
+export interface DescribeConfigsResponse {
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. Versions 0+. */
+  throttleTimeMs: number;
+  /** The results for each resource. Versions 0+. */
+  results: DescribeConfigsResponseDescribeConfigsResult[];
+}
+
 export interface DescribeGroupsRequest {
   /** The names of the groups to describe. Versions 0+. */
   groups: string[];
@@ -1091,6 +1159,7 @@ export interface KafkaApiMessages {
   19: { request: CreateTopicsRequest; response: CreateTopicsResponse };
   20: { request: DeleteTopicsRequest; response: DeleteTopicsResponse };
   22: { request: InitProducerIdRequest; response: InitProducerIdResponse };
+  32: { request: DescribeConfigsRequest; response: DescribeConfigsResponse };
   36: { request: SaslAuthenticateRequest; response: SaslAuthenticateResponse };
   42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse };
   47: { request: OffsetDeleteRequest; response: OffsetDeleteResponse };
