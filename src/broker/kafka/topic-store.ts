@@ -11,6 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { assert } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import { type AppendOptions, type LogOptions, PartitionLog } from "../../storage/log/index.ts";
 import { PartitionWaiters, partitionKey } from "./partition-waiters.ts";
@@ -155,6 +156,41 @@ export class TopicStore {
     });
   }
 
+  /**
+   * Raises the topic's partition count (CreatePartitions). The new partitions' directories come
+   * first, then the metadata file: a crash in between leaves directories the next start sweeps
+   * up. The topic is replaced by a new KafkaTopic, so whoever follows the old one (the bridge)
+   * sees the change; existing partitions keep their logs.
+   */
+  addPartitions(name: string, count: number): Promise<KafkaTopic> {
+    return this.#serially(async () => {
+      const found = this.#topics.get(name);
+      if (found === undefined) throw new UnknownTopicError(name);
+      const from = found.metadata.partitions;
+      assert(count > from, "a partition count only grows");
+      const metadata: TopicMetadata = { ...found.metadata, partitions: count };
+      const options = logOptionsFor(this.#logOptions, metadata.configs);
+      let added: PartitionLog[] = [];
+      try {
+        added = await this.#openPartitions(metadata.name, from, count, options);
+        await this.#writeMetadata(metadata);
+      } catch (err) {
+        await Promise.all(added.map((log) => log.close().catch(() => {})));
+        await Promise.all(
+          Array.from({ length: count - from }, (_, i) =>
+            rm(this.#partitionDirectory(name, from + i), { recursive: true, force: true }),
+          ),
+        ).catch(() => {});
+        this.#logger.warn({ err, topic: name }, "adding Kafka partitions failed; removed");
+        throw err;
+      }
+      const topic = { metadata, logs: [...found.logs, ...added] };
+      this.#topics.set(name, topic);
+      this.#logger.info({ topic: name, from, partitions: count }, "Kafka topic partitions added");
+      return topic;
+    });
+  }
+
   /** Deletes the topic and its data; false when there is no such topic. */
   delete(name: string): Promise<boolean> {
     return this.#serially(async () => {
@@ -246,12 +282,22 @@ export class TopicStore {
     return join(this.directory, `${name}-${partition}`);
   }
 
-  async #openLogs(metadata: TopicMetadata): Promise<PartitionLog[]> {
+  #openLogs(metadata: TopicMetadata): Promise<PartitionLog[]> {
     const options = logOptionsFor(this.#logOptions, metadata.configs);
+    return this.#openPartitions(metadata.name, 0, metadata.partitions, options);
+  }
+
+  /** Partitions [from, to) of a topic; all or none (the opened ones are closed on a failure). */
+  async #openPartitions(
+    name: string,
+    from: number,
+    to: number,
+    options: Partial<LogOptions>,
+  ): Promise<PartitionLog[]> {
     const logger = this.#logger;
     const opened = await Promise.allSettled(
-      Array.from({ length: metadata.partitions }, (_, p) =>
-        PartitionLog.open(this.#partitionDirectory(metadata.name, p), options, { logger }),
+      Array.from({ length: to - from }, (_, i) =>
+        PartitionLog.open(this.#partitionDirectory(name, from + i), options, { logger }),
       ),
     );
     const logs = opened.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
@@ -308,6 +354,13 @@ export class TopicStore {
         });
       }
     }
+  }
+}
+
+export class UnknownTopicError extends Error {
+  constructor(name: string) {
+    super(`topic "${name}" does not exist`);
+    this.name = "UnknownTopicError";
   }
 }
 

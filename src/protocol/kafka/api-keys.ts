@@ -21,9 +21,10 @@ export const ApiKey = {
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
-  DescribeConfigs: 32,
   InitProducerId: 22,
+  DescribeConfigs: 32,
   SaslAuthenticate: 36,
+  CreatePartitions: 37,
   DeleteGroups: 42,
   OffsetDelete: 47,
 } as const;

@@ -13,6 +13,7 @@ import {
 import { inRange } from "../../../protocol/kafka/schema-spec.ts";
 import type { ApiHandler, RequestContext } from "../handler-context.ts";
 import { apiVersionsHandler } from "./api-versions.ts";
+import { createPartitionsHandler } from "./create-partitions.ts";
 import { createTopicsHandler } from "./create-topics.ts";
 import { deleteGroupsHandler } from "./delete-groups.ts";
 import { deleteTopicsHandler } from "./delete-topics.ts";
@@ -99,6 +100,7 @@ export function buildHandlers(options: { sasl: boolean }): Map<number, BoundHand
     bind(metadataHandler),
     bind(apiVersionsHandler(supported)),
     bind(createTopicsHandler),
+    bind(createPartitionsHandler),
     bind(deleteTopicsHandler),
     bind(findCoordinatorHandler),
     bind(joinGroupHandler),

@@ -52,6 +52,45 @@ export interface ApiVersionsResponse {
   zkMigrationReady: boolean;
 }
 
+export interface CreatePartitionsRequestCreatePartitionsAssignment {
+  /** The assigned broker IDs. Versions 0+. */
+  brokerIds: number[];
+}
+
+export interface CreatePartitionsRequestCreatePartitionsTopic {
+  /** The topic name. Versions 0+. */
+  name: string;
+  /** The new partition count. Versions 0+. */
+  count: number;
+  /** The new partition assignments. Versions 0+. */
+  assignments: CreatePartitionsRequestCreatePartitionsAssignment[] | null;
+}
+
+export interface CreatePartitionsRequest {
+  /** Each topic that we want to create new partitions inside. Versions 0+. */
+  topics: CreatePartitionsRequestCreatePartitionsTopic[];
+  /** The time in ms to wait for the partitions to be created. Versions 0+. */
+  timeoutMs: number;
+  /** If true, then validate the request, but don't actually increase the number of partitions. Versions 0+. */
+  validateOnly: boolean;
+}
+
+export interface CreatePartitionsResponseCreatePartitionsTopicResult {
+  /** The topic name. Versions 0+. */
+  name: string;
+  /** The result error, or zero if there was no error. Versions 0+. */
+  errorCode: number;
+  /** The result message, or null if there was no error. Versions 0+. */
+  errorMessage: string | null;
+}
+
+export interface CreatePartitionsResponse {
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. Versions 0+. */
+  throttleTimeMs: number;
+  /** The partition creation results for each topic. Versions 0+. */
+  results: CreatePartitionsResponseCreatePartitionsTopicResult[];
+}
+
 export interface CreateTopicsRequestCreatableReplicaAssignment {
   /** The partition index. Versions 0+. */
   partitionIndex: number;
@@ -1161,6 +1200,7 @@ export interface KafkaApiMessages {
   22: { request: InitProducerIdRequest; response: InitProducerIdResponse };
   32: { request: DescribeConfigsRequest; response: DescribeConfigsResponse };
   36: { request: SaslAuthenticateRequest; response: SaslAuthenticateResponse };
+  37: { request: CreatePartitionsRequest; response: CreatePartitionsResponse };
   42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse };
   47: { request: OffsetDeleteRequest; response: OffsetDeleteResponse };
 }

@@ -82,3 +82,33 @@ test("a temporary metadata file left by a crash is removed at open", async () =>
     assert.deepEqual(await readdir(join(directory, "topics")), []);
   });
 });
+
+test("added partitions survive a reopen; a failed addition leaves the topic and disk as they were", async () => {
+  await withDirectory(async (directory) => {
+    const store = await TopicStore.open(directory, {}, logger);
+    try {
+      const { topic } = await store.create("grow", 1, { "retention.ms": "5000" }, "fail");
+      const grown = await store.addPartitions("grow", 3);
+      assert.notEqual(grown, topic, "a new topic object, so followers of the old one notice");
+      assert.equal(grown.logs[0], topic.logs[0], "partition 0 keeps its log");
+      assert.equal(store.get("grow")?.logs.length, 3);
+      await assert.rejects(store.addPartitions("missing", 2), /does not exist/);
+      // A file where partition 3's directory goes makes the next addition fail.
+      await writeFile(join(directory, "grow-4"), "not a directory");
+      await assert.rejects(store.addPartitions("grow", 5));
+      assert.equal(store.get("grow"), grown);
+      const left = (await readdir(directory)).filter((entry) => entry.startsWith("grow-"));
+      assert.deepEqual(left.sort(), ["grow-0", "grow-1", "grow-2"]);
+    } finally {
+      await store.close();
+    }
+    const reopened = await TopicStore.open(directory, {}, logger);
+    try {
+      const topic = reopened.get("grow");
+      assert.equal(topic?.logs.length, 3);
+      assert.deepEqual(topic?.metadata.configs, { "retention.ms": "5000" });
+    } finally {
+      await reopened.close();
+    }
+  });
+});
