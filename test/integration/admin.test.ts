@@ -867,7 +867,7 @@ describe("/metrics: auth failures, drops, Kafka logs and the bridge", () => {
       config:
         '[mqtt_auth]\nallow_anonymous = false\nauthenticators = ["built_in"]\n' +
         // Batches over 1 KiB are refused by the Kafka logs: a bigger bridged message fails.
-        "[kafka]\nmessage_max_bytes = 1024\n" +
+        "[kafka]\nmessage_max_bytes = 1024\nallow_anonymous = true\n" +
         "[bridge]\n" +
         `mqtt_to_kafka = [ { mqtt_filter = "bridge/out/#", kafka_topic = "${TO_KAFKA}" } ]\n` +
         `kafka_to_mqtt = [ { kafka_topic = "${FROM_KAFKA}", mqtt_topic = "bridge/in/{key}" } ]\n`,

@@ -107,6 +107,8 @@ test("ApiVersions v3 lists exactly the served APIs and nothing transactional", a
       [19, 0, 4],
       [20, 0, 3],
       [22, 0, 1],
+      [32, 0, 4],
+      [37, 0, 3],
       [42, 0, 2],
       [47, 0, 0],
     ],
