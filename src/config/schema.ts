@@ -675,7 +675,9 @@ function checkKafkaAuthentication(config: ParsedConfig, ctx: Ctx): void {
     kafka.allow_anonymous,
     mqttAnonymous === "auto" ? authenticators.length === 0 : mqttAnonymous,
   );
-  if (anonymous || (kafka.tls && config.tls.verify_client)) return;
+  // A verified certificate authenticates only when it names a user (peer_cert_as_username).
+  const tls = config.tls;
+  if (anonymous || (kafka.tls && tls.verify_client && tls.peer_cert_as_username !== "none")) return;
   if (offeredMechanisms(kafka.sasl_mechanisms, authenticators).length > 0) return;
   const message =
     'offers no mechanism this node can check while Kafka clients must authenticate: PLAIN needs an authenticator in mqtt_auth.authenticators, SCRAM needs "built_in" there';

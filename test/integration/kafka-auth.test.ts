@@ -5,10 +5,13 @@
  * closed before it can read or write anything.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
 import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../src/protocol/kafka/error-codes.ts";
+import { encodeRequestFrame } from "../../src/protocol/kafka/kafka-codec.ts";
 import { ADMIN_CONFIG, type AdminApi, adminApi } from "../helpers/admin-api.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import { makeTestCerts, type TestCerts, tlsConfig } from "../helpers/tls-certs.ts";
@@ -272,12 +275,15 @@ describe("TLS on the Kafka listener", () => {
   test("SASL_SSL: SCRAM over TLS works, a plain TCP client gets nothing", async () => {
     const broker = await startBroker({
       logLevel: "info",
-      config: `${AUTH_CONFIG}${KAFKA_CONFIG}tls = true\n${tlsConfig(certs)}`,
+      config: `${AUTH_CONFIG}${KAFKA_CONFIG}tls = true\n${tlsConfig(certs, "handshake_timeout_ms = 500\n")}`,
     });
     try {
       const api = await adminApi(broker);
       await api.call("POST", "/api/v1/users", { username: "bob", password: "bob-secret" });
       const port = broker.kafkaPort ?? 0;
+      // A client that never finishes its handshake is cut off (else it holds a connection slot).
+      const stalled = await WireClient.connect(port);
+      assert.equal(await stalled.closedWithin(3000), true, "closed at handshake_timeout_ms");
       const ssl = { ca: [certs.ca], servername: "localhost" };
       const sasl = { mechanism: "scram-sha-256", username: "bob", password: "bob-secret" } as const;
       assert.equal(
@@ -307,6 +313,14 @@ describe("TLS on the Kafka listener", () => {
       assert.equal(
         await roundTrip(kafka(port, { ssl }), "mtls-topic", "with a cert"),
         "with a cert",
+      );
+      // SASL_SSL clients send their certificate and authenticate by SASL too, as with Kafka.
+      const api = await adminApi(broker);
+      await api.call("POST", "/api/v1/users", { username: "bob", password: "bob-secret" });
+      const sasl = { mechanism: "scram-sha-512", username: "bob", password: "bob-secret" } as const;
+      assert.equal(
+        await roundTrip(kafka(port, { ssl, sasl }), "mtls-sasl-topic", "cert and sasl"),
+        "cert and sasl",
       );
       await connectError(kafka(port, { ssl: { ca: [certs.ca], servername: "localhost" } }));
       await broker.waitForLog(
@@ -344,4 +358,104 @@ test("without authenticators the listener is open and SASL is not advertised", a
     client.close();
     await broker.stop();
   }
+});
+
+describe("anonymous access beside SASL (allow_anonymous = true)", () => {
+  let broker: BrokerProcess;
+  let api: AdminApi;
+  let port: number;
+  before(async () => {
+    broker = await startBroker({
+      logLevel: "info",
+      config: `${AUTH_CONFIG}${KAFKA_CONFIG}allow_anonymous = true\n`,
+    });
+    api = await adminApi(broker);
+    port = broker.kafkaPort ?? 0;
+  });
+  after(async () => {
+    await broker?.stop();
+  });
+
+  const createTopicFrame = (name: string) =>
+    encodeRequestFrame(ApiKey.CreateTopics, 4, 99, "wire-test", {
+      topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 1000,
+      validateOnly: false,
+    });
+  const topicNames = async () => {
+    const admin = kafka(port).admin();
+    await admin.connect();
+    try {
+      return await admin.listTopics();
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
+  test("nothing sent after a failed SASL step is served", async () => {
+    // A client that keeps its side open after the broker's FIN could still send requests.
+    const socket = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+    socket.on("error", () => {});
+    await once(socket, "connect");
+    let received = Buffer.alloc(0);
+    const answers = (count: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          let at = 0;
+          for (let n = 0; n < count; n++) {
+            if (received.length < at + 4) return;
+            at += 4 + received.readInt32BE(at);
+          }
+          if (received.length >= at) resolve();
+        };
+        socket.on("data", (chunk: Buffer) => {
+          received = Buffer.concat([received, chunk]);
+          check();
+        });
+      });
+    const both = answers(2);
+    socket.write(
+      Buffer.concat([
+        ...encodeRequestFrame(ApiKey.SaslHandshake, 1, 1, "wire-test", { mechanism: "PLAIN" }),
+        ...encodeRequestFrame(ApiKey.SaslAuthenticate, 2, 2, "wire-test", {
+          authBytes: Buffer.from("\0nobody\0wrong"),
+        }),
+      ]),
+    );
+    await both;
+    const before = received.length;
+    socket.write(Buffer.concat(createTopicFrame("after-failure")));
+    // The broker drops the connection 1 s after its FIN at the latest.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    socket.destroy();
+    assert.equal(received.length, before, "no answer after the refusal");
+    assert.equal((await topicNames()).includes("after-failure"), false);
+  });
+
+  test("nothing but SASL is served in the middle of an exchange", async () => {
+    const client = await WireClient.connect(port);
+    await client.request(ApiKey.SaslHandshake, 1, { mechanism: "SCRAM-SHA-256" });
+    const first = await client.request(ApiKey.SaslAuthenticate, 2, {
+      authBytes: Buffer.from("n,,n=alice,r=abcdefgh"),
+    });
+    assert.equal(first.errorCode, 0);
+    client.send(createTopicFrame("mid-exchange"));
+    assert.equal(await client.nextFrame(3000), null, "no answer, the connection closes");
+    assert.equal((await topicNames()).includes("mid-exchange"), false);
+  });
+
+  test("a banned client id is refused without authenticating too", async () => {
+    const ban = await api.call("POST", "/api/v1/banned", { kind: "client_id", value: "evil" });
+    assert.equal(ban.status, 201, JSON.stringify(ban.body));
+    try {
+      const error = await connectError(kafka(port, { clientId: "evil" }));
+      assert.ok(error instanceof Error);
+      await broker.waitForLog(
+        (l) => l.msg === "Kafka connection closed: banned" && l.clientId === "evil",
+        3000,
+      );
+    } finally {
+      await api.call("DELETE", "/api/v1/banned/client_id/evil");
+    }
+  });
 });

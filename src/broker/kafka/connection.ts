@@ -108,6 +108,8 @@ export class KafkaConnection {
   #authTimer: NodeJS.Timeout | null = null;
   /** The client.id of the latest request, for bans by client id. */
   #clientId = "";
+  /** The client.id last checked against the bans while serving, or null before any. */
+  #admittedClientId: string | null = null;
 
   /** `principal`: the user a verified client certificate names, if any. */
   constructor(socket: Socket, deps: ConnectionDependencies, principal: string | null = null) {
@@ -159,7 +161,8 @@ export class KafkaConnection {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#closed) return;
+    // After a failed SASL step nothing more is read: the answer is the last thing served.
+    if (this.#closed || this.#closeAfterAnswer) return;
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
     for (;;) {
@@ -217,6 +220,10 @@ export class KafkaConnection {
         this.#answers.push({ result, leases });
         void this.#writeAnswers();
         await released.promise;
+        if (this.#authTimer !== null && this.#sasl.principal !== null) {
+          clearTimeout(this.#authTimer);
+          this.#authTimer = null;
+        }
         if (this.#closeAfterAnswer) {
           this.#queue.length = 0;
           return;
@@ -370,6 +377,19 @@ export class KafkaConnection {
         clientId: header.clientId,
       });
       return "close";
+    }
+    // Kafka's client.id travels with every request: a client serving under one the bans name
+    // (anonymously, or after authenticating under another) is closed as a new ban would.
+    if (this.#sasl.mayServe && this.#clientId !== this.#admittedClientId) {
+      const admitted = this.#deps.authenticator.admit(this.#sasl.principal ?? undefined, {
+        clientId: this.#clientId,
+        ip: this.#socket.remoteAddress ?? "",
+      });
+      if (!admitted.ok) {
+        this.#closeFor("banned", { clientId: this.#clientId, reason: admitted.reason });
+        return "close";
+      }
+      this.#admittedClientId = this.#clientId;
     }
     if (version < handler.minVersion || version > handler.maxVersion) {
       if (apiKey === ApiKey.ApiVersions) {

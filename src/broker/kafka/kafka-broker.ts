@@ -193,6 +193,9 @@ export class KafkaBroker {
       tlsServer.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => {
         const reason = `TLS handshake failed: ${err.code ?? err.message}`;
         logger.info({ remote: socket.remoteAddress, reason }, "closing Kafka TLS connection");
+        // Node does not close the socket itself on a handshake timeout: a client that never
+        // finishes its handshake would hold a max_connections slot for good.
+        socket.destroy();
       });
     }
     const server = createServer({ noDelay: true }, (socket) => {

@@ -854,6 +854,11 @@ from = "username"
     assert.equal(config.kafka.allow_anonymous, "auto");
     const tls = invalidMessage("[kafka]\ntls = true\n");
     assert.match(tls, /tls\.cert_file: must be set: \[kafka\] tls is enabled/);
+    // A verified certificate authenticates only when it names a user.
+    const certs = "[kafka]\nallow_anonymous = false\ntls = true\n[tls]\nverify_client = true\n";
+    assert.doesNotMatch(invalidMessage(certs), /kafka\.sasl_mechanisms/);
+    const nameless = invalidMessage(`${certs}peer_cert_as_username = "none"\n`);
+    assert.match(nameless, /kafka\.sasl_mechanisms: offers no mechanism this node can check/);
   });
 
   test("an enabled TLS listener without certificate and key, verify_client without ca_file", () => {

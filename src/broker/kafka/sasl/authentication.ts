@@ -55,7 +55,7 @@ export class KafkaAuthentication implements KafkaAuthenticator {
     );
   }
 
-  admit(username: string, who: ClientIdentity): CheckResult {
+  admit(username: string | undefined, who: ClientIdentity): CheckResult {
     const ban = this.#security.banned({ clientId: who.clientId, username, ip: who.ip });
     if (ban === null) return { ok: true };
     return { ok: false, reason: `Authentication failed: banned (${ban.kind})` };

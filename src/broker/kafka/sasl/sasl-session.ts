@@ -25,8 +25,8 @@ export interface KafkaAuthenticator {
   readonly allowAnonymous: boolean;
   checkPlain(username: string, password: string, who: ClientIdentity): Promise<CheckResult>;
   scramExchange(mechanism: ScramMechanism): ScramServerExchange;
-  /** After a SCRAM proof: bans still apply. */
-  admit(username: string, who: ClientIdentity): CheckResult;
+  /** After a SCRAM proof, and when a client changes its client.id: bans still apply. */
+  admit(username: string | undefined, who: ClientIdentity): CheckResult;
   /** Every SaslAuthenticate exchange that ends, for the metrics. */
   recordOutcome(succeeded: boolean): void;
 }
@@ -72,8 +72,13 @@ export class SaslSession {
     return this.#principal;
   }
 
-  /** Whether requests other than ApiVersions and the SASL ones may be served. */
+  /**
+   * Whether requests other than ApiVersions and the SASL ones may be served: never while an
+   * exchange is under way (as Kafka, even where anonymous clients or certificates are welcome).
+   */
   get mayServe(): boolean {
+    const kind = this.#state.kind;
+    if (kind === "chosen" || kind === "scram") return false;
     return this.#principal !== null || this.#authenticator.allowAnonymous;
   }
 
@@ -84,7 +89,9 @@ export class SaslSession {
 
   handshake(mechanism: string): { errorCode: number; mechanisms: string[]; close: boolean } {
     const mechanisms = [...this.#authenticator.mechanisms];
-    if (this.#state.kind !== "start" || this.#principal !== null) {
+    // A verified certificate does not preclude SASL: on Kafka's SASL_SSL listeners the SASL user
+    // is the principal, and clients configured so send a client certificate and SASL both.
+    if (this.#state.kind !== "start") {
       return { errorCode: KafkaError.ILLEGAL_SASL_STATE, mechanisms, close: true };
     }
     const offered = this.#authenticator.mechanisms.find((name) => name === mechanism);

@@ -65,6 +65,8 @@ export function createTlsListener(
     const remote = remoteOf(socket);
     if (socket.remoteAddress !== undefined) proxied.delete(peerOf(socket));
     logTlsRefusal(logger, remote, `TLS handshake failed: ${err.code ?? err.message}`);
+    // Node leaves the socket open after a handshake timeout.
+    socket.destroy();
   });
 
   return createServer({ noDelay: true }, (raw) => {

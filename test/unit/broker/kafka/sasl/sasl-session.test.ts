@@ -165,3 +165,29 @@ test("a verified certificate is a principal; anonymous access serves without one
   assert.equal(open.mayServe, true);
   assert.equal(open.principal, null);
 });
+
+test("a client with a verified certificate may still authenticate by SASL (SASL_SSL)", async () => {
+  const session = new SaslSession(new TestAuthenticator(), "device-7");
+  assert.equal(session.handshake("PLAIN").errorCode, 0);
+  assert.equal(session.mayServe, false, "not in the middle of an exchange");
+  const step = await session.authenticate(Buffer.from("\0alice\0pw"), WHO);
+  assert.equal(step.errorCode, 0);
+  assert.equal(session.principal, "alice", "the SASL user, as Kafka");
+  assert.equal(session.mayServe, true);
+  assert.equal(session.handshake("PLAIN").errorCode, KafkaError.ILLEGAL_SASL_STATE);
+});
+
+test("nothing but SASL is served while an exchange is under way, even to anonymous clients", async () => {
+  const authenticator = new TestAuthenticator(true);
+  authenticator.credentials.set(
+    "SCRAM-SHA-256/alice",
+    await deriveScramCredential("SCRAM-SHA-256", "secret"),
+  );
+  const session = new SaslSession(authenticator);
+  assert.equal(session.mayServe, true);
+  session.handshake("SCRAM-SHA-256");
+  assert.equal(session.mayServe, false);
+  const first = await session.authenticate(Buffer.from("n,,n=alice,r=abcdefgh"), WHO);
+  assert.equal(first.errorCode, 0);
+  assert.equal(session.mayServe, false);
+});
