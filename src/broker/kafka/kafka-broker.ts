@@ -99,6 +99,22 @@ export class KafkaBroker {
   static async start(config: Config, logger: Logger, security: Security): Promise<KafkaBroker> {
     const kafka = config.kafka;
     const authentication = new KafkaAuthentication(config, security);
+    const dropped = kafka.sasl_mechanisms.filter((m) => !authentication.mechanisms.includes(m));
+    // Without any authenticator SASL is off by design; with one, a dropped mechanism is a surprise.
+    if (dropped.length > 0 && config.mqtt_auth.authenticators.length > 0) {
+      logger.warn(
+        { dropped, authenticators: config.mqtt_auth.authenticators },
+        "Kafka SASL mechanisms not offered: nothing on this node can check them",
+      );
+    }
+    logger.info(
+      {
+        mechanisms: authentication.mechanisms,
+        allowAnonymous: authentication.allowAnonymous,
+        tls: kafka.tls,
+      },
+      "Kafka authentication",
+    );
     const tls = kafka.tls ? loadTlsSettings(config.tls, "[kafka] tls") : null;
     const logOptions: Partial<LogOptions> = {
       fsync_policy: kafka.fsync_policy,

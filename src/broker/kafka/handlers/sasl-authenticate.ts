@@ -5,10 +5,9 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
-import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
-import type { ApiHandler } from "../handler-context.ts";
+import type { ApiHandler, HandlerResult } from "../handler-context.ts";
 
-type Response = Encodable<ResponseBody<typeof ApiKey.SaslAuthenticate>>;
+type Result = HandlerResult<typeof ApiKey.SaslAuthenticate>;
 
 /** Slows password guessing over many connections; Kafka's default is 100 ms too. */
 export const FAILED_AUTHENTICATION_DELAY_MS = 100;
@@ -17,7 +16,7 @@ export const saslAuthenticateHandler: ApiHandler<typeof ApiKey.SaslAuthenticate>
   apiKey: ApiKey.SaslAuthenticate,
   minVersion: 0,
   maxVersion: 2,
-  async handle(context, request): Promise<Response> {
+  async handle(context, request): Promise<Result> {
     const { sasl, logger } = context;
     const mechanism = sasl.mechanism;
     const step = await sasl.authenticate(request.authBytes, {
@@ -27,6 +26,13 @@ export const saslAuthenticateHandler: ApiHandler<typeof ApiKey.SaslAuthenticate>
     const fields = { remote: context.remote, clientId: context.clientId, mechanism };
     if (step.principal !== undefined) {
       logger.debug({ ...fields, username: step.principal }, "Kafka client authenticated");
+    }
+    if (step.busy === true) {
+      logger.info(
+        { ...fields, username: step.username },
+        "Kafka authentication deferred: password checks busy; closed for the client to retry",
+      );
+      return "close";
     }
     if (step.close) {
       context.closeAfterAnswer();

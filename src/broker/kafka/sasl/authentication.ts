@@ -5,6 +5,7 @@
  * address refuse either. docs/kafka.md, "Authentication".
  */
 import type { Config } from "../../../config/schema.ts";
+import { SERVER_BUSY_REASON } from "../../../security/authn/built-in.ts";
 import { allowAnonymousOf } from "../../../security/authn/chain.ts";
 import { type ScramMechanism, ScramServerExchange } from "../../../security/scram.ts";
 import type { Security } from "../../../security/security.ts";
@@ -42,7 +43,9 @@ export class KafkaAuthentication implements KafkaAuthenticator {
       ip: who.ip,
       certificateUsername: undefined,
     });
-    if (!decision.allowed) return { ok: false, reason: decision.reason };
+    if (!decision.allowed) {
+      return { ok: false, reason: decision.reason, busy: decision.reason === SERVER_BUSY_REASON };
+    }
     // Only when no authenticator is configured; PLAIN is then not offered (mechanisms.ts).
     if (decision.by === "anonymous") return { ok: false, reason: "no authenticator configured" };
     return { ok: true };

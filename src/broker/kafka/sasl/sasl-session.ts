@@ -17,7 +17,10 @@ export interface ClientIdentity {
   readonly ip: string;
 }
 
-export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+/** `busy`: the check could not run now (too many at once), which says nothing of the password. */
+export type CheckResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: string; readonly busy?: boolean };
 
 /** What the node offers and checks; one per listener (sasl/authentication.ts). */
 export interface KafkaAuthenticator {
@@ -37,6 +40,11 @@ export interface StepResult {
   readonly authBytes: Buffer;
   /** The connection must close once this answer is written. */
   readonly close: boolean;
+  /**
+   * Close without answering: the password could not be checked now. Clients take a lost
+   * connection as retriable, an authentication error as final.
+   */
+  readonly busy?: boolean;
   /** Set when this step completed the authentication. */
   readonly principal?: string;
   /** For the log line of a refusal: who tried, and why (the client is told less). */
@@ -125,6 +133,10 @@ export class SaslSession {
     if (!parsed.ok) return this.#failed(parsed.reason);
     const { username, password } = parsed;
     const check = await this.#authenticator.checkPlain(username, password, who);
+    if (!check.ok && check.busy === true) {
+      this.#state = { kind: "done" };
+      return { ...failure(KafkaError.NONE, check.reason), username, busy: true };
+    }
     if (!check.ok) return { ...this.#failed(PLAIN_FAILED), username, logReason: check.reason };
     return this.#succeeded(username, EMPTY);
   }

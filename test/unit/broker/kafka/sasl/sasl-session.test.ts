@@ -33,6 +33,7 @@ class TestAuthenticator implements KafkaAuthenticator {
   }
   async checkPlain(username: string, password: string): Promise<CheckResult> {
     if (this.banned.has(username)) return { ok: false, reason: "banned" };
+    if (username === "queued") return { ok: false, reason: "server busy", busy: true };
     return username === "alice" && password === "pw" ? { ok: true } : { ok: false, reason: "bad" };
   }
   scramExchange(mechanism: ScramMechanism): ScramServerExchange {
@@ -112,6 +113,17 @@ test("PLAIN: a wrong password is Kafka's message and closes; the reason is kept 
   const again = await session.authenticate(Buffer.from("\0alice\0pw"), WHO);
   assert.equal(again.errorCode, KafkaError.ILLEGAL_SASL_STATE, "no second try on one connection");
   assert.deepEqual(authenticator.outcomes, [false]);
+});
+
+test("PLAIN: a check that could not run now closes without an answer and counts nothing", async () => {
+  const authenticator = new TestAuthenticator();
+  const session = new SaslSession(authenticator);
+  session.handshake("PLAIN");
+  const step = await session.authenticate(Buffer.from("\0queued\0pw"), WHO);
+  assert.equal(step.busy, true);
+  assert.equal(step.close, true);
+  assert.equal(session.mayServe, false);
+  assert.deepEqual(authenticator.outcomes, []);
 });
 
 test("steps out of order and unknown mechanisms end the session", async () => {
