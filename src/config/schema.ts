@@ -21,6 +21,7 @@ import {
 } from "../broker/mqtt/rules/rule-schema.ts";
 import { SLOW_SUBS_TOP_K_MAX } from "../broker/mqtt/slow-subs.ts";
 import { validateTopicFilter } from "../broker/mqtt/topic.ts";
+import { KafkaAclRuleSchema } from "../security/acl/kafka-acl.ts";
 import { AclRuleSpecSchema } from "../security/acl/rule-schema.ts";
 import { AUTHENTICATOR_NAMES } from "../security/types.ts";
 import { FSYNC_POLICIES } from "../storage/log/options.ts";
@@ -424,6 +425,18 @@ export const MqttAclSchema = z.strictObject({
   cache_max_topics: intRange(0, 100_000, " (per client, 0 = no cache)").default(64),
 });
 
+/** Which Kafka clients may read, write and administer which topics (docs/kafka.md). */
+export const KafkaAclSchema = z.strictObject({
+  no_match: oneOf(ACL_NO_MATCH).default("allow"),
+  rules: z
+    .array(KafkaAclRuleSchema)
+    .register(keyDocs, {
+      allowed:
+        'a list of tables, each with permission ("allow"/"deny"), action ("read"/"write"/"admin"/"all"), topic (a name, a prefix ending in "*", or "*") and optional username',
+    })
+    .default([]),
+});
+
 /** Bans a client id that disconnects too often (docs/security.md). */
 export const MqttFlappingSchema = z.strictObject({
   enable: flag().default(false),
@@ -549,6 +562,7 @@ const SECTIONS = {
   log: LogSchema,
   admin: AdminSchema,
   kafka: KafkaSchema,
+  kafka_acl: KafkaAclSchema,
   tls: TlsSchema,
   mqtt_tls: MqttTlsSchema,
   mqtt_ws: MqttWsSchema,
@@ -589,6 +603,7 @@ const ConfigObjectSchema = z.strictObject({
   log: LogSchema.prefault({}),
   admin: AdminSchema.prefault({}),
   kafka: KafkaSchema.prefault({}),
+  kafka_acl: KafkaAclSchema.prefault({}),
   tls: TlsSchema.prefault({}),
   mqtt_tls: MqttTlsSchema.prefault({}),
   mqtt_ws: MqttWsSchema.prefault({}),

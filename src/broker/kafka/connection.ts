@@ -28,6 +28,7 @@ import {
   encodeResponseFrame,
   type RequestHeader,
 } from "../../protocol/kafka/kafka-codec.ts";
+import type { KafkaAcl, KafkaAclAction } from "../../security/acl/kafka-acl.ts";
 import type { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import type { OffsetStore } from "./groups/offset-store.ts";
 import type { KafkaSettings, RequestContext } from "./handler-context.ts";
@@ -62,6 +63,7 @@ export interface ConnectionDependencies {
   /** Buffers for the records of Fetch answers, shared by all connections. */
   answerBuffers: ReadBufferPool;
   authenticator: KafkaAuthenticator;
+  acl: KafkaAcl;
   /** How long a client that must authenticate has to do it. */
   authTimeoutMs: number;
 }
@@ -129,6 +131,11 @@ export class KafkaConnection {
       deps.logger.debug({ remote: this.#remote, err: err.message }, "Kafka socket error"),
     );
     socket.on("close", () => this.#onClose());
+  }
+
+  /** Who this connection is, as [kafka_acl] sees it. */
+  #principal(): { username: string | undefined; superuser: boolean } {
+    return { username: this.#sasl.principal ?? undefined, superuser: this.#sasl.superuser };
   }
 
   /** Who this connection is, as bans see it. */
@@ -442,6 +449,10 @@ export class KafkaConnection {
       closeAfterAnswer: () => {
         this.#closeAfterAnswer = true;
       },
+      may: (action: KafkaAclAction, topic: string) =>
+        this.#deps.acl.open || this.#deps.acl.authorize(this.#principal(), action, topic),
+      mayDescribe: (topic: string) =>
+        this.#deps.acl.open || this.#deps.acl.mayDescribe(this.#principal(), topic),
     };
     return handler.run(context, reader, correlationId);
   }

@@ -1,6 +1,7 @@
 import type { Logger } from "../../log/logger.ts";
 import type { ApiKeyValue } from "../../protocol/kafka/api-keys.ts";
 import type { Encodable, RequestBody, ResponseBody } from "../../protocol/kafka/kafka-codec.ts";
+import type { KafkaAclAction } from "../../security/acl/kafka-acl.ts";
 import type { ConfigEntries } from "./config-entries.ts";
 import type { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import type { OffsetStore } from "./groups/offset-store.ts";
@@ -56,6 +57,10 @@ export interface RequestContext {
   readonly remote: string;
   /** Ends the connection once this request's answer is written (a failed SASL step). */
   closeAfterAnswer(): void;
+  /** Whether this client may do `action` on `topic` ([kafka_acl]). */
+  may(action: KafkaAclAction, topic: string): boolean;
+  /** Whether this client may see `topic` at all (any action on it). */
+  mayDescribe(topic: string): boolean;
 }
 
 /**

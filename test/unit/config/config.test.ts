@@ -122,6 +122,7 @@ const EXPECTED_DEFAULTS: Config = {
     sasl_mechanisms: ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
     auth_timeout_ms: 10000,
   },
+  kafka_acl: { no_match: "allow", rules: [] },
   mqtt_sys: { enable: true, interval_ms: 10000, client_events: true },
   bridge: { mqtt_to_kafka: [], kafka_to_mqtt: [] },
   log: { level: "info", format: "auto" },
@@ -454,6 +455,11 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
     values: [["GSSAPI"], ["PLAIN", "PLAIN"], "PLAIN"],
     allowed: 'a list of distinct names from "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"',
   },
+  "kafka_acl.no_match": { values: ["maybe"], allowed: 'one of "allow", "deny"' },
+  "kafka_acl.rules": {
+    values: ["all", [true]],
+    allowed: "a list of tables, each with permission",
+  },
   "kafka.auth_timeout_ms": { values: [99, 3_600_001], allowed: "an integer from 100" },
   "kafka.group_initial_rebalance_delay_ms": {
     values: [-1, 300_001],
@@ -596,6 +602,17 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
  * its field, the value, and the reason the shared rule schemas give (the admin API's too).
  */
 const RULE_PROBLEMS: Array<{ dotted: string; rules: unknown[]; problem: string }> = [
+  {
+    dotted: "kafka_acl.rules",
+    rules: [{ permission: "allow", action: "publish", topic: "t" }],
+    problem:
+      'kafka_acl.rules[0].action = "publish": must be one of "read", "write", "admin", "all"',
+  },
+  {
+    dotted: "kafka_acl.rules",
+    rules: [{ permission: "allow", action: "read", topic: "a/#" }],
+    problem: 'kafka_acl.rules[0].topic = "a/#": a topic name, a prefix ending in "*", or "*"',
+  },
   {
     dotted: "mqtt_acl.rules",
     rules: [{ permission: "allow", action: "pub", topic: "a" }],

@@ -42,6 +42,9 @@ async function grow(
   validateOnly: boolean,
 ): Promise<TopicResult> {
   const { name, count } = request;
+  if (!context.may("admin", name)) {
+    return refuse(name, KafkaError.TOPIC_AUTHORIZATION_FAILED, "Authorization failed.");
+  }
   const topic = context.store.get(name);
   if (topic === undefined) {
     return refuse(

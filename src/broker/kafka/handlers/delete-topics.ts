@@ -14,6 +14,10 @@ export const deleteTopicsHandler: ApiHandler<typeof ApiKey.DeleteTopics> = {
   async handle(context, request): Promise<Response> {
     const responses: TopicResult[] = [];
     for (const name of new Set(request.topicNames)) {
+      if (!context.may("admin", name)) {
+        responses.push({ name, errorCode: KafkaError.TOPIC_AUTHORIZATION_FAILED });
+        continue;
+      }
       try {
         const deleted = await context.store.delete(name);
         if (deleted) await context.offsets.deleteTopic(name);

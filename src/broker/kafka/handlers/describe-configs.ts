@@ -29,7 +29,7 @@ export const describeConfigsHandler: ApiHandler<typeof ApiKey.DescribeConfigs> =
         ),
       });
       const found = entriesOf(context, resourceType, resourceName);
-      if (typeof found === "string") return answer(errorCodeOf(resourceType), found, []);
+      if (!Array.isArray(found)) return answer(found.errorCode, found.message, []);
       return answer(KafkaError.NONE, null, found);
     });
     return { throttleTimeMs: 0, results };
@@ -37,25 +37,31 @@ export const describeConfigsHandler: ApiHandler<typeof ApiKey.DescribeConfigs> =
 };
 
 /** The entries of a resource, or why there are none. */
-function entriesOf(context: RequestContext, type: number, name: string): ConfigEntry[] | string {
+function entriesOf(
+  context: RequestContext,
+  type: number,
+  name: string,
+): ConfigEntry[] | { errorCode: number; message: string } {
   const entries = context.settings.configEntries;
   if (type === ResourceType.TOPIC) {
+    if (!context.mayDescribe(name)) {
+      return { errorCode: KafkaError.TOPIC_AUTHORIZATION_FAILED, message: "Authorization failed." };
+    }
     const topic = context.store.get(name);
-    if (topic === undefined) return `Topic ${name} does not exist`;
+    if (topic === undefined) {
+      const message = `Topic ${name} does not exist`;
+      return { errorCode: KafkaError.UNKNOWN_TOPIC_OR_PARTITION, message };
+    }
     return topicEntries(entries, topic.metadata.configs);
   }
   if (type === ResourceType.BROKER) {
     // "" is the cluster-wide default; this node's own settings are those too.
     if (name === "" || name === String(context.settings.brokerId)) return [...entries.broker];
-    return `Broker ${name} is not this node (${context.settings.brokerId})`;
+    const message = `Broker ${name} is not this node (${context.settings.brokerId})`;
+    return { errorCode: KafkaError.INVALID_REQUEST, message };
   }
-  return `Resource type ${type} has no configs here: only topics (2) and brokers (4)`;
-}
-
-function errorCodeOf(type: number): number {
-  return type === ResourceType.TOPIC
-    ? KafkaError.UNKNOWN_TOPIC_OR_PARTITION
-    : KafkaError.INVALID_REQUEST;
+  const message = `Resource type ${type} has no configs here: only topics (2) and brokers (4)`;
+  return { errorCode: KafkaError.INVALID_REQUEST, message };
 }
 
 function select(entries: ConfigEntry[], keys: string[] | null): ConfigEntry[] {

@@ -53,7 +53,13 @@ async function readAll(context: RequestContext, request: Request): Promise<ReadR
   for (const { topic: name, partitions } of request.topics) {
     const topic = context.store.get(name);
     const out: PartitionData[] = [];
+    const allowed = context.may("read", name);
     for (const p of partitions) {
+      if (!allowed) {
+        out.push(partitionError(p.partition, KafkaError.TOPIC_AUTHORIZATION_FAILED));
+        failed = true;
+        continue;
+      }
       const log = topic?.logs[p.partition];
       if (log === undefined || p.partition < 0) {
         out.push(partitionError(p.partition, KafkaError.UNKNOWN_TOPIC_OR_PARTITION));

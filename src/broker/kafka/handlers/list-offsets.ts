@@ -65,6 +65,12 @@ export const listOffsetsHandler: ApiHandler<typeof ApiKey.ListOffsets> = {
           name,
           partitions: await Promise.all(
             partitions.map(async (p): Promise<PartitionResponse> => {
+              if (!context.mayDescribe(name)) {
+                return {
+                  partitionIndex: p.partitionIndex,
+                  errorCode: KafkaError.TOPIC_AUTHORIZATION_FAILED,
+                };
+              }
               const log = topic?.logs[p.partitionIndex];
               if (log === undefined || p.partitionIndex < 0) {
                 return {

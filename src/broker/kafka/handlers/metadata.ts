@@ -59,9 +59,14 @@ async function lookUp(
   ops: number,
 ): Promise<TopicResponse> {
   const existing = name === null ? undefined : context.store.get(name);
+  if (name !== null && !context.mayDescribe(name)) {
+    return topicError(name, KafkaError.TOPIC_AUTHORIZATION_FAILED);
+  }
   if (existing !== undefined) return describeTopic(context, existing, ops);
   if (topicNameProblem(name) !== null) return topicError(name, KafkaError.INVALID_TOPIC_EXCEPTION);
   if (!autoCreate || name === null) return topicError(name, KafkaError.UNKNOWN_TOPIC_OR_PARTITION);
+  // Creating a topic by naming it is an administrative act, as in Kafka (CREATE).
+  if (!context.may("admin", name)) return topicError(name, KafkaError.TOPIC_AUTHORIZATION_FAILED);
   try {
     const partitions = context.settings.defaultPartitions;
     const { topic } = await context.store.create(name, partitions, {}, "reuse");
@@ -85,9 +90,11 @@ export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
       context.settings.autoCreateTopics && (context.version < 4 || request.allowAutoTopicCreation);
     let topics: TopicResponse[];
     if (request.topics === null) {
+      // All topics means all this client may see: the others are left out, as Kafka does.
       topics = context.store.names().flatMap((name) => {
         const topic = context.store.get(name);
-        return topic === undefined ? [] : [describeTopic(context, topic, topicOps)];
+        if (topic === undefined || !context.mayDescribe(name)) return [];
+        return [describeTopic(context, topic, topicOps)];
       });
     } else {
       topics = [];

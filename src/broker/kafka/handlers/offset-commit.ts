@@ -31,11 +31,14 @@ export const offsetCommitHandler: ApiHandler<typeof ApiKey.OffsetCommit> = {
     const entries: OffsetCommitEntry[] = [];
     const topics = request.topics.map(({ name, partitions }) => {
       const topic = context.store.get(name);
+      const allowed = context.may("read", name);
       return {
         name,
         partitions: partitions.map((p) => {
           let errorCode: number = groupError;
-          if (
+          if (!allowed) {
+            errorCode = KafkaError.TOPIC_AUTHORIZATION_FAILED;
+          } else if (
             topic === undefined ||
             p.partitionIndex < 0 ||
             p.partitionIndex >= topic.logs.length

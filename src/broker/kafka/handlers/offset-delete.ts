@@ -40,7 +40,9 @@ export const offsetDeleteHandler: ApiHandler<typeof ApiKey.OffsetDelete> = {
         name,
         partitions: partitions.map(({ partitionIndex }) => {
           let errorCode: number = KafkaError.NONE;
-          if (topic === undefined || topic.logs[partitionIndex] === undefined) {
+          if (!context.may("admin", name)) {
+            errorCode = KafkaError.TOPIC_AUTHORIZATION_FAILED;
+          } else if (topic === undefined || topic.logs[partitionIndex] === undefined) {
             errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
           } else if (subscribed === null || subscribed.has(name)) {
             errorCode = KafkaError.GROUP_SUBSCRIBED_TO_TOPIC;

@@ -15,18 +15,30 @@ export const offsetFetchHandler: ApiHandler<typeof ApiKey.OffsetFetch> = {
   maxVersion: 5,
   async handle(context, request): Promise<Response> {
     const { groupId } = request;
+    // Every partition with an offset means every one this client may read ([kafka_acl]).
     const wanted =
       request.topics ??
-      [...context.offsets.topicsOf(groupId)].map(([name, partitions]) => ({
-        name,
-        partitionIndexes: [...partitions.keys()].sort((a, b) => a - b),
-      }));
+      [...context.offsets.topicsOf(groupId)]
+        .filter(([name]) => context.may("read", name))
+        .map(([name, partitions]) => ({
+          name,
+          partitionIndexes: [...partitions.keys()].sort((a, b) => a - b),
+        }));
     return {
       throttleTimeMs: 0,
       errorCode: KafkaError.NONE,
       topics: wanted.map(({ name, partitionIndexes }) => ({
         name,
         partitions: partitionIndexes.map((partitionIndex) => {
+          if (!context.may("read", name)) {
+            return {
+              partitionIndex,
+              committedOffset: -1n,
+              committedLeaderEpoch: -1,
+              metadata: "",
+              errorCode: KafkaError.TOPIC_AUTHORIZATION_FAILED,
+            };
+          }
           const committed = context.offsets.get(groupId, name, partitionIndex);
           return {
             partitionIndex,

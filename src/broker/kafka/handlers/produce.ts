@@ -183,6 +183,9 @@ async function producePartition(
   index: number,
   records: Buffer | null,
 ): Promise<PartitionOutcome> {
+  if (topic !== undefined && !context.may("write", topic.metadata.name)) {
+    return failed(index, KafkaError.TOPIC_AUTHORIZATION_FAILED, null);
+  }
   if (topic === undefined || index < 0 || index >= topic.logs.length) {
     return failed(index, KafkaError.UNKNOWN_TOPIC_OR_PARTITION, null);
   }

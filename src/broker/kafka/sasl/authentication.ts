@@ -48,7 +48,7 @@ export class KafkaAuthentication implements KafkaAuthenticator {
     }
     // Only when no authenticator is configured; PLAIN is then not offered (mechanisms.ts).
     if (decision.by === "anonymous") return { ok: false, reason: "no authenticator configured" };
-    return { ok: true };
+    return { ok: true, superuser: decision.superuser };
   }
 
   scramExchange(mechanism: ScramMechanism): ScramServerExchange {
@@ -62,6 +62,10 @@ export class KafkaAuthentication implements KafkaAuthenticator {
     const ban = this.#security.banned({ clientId: who.clientId, username, ip: who.ip });
     if (ban === null) return { ok: true };
     return { ok: false, reason: `Authentication failed: banned (${ban.kind})` };
+  }
+
+  isSuperuser(username: string): boolean {
+    return this.#security.users.get(username)?.superuser ?? false;
   }
 
   recordOutcome(succeeded: boolean): void {

@@ -19,7 +19,7 @@ export interface ClientIdentity {
 
 /** `busy`: the check could not run now (too many at once), which says nothing of the password. */
 export type CheckResult =
-  | { readonly ok: true }
+  | { readonly ok: true; readonly superuser?: boolean }
   | { readonly ok: false; readonly reason: string; readonly busy?: boolean };
 
 /** What the node offers and checks; one per listener (sasl/authentication.ts). */
@@ -32,6 +32,8 @@ export interface KafkaAuthenticator {
   admit(username: string | undefined, who: ClientIdentity): CheckResult;
   /** Every SaslAuthenticate exchange that ends, for the metrics. */
   recordOutcome(succeeded: boolean): void;
+  /** Whether a user proven by SCRAM is a superuser (PLAIN's check says so itself). */
+  isSuperuser(username: string): boolean;
 }
 
 export interface StepResult {
@@ -68,6 +70,7 @@ export class SaslSession {
   #state: State = { kind: "start" };
   #principal: string | null;
   #mechanism: KafkaSaslMechanism | null = null;
+  #superuser = false;
 
   /** `principal`: already known from the transport (a verified client certificate). */
   constructor(authenticator: KafkaAuthenticator, principal: string | null = null) {
@@ -88,6 +91,11 @@ export class SaslSession {
     const kind = this.#state.kind;
     if (kind === "chosen" || kind === "scram") return false;
     return this.#principal !== null || this.#authenticator.allowAnonymous;
+  }
+
+  /** Whether the authenticated user passes every authorization check. */
+  get superuser(): boolean {
+    return this.#superuser;
   }
 
   /** The mechanism SaslHandshake chose, if any. */
@@ -138,7 +146,7 @@ export class SaslSession {
       return { ...failure(KafkaError.NONE, check.reason), username, busy: true };
     }
     if (!check.ok) return { ...this.#failed(PLAIN_FAILED), username, logReason: check.reason };
-    return this.#succeeded(username, EMPTY);
+    return this.#succeeded(username, EMPTY, check.superuser === true);
   }
 
   #scramFinal(exchange: ScramServerExchange, token: Buffer, who: ClientIdentity): StepResult {
@@ -146,13 +154,15 @@ export class SaslSession {
     if (!final.ok) return this.#failed(final.reason);
     const admitted = this.#authenticator.admit(final.username, who);
     if (!admitted.ok) return { ...this.#failed(admitted.reason), username: final.username };
-    return this.#succeeded(final.username, final.serverFinal);
+    const superuser = this.#authenticator.isSuperuser(final.username);
+    return this.#succeeded(final.username, final.serverFinal, superuser);
   }
 
-  #succeeded(username: string, authBytes: Buffer): StepResult {
+  #succeeded(username: string, authBytes: Buffer, superuser: boolean): StepResult {
     this.#authenticator.recordOutcome(true);
     this.#state = { kind: "done" };
     this.#principal = username;
+    this.#superuser = superuser;
     return { errorCode: 0, errorMessage: null, authBytes, close: false, principal: username };
   }
 

@@ -34,7 +34,9 @@ class TestAuthenticator implements KafkaAuthenticator {
   async checkPlain(username: string, password: string): Promise<CheckResult> {
     if (this.banned.has(username)) return { ok: false, reason: "banned" };
     if (username === "queued") return { ok: false, reason: "server busy", busy: true };
-    return username === "alice" && password === "pw" ? { ok: true } : { ok: false, reason: "bad" };
+    if (password !== "pw") return { ok: false, reason: "bad" };
+    if (username === "root") return { ok: true, superuser: true };
+    return username === "alice" ? { ok: true } : { ok: false, reason: "bad" };
   }
   scramExchange(mechanism: ScramMechanism): ScramServerExchange {
     return new ScramServerExchange(mechanism, (name) =>
@@ -46,6 +48,9 @@ class TestAuthenticator implements KafkaAuthenticator {
   }
   recordOutcome(succeeded: boolean): void {
     this.outcomes.push(succeeded);
+  }
+  isSuperuser(username: string): boolean {
+    return username === "root";
   }
 }
 
@@ -96,7 +101,12 @@ test("PLAIN: the right password authenticates once; nothing is served before", a
   assert.equal(session.principal, "alice");
   assert.equal(session.mayServe, true);
   assert.equal(session.handshake("PLAIN").errorCode, KafkaError.ILLEGAL_SASL_STATE);
+  assert.equal(session.superuser, false);
   assert.deepEqual(authenticator.outcomes, [true]);
+  const root = new SaslSession(authenticator);
+  root.handshake("PLAIN");
+  await root.authenticate(Buffer.from("\0root\0pw"), WHO);
+  assert.equal(root.superuser, true, "the authenticator's superuser flag is kept");
 });
 
 test("PLAIN: a wrong password is Kafka's message and closes; the reason is kept for the log", async () => {

@@ -1,0 +1,208 @@
+/**
+ * [kafka_acl] against the real broker: built-in users authenticated with SASL/PLAIN read,
+ * write and administer only the topics their rules give them; every refusal is Kafka's
+ * TOPIC_AUTHORIZATION_FAILED, topics a user may not see are left out of Metadata, and a
+ * superuser passes every check. kafkajs for the allowed paths, the wire for the refusals.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { Kafka, logLevel } from "kafkajs";
+import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
+import { KafkaError } from "../../src/protocol/kafka/error-codes.ts";
+import { buildRecordBatch } from "../../src/storage/log/index.ts";
+import { ADMIN_CONFIG, adminApi } from "../helpers/admin-api.ts";
+import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
+
+const CONFIG = `${ADMIN_CONFIG}
+[mqtt_auth]
+authenticators = ["built_in"]
+[kafka]
+group_initial_rebalance_delay_ms = 0
+[kafka_acl]
+no_match = "deny"
+rules = [
+  { permission = "allow", action = "all", topic = "team-a.*", username = "alice" },
+  { permission = "allow", action = "write", topic = "shared", username = "alice" },
+  { permission = "allow", action = "read", topic = "shared" },
+]
+`;
+const PASSWORDS: Record<string, string> = { alice: "alice-pw", bob: "bob-pw", root: "root-pw" };
+
+let broker: BrokerProcess;
+let port: number;
+
+function kafkaAs(username: string): Kafka {
+  return new Kafka({
+    clientId: `acl-${username}`,
+    brokers: [`127.0.0.1:${port}`],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+    sasl: { mechanism: "plain", username, password: PASSWORDS[username] },
+  });
+}
+
+/** A raw connection logged in with PLAIN. */
+async function wireAs(username: string): Promise<WireClient> {
+  const client = await WireClient.connect(port);
+  await client.request(ApiKey.SaslHandshake, 1, { mechanism: "PLAIN" });
+  const login = await client.request(ApiKey.SaslAuthenticate, 2, {
+    authBytes: Buffer.from(`\0${username}\0${PASSWORDS[username]}`),
+  });
+  assert.equal(login.errorCode, 0, `${username} logs in`);
+  return client;
+}
+
+function batch(value: string): Buffer {
+  return buildRecordBatch([{ timestamp: Date.now(), key: null, value: Buffer.from(value) }]);
+}
+
+before(async () => {
+  broker = await startBroker({ logLevel: "info", config: CONFIG });
+  port = broker.kafkaPort ?? 0;
+  const api = await adminApi(broker);
+  for (const username of Object.keys(PASSWORDS)) {
+    const reply = await api.call("POST", "/api/v1/users", {
+      username,
+      password: PASSWORDS[username],
+      superuser: username === "root",
+    });
+    assert.equal(reply.status, 201, JSON.stringify(reply.body));
+  }
+  const admin = kafkaAs("root").admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: "team-a.orders" }, { topic: "shared" }] });
+  await admin.disconnect();
+});
+
+after(async () => {
+  await broker?.stop();
+});
+
+test("alice writes and reads her topics and writes shared; bob reads shared", async () => {
+  const producer = kafkaAs("alice").producer();
+  await producer.connect();
+  await producer.send({ topic: "team-a.orders", messages: [{ value: "o1" }] });
+  await producer.send({ topic: "shared", messages: [{ value: "s1" }] });
+  await producer.disconnect();
+  const consumer = kafkaAs("bob").consumer({ groupId: "bob-readers" });
+  await consumer.connect();
+  await consumer.subscribe({ topic: "shared", fromBeginning: true });
+  const got = await new Promise<string>((resolve) => {
+    void consumer.run({ eachMessage: async ({ message }) => resolve(String(message.value)) });
+  });
+  await consumer.disconnect();
+  assert.equal(got, "s1");
+});
+
+test("bob cannot write, read, commit for, create or delete what the rules do not give him", async () => {
+  const bob = await wireAs("bob");
+  try {
+    const produce = await bob.request(ApiKey.Produce, 8, {
+      acks: -1,
+      timeoutMs: 1000,
+      topicData: [
+        { name: "team-a.orders", partitionData: [{ index: 0, records: batch("x") }] },
+        { name: "shared", partitionData: [{ index: 0, records: batch("y") }] },
+      ],
+    });
+    assert.deepEqual(
+      produce.responses.map((r) => r.partitionResponses[0].errorCode),
+      [KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.TOPIC_AUTHORIZATION_FAILED],
+    );
+    const fetch = await bob.request(ApiKey.Fetch, 11, {
+      replicaId: -1,
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1 << 20,
+      topics: [
+        {
+          topic: "team-a.orders",
+          partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }],
+        },
+      ],
+    });
+    assert.equal(fetch.responses[0].partitions[0].errorCode, KafkaError.TOPIC_AUTHORIZATION_FAILED);
+    const offsets = await bob.request(ApiKey.ListOffsets, 5, {
+      replicaId: -1,
+      topics: [{ name: "team-a.orders", partitions: [{ partitionIndex: 0, timestamp: -1n }] }],
+    });
+    assert.equal(offsets.topics[0].partitions[0].errorCode, KafkaError.TOPIC_AUTHORIZATION_FAILED);
+    const commit = await bob.request(ApiKey.OffsetCommit, 7, {
+      groupId: "bob-sneaky",
+      generationIdOrMemberEpoch: -1,
+      memberId: "",
+      groupInstanceId: null,
+      topics: [
+        {
+          name: "team-a.orders",
+          partitions: [
+            {
+              partitionIndex: 0,
+              committedOffset: 0n,
+              committedLeaderEpoch: -1,
+              committedMetadata: null,
+            },
+          ],
+        },
+      ],
+    });
+    assert.equal(commit.topics[0].partitions[0].errorCode, KafkaError.TOPIC_AUTHORIZATION_FAILED);
+    const created = await bob.request(ApiKey.CreateTopics, 4, {
+      topics: [{ name: "team-a.new", numPartitions: 1, replicationFactor: 1 }],
+      timeoutMs: 1000,
+    });
+    assert.equal(created.topics[0].errorCode, KafkaError.TOPIC_AUTHORIZATION_FAILED);
+    const deleted = await bob.request(ApiKey.DeleteTopics, 3, {
+      topicNames: ["shared"],
+      timeoutMs: 1000,
+    });
+    assert.equal(deleted.responses[0].errorCode, KafkaError.TOPIC_AUTHORIZATION_FAILED);
+  } finally {
+    bob.close();
+  }
+});
+
+test("Metadata: each user sees only topics it may use; naming another is refused", async () => {
+  const metadataOf = async (username: string, topics: Array<{ name: string }> | null) => {
+    const client = await wireAs(username);
+    try {
+      return await client.request(ApiKey.Metadata, 8, {
+        topics,
+        allowAutoTopicCreation: true,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      });
+    } finally {
+      client.close();
+    }
+  };
+  const names = async (username: string) =>
+    (await metadataOf(username, null)).topics.map((t) => t.name).sort();
+  assert.deepEqual(await names("bob"), ["shared"]);
+  assert.deepEqual(await names("alice"), ["shared", "team-a.orders"]);
+  assert.deepEqual(await names("root"), ["shared", "team-a.orders"]);
+  const named = await metadataOf("bob", [{ name: "team-a.orders" }, { name: "bob-auto" }]);
+  assert.deepEqual(
+    named.topics.map((t) => [t.name, t.errorCode]),
+    [
+      ["team-a.orders", KafkaError.TOPIC_AUTHORIZATION_FAILED],
+      ["bob-auto", KafkaError.TOPIC_AUTHORIZATION_FAILED],
+    ],
+    "no auto-creation without admin",
+  );
+  const aliceAuto = await metadataOf("alice", [{ name: "team-a.auto" }]);
+  assert.equal(aliceAuto.topics[0].errorCode, 0, "alice may create under team-a.");
+});
+
+test("a superuser passes every check", async () => {
+  const admin = kafkaAs("root").admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic: "anything" }] });
+    await admin.deleteTopics({ topics: ["anything"] });
+    assert.ok(!(await admin.listTopics()).includes("anything"));
+  } finally {
+    await admin.disconnect();
+  }
+});
