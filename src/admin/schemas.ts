@@ -3,6 +3,7 @@
  * (requests) and serializers (responses), and @fastify/swagger turns them into openapi.json.
  * Query strings are strict: a misspelt filter is a 400, not a silently unfiltered list.
  */
+import { KAFKA_ACL_ACTIONS } from "../security/acl/kafka-acl.ts";
 import { ACL_ACTIONS, ACL_PERMISSIONS, BAN_KINDS } from "../security/types.ts";
 import {
   BAN_DURATION_S_MAX,
@@ -280,6 +281,29 @@ export const aclAddBody = {
   additionalProperties: false,
 } as const;
 export const aclIdParams = object({ id: name });
+export const kafkaAclRuleSchema = object(
+  {
+    id: str,
+    source: { type: "string", enum: ["config", "api"] },
+    permission: { type: "string", enum: [...ACL_PERMISSIONS] },
+    action: { type: "string", enum: [...KAFKA_ACL_ACTIONS] },
+    topic: str,
+    username: nullableStr,
+  },
+  "null username: the rule matches every Kafka client, anonymous ones included",
+);
+export const kafkaAclAddBody = {
+  type: "object",
+  properties: {
+    permission: { type: "string", enum: [...ACL_PERMISSIONS] },
+    action: { type: "string", enum: [...KAFKA_ACL_ACTIONS] },
+    topic: name,
+    username: nullableName,
+    before: name,
+  },
+  required: ["permission", "action", "topic"],
+  additionalProperties: false,
+} as const;
 export const aclDeletedReply = object({ id: str, deleted: bool });
 
 const banKind = { type: "string", enum: [...BAN_KINDS] } as const;

@@ -17,6 +17,7 @@ import { formatSchemaErrors, makeErrorHandler, sendError } from "./http-errors.t
 import { ADMIN_BODY_BYTES_MAX, LOGINS_IN_FLIGHT_MAX } from "./limits.ts";
 import { createMetricsRegistry } from "./metrics.ts";
 import { registerDelayedRoutes } from "./routes-delayed.ts";
+import { registerKafkaAclRoutes } from "./routes-kafka-acl.ts";
 import { registerMqttRoutes } from "./routes-mqtt.ts";
 import { type NodeInfo, registerNodeRoutes, uptimeS } from "./routes-node.ts";
 import { registerObservabilityRoutes } from "./routes-observability.ts";
@@ -84,7 +85,10 @@ export async function buildAdminApp(options: AdminServerOptions): Promise<Fastif
       if (broker !== null) registerTopicRoutes(api, broker);
       if (broker !== null) registerObservabilityRoutes(api, broker, logger);
       const security = broker?.security ?? null;
-      if (security !== null) registerSecurityRoutes(api, security, logger);
+      if (security !== null) {
+        registerSecurityRoutes(api, security, logger);
+        registerKafkaAclRoutes(api, security, logger);
+      }
       const rewrite = broker?.topicRewrite ?? null;
       const autoSubscribe = broker?.autoSubscribe ?? null;
       if (rewrite !== null && autoSubscribe !== null) {

@@ -8,6 +8,8 @@ import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { Acl } from "./acl/acl.ts";
 import { AclCache } from "./acl/acl-cache.ts";
+import { KafkaAcl } from "./acl/kafka-acl.ts";
+import { type KafkaAclRuleBook, loadKafkaAclRuleBook } from "./acl/kafka-rule-book.ts";
 import { type AclRuleBook, loadAclRuleBook } from "./acl/rule-book.ts";
 import { BuiltInUsers } from "./authn/built-in.ts";
 import { type AuthDecision, AuthenticatorChain, allowAnonymousOf } from "./authn/chain.ts";
@@ -25,6 +27,9 @@ export class Security {
   readonly users: BuiltInUsers;
   readonly acl: Acl;
   readonly aclRules: AclRuleBook;
+  /** Kafka clients' topic authorization ([kafka_acl]) and its rule list. */
+  readonly kafkaAcl: KafkaAcl;
+  readonly kafkaAclRules: KafkaAclRuleBook;
   readonly bans: BanList;
   /** No authenticator and anonymous access: CONNECT needs no asynchronous check. */
   readonly openAccess: boolean;
@@ -44,6 +49,7 @@ export class Security {
     chain: AuthenticatorChain,
     acl: Acl,
     aclRules: AclRuleBook,
+    kafka: { acl: KafkaAcl; rules: KafkaAclRuleBook },
     bans: BanList,
     config: Config,
     logger: Logger,
@@ -53,6 +59,8 @@ export class Security {
     this.#chain = chain;
     this.acl = acl;
     this.aclRules = aclRules;
+    this.kafkaAcl = kafka.acl;
+    this.kafkaAclRules = kafka.rules;
     this.bans = bans;
     this.#logger = logger;
     const auth = config.mqtt_auth;
@@ -94,8 +102,15 @@ export class Security {
       );
       const acl = new Acl(config.mqtt_acl.no_match);
       const aclRules = loadAclRuleBook(store.aclRules, config.mqtt_acl.rules, acl);
+      const kafkaAcl = new KafkaAcl([], config.kafka_acl.no_match);
+      const kafkaAclRules = loadKafkaAclRuleBook(
+        store.kafkaAclRules,
+        config.kafka_acl.rules,
+        kafkaAcl,
+      );
+      const kafka = { acl: kafkaAcl, rules: kafkaAclRules };
       const bans = BanList.load(store.bans, Date.now());
-      return new Security(store, users, chain, acl, aclRules, bans, config, logger);
+      return new Security(store, users, chain, acl, aclRules, kafka, bans, config, logger);
     } catch (err) {
       await store.close();
       throw err;

@@ -8,6 +8,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Database, RootDatabase } from "lmdb";
 import { openLmdb } from "../storage/lmdb-writes.ts";
+import type { KafkaAclRule } from "./acl/kafka-rule-book.ts";
 import type { ScramCredential, ScramMechanism } from "./scram.ts";
 import type { AclRule, Ban } from "./types.ts";
 
@@ -32,6 +33,7 @@ export class SecurityStore {
   readonly #env: RootDatabase;
   readonly users: Database<StoredUser, string>;
   readonly aclRules: Database<AclRule, string>;
+  readonly kafkaAclRules: Database<KafkaAclRule, string>;
   /** Keyed by `${kind}\0${value}`. */
   readonly bans: Database<Ban, string>;
 
@@ -39,6 +41,7 @@ export class SecurityStore {
     this.#env = env;
     this.users = env.openDB<StoredUser, string>({ name: "users" });
     this.aclRules = env.openDB<AclRule, string>({ name: "acl" });
+    this.kafkaAclRules = env.openDB<KafkaAclRule, string>({ name: "kafka_acl" });
     this.bans = env.openDB<Ban, string>({ name: "bans" });
   }
 

@@ -415,6 +415,7 @@ describe("admin API", () => {
       "/api/v1/kafka/topics/{name}",
       "/api/v1/users",
       "/api/v1/acl",
+      "/api/v1/kafka/acl",
       "/api/v1/banned",
     ]) {
       assert.ok(paths.includes(path), `${path} missing from ${paths.join(", ")}`);

@@ -10,8 +10,9 @@ import { Kafka, logLevel } from "kafkajs";
 import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../src/protocol/kafka/error-codes.ts";
 import { buildRecordBatch } from "../../src/storage/log/index.ts";
-import { ADMIN_CONFIG, adminApi } from "../helpers/admin-api.ts";
+import { ADMIN_CONFIG, ADMIN_PASSWORD, type AdminApi, adminApi } from "../helpers/admin-api.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { runCtl } from "../helpers/ctl-cli.ts";
 import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 const CONFIG = `${ADMIN_CONFIG}
@@ -31,6 +32,7 @@ const PASSWORDS: Record<string, string> = { alice: "alice-pw", bob: "bob-pw", ro
 
 let broker: BrokerProcess;
 let port: number;
+let api: AdminApi;
 
 function kafkaAs(username: string): Kafka {
   return new Kafka({
@@ -60,7 +62,7 @@ function batch(value: string): Buffer {
 before(async () => {
   broker = await startBroker({ logLevel: "info", config: CONFIG });
   port = broker.kafkaPort ?? 0;
-  const api = await adminApi(broker);
+  api = await adminApi(broker);
   for (const username of Object.keys(PASSWORDS)) {
     const reply = await api.call("POST", "/api/v1/users", {
       username,
@@ -204,5 +206,66 @@ test("a superuser passes every check", async () => {
     assert.ok(!(await admin.listTopics()).includes("anything"));
   } finally {
     await admin.disconnect();
+  }
+});
+
+test("rules added with ctl take effect on live connections at once, and go when deleted", async () => {
+  const bob = await wireAs("bob");
+  const fetchCode = async () => {
+    const response = await bob.request(ApiKey.Fetch, 11, {
+      replicaId: -1,
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1 << 20,
+      topics: [
+        {
+          topic: "team-a.orders",
+          partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }],
+        },
+      ],
+    });
+    return response.responses[0].partitions[0].errorCode;
+  };
+  const login = ["--server", api.base, "--username", "admin", "--password", ADMIN_PASSWORD];
+  try {
+    assert.equal(await fetchCode(), KafkaError.TOPIC_AUTHORIZATION_FAILED);
+    const added = await runCtl([
+      ...login,
+      "--output",
+      "json",
+      "kafka",
+      "acl",
+      "add",
+      "--permission",
+      "allow",
+      "--action",
+      "read",
+      "--topic",
+      "team-a.*",
+      "--client-username",
+      "bob",
+    ]);
+    assert.equal(added.status, 0, added.stderr);
+    const rule = JSON.parse(added.stdout) as { id: string; source: string; username: string };
+    assert.equal(rule.source, "api");
+    assert.equal(rule.username, "bob");
+    assert.equal(await fetchCode(), KafkaError.NONE, "the same connection may read now");
+    const listed = await runCtl([...login, "kafka", "acl", "list"]);
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.match(listed.stdout, /config-1 +config +allow +all +team-a\.\*/);
+    assert.match(listed.stdout, new RegExp(`${rule.id} +api +allow +read +team-a\\.\\* +bob`));
+    const deleted = await api.call("DELETE", `/api/v1/kafka/acl/${rule.id}`);
+    assert.equal(deleted.status, 200);
+    assert.equal(await fetchCode(), KafkaError.TOPIC_AUTHORIZATION_FAILED);
+    const configRule = await api.call("DELETE", "/api/v1/kafka/acl/config-1");
+    assert.equal(configRule.status, 400, "config file rules are read-only");
+    const bad = await api.call("POST", "/api/v1/kafka/acl", {
+      permission: "allow",
+      action: "read",
+      topic: "a/#",
+    });
+    assert.equal(bad.status, 400);
+  } finally {
+    bob.close();
   }
 });

@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { Config } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
-import { KafkaAcl } from "../../security/acl/kafka-acl.ts";
 import type { Security } from "../../security/security.ts";
 import type { LogOptions } from "../../storage/log/index.ts";
 import { type ListenerAddress, listenOn } from "../listen.ts";
@@ -161,7 +160,7 @@ export class KafkaBroker {
       answerBuffers: new ReadBufferPool(ANSWER_BUFFER_BYTES, ANSWER_BUFFERS_IDLE_MAX),
       requestTiming,
       authenticator: authentication,
-      acl: new KafkaAcl(config.kafka_acl.rules, config.kafka_acl.no_match),
+      acl: security.kafkaAcl,
       authTimeoutMs: kafka.auth_timeout_ms,
     };
     const connections = new Set<KafkaConnection>();

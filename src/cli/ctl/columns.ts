@@ -106,6 +106,15 @@ export const ACL_RULE_COLUMNS: readonly Column[] = [
   col("IP", "ip"),
 ];
 
+export const KAFKA_ACL_RULE_COLUMNS: readonly Column[] = [
+  col("ID", "id"),
+  col("SOURCE", "source"),
+  col("PERMISSION", "permission"),
+  col("ACTION", "action"),
+  col("TOPIC", "topic"),
+  col("USERNAME", "username"),
+];
+
 /** A ban's expiry: "never" reads better than "-" for a ban that does not lapse. */
 function expiry(item: JsonObject): string {
   return item.expiresAt === null ? "never" : text(item.expiresAt);

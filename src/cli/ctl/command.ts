@@ -4,6 +4,7 @@
  * Exit status: 0 on success, 1 when the server is unreachable or answers with an error,
  * 2 for a wrong command line (commander's errors, bad option values).
  */
+
 import { type Command, Option } from "commander";
 import { action, addPaging, booleanOption, serverOption } from "./actions.ts";
 import type { Json, JsonObject } from "./client.ts";
@@ -18,6 +19,7 @@ import {
   SUBSCRIPTION_COLUMNS,
 } from "./columns.ts";
 import { registerDelayedCommands } from "./delayed.ts";
+import { registerKafkaAcl } from "./kafka-acl.ts";
 import { registerObservabilityCommands } from "./observability.ts";
 import { renderObject, renderPage, renderTable } from "./output.ts";
 import { registerRuleCommands } from "./rules.ts";
@@ -182,7 +184,8 @@ function registerStorage(ctl: Command): void {
         objectWithTable("segments", SEGMENT_COLUMNS),
       ),
     );
-  const kafka = ctl.command("kafka").description("Kafka topics and consumer groups");
+  const kafka = ctl.command("kafka").description("Kafka topics, consumer groups and ACL rules");
+  registerKafkaAcl(kafka);
   const groups = kafka.command("groups").description("Kafka consumer groups");
   groups
     .command("delete <group>")

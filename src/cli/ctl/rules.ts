@@ -5,9 +5,10 @@
  */
 import { type Command, Option } from "commander";
 import { REWRITE_ACTIONS } from "../../broker/mqtt/rules/types.ts";
-import { action, addPaging, integerOption } from "./actions.ts";
+import { action, integerOption } from "./actions.ts";
 import type { JsonObject } from "./client.ts";
-import { type Column, renderObject, renderPage, text } from "./output.ts";
+import { type Column, renderObject, text } from "./output.ts";
+import { registerListAndDelete } from "./rule-lists.ts";
 
 function col(header: string, key: string): Column {
   return { header, cell: (item: JsonObject) => text(item[key]) };
@@ -31,33 +32,6 @@ const AUTO_SUBSCRIBE_COLUMNS: readonly Column[] = [
   col("RETAIN AS PUBLISHED", "retain_as_published"),
   col("RETAIN HANDLING", "retain_handling"),
 ];
-
-function pageQueryOf(command: Command) {
-  const { limit, offset } = command.opts<{ limit?: number; offset?: number }>();
-  return { limit, offset };
-}
-
-/** `list` and `delete <id>` of one rule list at `path`. */
-function registerListAndDelete(group: Command, path: string, columns: readonly Column[]): void {
-  const list = addPaging(
-    group.command("list").description("list the rules in evaluation order (config, then API)"),
-  );
-  list.action(
-    action(
-      (client) => client.get(path, pageQueryOf(list)),
-      (body) => renderPage(body, columns),
-    ),
-  );
-  group
-    .command("delete <id>")
-    .description("delete an API rule (config file rules are read-only)")
-    .action(
-      action(
-        (client, id: string) => client.delete(`${path}/${encodeURIComponent(id)}`),
-        renderObject,
-      ),
-    );
-}
 
 interface RewriteAddFlags {
   action: string;

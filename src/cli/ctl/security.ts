@@ -23,14 +23,10 @@ import {
 import type { Credentials, JsonObject } from "./client.ts";
 import { ACL_RULE_COLUMNS, BAN_COLUMNS, USER_COLUMNS } from "./columns.ts";
 import { renderObject, renderPage } from "./output.ts";
+import { pageQueryOf, registerListAndDelete } from "./rule-lists.ts";
 
 /** A password on standard input: MQTT's limit, plus a line ending. */
 const STDIN_PASSWORD_BYTES_MAX = 65_535 + 2;
-
-function pageQueryOf(command: Command) {
-  const { limit, offset } = command.opts<{ limit?: number; offset?: number }>();
-  return { limit, offset };
-}
 
 /**
  * The login's credentials and the user's password typed on the command line. Logging in with
@@ -168,15 +164,7 @@ function aclBodyOf(flags: AclAddFlags): JsonObject {
 
 function registerAcl(ctl: Command): void {
   const acl = ctl.command("acl").description("ACL rules, in evaluation order");
-  const list = addPaging(
-    acl.command("list").description("list the rules in evaluation order (config, then API)"),
-  );
-  list.action(
-    action(
-      (client) => client.get("/api/v1/acl", pageQueryOf(list)),
-      (body) => renderPage(body, ACL_RULE_COLUMNS),
-    ),
-  );
+  registerListAndDelete(acl, "/api/v1/acl", ACL_RULE_COLUMNS);
   const add = acl
     .command("add")
     .description("add a rule, last or just before the API rule --before")
@@ -201,15 +189,6 @@ function registerAcl(ctl: Command): void {
       renderObject,
     ),
   );
-  acl
-    .command("delete <id>")
-    .description("delete an API rule (config file rules are read-only)")
-    .action(
-      action(
-        (client, id: string) => client.delete(`/api/v1/acl/${encodeURIComponent(id)}`),
-        renderObject,
-      ),
-    );
 }
 
 interface BanAddFlags {

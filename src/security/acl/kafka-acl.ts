@@ -23,7 +23,7 @@ export const KafkaAclRuleSchema = z.strictObject({
   topic: z.string().regex(TOPIC_PATTERN, 'a topic name, a prefix ending in "*", or "*"'),
   username: z.string().min(1).max(65_535).optional(),
 });
-export type KafkaAclRule = z.output<typeof KafkaAclRuleSchema>;
+export type KafkaAclRuleSpec = z.output<typeof KafkaAclRuleSchema>;
 
 /** Who asks: the authenticated user (undefined: anonymous) and whether it is a superuser. */
 export interface KafkaPrincipal {
@@ -32,12 +32,17 @@ export interface KafkaPrincipal {
 }
 
 export class KafkaAcl {
-  readonly #rules: readonly KafkaAclRule[];
+  #rules: readonly KafkaAclRuleSpec[];
   readonly #allowOnNoMatch: boolean;
 
-  constructor(rules: readonly KafkaAclRule[], noMatch: "allow" | "deny") {
+  constructor(rules: readonly KafkaAclRuleSpec[], noMatch: "allow" | "deny") {
     this.#rules = [...rules];
     this.#allowOnNoMatch = noMatch === "allow";
+  }
+
+  /** The whole list, config rules first (the rule book calls this after every change). */
+  setRules(rules: readonly KafkaAclRuleSpec[]): void {
+    this.#rules = [...rules];
   }
 
   /** Whether every check passes without looking (no rules, nothing denied by default). */
