@@ -269,3 +269,60 @@ test("rules added with ctl take effect on live connections at once, and go when 
     bob.close();
   }
 });
+
+test("DeleteGroups needs admin on every topic the group has offsets for", async () => {
+  const alice = await wireAs("alice");
+  const bob = await wireAs("bob");
+  try {
+    const commit = await alice.request(ApiKey.OffsetCommit, 7, {
+      groupId: "alice-group",
+      generationIdOrMemberEpoch: -1,
+      memberId: "",
+      groupInstanceId: null,
+      topics: [
+        {
+          name: "team-a.orders",
+          partitions: [
+            {
+              partitionIndex: 0,
+              committedOffset: 1n,
+              committedLeaderEpoch: -1,
+              committedMetadata: null,
+            },
+          ],
+        },
+      ],
+    });
+    assert.equal(commit.topics[0].partitions[0].errorCode, KafkaError.NONE);
+    const refused = await bob.request(ApiKey.DeleteGroups, 1, { groupsNames: ["alice-group"] });
+    assert.equal(refused.results[0].errorCode, KafkaError.GROUP_AUTHORIZATION_FAILED);
+    const fetched = await alice.request(ApiKey.OffsetFetch, 5, {
+      groupId: "alice-group",
+      topics: null,
+      requireStable: false,
+    });
+    assert.equal(fetched.topics[0].partitions[0].committedOffset, 1n, "alice's offset is kept");
+    const deleted = await alice.request(ApiKey.DeleteGroups, 1, { groupsNames: ["alice-group"] });
+    assert.equal(deleted.results[0].errorCode, KafkaError.NONE);
+  } finally {
+    alice.close();
+    bob.close();
+  }
+});
+
+test("Produce refused before the topic's existence is looked at", async () => {
+  const bob = await wireAs("bob");
+  try {
+    const produce = await bob.request(ApiKey.Produce, 8, {
+      acks: -1,
+      timeoutMs: 1000,
+      topicData: [{ name: "team-a.missing", partitionData: [{ index: 0, records: batch("x") }] }],
+    });
+    assert.equal(
+      produce.responses[0].partitionResponses[0].errorCode,
+      KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    );
+  } finally {
+    bob.close();
+  }
+});

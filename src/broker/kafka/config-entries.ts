@@ -146,12 +146,24 @@ export function topicEntries(
   entries: ConfigEntries,
   configs: Readonly<Record<string, string>>,
 ): ConfigEntry[] {
+  // A topic's own flush.* replace the node's fsync policy altogether (topic-configs.ts
+  // fsyncPolicyOf): the one it leaves unset is then Kafka's default, never.
+  const ownFlush = configs["flush.messages"] !== undefined || configs["flush.ms"] !== undefined;
   return SUPPORTED_TOPIC_CONFIGS.map((name) => {
     const own = configs[name];
     const fallback = entries.topicDefaults.get(name);
     const type = TOPIC_TYPES[name] ?? ConfigType.STRING;
     if (own !== undefined) {
       return { name, value: own, source: ConfigSource.DYNAMIC_TOPIC_CONFIG, type };
+    }
+    if (ownFlush && (name === "flush.messages" || name === "flush.ms")) {
+      return { name, value: LONG_MAX, source: ConfigSource.DEFAULT_CONFIG, type };
+    }
+    const segmentBytes = configs["segment.bytes"];
+    if (name === "max.message.bytes" && fallback !== undefined && segmentBytes !== undefined) {
+      // A batch must fit a segment (logOptionsFor): the topic's own segment.bytes caps it too.
+      const value = String(Math.min(Number(fallback.value), Number(segmentBytes)));
+      return { ...fallback, value };
     }
     return fallback ?? { name, value: "", source: ConfigSource.DEFAULT_CONFIG, type };
   });

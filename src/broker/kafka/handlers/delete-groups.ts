@@ -20,6 +20,11 @@ const ERROR_CODES: Record<GroupDeletion, number> = {
 
 async function deleteOne(context: RequestContext, groupId: string): Promise<number> {
   if (groupId === "") return KafkaError.INVALID_GROUP_ID;
+  // Deleting a group deletes its committed offsets, which OffsetDelete guards by topic
+  // ([kafka_acl] admin): the same holds for every topic the group has offsets for.
+  for (const topic of context.offsets.topicsOf(groupId).keys()) {
+    if (!context.may("admin", topic)) return KafkaError.GROUP_AUTHORIZATION_FAILED;
+  }
   try {
     return ERROR_CODES[await deleteGroup(context.groups.coordinator, context.offsets, groupId)];
   } catch (err) {

@@ -179,11 +179,13 @@ async function produceIdempotent(
 
 async function producePartition(
   context: RequestContext,
+  name: string,
   topic: KafkaTopic | undefined,
   index: number,
   records: Buffer | null,
 ): Promise<PartitionOutcome> {
-  if (topic !== undefined && !context.may("write", topic.metadata.name)) {
+  // Before the topic's existence, as Kafka does: a refused client learns nothing of it.
+  if (!context.may("write", name)) {
     return failed(index, KafkaError.TOPIC_AUTHORIZATION_FAILED, null);
   }
   if (topic === undefined || index < 0 || index >= topic.logs.length) {
@@ -284,7 +286,9 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
       const topic = context.store.get(name);
       return {
         name,
-        outcomes: partitionData.map((p) => producePartition(context, topic, p.index, p.records)),
+        outcomes: partitionData.map((p) =>
+          producePartition(context, name, topic, p.index, p.records),
+        ),
       };
     });
     const topics = await Promise.all(

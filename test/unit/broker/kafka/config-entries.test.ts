@@ -36,3 +36,20 @@ test("a topic's own value wins; every supported config has exactly one entry", (
   assert.equal(byName.get("max.message.bytes")?.value, "2000000");
   assert.equal(byName.get("max.message.bytes")?.source, ConfigSource.STATIC_BROKER_CONFIG);
 });
+
+test("a topic's own flush.* or segment.bytes change what its other entries say is in force", () => {
+  const always = entriesFor({ fsync_policy: "always", message_max_bytes: 2_000_000 });
+  const value = (configs: Record<string, string>, name: string) =>
+    topicEntries(always, configs).find((e) => e.name === name)?.value;
+  // flush.ms alone is an interval policy (logOptionsFor): not every message is flushed.
+  assert.equal(value({ "flush.ms": "1000" }, "flush.messages"), "9223372036854775807");
+  // flush.messages > 1 alone leaves flushing to the OS: no interval either.
+  const interval = entriesFor({ fsync_policy: "interval", fsync_interval_ms: 250 });
+  const flushMs = topicEntries(interval, { "flush.messages": "5" }).find(
+    (e) => e.name === "flush.ms",
+  );
+  assert.equal(flushMs?.value, "9223372036854775807");
+  // A batch must fit the topic's own segment.
+  assert.equal(value({ "segment.bytes": "4096" }, "max.message.bytes"), "4096");
+  assert.equal(value({}, "flush.messages"), "1");
+});
