@@ -108,7 +108,9 @@ export class KafkaToMqtt {
       await Promise.all(
         topic.logs.map((_, partition) => this.#followPartition(rule, topic, partition, fromStart)),
       );
-      fromStart = true; // it was deleted: a topic of that name is a new one
+      // Deleted (a topic of that name is a new one) or grown (its old partitions resume where
+      // they were, the new ones hold only records written since): either way from the start.
+      fromStart = true;
     }
   }
 
@@ -142,6 +144,12 @@ export class KafkaToMqtt {
         await sleep(POLL_MS, signal);
         continue;
       }
+      this.#positions[positionKey] = offset;
+      this.#dirty = true;
+    }
+    // The topic was replaced: grown by CreatePartitions (same id: this partition resumes here,
+    // not from its start) or deleted (another id: this position is never read again).
+    if (!signal.aborted && this.#positions[positionKey] !== offset) {
       this.#positions[positionKey] = offset;
       this.#dirty = true;
     }

@@ -152,3 +152,55 @@ test("refusals over the wire, for every version; validate_only changes nothing",
     client.close();
   }
 });
+
+test("a bridge rule on a topic that had history before it does not replay it when the topic grows", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rmq-partitions-bridge-"));
+  try {
+    const plain = await startBroker({ logLevel: "info", dataDir: dir });
+    const before = kafkaFor(plain.kafkaPort ?? 0);
+    const admin = before.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: "hist", numPartitions: 1 }] });
+    await admin.disconnect();
+    const oldProducer = before.producer();
+    await oldProducer.connect();
+    await oldProducer.send({ topic: "hist", messages: [{ value: "old" }] });
+    await oldProducer.disconnect();
+    await plain.stop();
+    const bridged = await startBroker({
+      logLevel: "info",
+      dataDir: dir,
+      config:
+        '[[bridge.kafka_to_mqtt]]\nkafka_topic = "hist"\nmqtt_topic = "hist-out/{partition}"\n',
+    });
+    try {
+      const mqtt = await connectMqtt(bridged.url, { clientId: "hist-watcher" });
+      const inbox = new Inbox(mqtt);
+      await mqtt.subscribeAsync("hist-out/#", { qos: 1 });
+      const kafka = kafkaFor(bridged.kafkaPort ?? 0);
+      const grow = kafka.admin();
+      await grow.connect();
+      await grow.createPartitions({ topicPartitions: [{ topic: "hist", count: 2 }] });
+      await grow.disconnect();
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({
+        topic: "hist",
+        messages: [
+          { value: "new-0", partition: 0 },
+          { value: "new-1", partition: 1 },
+        ],
+      });
+      await producer.disconnect();
+      await inbox.waitFor(2);
+      // Long enough for a replay of partition 0 from its start to have arrived.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.deepEqual(inbox.payloads().sort(), ["new-0", "new-1"]);
+      await mqtt.endAsync();
+    } finally {
+      await bridged.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,8 +1,9 @@
 /**
  * Kafka's authorized-operations bitfields (Metadata, DescribeGroups): bit n set for AclOperation
- * code n. There are no ACLs on the Kafka listener yet, so every operation a resource type
- * supports is reported as allowed.
+ * code n. A topic's follow [kafka_acl] (topicOperations); groups and the cluster are not
+ * guarded, so every operation they support is reported as allowed.
  */
+import type { KafkaAclAction } from "../../security/acl/kafka-acl.ts";
 
 /** "Not requested" in Kafka's authorized-operations fields. */
 export const OPERATIONS_UNKNOWN = -2147483648;
@@ -11,8 +12,27 @@ function bits(codes: readonly number[]): number {
   return codes.reduce((all, code) => all | (1 << code), 0);
 }
 
-/** READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS. */
-export const ALL_TOPIC_OPERATIONS = bits([3, 4, 5, 6, 7, 8, 10, 11]);
+const READ = 3;
+const WRITE = 4;
+const CREATE = 5;
+const DELETE = 6;
+const ALTER = 7;
+const DESCRIBE = 8;
+const DESCRIBE_CONFIGS = 10;
+
+/**
+ * What the client may do with the topic: read, write, and for admin CREATE, DELETE and ALTER;
+ * DESCRIBE and DESCRIBE_CONFIGS with any of them. ALTER_CONFIGS never: configs cannot be
+ * altered through the Kafka protocol here.
+ */
+export function topicOperations(may: (action: KafkaAclAction) => boolean): number {
+  const codes: number[] = [];
+  if (may("read")) codes.push(READ);
+  if (may("write")) codes.push(WRITE);
+  if (may("admin")) codes.push(CREATE, DELETE, ALTER);
+  if (codes.length > 0) codes.push(DESCRIBE, DESCRIBE_CONFIGS);
+  return bits(codes);
+}
 /** CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE. */
 export const ALL_CLUSTER_OPERATIONS = bits([5, 7, 8, 9, 10, 11, 12]);
 /** READ, DELETE, DESCRIBE. */

@@ -77,12 +77,13 @@ function partitionsPlanned(
 }
 
 function plan(context: RequestContext, topic: TopicRequest): Plan | TopicResult {
+  // Authorization first, as Kafka: a refused client learns nothing about the name.
+  if (!context.may("admin", topic.name)) {
+    return refuse(topic.name, KafkaError.TOPIC_AUTHORIZATION_FAILED, "Authorization failed.");
+  }
   const nameProblem = topicNameProblem(topic.name);
   if (nameProblem !== null) {
     return refuse(topic.name, KafkaError.INVALID_TOPIC_EXCEPTION, nameProblem);
-  }
-  if (!context.may("admin", topic.name)) {
-    return refuse(topic.name, KafkaError.TOPIC_AUTHORIZATION_FAILED, "Authorization failed.");
   }
   if (context.store.get(topic.name) !== undefined) {
     return refuse(topic.name, KafkaError.TOPIC_ALREADY_EXISTS, `topic "${topic.name}" exists`);

@@ -8,8 +8,8 @@ import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
 import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
 import {
   ALL_CLUSTER_OPERATIONS,
-  ALL_TOPIC_OPERATIONS,
   OPERATIONS_UNKNOWN,
+  topicOperations,
 } from "../authorized-operations.ts";
 import type { ApiHandler, RequestContext } from "../handler-context.ts";
 import { topicNameProblem } from "../topic-names.ts";
@@ -28,8 +28,14 @@ export function advertisedAddress(context: RequestContext): { host: string; port
   };
 }
 
-function describeTopic(context: RequestContext, topic: KafkaTopic, ops: number): TopicResponse {
+/** `withOps`: the client asked for the topic's authorized operations (v8). */
+function describeTopic(
+  context: RequestContext,
+  topic: KafkaTopic,
+  withOps: boolean,
+): TopicResponse {
   const brokerId = context.settings.brokerId;
+  const name = topic.metadata.name;
   return {
     errorCode: KafkaError.NONE,
     name: topic.metadata.name,
@@ -44,7 +50,9 @@ function describeTopic(context: RequestContext, topic: KafkaTopic, ops: number):
       isrNodes: [brokerId],
       offlineReplicas: [],
     })),
-    topicAuthorizedOperations: ops,
+    topicAuthorizedOperations: withOps
+      ? topicOperations((action) => context.may(action, name))
+      : OPERATIONS_UNKNOWN,
   };
 }
 
@@ -56,7 +64,7 @@ async function lookUp(
   context: RequestContext,
   name: string | null,
   autoCreate: boolean,
-  ops: number,
+  ops: boolean,
 ): Promise<TopicResponse> {
   const existing = name === null ? undefined : context.store.get(name);
   if (name !== null && !context.mayDescribe(name)) {
@@ -83,9 +91,7 @@ export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
   maxVersion: 8,
   async handle(context, request): Promise<Response> {
     const { host, port } = advertisedAddress(context);
-    const topicOps = request.includeTopicAuthorizedOperations
-      ? ALL_TOPIC_OPERATIONS
-      : OPERATIONS_UNKNOWN;
+    const topicOps = request.includeTopicAuthorizedOperations;
     const autoCreate =
       context.settings.autoCreateTopics && (context.version < 4 || request.allowAutoTopicCreation);
     let topics: TopicResponse[];

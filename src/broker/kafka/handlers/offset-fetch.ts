@@ -27,28 +27,31 @@ export const offsetFetchHandler: ApiHandler<typeof ApiKey.OffsetFetch> = {
     return {
       throttleTimeMs: 0,
       errorCode: KafkaError.NONE,
-      topics: wanted.map(({ name, partitionIndexes }) => ({
-        name,
-        partitions: partitionIndexes.map((partitionIndex) => {
-          if (!context.may("read", name)) {
+      topics: wanted.map(({ name, partitionIndexes }) => {
+        const allowed = context.may("read", name);
+        return {
+          name,
+          partitions: partitionIndexes.map((partitionIndex) => {
+            if (!allowed) {
+              return {
+                partitionIndex,
+                committedOffset: -1n,
+                committedLeaderEpoch: -1,
+                metadata: "",
+                errorCode: KafkaError.TOPIC_AUTHORIZATION_FAILED,
+              };
+            }
+            const committed = context.offsets.get(groupId, name, partitionIndex);
             return {
               partitionIndex,
-              committedOffset: -1n,
-              committedLeaderEpoch: -1,
-              metadata: "",
-              errorCode: KafkaError.TOPIC_AUTHORIZATION_FAILED,
+              committedOffset: committed?.offset ?? -1n,
+              committedLeaderEpoch: committed?.leaderEpoch ?? -1,
+              metadata: committed?.metadata ?? "",
+              errorCode: KafkaError.NONE,
             };
-          }
-          const committed = context.offsets.get(groupId, name, partitionIndex);
-          return {
-            partitionIndex,
-            committedOffset: committed?.offset ?? -1n,
-            committedLeaderEpoch: committed?.leaderEpoch ?? -1,
-            metadata: committed?.metadata ?? "",
-            errorCode: KafkaError.NONE,
-          };
-        }),
-      })),
+          }),
+        };
+      }),
     };
   },
 };
