@@ -55,6 +55,29 @@ async function wireAs(username: string): Promise<WireClient> {
   return client;
 }
 
+/** A standalone commit (generation -1) of `offset` for partition 0 of `topic`. */
+function commitAs(client: WireClient, groupId: string, topic: string, offset: bigint) {
+  return client.request(ApiKey.OffsetCommit, 7, {
+    groupId,
+    generationIdOrMemberEpoch: -1,
+    memberId: "",
+    groupInstanceId: null,
+    topics: [
+      {
+        name: topic,
+        partitions: [
+          {
+            partitionIndex: 0,
+            committedOffset: offset,
+            committedLeaderEpoch: -1,
+            committedMetadata: null,
+          },
+        ],
+      },
+    ],
+  });
+}
+
 function batch(value: string): Buffer {
   return buildRecordBatch([{ timestamp: Date.now(), key: null, value: Buffer.from(value) }]);
 }
@@ -130,25 +153,7 @@ test("bob cannot write, read, commit for, create or delete what the rules do not
       topics: [{ name: "team-a.orders", partitions: [{ partitionIndex: 0, timestamp: -1n }] }],
     });
     assert.equal(offsets.topics[0].partitions[0].errorCode, KafkaError.TOPIC_AUTHORIZATION_FAILED);
-    const commit = await bob.request(ApiKey.OffsetCommit, 7, {
-      groupId: "bob-sneaky",
-      generationIdOrMemberEpoch: -1,
-      memberId: "",
-      groupInstanceId: null,
-      topics: [
-        {
-          name: "team-a.orders",
-          partitions: [
-            {
-              partitionIndex: 0,
-              committedOffset: 0n,
-              committedLeaderEpoch: -1,
-              committedMetadata: null,
-            },
-          ],
-        },
-      ],
-    });
+    const commit = await commitAs(bob, "bob-sneaky", "team-a.orders", 0n);
     assert.equal(commit.topics[0].partitions[0].errorCode, KafkaError.TOPIC_AUTHORIZATION_FAILED);
     const created = await bob.request(ApiKey.CreateTopics, 4, {
       topics: [{ name: "team-a.new", numPartitions: 1, replicationFactor: 1 }],
@@ -282,25 +287,7 @@ test("DeleteGroups needs admin on every topic the group has offsets for", async 
   const alice = await wireAs("alice");
   const bob = await wireAs("bob");
   try {
-    const commit = await alice.request(ApiKey.OffsetCommit, 7, {
-      groupId: "alice-group",
-      generationIdOrMemberEpoch: -1,
-      memberId: "",
-      groupInstanceId: null,
-      topics: [
-        {
-          name: "team-a.orders",
-          partitions: [
-            {
-              partitionIndex: 0,
-              committedOffset: 1n,
-              committedLeaderEpoch: -1,
-              committedMetadata: null,
-            },
-          ],
-        },
-      ],
-    });
+    const commit = await commitAs(alice, "alice-group", "team-a.orders", 1n);
     assert.equal(commit.topics[0].partitions[0].errorCode, KafkaError.NONE);
     const refused = await bob.request(ApiKey.DeleteGroups, 1, { groupsNames: ["alice-group"] });
     assert.equal(refused.results[0].errorCode, KafkaError.GROUP_AUTHORIZATION_FAILED);

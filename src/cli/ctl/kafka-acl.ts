@@ -4,12 +4,11 @@
  */
 import { type Command, Option } from "commander";
 import { KAFKA_ACL_ACTIONS } from "../../security/acl/kafka-acl.ts";
-import { ACL_PERMISSIONS } from "../../security/types.ts";
 import { action } from "./actions.ts";
 import type { JsonObject } from "./client.ts";
 import { KAFKA_ACL_RULE_COLUMNS } from "./columns.ts";
 import { renderObject } from "./output.ts";
-import { registerListAndDelete } from "./rule-lists.ts";
+import { permissionOption, registerListAndDelete } from "./rule-lists.ts";
 
 interface KafkaAclAddFlags {
   permission: string;
@@ -37,11 +36,7 @@ export function registerKafkaAcl(kafka: Command): void {
   const add = acl
     .command("add")
     .description("add a rule, last or just before the API rule --before")
-    .addOption(
-      new Option("--permission <permission>", "allow or deny")
-        .choices(ACL_PERMISSIONS)
-        .makeOptionMandatory(),
-    )
+    .addOption(permissionOption())
     .addOption(
       new Option("--action <action>", "read, write, admin or all")
         .choices(KAFKA_ACL_ACTIONS)

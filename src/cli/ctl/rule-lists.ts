@@ -1,5 +1,6 @@
 /** What every `robustmq ctl` rule list shares: paging, `list` and `delete <id>`. */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
+import { ACL_PERMISSIONS } from "../../security/types.ts";
 import { action, addPaging } from "./actions.ts";
 import { type Column, renderObject, renderPage } from "./output.ts";
 
@@ -33,4 +34,11 @@ export function registerListAndDelete(
         renderObject,
       ),
     );
+}
+
+/** `--permission allow|deny`, which every ACL `add` requires. */
+export function permissionOption(): Option {
+  return new Option("--permission <permission>", "allow or deny")
+    .choices(ACL_PERMISSIONS)
+    .makeOptionMandatory();
 }

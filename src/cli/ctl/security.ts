@@ -9,7 +9,7 @@
  */
 import { Argument, type Command, Option } from "commander";
 import { BAN_DURATION_S_MAX } from "../../admin/limits.ts";
-import { ACL_ACTIONS, ACL_PERMISSIONS, BAN_KINDS } from "../../security/types.ts";
+import { ACL_ACTIONS, BAN_KINDS } from "../../security/types.ts";
 import {
   action,
   addPaging,
@@ -23,7 +23,7 @@ import {
 import type { Credentials, JsonObject } from "./client.ts";
 import { ACL_RULE_COLUMNS, BAN_COLUMNS, USER_COLUMNS } from "./columns.ts";
 import { renderObject, renderPage } from "./output.ts";
-import { pageQueryOf, registerListAndDelete } from "./rule-lists.ts";
+import { pageQueryOf, permissionOption, registerListAndDelete } from "./rule-lists.ts";
 
 /** A password on standard input: MQTT's limit, plus a line ending. */
 const STDIN_PASSWORD_BYTES_MAX = 65_535 + 2;
@@ -168,11 +168,7 @@ function registerAcl(ctl: Command): void {
   const add = acl
     .command("add")
     .description("add a rule, last or just before the API rule --before")
-    .addOption(
-      new Option("--permission <permission>", "allow or deny")
-        .choices(ACL_PERMISSIONS)
-        .makeOptionMandatory(),
-    )
+    .addOption(permissionOption())
     .addOption(
       new Option("--action <action>", "publish, subscribe or all")
         .choices(ACL_ACTIONS)
