@@ -127,6 +127,7 @@ describe("dashboard in chromium", () => {
         '[network]\nbind_address = "127.0.0.1"\n' +
         // A config rule for the security page to show read-only (no_match allows anyway).
         '[mqtt_acl]\nrules = [ { permission = "allow", action = "all", topic = "dash/#" } ]\n' +
+        '[kafka_acl]\nrules = [ { permission = "allow", action = "read", topic = "dash.*" } ]\n' +
         // A config rewrite rule for the rules page to show read-only (no test topic matches it).
         "[mqtt_topic_rewrite]\nrules = [ " +
         '{ action = "publish", source_topic = "dash/old/#", re = "^dash/old/(.+)$", ' +
@@ -403,6 +404,41 @@ describe("dashboard in chromium", () => {
     await waitFor("deleted rule row", () => row.count(), 0);
     assert.deepEqual(
       (await apiGet("/acl")).map((r) => r.id),
+      ["config-1"],
+    );
+  });
+
+  test("the security page adds a Kafka ACL rule through its form, lists it, deletes it", async () => {
+    await goTo("Security", "/security");
+    const card = page.locator('[data-section="kafka-acl"]');
+    const configRow = card.locator('tr[data-row="config-1"]');
+    await configRow.waitFor();
+    assert.match(await textOf(configRow), /allow.*read.*dash\.\*.*read-only/);
+    await page.selectOption('select[name="kafka-acl-permission"]', "deny");
+    await page.selectOption('select[name="kafka-acl-action"]', "write");
+    await page.fill('input[name="kafka-acl-topic"]', "dash.orders");
+    await page.fill('input[name="kafka-acl-username"]', DASH_USER);
+    await card.getByRole("button", { name: "Add rule" }).click();
+    const notice = card.getByRole("status");
+    await notice.waitFor();
+    const id = /Added rule (api-[0-9a-f]+)/.exec(await textOf(notice))?.[1];
+    assert.ok(id !== undefined, await textOf(notice));
+    const row = card.locator(`tr[data-row="${id}"]`);
+    await row.waitFor();
+    assert.match(await textOf(row), /^2.*deny.*write.*dash\.orders.*dash-user/);
+    assert.deepEqual(
+      (await apiGet("/kafka/acl")).map((r) => [r.id, r.permission, r.action, r.topic, r.username]),
+      [
+        ["config-1", "allow", "read", "dash.*", null],
+        [id, "deny", "write", "dash.orders", DASH_USER],
+      ],
+    );
+    page.once("dialog", (dialog) => dialog.accept());
+    await row.getByRole("button", { name: "Delete" }).click();
+    await card.getByText(`Deleted Kafka ACL rule ${id}.`).waitFor();
+    await waitFor("deleted Kafka rule row", () => row.count(), 0);
+    assert.deepEqual(
+      (await apiGet("/kafka/acl")).map((r) => r.id),
       ["config-1"],
     );
   });

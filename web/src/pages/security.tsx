@@ -1,6 +1,6 @@
 /**
- * Security: built-in users, ACL rules (in evaluation order; config file rules read-only) and
- * bans, each with a small form to add one and a button to delete one. A node without the
+ * Security: built-in users, MQTT and Kafka ACL rules (in evaluation order; config file rules
+ * read-only) and bans, each with a small form to add one and a button to delete one. A node without the
  * security layer answers 404 for its routes, and the page says so instead.
  */
 import { useState } from "preact/hooks";
@@ -18,6 +18,7 @@ import {
   useOutcome,
 } from "../forms.tsx";
 import { deleteCell, numbered, positions, type RuleIdentity, useRemove } from "../rule-list.tsx";
+import { KafkaAclCard, type KafkaAclRule } from "./kafka-acl.tsx";
 
 interface User {
   username: string;
@@ -358,6 +359,7 @@ export function SecurityPage() {
   const users = useList<User>("/users", {});
   const acl = useList<AclRule>("/acl", {});
   const bans = useList<Ban>("/banned", {});
+  const kafkaAcl = useList<KafkaAclRule>("/kafka/acl", {});
   if (users.error?.status === 404) {
     return (
       <section>
@@ -374,6 +376,7 @@ export function SecurityPage() {
       <h1>Security</h1>
       <UsersCard list={users} />
       <AclCard list={acl} />
+      <KafkaAclCard list={kafkaAcl} />
       <BansCard list={bans} />
     </section>
   );
