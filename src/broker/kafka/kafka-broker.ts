@@ -5,17 +5,12 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { Config } from "../../config/schema.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Security } from "../../security/security.ts";
 import type { LogOptions } from "../../storage/log/index.ts";
 import { type ListenerAddress, listenOn } from "../listen.ts";
-import {
-  clientCertificateProblem,
-  loadTlsSettings,
-  socketCertificateUsername,
-} from "../tls-context.ts";
+import { loadTlsSettings } from "../tls-context.ts";
 import { configEntries } from "./config-entries.ts";
 import { KafkaConnection, type RequestTiming } from "./connection.ts";
 import { CoordinatorShell } from "./groups/coordinator-shell.ts";
@@ -25,6 +20,7 @@ import { buildHandlers } from "./handlers/index.ts";
 import { ProducerStates } from "./producers/producer-states.ts";
 import { ReadBufferPool } from "./read-buffers.ts";
 import { KafkaAuthentication } from "./sasl/authentication.ts";
+import { createKafkaTlsServer } from "./tls-server.ts";
 import { TopicStore } from "./topic-store.ts";
 
 /** Kafka consumers' default max.partition.fetch.bytes: the usual size of one Fetch read. */
@@ -184,37 +180,7 @@ export class KafkaBroker {
     };
     // Every TCP socket, TLS handshakes included: max_connections counts them, stop() ends them.
     const sockets = new Set<Socket>();
-    const tlsServer =
-      tls === null
-        ? null
-        : createTlsServer({
-            ...tls.options,
-            requestCert: tls.verifyClient,
-            // Checked on secureConnection instead, so that a refused certificate is logged.
-            rejectUnauthorized: false,
-            handshakeTimeout: tls.handshakeTimeoutMs,
-          });
-    if (tlsServer !== null && tls !== null) {
-      tlsServer.on("secureConnection", (socket: TLSSocket) => {
-        const problem = clientCertificateProblem(socket, tls);
-        if (problem !== null) {
-          logger.info(
-            { remote: socket.remoteAddress, reason: problem },
-            "closing Kafka TLS connection",
-          );
-          socket.destroy();
-          return;
-        }
-        accept(socket, socketCertificateUsername(socket, tls) ?? null);
-      });
-      tlsServer.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => {
-        const reason = `TLS handshake failed: ${err.code ?? err.message}`;
-        logger.info({ remote: socket.remoteAddress, reason }, "closing Kafka TLS connection");
-        // Node does not close the socket itself on a handshake timeout: a client that never
-        // finishes its handshake would hold a max_connections slot for good.
-        socket.destroy();
-      });
-    }
+    const tlsServer = tls === null ? null : createKafkaTlsServer(tls, logger, accept);
     const server = createServer({ noDelay: true }, (socket) => {
       if (sockets.size >= kafka.max_connections) {
         logger.warn(
