@@ -27,22 +27,37 @@ import { paginate } from "./views.ts";
 interface KafkaAclAddRequest {
   permission: AclPermission;
   action: KafkaAclAction | "all";
-  topic: string;
+  topic?: string;
+  group?: string;
   username?: string | null;
   before?: string;
 }
 
-/** A rule as the API shows it; a null username matches every client. */
+/** A rule as the API shows it: topic or group (the other null); a null username: anyone. */
 function ruleReply(rule: KafkaAclRule) {
-  const { id, source, permission, action, topic } = rule;
-  return { id, source, permission, action, topic, username: rule.username ?? null };
+  const { id, source, permission, action } = rule;
+  const topic = rule.topic ?? null;
+  return {
+    id,
+    source,
+    permission,
+    action,
+    topic,
+    group: rule.group ?? null,
+    username: rule.username ?? null,
+  };
 }
 
+/** The rule a request asks for; the rule book's schema checks it (topic or group, ...). */
 function specOf(body: KafkaAclAddRequest): KafkaAclRuleSpec {
-  const { permission, action, topic } = body;
-  return body.username == null
-    ? { permission, action, topic }
-    : { permission, action, topic, username: body.username };
+  const { permission, action, topic, group, username } = body;
+  return {
+    permission,
+    action,
+    ...(topic === undefined ? {} : { topic }),
+    ...(group === undefined ? {} : { group }),
+    ...(username == null ? {} : { username }),
+  };
 }
 
 export function registerKafkaAclRoutes(
@@ -71,7 +86,8 @@ export function registerKafkaAclRoutes(
     "/kafka/acl",
     {
       schema: {
-        summary: "Add a Kafka ACL rule, last or just before the API rule `before`",
+        summary:
+          "Add a Kafka ACL rule (on a topic or a group), last or before the API rule `before`",
         tags: ["kafka"],
         body: kafkaAclAddBody,
         response: { 201: kafkaAclRuleSchema, 404: errorSchema, ...commonErrors },

@@ -287,10 +287,11 @@ export const kafkaAclRuleSchema = object(
     source: { type: "string", enum: ["config", "api"] },
     permission: { type: "string", enum: [...ACL_PERMISSIONS] },
     action: { type: "string", enum: [...KAFKA_ACL_ACTIONS] },
-    topic: str,
+    topic: nullableStr,
+    group: nullableStr,
     username: nullableStr,
   },
-  "null username: the rule matches every Kafka client, anonymous ones included",
+  "a rule names a topic or a group (the other is null); null username: every Kafka client",
 );
 export const kafkaAclAddBody = {
   type: "object",
@@ -298,10 +299,11 @@ export const kafkaAclAddBody = {
     permission: { type: "string", enum: [...ACL_PERMISSIONS] },
     action: { type: "string", enum: [...KAFKA_ACL_ACTIONS] },
     topic: name,
+    group: name,
     username: nullableName,
     before: name,
   },
-  required: ["permission", "action", "topic"],
+  required: ["permission", "action"],
   additionalProperties: false,
 } as const;
 export const aclDeletedReply = object({ id: str, deleted: bool });

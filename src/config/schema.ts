@@ -425,14 +425,14 @@ export const MqttAclSchema = z.strictObject({
   cache_max_topics: intRange(0, 100_000, " (per client, 0 = no cache)").default(64),
 });
 
-/** Which Kafka clients may read, write and administer which topics (docs/kafka.md). */
+/** Which Kafka clients may read, write and administer which topics and groups (docs/kafka.md). */
 export const KafkaAclSchema = z.strictObject({
   no_match: oneOf(ACL_NO_MATCH).default("allow"),
   rules: z
     .array(KafkaAclRuleSchema)
     .register(keyDocs, {
       allowed:
-        'a list of tables, each with permission ("allow"/"deny"), action ("read"/"write"/"admin"/"all"), topic (a name, a prefix ending in "*", or "*") and optional username',
+        'a list of tables, each with permission ("allow"/"deny"), action ("read"/"write"/"admin"/"all"), topic or group (a name, a prefix ending in "*", or "*") and optional username',
     })
     .default([]),
 });

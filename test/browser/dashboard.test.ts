@@ -416,7 +416,7 @@ describe("dashboard in chromium", () => {
     assert.match(await textOf(configRow), /allow.*read.*dash\.\*.*read-only/);
     await page.selectOption('select[name="kafka-acl-permission"]', "deny");
     await page.selectOption('select[name="kafka-acl-action"]', "write");
-    await page.fill('input[name="kafka-acl-topic"]', "dash.orders");
+    await page.fill('input[name="kafka-acl-name"]', "dash.orders");
     await page.fill('input[name="kafka-acl-username"]', DASH_USER);
     await card.getByRole("button", { name: "Add rule" }).click();
     const notice = card.getByRole("status");

@@ -26,6 +26,8 @@ rules = [
   { permission = "allow", action = "all", topic = "team-a.*", username = "alice" },
   { permission = "allow", action = "write", topic = "shared", username = "alice" },
   { permission = "allow", action = "read", topic = "shared" },
+  { permission = "allow", action = "all", group = "alice-*", username = "alice" },
+  { permission = "allow", action = "read", group = "bob-*", username = "bob" },
 ]
 `;
 const PASSWORDS: Record<string, string> = { alice: "alice-pw", bob: "bob-pw", root: "root-pw" };
@@ -266,7 +268,7 @@ test("rules added with ctl take effect on live connections at once, and go when 
     const listed = await runCtl([...login, "kafka", "acl", "list"]);
     assert.equal(listed.status, 0, listed.stderr);
     assert.match(listed.stdout, /config-1 +config +allow +all +team-a\.\*/);
-    assert.match(listed.stdout, new RegExp(`${rule.id} +api +allow +read +team-a\\.\\* +bob`));
+    assert.match(listed.stdout, new RegExp(`${rule.id} +api +allow +read +team-a\\.\\* +- +bob`));
     const deleted = await api.call("DELETE", `/api/v1/kafka/acl/${rule.id}`);
     assert.equal(deleted.status, 200);
     assert.equal(await fetchCode(), KafkaError.TOPIC_AUTHORIZATION_FAILED);
@@ -283,7 +285,7 @@ test("rules added with ctl take effect on live connections at once, and go when 
   }
 });
 
-test("DeleteGroups needs admin on every topic the group has offsets for", async () => {
+test("DeleteGroups needs admin on the group and read on every topic it has offsets for", async () => {
   const alice = await wireAs("alice");
   const bob = await wireAs("bob");
   try {
@@ -318,6 +320,54 @@ test("Produce refused before the topic's existence is looked at", async () => {
       KafkaError.TOPIC_AUTHORIZATION_FAILED,
     );
   } finally {
+    bob.close();
+  }
+});
+
+test("groups: bob can neither find, join, describe, list nor read alice's group", async () => {
+  const alice = await wireAs("alice");
+  const bob = await wireAs("bob");
+  try {
+    assert.equal(
+      (await commitAs(alice, "alice-team", "shared", 3n)).topics[0].partitions[0].errorCode,
+      0,
+    );
+    const find = await bob.request(ApiKey.FindCoordinator, 2, { key: "alice-team", keyType: 0 });
+    assert.equal(find.errorCode, KafkaError.GROUP_AUTHORIZATION_FAILED);
+    const join = await bob.request(ApiKey.JoinGroup, 5, {
+      groupId: "alice-team",
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 10_000,
+      memberId: "",
+      groupInstanceId: null,
+      protocolType: "consumer",
+      protocols: [{ name: "range", metadata: Buffer.alloc(0) }],
+    });
+    assert.equal(join.errorCode, KafkaError.GROUP_AUTHORIZATION_FAILED);
+    const described = await bob.request(ApiKey.DescribeGroups, 5, {
+      groups: ["alice-team"],
+      includeAuthorizedOperations: false,
+    });
+    assert.equal(described.groups[0].errorCode, KafkaError.GROUP_AUTHORIZATION_FAILED);
+    const listedBy = async (client: WireClient) =>
+      (await client.request(ApiKey.ListGroups, 4, { statesFilter: [] })).groups.map(
+        (g) => g.groupId,
+      );
+    assert.ok(!(await listedBy(bob)).includes("alice-team"));
+    assert.ok((await listedBy(alice)).includes("alice-team"));
+    const fetched = await bob.request(ApiKey.OffsetFetch, 5, {
+      groupId: "alice-team",
+      topics: null,
+      requireStable: false,
+    });
+    assert.equal(fetched.errorCode, KafkaError.GROUP_AUTHORIZATION_FAILED);
+    assert.deepEqual(fetched.topics, []);
+    const commit = await commitAs(bob, "alice-team", "shared", 9n);
+    assert.equal(commit.topics[0].partitions[0].errorCode, KafkaError.GROUP_AUTHORIZATION_FAILED);
+    const own = await commitAs(bob, "bob-team", "shared", 1n);
+    assert.equal(own.topics[0].partitions[0].errorCode, 0, "bob's own group and a topic he reads");
+  } finally {
+    alice.close();
     bob.close();
   }
 });

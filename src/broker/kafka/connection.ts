@@ -453,6 +453,10 @@ export class KafkaConnection {
         this.#deps.acl.open || this.#deps.acl.authorize(this.#principal(), action, topic),
       mayDescribe: (topic: string) =>
         this.#deps.acl.open || this.#deps.acl.mayDescribe(this.#principal(), topic),
+      mayGroup: (action: "read" | "admin", group: string) =>
+        this.#deps.acl.open || this.#deps.acl.authorize(this.#principal(), action, group, "group"),
+      mayDescribeGroup: (group: string) =>
+        this.#deps.acl.open || this.#deps.acl.mayDescribe(this.#principal(), group, "group"),
     };
     return handler.run(context, reader, correlationId);
   }

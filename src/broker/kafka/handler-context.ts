@@ -61,6 +61,10 @@ export interface RequestContext {
   may(action: KafkaAclAction, topic: string): boolean;
   /** Whether this client may see `topic` at all (any action on it). */
   mayDescribe(topic: string): boolean;
+  /** Whether this client may `read` (join, use, commit to) or `admin` (delete) the group. */
+  mayGroup(action: "read" | "admin", group: string): boolean;
+  /** Whether this client may see the group at all (FindCoordinator, DescribeGroups, ListGroups). */
+  mayDescribeGroup(group: string): boolean;
 }
 
 /**

@@ -106,8 +106,15 @@ export const ACL_RULE_COLUMNS: readonly Column[] = [
   col("IP", "ip"),
 ];
 
-/** A Kafka ACL rule has the MQTT one's columns up to the user name. */
-export const KAFKA_ACL_RULE_COLUMNS: readonly Column[] = ACL_RULE_COLUMNS.slice(0, 6);
+export const KAFKA_ACL_RULE_COLUMNS: readonly Column[] = [
+  col("ID", "id"),
+  col("SOURCE", "source"),
+  col("PERMISSION", "permission"),
+  col("ACTION", "action"),
+  col("TOPIC", "topic"),
+  col("GROUP", "group"),
+  col("USERNAME", "username"),
+];
 
 /** A ban's expiry: "never" reads better than "-" for a ban that does not lapse. */
 function expiry(item: JsonObject): string {

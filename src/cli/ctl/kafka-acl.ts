@@ -13,17 +13,16 @@ import { permissionOption, registerListAndDelete } from "./rule-lists.ts";
 interface KafkaAclAddFlags {
   permission: string;
   action: string;
-  topic: string;
+  topic?: string;
+  group?: string;
   clientUsername?: string;
   before?: string;
 }
 
 function bodyOf(flags: KafkaAclAddFlags): JsonObject {
-  const body: JsonObject = {
-    permission: flags.permission,
-    action: flags.action,
-    topic: flags.topic,
-  };
+  const body: JsonObject = { permission: flags.permission, action: flags.action };
+  if (flags.topic !== undefined) body.topic = flags.topic;
+  if (flags.group !== undefined) body.group = flags.group;
   if (flags.clientUsername !== undefined) body.username = flags.clientUsername;
   if (flags.before !== undefined) body.before = flags.before;
   return body;
@@ -42,7 +41,8 @@ export function registerKafkaAcl(kafka: Command): void {
         .choices(KAFKA_ACL_ACTIONS)
         .makeOptionMandatory(),
     )
-    .requiredOption("--topic <pattern>", 'a Kafka topic name, a prefix ending in "*", or "*"')
+    .option("--topic <pattern>", 'a Kafka topic name, a prefix ending in "*", or "*"')
+    .option("--group <pattern>", 'or a consumer group id, a prefix ending in "*", or "*"')
     .option("--client-username <name>", "only clients authenticated as this user (default: any)")
     .option("--before <id>", "insert just before this API rule (default: last)");
   add.action(

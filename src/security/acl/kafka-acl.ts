@@ -1,10 +1,14 @@
 /**
- * Authorization of Kafka requests by topic ([kafka_acl], docs/kafka.md "Authorization"): an
- * ordered rule list, first match decides, `no_match` otherwise; superusers pass every check.
- * Three actions: `read` (Fetch, committed offsets), `write` (Produce), `admin` (creating,
- * deleting and growing topics, deleting offsets). Seeing a topic at all (Metadata, ListOffsets,
- * DescribeConfigs) needs any of the three, as Kafka's DESCRIBE is implied by READ, WRITE,
- * CREATE, DELETE and ALTER.
+ * Authorization of Kafka requests by topic and consumer group ([kafka_acl], docs/kafka.md
+ * "Authorization"): an ordered rule list, first match decides, `no_match` otherwise; superusers
+ * pass every check. A rule names a topic or a group.
+ *
+ * On topics: `read` (Fetch, committed offsets), `write` (Produce), `admin` (creating, deleting
+ * and growing topics, deleting offsets). On groups: `read` (joining and using the group,
+ * committing and fetching its offsets) and `admin` (deleting the group or its offsets). Seeing
+ * a topic or group at all (Metadata, ListOffsets, DescribeConfigs; FindCoordinator,
+ * DescribeGroups, ListGroups) needs any action on it, as Kafka's DESCRIBE is implied by the
+ * others.
  *
  * MQTT topics bridged to Kafka are guarded here, not by [mqtt_acl]: a Kafka client reads a
  * Kafka topic, whatever filled it.
@@ -13,16 +17,33 @@ import { z } from "zod";
 
 export const KAFKA_ACL_ACTIONS = ["read", "write", "admin", "all"] as const;
 export type KafkaAclAction = Exclude<(typeof KAFKA_ACL_ACTIONS)[number], "all">;
+export type KafkaResource = "topic" | "group";
 
 /** A Kafka topic name, a prefix ending in "*", or "*" alone. */
 const TOPIC_PATTERN = /^(?:[A-Za-z0-9._-]{1,249}\*?|\*)$/;
+/** Group ids may hold any character; a trailing "*" makes a prefix. */
+const GROUP_PATTERN_CHARS_MAX = 256;
 
-export const KafkaAclRuleSchema = z.strictObject({
-  permission: z.enum(["allow", "deny"]),
-  action: z.enum(KAFKA_ACL_ACTIONS),
-  topic: z.string().regex(TOPIC_PATTERN, 'a topic name, a prefix ending in "*", or "*"'),
-  username: z.string().min(1).max(65_535).optional(),
-});
+export const KafkaAclRuleSchema = z
+  .strictObject({
+    permission: z.enum(["allow", "deny"]),
+    action: z.enum(KAFKA_ACL_ACTIONS),
+    topic: z
+      .string()
+      .regex(TOPIC_PATTERN, 'a topic name, a prefix ending in "*", or "*"')
+      .optional(),
+    group: z.string().min(1).max(GROUP_PATTERN_CHARS_MAX).optional(),
+    username: z.string().min(1).max(65_535).optional(),
+  })
+  .superRefine((rule, ctx) => {
+    if ((rule.topic === undefined) === (rule.group === undefined)) {
+      const message = "a rule names either a topic or a group";
+      ctx.addIssue({ code: "custom", path: ["topic"], input: rule.topic, message });
+    } else if (rule.group !== undefined && rule.action === "write") {
+      const message = 'a group rule\'s action is "read", "admin" or "all"';
+      ctx.addIssue({ code: "custom", path: ["action"], input: rule.action, message });
+    }
+  });
 export type KafkaAclRuleSpec = z.output<typeof KafkaAclRuleSchema>;
 
 /** Who asks: the authenticated user (undefined: anonymous) and whether it is a superuser. */
@@ -50,29 +71,33 @@ export class KafkaAcl {
     return this.#rules.length === 0 && this.#allowOnNoMatch;
   }
 
-  authorize(principal: KafkaPrincipal, action: KafkaAclAction, topic: string): boolean {
+  authorize(
+    principal: KafkaPrincipal,
+    action: KafkaAclAction,
+    name: string,
+    resource: KafkaResource = "topic",
+  ): boolean {
     if (principal.superuser) return true;
     for (const rule of this.#rules) {
       if (rule.action !== "all" && rule.action !== action) continue;
       if (rule.username !== undefined && rule.username !== principal.username) continue;
-      if (!topicMatches(rule.topic, topic)) continue;
+      const pattern = resource === "topic" ? rule.topic : rule.group;
+      if (pattern === undefined || !nameMatches(pattern, name)) continue;
       return rule.permission === "allow";
     }
     return this.#allowOnNoMatch;
   }
 
-  /** Whether the topic may be seen (Metadata, ListOffsets, DescribeConfigs). */
-  mayDescribe(principal: KafkaPrincipal, topic: string): boolean {
-    return (
-      this.authorize(principal, "read", topic) ||
-      this.authorize(principal, "write", topic) ||
-      this.authorize(principal, "admin", topic)
-    );
+  /** Whether the topic or group may be seen (Metadata, ListOffsets, DescribeGroups, ...). */
+  mayDescribe(principal: KafkaPrincipal, name: string, resource: KafkaResource = "topic"): boolean {
+    const actions: KafkaAclAction[] =
+      resource === "topic" ? ["read", "write", "admin"] : ["read", "admin"];
+    return actions.some((action) => this.authorize(principal, action, name, resource));
   }
 }
 
-function topicMatches(pattern: string, topic: string): boolean {
+function nameMatches(pattern: string, name: string): boolean {
   if (pattern === "*") return true;
-  if (pattern.endsWith("*")) return topic.startsWith(pattern.slice(0, -1));
-  return pattern === topic;
+  if (pattern.endsWith("*")) return name.startsWith(pattern.slice(0, -1));
+  return pattern === name;
 }

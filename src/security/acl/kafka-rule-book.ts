@@ -19,10 +19,18 @@ export const KAFKA_ACL_API_RULES_MAX = 100_000;
 export type KafkaAclRule = KafkaAclRuleSpec & RuleIdentity;
 export type KafkaAclRuleBook = RuleBook<KafkaAclRuleSpec, KafkaAclRule>;
 
+/** The rule with only the spec's fields, in a fixed order, and no `undefined` values. */
 function ruleOf(id: string, source: RuleSource, spec: KafkaAclRuleSpec): KafkaAclRule {
-  const { permission, action, topic, username } = spec;
-  const rule = { id, source, permission, action, topic };
-  return username === undefined ? rule : { ...rule, username };
+  const { permission, action, topic, group, username } = spec;
+  return {
+    id,
+    source,
+    permission,
+    action,
+    ...(topic === undefined ? {} : { topic }),
+    ...(group === undefined ? {} : { group }),
+    ...(username === undefined ? {} : { username }),
+  };
 }
 
 const KAFKA_ACL_RULE_KIND: RuleKind<KafkaAclRuleSpec, KafkaAclRule> = {

@@ -47,3 +47,31 @@ test("topic patterns: a name, a prefix ending in *, or * alone", () => {
   assert.equal(prefix.authorize(bob, "read", "a.b"), true);
   assert.equal(prefix.authorize(bob, "read", "a"), false);
 });
+
+test("group rules: read and admin on a group id or prefix; topic rules never match groups", () => {
+  const acl = new KafkaAcl(
+    [
+      { permission: "allow", action: "all", topic: "*", username: "bob" },
+      { permission: "allow", action: "read", group: "bob-*", username: "bob" },
+      { permission: "allow", action: "admin", group: "shared" },
+    ],
+    "deny",
+  );
+  assert.equal(acl.authorize(bob, "read", "bob-consumers", "group"), true);
+  assert.equal(acl.authorize(bob, "admin", "bob-consumers", "group"), false);
+  assert.equal(acl.authorize(bob, "read", "alice-consumers", "group"), false, "a topic * rule");
+  assert.equal(acl.authorize(alice, "admin", "shared", "group"), true);
+  assert.equal(acl.mayDescribe(alice, "shared", "group"), true);
+  assert.equal(acl.mayDescribe(alice, "bob-consumers", "group"), false);
+  assert.equal(acl.authorize(alice, "read", "shared", "topic"), false, "a group rule");
+});
+
+test("a rule names a topic or a group, and a group rule cannot be about writing", () => {
+  const parse = (rule: Record<string, string>) =>
+    KafkaAclRuleSchema.safeParse({ permission: "allow", action: "read", ...rule });
+  assert.equal(parse({ group: "g" }).success, true);
+  assert.equal(parse({ group: "any chars / : *" }).success, true);
+  assert.equal(parse({}).success, false, "neither");
+  assert.equal(parse({ topic: "t", group: "g" }).success, false, "both");
+  assert.equal(parse({ group: "g", action: "write" }).success, false);
+});

@@ -19,13 +19,25 @@ import { deleteCell, numbered, positions, type RuleIdentity, useRemove } from ".
 export interface KafkaAclRule extends RuleIdentity {
   permission: "allow" | "deny";
   action: "read" | "write" | "admin" | "all";
-  topic: string;
+  topic: string | null;
+  group: string | null;
   username: string | null;
 }
 
 const ABOUT =
-  "Which Kafka clients may read, write and administer which topics. Checked in this order; " +
+  "Which Kafka clients may read, write and administer which topics and consumer groups. " +
+  "Checked in this order; " +
   "the first rule that applies decides. Superusers pass every check.";
+
+const RESOURCES = [
+  ["topic", "topic"],
+  ["group", "consumer group"],
+] as const;
+
+/** "topic orders.*" or "group reporting-*": a rule names one of the two. */
+function resourceOf(rule: KafkaAclRule): string {
+  return rule.topic === null ? `group ${rule.group ?? ""}` : `topic ${rule.topic}`;
+}
 
 const PERMISSIONS = [
   ["allow", "allow"],
@@ -41,20 +53,21 @@ const ACTIONS = [
 function KafkaAclForm({ list, outcome }: { list: ListState<KafkaAclRule>; outcome: Outcome }) {
   const [permission, setPermission] = useState("allow");
   const [action, setAction] = useState("read");
-  const [topic, setTopic] = useState("");
+  const [resource, setResource] = useState("topic");
+  const [name, setName] = useState("");
   const [username, setUsername] = useState("");
   const [before, setBefore] = useState("");
   const add = async (event: Event) => {
     event.preventDefault();
-    const body: Record<string, string> = { permission, action, topic: topic.trim() };
+    const body: Record<string, string> = { permission, action, [resource]: name.trim() };
     if (username.trim() !== "") body.username = username.trim();
     if (before !== "") body.before = before;
     const added = await outcome.run(async () => {
       const rule = await api<KafkaAclRule>("POST", "/kafka/acl", {}, body);
-      return `Added rule ${rule.id}: ${rule.permission} ${rule.action} ${rule.topic}.`;
+      return `Added rule ${rule.id}: ${rule.permission} ${rule.action} ${resourceOf(rule)}.`;
     });
     if (added) {
-      setTopic("");
+      setName("");
       setBefore("");
     }
     list.reload();
@@ -75,12 +88,19 @@ function KafkaAclForm({ list, outcome }: { list: ListState<KafkaAclRule>; outcom
         options={ACTIONS}
         onChange={setAction}
       />
+      <Select
+        label="On"
+        name="kafka-acl-resource"
+        value={resource}
+        options={RESOURCES}
+        onChange={setResource}
+      />
       <TextField
-        label="Topic"
-        name="kafka-acl-topic"
-        value={topic}
-        onInput={setTopic}
-        placeholder="orders.*"
+        label={resource === "topic" ? "Topic" : "Group"}
+        name="kafka-acl-name"
+        value={name}
+        onInput={setName}
+        placeholder={resource === "topic" ? "orders.*" : "reporting-*"}
         required
       />
       <TextField
@@ -94,7 +114,7 @@ function KafkaAclForm({ list, outcome }: { list: ListState<KafkaAclRule>; outcom
         label="Position"
         name="kafka-acl-before"
         value={before}
-        options={positions(list, (r) => r.topic)}
+        options={positions(list, resourceOf)}
         onChange={setBefore}
       />
       <button type="submit" class="primary">
@@ -106,7 +126,7 @@ function KafkaAclForm({ list, outcome }: { list: ListState<KafkaAclRule>; outcom
 
 export function KafkaAclCard({ list }: { list: ListState<KafkaAclRule> }) {
   const outcome = useOutcome();
-  const describe = (r: KafkaAclRule) => `${r.permission} ${r.action} ${r.topic}`;
+  const describe = (r: KafkaAclRule) => `${r.permission} ${r.action} ${resourceOf(r)}`;
   const remove = useRemove("/kafka/acl", "Kafka ACL rule", list, outcome, describe);
   const columns: Column<KafkaAclRule>[] = [
     numbered(list),
@@ -121,7 +141,15 @@ export function KafkaAclCard({ list }: { list: ListState<KafkaAclRule> }) {
       ),
     },
     { title: "Action", cell: (r) => r.action },
-    { title: "Topic", cell: (r) => <code>{r.topic}</code> },
+    {
+      title: "Topic or group",
+      cell: (r) => (
+        <>
+          <span class="muted">{r.topic === null ? "group" : "topic"}</span>{" "}
+          <code>{r.topic ?? r.group}</code>
+        </>
+      ),
+    },
     {
       title: "User",
       cell: (r) =>

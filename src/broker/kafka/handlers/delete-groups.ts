@@ -20,10 +20,11 @@ const ERROR_CODES: Record<GroupDeletion, number> = {
 
 async function deleteOne(context: RequestContext, groupId: string): Promise<number> {
   if (groupId === "") return KafkaError.INVALID_GROUP_ID;
-  // Deleting a group deletes its committed offsets, which OffsetDelete guards by topic
-  // ([kafka_acl] admin): the same holds for every topic the group has offsets for.
+  // Kafka's DELETE on the group; and, as OffsetDelete asks for each partition, READ on every
+  // topic the group has offsets for.
+  if (!context.mayGroup("admin", groupId)) return KafkaError.GROUP_AUTHORIZATION_FAILED;
   for (const topic of context.offsets.topicsOf(groupId).keys()) {
-    if (!context.may("admin", topic)) return KafkaError.GROUP_AUTHORIZATION_FAILED;
+    if (!context.may("read", topic)) return KafkaError.GROUP_AUTHORIZATION_FAILED;
   }
   try {
     return ERROR_CODES[await deleteGroup(context.groups.coordinator, context.offsets, groupId)];

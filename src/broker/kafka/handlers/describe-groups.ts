@@ -28,6 +28,9 @@ function describe(context: RequestContext, groupId: string, operations: number):
     authorizedOperations: operations,
   };
   if (groupId === "") return { ...described, errorCode: KafkaError.INVALID_GROUP_ID };
+  if (!context.mayDescribeGroup(groupId)) {
+    return { ...described, errorCode: KafkaError.GROUP_AUTHORIZATION_FAILED };
+  }
   const group = context.groups.coordinator.group(groupId);
   const hasOffsets = context.offsets.topicsOf(groupId).size > 0;
   if (group === undefined) return hasOffsets ? { ...described, groupState: "Empty" } : described;

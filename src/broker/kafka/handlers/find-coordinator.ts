@@ -27,6 +27,16 @@ export const findCoordinatorHandler: ApiHandler<typeof ApiKey.FindCoordinator> =
         port: -1,
       };
     }
+    if (!context.mayDescribeGroup(request.key)) {
+      return {
+        throttleTimeMs: 0,
+        errorCode: KafkaError.GROUP_AUTHORIZATION_FAILED,
+        errorMessage: "Authorization failed.",
+        nodeId: -1,
+        host: "",
+        port: -1,
+      };
+    }
     const { host, port } = advertisedAddress(context);
     return {
       throttleTimeMs: 0,

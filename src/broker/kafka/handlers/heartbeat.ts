@@ -1,5 +1,6 @@
 /** Heartbeat v0-3: keeps a member's session; REBALANCE_IN_PROGRESS tells it to rejoin. */
 import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
+import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
 import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
 import type { ApiHandler } from "../handler-context.ts";
 
@@ -10,6 +11,9 @@ export const heartbeatHandler: ApiHandler<typeof ApiKey.Heartbeat> = {
   minVersion: 0,
   maxVersion: 3,
   async handle(context, request): Promise<Response> {
+    if (!context.mayGroup("read", request.groupId)) {
+      return { throttleTimeMs: 0, errorCode: KafkaError.GROUP_AUTHORIZATION_FAILED };
+    }
     const errorCode = context.groups.heartbeat({
       groupId: request.groupId,
       generationId: request.generationId,

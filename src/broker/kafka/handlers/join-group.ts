@@ -4,6 +4,7 @@
  * id get MEMBER_ID_REQUIRED with one; v5 static members (a group instance id) get theirs at once.
  */
 import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
+import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
 import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
 import type { ApiHandler } from "../handler-context.ts";
 
@@ -14,6 +15,18 @@ export const joinGroupHandler: ApiHandler<typeof ApiKey.JoinGroup> = {
   minVersion: 0,
   maxVersion: 5,
   async handle(context, request): Promise<Response> {
+    if (!context.mayGroup("read", request.groupId)) {
+      const errorCode = KafkaError.GROUP_AUTHORIZATION_FAILED;
+      return {
+        throttleTimeMs: 0,
+        errorCode,
+        generationId: -1,
+        protocolName: "",
+        leader: "",
+        memberId: "",
+        members: [],
+      };
+    }
     const outcome = await context.groups.join({
       groupId: request.groupId,
       memberId: request.memberId,

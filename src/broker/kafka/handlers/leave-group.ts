@@ -14,6 +14,9 @@ export const leaveGroupHandler: ApiHandler<typeof ApiKey.LeaveGroup> = {
   minVersion: 0,
   maxVersion: 3,
   async handle(context, request): Promise<Response> {
+    if (!context.mayGroup("read", request.groupId)) {
+      return { throttleTimeMs: 0, errorCode: KafkaError.GROUP_AUTHORIZATION_FAILED, members: [] };
+    }
     if (context.version < 3) {
       const leaving = [{ memberId: request.memberId, groupInstanceId: null }];
       const [errorCode] = context.groups.leave(request.groupId, leaving);

@@ -38,8 +38,9 @@ export const listGroupsHandler: ApiHandler<typeof ApiKey.ListGroups> = {
       });
     }
     const states = new Set(request.statesFilter ?? []);
+    // Only the groups this client may see ([kafka_acl]), as Kafka lists them.
     const groups = [...listed.values()].filter(
-      (g) => states.size === 0 || states.has(g.groupState),
+      (g) => (states.size === 0 || states.has(g.groupState)) && context.mayDescribeGroup(g.groupId),
     );
     return { throttleTimeMs: 0, errorCode: KafkaError.NONE, groups };
   },

@@ -21,6 +21,16 @@ export const offsetCommitHandler: ApiHandler<typeof ApiKey.OffsetCommit> = {
   minVersion: 2,
   maxVersion: 7,
   async handle(context, request): Promise<Response> {
+    if (!context.mayGroup("read", request.groupId)) {
+      const errorCode = KafkaError.GROUP_AUTHORIZATION_FAILED;
+      return {
+        throttleTimeMs: 0,
+        topics: request.topics.map(({ name, partitions }) => ({
+          name,
+          partitions: partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })),
+        })),
+      };
+    }
     const groupError = context.groups.checkCommit({
       groupId: request.groupId,
       generationId: request.generationIdOrMemberEpoch,

@@ -24,6 +24,9 @@ export const offsetDeleteHandler: ApiHandler<typeof ApiKey.OffsetDelete> = {
   async handle(context, request): Promise<Response> {
     const { groupId } = request;
     if (groupId === "") return groupError(KafkaError.INVALID_GROUP_ID);
+    if (!context.mayGroup("admin", groupId)) {
+      return groupError(KafkaError.GROUP_AUTHORIZATION_FAILED);
+    }
     const group = context.groups.coordinator.group(groupId);
     const hasOffsets = context.offsets.topicsOf(groupId).size > 0;
     if (group === undefined && !hasOffsets) return groupError(KafkaError.GROUP_ID_NOT_FOUND);
@@ -40,7 +43,7 @@ export const offsetDeleteHandler: ApiHandler<typeof ApiKey.OffsetDelete> = {
         name,
         partitions: partitions.map(({ partitionIndex }) => {
           let errorCode: number = KafkaError.NONE;
-          if (!context.may("admin", name)) {
+          if (!context.may("read", name)) {
             errorCode = KafkaError.TOPIC_AUTHORIZATION_FAILED;
           } else if (topic === undefined || topic.logs[partitionIndex] === undefined) {
             errorCode = KafkaError.UNKNOWN_TOPIC_OR_PARTITION;

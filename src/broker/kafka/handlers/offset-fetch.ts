@@ -15,6 +15,21 @@ export const offsetFetchHandler: ApiHandler<typeof ApiKey.OffsetFetch> = {
   maxVersion: 5,
   async handle(context, request): Promise<Response> {
     const { groupId } = request;
+    if (!context.mayDescribeGroup(groupId)) {
+      const errorCode = KafkaError.GROUP_AUTHORIZATION_FAILED;
+      // v1 has no top-level error: each partition carries it.
+      const topics = (request.topics ?? []).map(({ name, partitionIndexes }) => ({
+        name,
+        partitions: partitionIndexes.map((partitionIndex) => ({
+          partitionIndex,
+          committedOffset: -1n,
+          committedLeaderEpoch: -1,
+          metadata: "",
+          errorCode,
+        })),
+      }));
+      return { throttleTimeMs: 0, errorCode, topics };
+    }
     // Every partition with an offset means every one this client may read ([kafka_acl]).
     const wanted =
       request.topics ??
