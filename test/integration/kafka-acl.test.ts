@@ -371,3 +371,29 @@ test("groups: bob can neither find, join, describe, list nor read alice's group"
     bob.close();
   }
 });
+
+test("DescribeGroups v3+ reports the group operations [kafka_acl] grants, none for a refused group", async () => {
+  const operationsOf = async (username: string, groupId: string) => {
+    const client = await wireAs(username);
+    try {
+      const described = await client.request(ApiKey.DescribeGroups, 5, {
+        groups: [groupId],
+        includeAuthorizedOperations: true,
+      });
+      const [group] = described.groups;
+      return [group.errorCode, group.groupState, group.authorizedOperations];
+    } finally {
+      client.close();
+    }
+  };
+  // Kafka's AclOperation bits: READ 3, DELETE 6, DESCRIBE 8; INT32_MIN: omitted.
+  const bits = (...codes: number[]) => codes.reduce((all, code) => all | (1 << code), 0);
+  assert.deepEqual(await operationsOf("alice", "alice-ops"), [0, "Dead", bits(3, 6, 8)]);
+  assert.deepEqual(await operationsOf("bob", "bob-ops"), [0, "Dead", bits(3, 8)]);
+  assert.deepEqual(await operationsOf("root", "anything"), [0, "Dead", bits(3, 6, 8)]);
+  assert.deepEqual(await operationsOf("bob", "alice-ops"), [
+    KafkaError.GROUP_AUTHORIZATION_FAILED,
+    "",
+    -(2 ** 31),
+  ]);
+});

@@ -428,7 +428,7 @@ test("ListGroups v3-4 (flexible, states filter) and DescribeGroups v3-5 (operati
       });
       const [group] = described.groups;
       assert.equal(group.groupState, "CompletingRebalance");
-      // READ, DELETE and DESCRIBE (no ACLs yet); INT32_MIN when not asked for.
+      // READ, DELETE and DESCRIBE (no [kafka_acl] rules); INT32_MIN when not asked for.
       const operations = includeAuthorizedOperations ? (1 << 3) | (1 << 6) | (1 << 8) : -(2 ** 31);
       assert.equal(group.authorizedOperations, operations, `v${version}`);
       const [member] = group.members;

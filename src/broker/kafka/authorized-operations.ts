@@ -1,7 +1,7 @@
 /**
  * Kafka's authorized-operations bitfields (Metadata, DescribeGroups): bit n set for AclOperation
- * code n. A topic's follow [kafka_acl] (topicOperations); groups and the cluster are not
- * guarded, so every operation they support is reported as allowed.
+ * code n. A topic's and a group's follow [kafka_acl] (topicOperations, groupOperations); the
+ * cluster is not guarded, so every operation it supports is reported as allowed.
  */
 import type { KafkaAclAction } from "../../security/acl/kafka-acl.ts";
 
@@ -33,7 +33,13 @@ export function topicOperations(may: (action: KafkaAclAction) => boolean): numbe
   if (codes.length > 0) codes.push(DESCRIBE, DESCRIBE_CONFIGS);
   return bits(codes);
 }
+/** What the client may do with the group: READ, DELETE for admin, DESCRIBE with either. */
+export function groupOperations(may: (action: "read" | "admin") => boolean): number {
+  const codes: number[] = [];
+  if (may("read")) codes.push(READ);
+  if (may("admin")) codes.push(DELETE);
+  if (codes.length > 0) codes.push(DESCRIBE);
+  return bits(codes);
+}
 /** CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE. */
 export const ALL_CLUSTER_OPERATIONS = bits([5, 7, 8, 9, 10, 11, 12]);
-/** READ, DELETE, DESCRIBE. */
-export const ALL_GROUP_OPERATIONS = bits([3, 6, 8]);

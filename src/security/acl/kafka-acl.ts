@@ -3,12 +3,12 @@
  * "Authorization"): an ordered rule list, first match decides, `no_match` otherwise; superusers
  * pass every check. A rule names a topic or a group.
  *
- * On topics: `read` (Fetch, committed offsets), `write` (Produce), `admin` (creating, deleting
- * and growing topics, deleting offsets). On groups: `read` (joining and using the group,
- * committing and fetching its offsets) and `admin` (deleting the group or its offsets). Seeing
+ * On topics: `read` (Fetch; committing, fetching and deleting its committed offsets), `write`
+ * (Produce), `admin` (creating, deleting and growing topics). On groups: `read` (joining and
+ * using the group, committing offsets) and `admin` (deleting the group or its offsets). Seeing
  * a topic or group at all (Metadata, ListOffsets, DescribeConfigs; FindCoordinator,
- * DescribeGroups, ListGroups) needs any action on it, as Kafka's DESCRIBE is implied by the
- * others.
+ * DescribeGroups, ListGroups, OffsetFetch) needs any action on it, as Kafka's DESCRIBE is
+ * implied by the others.
  *
  * MQTT topics bridged to Kafka are guarded here, not by [mqtt_acl]: a Kafka client reads a
  * Kafka topic, whatever filled it.

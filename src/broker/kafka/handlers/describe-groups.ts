@@ -1,8 +1,9 @@
 /**
  * DescribeGroups v0-5, for kafka-consumer-groups.sh --describe and admin clients: state,
  * protocol and members (with their group instance ids from v4) of each group, as Kafka's
- * coordinator summarises them; from v3, on request, the authorized operations (all of them: no
- * ACLs on the Kafka listener yet). A stable group's members come with their metadata for the
+ * coordinator summarises them; from v3, on request, the authorized operations ([kafka_acl]). A
+ * group the client may not see gets GROUP_AUTHORIZATION_FAILED with nothing else, as Kafka
+ * answers (no state, operations omitted). A stable group's members come with their metadata for the
  * chosen protocol and their assignment; in any other state with neither, and with no protocol.
  * A group this node does not know is "Dead" with no members (Kafka's answer too), unless it has
  * committed offsets: then it is "Empty".
@@ -11,13 +12,13 @@ import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
 import type { DescribeGroupsResponseDescribedGroup as Described } from "../../../protocol/kafka/generated/messages.ts";
 import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
-import { ALL_GROUP_OPERATIONS, OPERATIONS_UNKNOWN } from "../authorized-operations.ts";
+import { groupOperations, OPERATIONS_UNKNOWN } from "../authorized-operations.ts";
 import { EMPTY_ASSIGNMENT, type Group } from "../groups/group.ts";
 import type { ApiHandler, RequestContext } from "../handler-context.ts";
 
 type Response = Encodable<ResponseBody<typeof ApiKey.DescribeGroups>>;
 
-function describe(context: RequestContext, groupId: string, operations: number): Described {
+function describe(context: RequestContext, groupId: string, withOperations: boolean): Described {
   const described: Described = {
     errorCode: KafkaError.NONE,
     groupId,
@@ -25,11 +26,15 @@ function describe(context: RequestContext, groupId: string, operations: number):
     protocolType: "",
     protocolData: "",
     members: [],
-    authorizedOperations: operations,
+    authorizedOperations: OPERATIONS_UNKNOWN,
   };
   if (groupId === "") return { ...described, errorCode: KafkaError.INVALID_GROUP_ID };
   if (!context.mayDescribeGroup(groupId)) {
-    return { ...described, errorCode: KafkaError.GROUP_AUTHORIZATION_FAILED };
+    const errorCode = KafkaError.GROUP_AUTHORIZATION_FAILED;
+    return { ...described, errorCode, groupState: "" };
+  }
+  if (withOperations) {
+    described.authorizedOperations = groupOperations((action) => context.mayGroup(action, groupId));
   }
   const group = context.groups.coordinator.group(groupId);
   const hasOffsets = context.offsets.topicsOf(groupId).size > 0;
@@ -60,10 +65,8 @@ export const describeGroupsHandler: ApiHandler<typeof ApiKey.DescribeGroups> = {
   minVersion: 0,
   maxVersion: 5,
   async handle(context, request): Promise<Response> {
-    const operations = request.includeAuthorizedOperations
-      ? ALL_GROUP_OPERATIONS
-      : OPERATIONS_UNKNOWN;
-    const groups = request.groups.map((id) => describe(context, id, operations));
+    const withOperations = request.includeAuthorizedOperations;
+    const groups = request.groups.map((id) => describe(context, id, withOperations));
     return { throttleTimeMs: 0, groups };
   },
 };
