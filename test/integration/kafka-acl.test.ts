@@ -362,6 +362,23 @@ test("groups: bob can neither find, join, describe, list nor read alice's group"
     });
     assert.equal(fetched.errorCode, KafkaError.GROUP_AUTHORIZATION_FAILED);
     assert.deepEqual(fetched.topics, []);
+    const byPartition = {
+      groupId: "alice-team",
+      topics: [{ name: "shared", partitionIndexes: [0] }],
+    };
+    const v1 = await bob.request(ApiKey.OffsetFetch, 1, byPartition);
+    assert.equal(v1.topics[0].partitions[0].errorCode, KafkaError.GROUP_AUTHORIZATION_FAILED);
+    for (const version of [2, 3, 4, 5]) {
+      const refused = await bob.request(ApiKey.OffsetFetch, version, {
+        ...byPartition,
+        requireStable: false,
+      });
+      assert.deepEqual(
+        [refused.errorCode, refused.topics],
+        [KafkaError.GROUP_AUTHORIZATION_FAILED, []],
+        `v${version}: the top-level error only, as Kafka`,
+      );
+    }
     const commit = await commitAs(bob, "alice-team", "shared", 9n);
     assert.equal(commit.topics[0].partitions[0].errorCode, KafkaError.GROUP_AUTHORIZATION_FAILED);
     const own = await commitAs(bob, "bob-team", "shared", 1n);

@@ -17,7 +17,9 @@ export const offsetFetchHandler: ApiHandler<typeof ApiKey.OffsetFetch> = {
     const { groupId } = request;
     if (!context.mayDescribeGroup(groupId)) {
       const errorCode = KafkaError.GROUP_AUTHORIZATION_FAILED;
-      // v1 has no top-level error: each partition carries it.
+      // v1 has no top-level error: each partition carries it. v2+ carry only the top-level
+      // error, with no topics, as Kafka answers.
+      if (context.version >= 2) return { throttleTimeMs: 0, errorCode, topics: [] };
       const topics = (request.topics ?? []).map(({ name, partitionIndexes }) => ({
         name,
         partitions: partitionIndexes.map((partitionIndex) => ({
