@@ -37,15 +37,8 @@ interface KafkaAclAddRequest {
 function ruleReply(rule: KafkaAclRule) {
   const { id, source, permission, action } = rule;
   const topic = rule.topic ?? null;
-  return {
-    id,
-    source,
-    permission,
-    action,
-    topic,
-    group: rule.group ?? null,
-    username: rule.username ?? null,
-  };
+  const group = rule.group ?? null;
+  return { id, source, permission, action, topic, group, username: rule.username ?? null };
 }
 
 /** The rule a request asks for; the rule book's schema checks it (topic or group, ...). */

@@ -3,7 +3,7 @@
  * code n. A topic's and a group's follow [kafka_acl] (topicOperations, groupOperations); the
  * cluster is not guarded, so every operation it supports is reported as allowed.
  */
-import type { KafkaAclAction } from "../../security/acl/kafka-acl.ts";
+import type { KafkaAclAction, KafkaGroupAction } from "../../security/acl/kafka-acl.ts";
 
 /** "Not requested" in Kafka's authorized-operations fields. */
 export const OPERATIONS_UNKNOWN = -2147483648;
@@ -34,7 +34,7 @@ export function topicOperations(may: (action: KafkaAclAction) => boolean): numbe
   return bits(codes);
 }
 /** What the client may do with the group: READ, DELETE for admin, DESCRIBE with either. */
-export function groupOperations(may: (action: "read" | "admin") => boolean): number {
+export function groupOperations(may: (action: KafkaGroupAction) => boolean): number {
   const codes: number[] = [];
   if (may("read")) codes.push(READ);
   if (may("admin")) codes.push(DELETE);

@@ -28,7 +28,7 @@ import {
   encodeResponseFrame,
   type RequestHeader,
 } from "../../protocol/kafka/kafka-codec.ts";
-import type { KafkaAcl, KafkaAclAction } from "../../security/acl/kafka-acl.ts";
+import type { KafkaAcl, KafkaAclAction, KafkaGroupAction } from "../../security/acl/kafka-acl.ts";
 import type { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import type { OffsetStore } from "./groups/offset-store.ts";
 import type { KafkaSettings, RequestContext } from "./handler-context.ts";
@@ -453,7 +453,7 @@ export class KafkaConnection {
         this.#deps.acl.open || this.#deps.acl.authorize(this.#principal(), action, topic),
       mayDescribe: (topic: string) =>
         this.#deps.acl.open || this.#deps.acl.mayDescribe(this.#principal(), topic),
-      mayGroup: (action: "read" | "admin", group: string) =>
+      mayGroup: (action: KafkaGroupAction, group: string) =>
         this.#deps.acl.open || this.#deps.acl.authorize(this.#principal(), action, group, "group"),
       mayDescribeGroup: (group: string) =>
         this.#deps.acl.open || this.#deps.acl.mayDescribe(this.#principal(), group, "group"),

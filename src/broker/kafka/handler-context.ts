@@ -1,7 +1,7 @@
 import type { Logger } from "../../log/logger.ts";
 import type { ApiKeyValue } from "../../protocol/kafka/api-keys.ts";
 import type { Encodable, RequestBody, ResponseBody } from "../../protocol/kafka/kafka-codec.ts";
-import type { KafkaAclAction } from "../../security/acl/kafka-acl.ts";
+import type { KafkaAclAction, KafkaGroupAction } from "../../security/acl/kafka-acl.ts";
 import type { ConfigEntries } from "./config-entries.ts";
 import type { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import type { OffsetStore } from "./groups/offset-store.ts";
@@ -62,7 +62,7 @@ export interface RequestContext {
   /** Whether this client may see `topic` at all (any action on it). */
   mayDescribe(topic: string): boolean;
   /** Whether this client may `read` (join, use, commit to) or `admin` (delete) the group. */
-  mayGroup(action: "read" | "admin", group: string): boolean;
+  mayGroup(action: KafkaGroupAction, group: string): boolean;
   /** Whether this client may see the group at all (FindCoordinator, DescribeGroups, ListGroups). */
   mayDescribeGroup(group: string): boolean;
 }

@@ -17,6 +17,8 @@ import { z } from "zod";
 
 export const KAFKA_ACL_ACTIONS = ["read", "write", "admin", "all"] as const;
 export type KafkaAclAction = Exclude<(typeof KAFKA_ACL_ACTIONS)[number], "all">;
+/** What a rule on a consumer group may allow: there is no writing to a group. */
+export type KafkaGroupAction = Exclude<KafkaAclAction, "write">;
 export type KafkaResource = "topic" | "group";
 
 /** A Kafka topic name, a prefix ending in "*", or "*" alone. */
@@ -38,7 +40,7 @@ export const KafkaAclRuleSchema = z
   .superRefine((rule, ctx) => {
     if ((rule.topic === undefined) === (rule.group === undefined)) {
       const message = "a rule names either a topic or a group";
-      ctx.addIssue({ code: "custom", path: ["topic"], input: rule.topic, message });
+      ctx.addIssue({ code: "custom", path: [], input: rule, message });
     } else if (rule.group !== undefined && rule.action === "write") {
       const message = 'a group rule\'s action is "read", "admin" or "all"';
       ctx.addIssue({ code: "custom", path: ["action"], input: rule.action, message });

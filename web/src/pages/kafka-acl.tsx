@@ -85,7 +85,7 @@ function KafkaAclForm({ list, outcome }: { list: ListState<KafkaAclRule>; outcom
         label="Action"
         name="kafka-acl-action"
         value={action}
-        options={ACTIONS}
+        options={resource === "topic" ? ACTIONS : ACTIONS.filter(([value]) => value !== "write")}
         onChange={setAction}
       />
       <Select
@@ -93,7 +93,11 @@ function KafkaAclForm({ list, outcome }: { list: ListState<KafkaAclRule>; outcom
         name="kafka-acl-resource"
         value={resource}
         options={RESOURCES}
-        onChange={setResource}
+        onChange={(value) => {
+          setResource(value);
+          // Nothing is written to a group: a group rule reads or administers.
+          if (value === "group" && action === "write") setAction("read");
+        }}
       />
       <TextField
         label={resource === "topic" ? "Topic" : "Group"}
