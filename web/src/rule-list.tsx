@@ -56,3 +56,26 @@ export function useRemove<T extends RuleIdentity>(
     list.reload();
   };
 }
+
+/** The allow/deny choice of an ACL rule's form. */
+export const PERMISSIONS = [
+  ["allow", "allow"],
+  ["deny", "deny"],
+] as const;
+
+/** An ACL rule's source and permission columns, as both ACL cards show them. */
+export function sourceAndPermission<
+  T extends RuleIdentity & { permission: string },
+>(): Column<T>[] {
+  return [
+    { title: "Source", cell: (r) => <span class="badge">{r.source}</span> },
+    {
+      title: "Permission",
+      cell: (r) => (
+        <span class={`badge ${r.permission === "allow" ? "healthy" : "unreachable"}`}>
+          {r.permission}
+        </span>
+      ),
+    },
+  ];
+}

@@ -14,7 +14,15 @@ import {
   TextField,
   useOutcome,
 } from "../forms.tsx";
-import { deleteCell, numbered, positions, type RuleIdentity, useRemove } from "../rule-list.tsx";
+import {
+  deleteCell,
+  numbered,
+  PERMISSIONS,
+  positions,
+  type RuleIdentity,
+  sourceAndPermission,
+  useRemove,
+} from "../rule-list.tsx";
 
 export interface KafkaAclRule extends RuleIdentity {
   permission: "allow" | "deny";
@@ -39,10 +47,6 @@ function resourceOf(rule: KafkaAclRule): string {
   return rule.topic === null ? `group ${rule.group ?? ""}` : `topic ${rule.topic}`;
 }
 
-const PERMISSIONS = [
-  ["allow", "allow"],
-  ["deny", "deny"],
-] as const;
 const ACTIONS = [
   ["read", "read"],
   ["write", "write"],
@@ -135,15 +139,7 @@ export function KafkaAclCard({ list }: { list: ListState<KafkaAclRule> }) {
   const columns: Column<KafkaAclRule>[] = [
     numbered(list),
     { title: "Id", cell: (r) => <code>{r.id}</code> },
-    { title: "Source", cell: (r) => <span class="badge">{r.source}</span> },
-    {
-      title: "Permission",
-      cell: (r) => (
-        <span class={`badge ${r.permission === "allow" ? "healthy" : "unreachable"}`}>
-          {r.permission}
-        </span>
-      ),
-    },
+    ...sourceAndPermission<KafkaAclRule>(),
     { title: "Action", cell: (r) => r.action },
     {
       title: "Topic or group",

@@ -17,7 +17,15 @@ import {
   TextField,
   useOutcome,
 } from "../forms.tsx";
-import { deleteCell, numbered, positions, type RuleIdentity, useRemove } from "../rule-list.tsx";
+import {
+  deleteCell,
+  numbered,
+  PERMISSIONS,
+  positions,
+  type RuleIdentity,
+  sourceAndPermission,
+  useRemove,
+} from "../rule-list.tsx";
 import { KafkaAclCard, type KafkaAclRule } from "./kafka-acl.tsx";
 
 interface User {
@@ -126,10 +134,6 @@ function UsersCard({ list }: { list: ListState<User> }) {
   );
 }
 
-const PERMISSIONS = [
-  ["allow", "allow"],
-  ["deny", "deny"],
-] as const;
 const ACTIONS = [
   ["publish", "publish"],
   ["subscribe", "subscribe"],
@@ -233,15 +237,7 @@ function AclCard({ list }: { list: ListState<AclRule> }) {
   const columns: Column<AclRule>[] = [
     numbered(list),
     { title: "Id", cell: (r) => <code>{r.id}</code> },
-    { title: "Source", cell: (r) => <span class="badge">{r.source}</span> },
-    {
-      title: "Permission",
-      cell: (r) => (
-        <span class={`badge ${r.permission === "allow" ? "healthy" : "unreachable"}`}>
-          {r.permission}
-        </span>
-      ),
-    },
+    ...sourceAndPermission<AclRule>(),
     { title: "Action", cell: (r) => r.action },
     { title: "Topic", cell: (r) => <code>{r.topic}</code> },
     { title: "User", cell: (r) => anyone(r.username) },
