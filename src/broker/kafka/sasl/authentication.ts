@@ -15,8 +15,6 @@ import type { CheckResult, ClientIdentity, KafkaAuthenticator } from "./sasl-ses
 export class KafkaAuthentication implements KafkaAuthenticator {
   readonly mechanisms: KafkaAuthenticator["mechanisms"];
   readonly allowAnonymous: boolean;
-  /** A connection that has not authenticated by then is closed (when anonymous is off). */
-  readonly timeoutMs: number;
   /** Counted for robustmq_kafka_authentications_total{result}. */
   succeeded = 0;
   failed = 0;
@@ -30,7 +28,6 @@ export class KafkaAuthentication implements KafkaAuthenticator {
       kafka.allow_anonymous,
       allowAnonymousOf(config.mqtt_auth),
     );
-    this.timeoutMs = kafka.auth_timeout_ms;
   }
 
   async checkPlain(username: string, password: string, who: ClientIdentity): Promise<CheckResult> {
