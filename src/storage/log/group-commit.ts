@@ -51,7 +51,8 @@ interface Waiter {
 }
 
 export class GroupCommitter {
-  readonly #options: LogOptions;
+  /** Replaced whole (never changed in place) by reconfigure. */
+  #options: LogOptions;
   readonly #logger: StorageLogger;
   readonly #target: CommitTarget;
   #queue: PendingAppend[] = [];
@@ -74,6 +75,16 @@ export class GroupCommitter {
     this.#options = options;
     this.#logger = logger;
     this.#target = target;
+  }
+
+  /**
+   * Takes the log's new options (PartitionLog.reconfigure): the next group uses them. A group
+   * being written keeps the fsync policy it started with. The queue and group limits are fixed.
+   */
+  reconfigure(options: LogOptions): void {
+    assert(options.append_queue_bytes_max === this.#options.append_queue_bytes_max, "queue");
+    assert(options.group_commit_bytes_max === this.#options.group_commit_bytes_max, "group");
+    this.#options = options;
   }
 
   get queuedBytes(): number {
@@ -237,9 +248,11 @@ export class GroupCommitter {
   ): Promise<unknown> {
     const buffers: Buffer[] = [];
     for (let k = from; k < end; k++) buffers.push(group[k].batch);
+    // Read once: a reconfigure while this write is under way applies from the next one.
+    const always = this.#options.fsync_policy === "always";
     try {
       const started = performance.now();
-      if (this.#options.fsync_policy === "always" && segment.writesDurably) {
+      if (always && segment.writesDurably) {
         // One trip to the disk instead of write, back to the event loop, then fsync: a busy
         // event loop (a broker's) ran the write's completion late while the disk sat idle.
         await segment.writeDurable(buffers);
@@ -251,7 +264,7 @@ export class GroupCommitter {
         await segment.write(buffers);
         const written = performance.now();
         ioTiming.write((written - started) / 1000);
-        if (this.#options.fsync_policy === "always") {
+        if (always) {
           await segment.sync();
           ioTiming.fsync((performance.now() - written) / 1000);
         }
@@ -276,7 +289,7 @@ export class GroupCommitter {
       });
       position += append.sizeBytes;
     }
-    if (this.#options.fsync_policy !== "always") this.#dirty = true;
+    if (!always) this.#dirty = true;
     this.appendCount += end - from;
     for (let k = from; k < end; k++) this.#committed.push(group[k]);
     return null;

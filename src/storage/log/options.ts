@@ -51,6 +51,17 @@ export interface LogOptions {
   min_compaction_lag_ms: number;
 }
 
+/**
+ * Options that size what a log builds when it opens (the append queue, group commits, index
+ * spacing, delayed closes): a running log keeps them; PartitionLog.reconfigure changes the rest.
+ */
+export const OPTIONS_FIXED_AT_OPEN = [
+  "index_interval_bytes",
+  "append_queue_bytes_max",
+  "group_commit_bytes_max",
+  "file_delete_delay_ms",
+] as const satisfies ReadonlyArray<keyof LogOptions>;
+
 const DAY_MS = 24 * 60 * 60 * 1000;
 const INT32_MAX = 2_147_483_647;
 

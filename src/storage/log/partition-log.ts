@@ -12,13 +12,19 @@
  * Under every policy a batch becomes readable only once acknowledged, and an append that fails
  * (I/O error, disk full) leaves nothing behind: the file is cut back to the committed end.
  */
-import { ErrorCode } from "../../errors.ts";
+import { assert, ErrorCode } from "../../errors.ts";
 import { type CompactionResult, type CompactionState, compactLog } from "./compaction.ts";
 import { anyBatchRecords } from "./compression.ts";
 import { type FileSystem, NodeFileSystem } from "./file-system.ts";
 import { type AppendResult, GroupCommitter, type PendingAppend } from "./group-commit.ts";
 import { openLogDirectory } from "./log-directory.ts";
-import { compacts, deletes, type LogOptions, resolveLogOptions } from "./options.ts";
+import {
+  compacts,
+  deletes,
+  type LogOptions,
+  OPTIONS_FIXED_AT_OPEN,
+  resolveLogOptions,
+} from "./options.ts";
 import {
   batchLastOffsetDelta,
   batchMaxTimestamp,
@@ -94,12 +100,17 @@ export interface AppendOptions {
 
 export class PartitionLog {
   readonly directory: string;
-  readonly options: LogOptions;
   readonly recoveryReport: RecoveryReport;
   readonly #fs: FileSystem;
   readonly #logger: StorageLogger;
   readonly #now: () => number;
-  readonly #settings: SegmentSettings;
+  /**
+   * Resolved and frozen; reconfigure replaces the object whole, so a pass that took it
+   * (retention, compaction) works with one consistent set to its end.
+   */
+  #options: LogOptions;
+  /** Settings of segments made from now on; existing ones keep those they were made with. */
+  #settings: SegmentSettings;
   readonly #segments: Segment[];
   readonly #committer: GroupCommitter;
   #closing = false;
@@ -119,7 +130,7 @@ export class PartitionLog {
     report: RecoveryReport,
   ) {
     this.directory = directory;
-    this.options = options;
+    this.#options = Object.freeze(options);
     this.#fs = deps.fs;
     this.#logger = deps.logger;
     this.#now = deps.now;
@@ -132,10 +143,56 @@ export class PartitionLog {
       rollIfNeeded: (first) => this.#rollIfNeeded(first),
       fits: (segment, bytes, nextOffset, append) => this.#fits(segment, bytes, nextOffset, append),
     });
-    if (options.fsync_policy === "interval") {
-      this.#syncTimer = setInterval(() => this.#committer.requestSync(), options.fsync_interval_ms);
-      this.#syncTimer.unref();
+    this.#startSyncTimer();
+  }
+
+  /** The options in force: those the log was opened with, or the last reconfigure's. */
+  get options(): LogOptions {
+    return this.#options;
+  }
+
+  /**
+   * Changes the options of the open log (a Kafka topic's configs altered at run time), resolved
+   * as open resolves them, so the log behaves as if reopened with them. They apply at once, for
+   * what comes next: the next append is checked against batch_bytes_max (and, once compacting,
+   * for keys), the next roll follows segment_bytes / segment_ms, the next retention and
+   * compaction passes their settings; a pass under way finishes with the options it started
+   * with. Data already stored is never rewritten: batches larger than a lowered
+   * batch_bytes_max stay readable (recovery does not judge stored batches by it, see
+   * log-directory.ts), and the active segment keeps the index sized for its old segment_bytes,
+   * rolling early when that fills (indexFull). Moving to fsync_policy "always" fsyncs what the
+   * looser policy acknowledged at the committer's next turn. The options that size structures
+   * made at open (OPTIONS_FIXED_AT_OPEN) must not change.
+   */
+  reconfigure(given: Partial<LogOptions>): void {
+    this.#refuseIfClosing();
+    const next = resolveLogOptions(given);
+    const previous = this.#options;
+    for (const name of OPTIONS_FIXED_AT_OPEN) {
+      assert(next[name] === previous[name], `${name} is fixed while the log is open`);
     }
+    this.#options = Object.freeze(next);
+    this.#settings = settingsOf(this.directory, next);
+    this.#committer.reconfigure(next);
+    const policyChanged =
+      next.fsync_policy !== previous.fsync_policy ||
+      next.fsync_interval_ms !== previous.fsync_interval_ms;
+    if (policyChanged) this.#startSyncTimer();
+    if (next.fsync_policy === "always" && previous.fsync_policy !== "always") {
+      this.#committer.requestSync();
+    }
+  }
+
+  /** The fsync timer of the "interval" policy, (re)started for the options in force. */
+  #startSyncTimer(): void {
+    if (this.#syncTimer !== null) clearInterval(this.#syncTimer);
+    this.#syncTimer = null;
+    if (this.#options.fsync_policy !== "interval") return;
+    this.#syncTimer = setInterval(
+      () => this.#committer.requestSync(),
+      this.#options.fsync_interval_ms,
+    );
+    this.#syncTimer.unref();
   }
 
   /** Opens (creating if needed) the log in `directory`, recovering it first. */
@@ -222,15 +279,15 @@ export class PartitionLog {
   #validate(batch: Buffer, fromClient: boolean): StorageError | null {
     if (batch.length >= LOG_OVERHEAD_BYTES) {
       const size = LOG_OVERHEAD_BYTES + batch.readInt32BE(OFFSET_BATCH_LENGTH);
-      if (size > this.options.batch_bytes_max) {
+      if (size > this.#options.batch_bytes_max) {
         return new StorageError(
           ErrorCode.STORAGE_BATCH_TOO_LARGE,
           KafkaErrorCode.MESSAGE_TOO_LARGE,
-          `batch of ${size} bytes, at most ${this.options.batch_bytes_max}`,
+          `batch of ${size} bytes, at most ${this.#options.batch_bytes_max}`,
         );
       }
     }
-    const check = checkBatch(batch, 0, batch.length, this.options.batch_bytes_max);
+    const check = checkBatch(batch, 0, batch.length, this.#options.batch_bytes_max);
     if (check.kind === "truncated") return invalidBatchError("cut short");
     if (check.kind === "corrupt") {
       return check.intact === true
@@ -243,13 +300,13 @@ export class PartitionLog {
     if (rule !== null) return invalidRecordsError(rule);
     const problem = recordsProblem(batch, 0, true);
     if (problem !== null) return invalidRecordsError(problem);
-    return compacts(this.options) ? keylessProblem(batch) : null;
+    return compacts(this.#options) ? keylessProblem(batch) : null;
   }
 
   /** Whether `append` can go into `segment` after `bytes` bytes ending at `nextOffset`. */
   #fits(segment: Segment, bytes: number, nextOffset: number, append: PendingAppend): boolean {
     if (bytes === 0) return true;
-    if (bytes + append.sizeBytes > this.options.segment_bytes) return false;
+    if (bytes + append.sizeBytes > this.#options.segment_bytes) return false;
     return nextOffset + append.lastOffsetDelta - segment.baseOffset <= RELATIVE_OFFSET_MAX;
   }
 
@@ -266,7 +323,7 @@ export class PartitionLog {
         : this.#now() - active.createdMs;
     const due =
       !this.#fits(active, active.sizeBytes, active.nextOffset, first) ||
-      age > this.options.segment_ms ||
+      age > this.#options.segment_ms ||
       active.indexFull;
     return due ? this.#roll() : null;
   }
@@ -362,11 +419,11 @@ export class PartitionLog {
    * cleanup_policy "compact" alone nothing is deleted (as in Kafka).
    */
   async applyRetention(): Promise<RetentionResult> {
-    if (!deletes(this.options)) {
+    if (!deletes(this.#options)) {
       return { deletedSegmentCount: 0, deletedBytes: 0, logStartOffset: this.logStartOffset };
     }
     return this.#exclusive(() =>
-      applyRetention(this.#segments, this.options, this.#now(), this.#retentionShell),
+      applyRetention(this.#segments, this.#options, this.#now(), this.#retentionShell),
     );
   }
 
@@ -392,9 +449,9 @@ export class PartitionLog {
       bytesAfter: 0,
       recordsRemoved: 0,
     };
-    if (!compacts(this.options)) return idle;
+    if (!compacts(this.#options)) return idle;
     return this.#exclusive(() =>
-      compactLog(this.options, this.#compaction, this.#now(), shell, options.force === true),
+      compactLog(this.#options, this.#compaction, this.#now(), shell, options.force === true),
     );
   }
 
@@ -445,7 +502,7 @@ export class PartitionLog {
     const timer = setTimeout(() => {
       this.#pendingCloses.delete(timer);
       void segment.close().catch(() => {});
-    }, this.options.file_delete_delay_ms);
+    }, this.#options.file_delete_delay_ms);
     timer.unref();
     this.#pendingCloses.set(timer, segment);
   }
