@@ -190,13 +190,13 @@ test("Metadata: each user sees only topics it may use; naming another is refused
     (await metadataOf(username, null)).topics.map((t) => t.name).sort();
   assert.deepEqual(await names("bob"), ["shared"]);
   // Kafka's AclOperation bits: READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8,
-  // DESCRIBE_CONFIGS 10.
+  // DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11.
   const opsOf = async (username: string) =>
     (await metadataOf(username, [{ name: "shared" }])).topics[0].topicAuthorizedOperations;
   const bits = (...codes: number[]) => codes.reduce((all, code) => all | (1 << code), 0);
   assert.equal(await opsOf("bob"), bits(3, 8, 10));
   assert.equal(await opsOf("alice"), bits(3, 4, 8, 10));
-  assert.equal(await opsOf("root"), bits(3, 4, 5, 6, 7, 8, 10));
+  assert.equal(await opsOf("root"), bits(3, 4, 5, 6, 7, 8, 10, 11));
   assert.deepEqual(await names("alice"), ["shared", "team-a.orders"]);
   assert.deepEqual(await names("root"), ["shared", "team-a.orders"]);
   const named = await metadataOf("bob", [{ name: "team-a.orders" }, { name: "bob-auto" }]);

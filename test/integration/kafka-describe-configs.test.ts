@@ -64,7 +64,8 @@ test("kafkajs: a topic's own configs and the node's defaults, with their sources
   assert.equal(byName.get("segment.bytes")?.configSource, 4, "from [kafka]: static broker config");
   assert.equal(byName.get("flush.ms")?.configValue, "1000", "fsync_policy interval");
   assert.equal(byName.get("min.cleanable.dirty.ratio")?.configSource, 5, "built-in default");
-  assert.ok([...byName.values()].every((e) => e.readOnly && !e.isSensitive));
+  // A topic's configs are alterable (AlterConfigs, IncrementalAlterConfigs).
+  assert.ok([...byName.values()].every((e) => !e.readOnly && !e.isSensitive));
   assert.equal(byName.size, 11);
 });
 
@@ -83,6 +84,10 @@ test("kafkajs: only the keys asked for; the broker's settings by its id", async 
   assert.deepEqual(resources[0].configEntries[0].configSynonyms, [
     { configName: "retention.ms", configValue: "1000", configSource: 1 },
   ]);
+  assert.ok(
+    resources[1].configEntries.every((e) => e.readOnly),
+    "the broker's are not",
+  );
   const broker7 = new Map(resources[1].configEntries.map((e) => [e.configName, e.configValue]));
   assert.equal(broker7.get("log.retention.ms"), "3600000");
   assert.equal(broker7.get("broker.id"), "7");

@@ -19,17 +19,17 @@ const DELETE = 6;
 const ALTER = 7;
 const DESCRIBE = 8;
 const DESCRIBE_CONFIGS = 10;
+const ALTER_CONFIGS = 11;
 
 /**
- * What the client may do with the topic: read, write, and for admin CREATE, DELETE and ALTER;
- * DESCRIBE and DESCRIBE_CONFIGS with any of them. ALTER_CONFIGS never: configs cannot be
- * altered through the Kafka protocol here.
+ * What the client may do with the topic: read, write, and for admin CREATE, DELETE, ALTER and
+ * ALTER_CONFIGS; DESCRIBE and DESCRIBE_CONFIGS with any of them.
  */
 export function topicOperations(may: (action: KafkaAclAction) => boolean): number {
   const codes: number[] = [];
   if (may("read")) codes.push(READ);
   if (may("write")) codes.push(WRITE);
-  if (may("admin")) codes.push(CREATE, DELETE, ALTER);
+  if (may("admin")) codes.push(CREATE, DELETE, ALTER, ALTER_CONFIGS);
   if (codes.length > 0) codes.push(DESCRIBE, DESCRIBE_CONFIGS);
   return bits(codes);
 }

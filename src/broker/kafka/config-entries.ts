@@ -3,8 +3,9 @@
  * force (the topic's own, else the default the node applies) and the node's broker-level
  * settings under Kafka's names. Pure: built once from the configuration at start.
  *
- * Nothing here can be changed through the Kafka protocol (AlterConfigs is not served), so every
- * entry is reported read-only; topic configs are set at CreateTopics.
+ * A topic's own configs (set at CreateTopics, AlterConfigs, IncrementalAlterConfigs) are
+ * Kafka's dynamic topic configs; the broker's settings come from robustmq.toml and are
+ * reported read-only (none can be altered through the Kafka protocol).
  */
 import type { Config } from "../../config/schema.ts";
 import { assert } from "../../errors.ts";

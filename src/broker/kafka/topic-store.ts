@@ -15,7 +15,8 @@ import { assert } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import { type AppendOptions, type LogOptions, PartitionLog } from "../../storage/log/index.ts";
 import { PartitionWaiters, partitionKey } from "./partition-waiters.ts";
-import { isCompacted, logOptionsFor } from "./topic-configs.ts";
+import type { AlterationResult } from "./topic-config-changes.ts";
+import { isCompacted, logOptionsFor, topicConfigProblem } from "./topic-configs.ts";
 
 export interface TopicMetadata {
   name: string;
@@ -188,6 +189,35 @@ export class TopicStore {
       this.#topics.set(name, topic);
       this.#logger.info({ topic: name, from, partitions: count }, "Kafka topic partitions added");
       return topic;
+    });
+  }
+
+  /**
+   * Gives the topic the configs `change` makes of its current ones (AlterConfigs,
+   * IncrementalAlterConfigs). `change` runs in the admin queue, so two alterations of one topic
+   * never lose each other's changes; when it refuses, nothing is written. The metadata file is
+   * written first, atomically as at create: once this resolves the new configs survive a
+   * crash. Then every partition log takes its new options at once (PartitionLog.reconfigure),
+   * and the topic is replaced by a new KafkaTopic with the same logs, so whoever follows the
+   * old one (the bridge) sees the change, as after addPartitions.
+   */
+  reconfigure(
+    name: string,
+    change: (current: Readonly<Record<string, string>>) => AlterationResult,
+  ): Promise<{ before: Readonly<Record<string, string>>; result: AlterationResult }> {
+    return this.#serially(async () => {
+      const found = this.#topics.get(name);
+      if (found === undefined) throw new UnknownTopicError(name);
+      const before = found.metadata.configs;
+      const result = change(before);
+      if (!result.ok) return { before, result };
+      assert(topicConfigProblem(result.configs) === null, "altered configs are validated");
+      const metadata: TopicMetadata = { ...found.metadata, configs: { ...result.configs } };
+      const options = logOptionsFor(this.#logOptions, metadata.configs);
+      await this.#writeMetadata(metadata);
+      for (const log of found.logs) log.reconfigure(options);
+      this.#topics.set(name, { metadata, logs: found.logs });
+      return { before, result };
     });
   }
 

@@ -1,7 +1,8 @@
 /**
- * DescribeConfigs v0-4: a topic's configs (its own, else the defaults in force) and this
- * broker's settings under Kafka's names (config-entries.ts), for kafka-configs.sh --describe,
- * admin clients and management consoles. Other resource types get INVALID_REQUEST.
+ * DescribeConfigs v0-4: a topic's configs (its own, else the defaults in force; alterable) and
+ * this broker's settings under Kafka's names (config-entries.ts; read-only), for
+ * kafka-configs.sh --describe, admin clients and management consoles. Other resource types get
+ * INVALID_REQUEST.
  */
 import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
@@ -25,7 +26,7 @@ export const describeConfigsHandler: ApiHandler<typeof ApiKey.DescribeConfigs> =
         resourceType,
         resourceName,
         configs: select(entries, configurationKeys).map((entry) =>
-          toResult(entry, request.includeSynonyms, context),
+          toResult(entry, resourceType === ResourceType.TOPIC, request.includeSynonyms, context),
         ),
       });
       const found = entriesOf(context, resourceType, resourceName);
@@ -70,11 +71,17 @@ function select(entries: ConfigEntry[], keys: string[] | null): ConfigEntry[] {
   return entries.filter((entry) => wanted.has(entry.name));
 }
 
-function toResult(entry: ConfigEntry, includeSynonyms: boolean, context: RequestContext) {
+/** `alterable`: a topic's configs are (AlterConfigs, IncrementalAlterConfigs); the broker's not. */
+function toResult(
+  entry: ConfigEntry,
+  alterable: boolean,
+  includeSynonyms: boolean,
+  context: RequestContext,
+) {
   return {
     name: entry.name,
     value: entry.value,
-    readOnly: true,
+    readOnly: !alterable,
     // v0's "not set": true when the value is the node's default rather than the topic's own.
     isDefault: entry.source !== ConfigSource.DYNAMIC_TOPIC_CONFIG,
     configSource: entry.source,

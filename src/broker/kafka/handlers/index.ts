@@ -12,6 +12,7 @@ import {
 } from "../../../protocol/kafka/kafka-codec.ts";
 import { inRange } from "../../../protocol/kafka/schema-spec.ts";
 import type { ApiHandler, RequestContext } from "../handler-context.ts";
+import { alterConfigsHandler } from "./alter-configs.ts";
 import { apiVersionsHandler } from "./api-versions.ts";
 import { createPartitionsHandler } from "./create-partitions.ts";
 import { createTopicsHandler } from "./create-topics.ts";
@@ -22,6 +23,7 @@ import { describeGroupsHandler } from "./describe-groups.ts";
 import { fetchHandler } from "./fetch.ts";
 import { findCoordinatorHandler } from "./find-coordinator.ts";
 import { heartbeatHandler } from "./heartbeat.ts";
+import { incrementalAlterConfigsHandler } from "./incremental-alter-configs.ts";
 import { initProducerIdHandler } from "./init-producer-id.ts";
 import { joinGroupHandler } from "./join-group.ts";
 import { leaveGroupHandler } from "./leave-group.ts";
@@ -109,6 +111,8 @@ export function buildHandlers(options: { sasl: boolean }): Map<number, BoundHand
     bind(leaveGroupHandler),
     bind(describeGroupsHandler),
     bind(describeConfigsHandler),
+    bind(alterConfigsHandler),
+    bind(incrementalAlterConfigsHandler),
     bind(listGroupsHandler),
     bind(deleteGroupsHandler),
     bind(offsetDeleteHandler),
