@@ -4,8 +4,9 @@
  * pass every check. A rule names a topic or a group.
  *
  * On topics: `read` (Fetch; committing, fetching and deleting its committed offsets), `write`
- * (Produce), `admin` (creating, deleting and growing topics). On groups: `read` (joining and
- * using the group, committing offsets) and `admin` (deleting the group or its offsets). Seeing
+ * (Produce), `admin` (creating, deleting and growing topics, altering their configs). On
+ * groups: `read` (joining and using the group, committing offsets) and `admin` (deleting the
+ * group or its offsets). Seeing
  * a topic or group at all (Metadata, ListOffsets, DescribeConfigs; FindCoordinator,
  * DescribeGroups, ListGroups, OffsetFetch) needs any action on it, as Kafka's DESCRIBE is
  * implied by the others.
