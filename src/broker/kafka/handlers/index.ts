@@ -19,6 +19,7 @@ import { deleteGroupsHandler } from "./delete-groups.ts";
 import { deleteTopicsHandler } from "./delete-topics.ts";
 import { describeConfigsHandler } from "./describe-configs.ts";
 import { describeGroupsHandler } from "./describe-groups.ts";
+import { describeLogDirsHandler } from "./describe-log-dirs.ts";
 import { fetchHandler } from "./fetch.ts";
 import { findCoordinatorHandler } from "./find-coordinator.ts";
 import { heartbeatHandler } from "./heartbeat.ts";
@@ -109,6 +110,7 @@ export function buildHandlers(options: { sasl: boolean }): Map<number, BoundHand
     bind(leaveGroupHandler),
     bind(describeGroupsHandler),
     bind(describeConfigsHandler),
+    bind(describeLogDirsHandler),
     bind(listGroupsHandler),
     bind(deleteGroupsHandler),
     bind(offsetDeleteHandler),

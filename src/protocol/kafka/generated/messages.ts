@@ -333,6 +333,58 @@ export interface DescribeGroupsResponse {
   groups: DescribeGroupsResponseDescribedGroup[];
 }
 
+export interface DescribeLogDirsRequestDescribableLogDirTopic {
+  /** The topic name Versions 0+. */
+  topic: string;
+  /** The partition indexes. Versions 0+. */
+  partitions: number[];
+}
+
+export interface DescribeLogDirsRequest {
+  /** Each topic that we want to describe log directories for, or null for all topics. Versions 0+. */
+  topics: DescribeLogDirsRequestDescribableLogDirTopic[] | null;
+}
+
+export interface DescribeLogDirsResponseDescribeLogDirsPartition {
+  /** The partition index. Versions 0+. */
+  partitionIndex: number;
+  /** The size of the log segments in this partition in bytes. Versions 0+. */
+  partitionSize: bigint;
+  /** The lag of the log's LEO w.r.t. partition's HW. Versions 0+. */
+  offsetLag: bigint;
+  /** True if this log is created by AlterReplicaLogDirsRequest and will replace the current log of the replica in the future. Versions 0+. */
+  isFutureKey: boolean;
+}
+
+export interface DescribeLogDirsResponseDescribeLogDirsTopic {
+  /** The topic name. Versions 0+. */
+  name: string;
+  /**  Versions 0+. */
+  partitions: DescribeLogDirsResponseDescribeLogDirsPartition[];
+}
+
+export interface DescribeLogDirsResponseDescribeLogDirsResult {
+  /** The error code, or 0 if there was no error. Versions 0+. */
+  errorCode: number;
+  /** The absolute log directory path. Versions 0+. */
+  logDir: string;
+  /** Each topic. Versions 0+. */
+  topics: DescribeLogDirsResponseDescribeLogDirsTopic[];
+  /** The total size in bytes of the volume the log directory is in. Versions 4+. */
+  totalBytes: bigint;
+  /** The usable size in bytes of the volume the log directory is in. Versions 4+. */
+  usableBytes: bigint;
+}
+
+export interface DescribeLogDirsResponse {
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. Versions 0+. */
+  throttleTimeMs: number;
+  /** The error code, or 0 if there was no error. Versions 3+. */
+  errorCode: number;
+  /** The log directories. Versions 0+. */
+  results: DescribeLogDirsResponseDescribeLogDirsResult[];
+}
+
 export interface FetchRequestReplicaState {
   /** The replica ID of the follower, or -1 if this request is from a consumer. Versions 15+. */
   replicaId: number;
@@ -1199,6 +1251,7 @@ export interface KafkaApiMessages {
   20: { request: DeleteTopicsRequest; response: DeleteTopicsResponse };
   22: { request: InitProducerIdRequest; response: InitProducerIdResponse };
   32: { request: DescribeConfigsRequest; response: DescribeConfigsResponse };
+  35: { request: DescribeLogDirsRequest; response: DescribeLogDirsResponse };
   36: { request: SaslAuthenticateRequest; response: SaslAuthenticateResponse };
   37: { request: CreatePartitionsRequest; response: CreatePartitionsResponse };
   42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse };
