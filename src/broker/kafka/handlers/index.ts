@@ -13,10 +13,13 @@ import {
 import { inRange } from "../../../protocol/kafka/schema-spec.ts";
 import type { ApiHandler, RequestContext } from "../handler-context.ts";
 import { apiVersionsHandler } from "./api-versions.ts";
+import { createAclsHandler } from "./create-acls.ts";
 import { createPartitionsHandler } from "./create-partitions.ts";
 import { createTopicsHandler } from "./create-topics.ts";
+import { deleteAclsHandler } from "./delete-acls.ts";
 import { deleteGroupsHandler } from "./delete-groups.ts";
 import { deleteTopicsHandler } from "./delete-topics.ts";
+import { describeAclsHandler } from "./describe-acls.ts";
 import { describeConfigsHandler } from "./describe-configs.ts";
 import { describeGroupsHandler } from "./describe-groups.ts";
 import { describeLogDirsHandler } from "./describe-log-dirs.ts";
@@ -117,6 +120,9 @@ export function buildHandlers(options: { sasl: boolean }): Map<number, BoundHand
     bind(offsetCommitHandler),
     bind(offsetFetchHandler),
     bind(initProducerIdHandler),
+    bind(describeAclsHandler),
+    bind(createAclsHandler),
+    bind(deleteAclsHandler),
     ...(options.sasl ? [bind(saslHandshakeHandler), bind(saslAuthenticateHandler)] : []),
   ]) {
     handlers.set(handler.apiKey, handler);

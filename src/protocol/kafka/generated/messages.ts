@@ -52,6 +52,42 @@ export interface ApiVersionsResponse {
   zkMigrationReady: boolean;
 }
 
+export interface CreateAclsRequestAclCreation {
+  /** The type of the resource. Versions 0+. */
+  resourceType: number;
+  /** The resource name for the ACL. Versions 0+. */
+  resourceName: string;
+  /** The pattern type for the ACL. Versions 1+. */
+  resourcePatternType: number;
+  /** The principal for the ACL. Versions 0+. */
+  principal: string;
+  /** The host for the ACL. Versions 0+. */
+  host: string;
+  /** The operation type for the ACL (read, write, etc.). Versions 0+. */
+  operation: number;
+  /** The permission type for the ACL (allow, deny, etc.). Versions 0+. */
+  permissionType: number;
+}
+
+export interface CreateAclsRequest {
+  /** The ACLs that we want to create. Versions 0+. */
+  creations: CreateAclsRequestAclCreation[];
+}
+
+export interface CreateAclsResponseAclCreationResult {
+  /** The result error, or zero if there was no error. Versions 0+. */
+  errorCode: number;
+  /** The result message, or null if there was no error. Versions 0+. */
+  errorMessage: string | null;
+}
+
+export interface CreateAclsResponse {
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. Versions 0+. */
+  throttleTimeMs: number;
+  /** The results for each ACL creation. Versions 0+. */
+  results: CreateAclsResponseAclCreationResult[];
+}
+
 export interface CreatePartitionsRequestCreatePartitionsAssignment {
   /** The assigned broker IDs. Versions 0+. */
   brokerIds: number[];
@@ -166,6 +202,65 @@ export interface CreateTopicsResponse {
   topics: CreateTopicsResponseCreatableTopicResult[];
 }
 
+export interface DeleteAclsRequestDeleteAclsFilter {
+  /** The resource type. Versions 0+. */
+  resourceTypeFilter: number;
+  /** The resource name, or null to match any resource name. Versions 0+. */
+  resourceNameFilter: string | null;
+  /** The pattern type. Versions 1+. */
+  patternTypeFilter: number;
+  /** The principal filter, or null to accept all principals. Versions 0+. */
+  principalFilter: string | null;
+  /** The host filter, or null to accept all hosts. Versions 0+. */
+  hostFilter: string | null;
+  /** The ACL operation. Versions 0+. */
+  operation: number;
+  /** The permission type. Versions 0+. */
+  permissionType: number;
+}
+
+export interface DeleteAclsRequest {
+  /** The filters to use when deleting ACLs. Versions 0+. */
+  filters: DeleteAclsRequestDeleteAclsFilter[];
+}
+
+export interface DeleteAclsResponseDeleteAclsMatchingAcl {
+  /** The deletion error code, or 0 if the deletion succeeded. Versions 0+. */
+  errorCode: number;
+  /** The deletion error message, or null if the deletion succeeded. Versions 0+. */
+  errorMessage: string | null;
+  /** The ACL resource type. Versions 0+. */
+  resourceType: number;
+  /** The ACL resource name. Versions 0+. */
+  resourceName: string;
+  /** The ACL resource pattern type. Versions 1+. */
+  patternType: number;
+  /** The ACL principal. Versions 0+. */
+  principal: string;
+  /** The ACL host. Versions 0+. */
+  host: string;
+  /** The ACL operation. Versions 0+. */
+  operation: number;
+  /** The ACL permission type. Versions 0+. */
+  permissionType: number;
+}
+
+export interface DeleteAclsResponseDeleteAclsFilterResult {
+  /** The error code, or 0 if the filter succeeded. Versions 0+. */
+  errorCode: number;
+  /** The error message, or null if the filter succeeded. Versions 0+. */
+  errorMessage: string | null;
+  /** The ACLs which matched this filter. Versions 0+. */
+  matchingAcls: DeleteAclsResponseDeleteAclsMatchingAcl[];
+}
+
+export interface DeleteAclsResponse {
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. Versions 0+. */
+  throttleTimeMs: number;
+  /** The results for each filter. Versions 0+. */
+  filterResults: DeleteAclsResponseDeleteAclsFilterResult[];
+}
+
 export interface DeleteGroupsRequest {
   /** The group names to delete. Versions 0+. */
   groupsNames: string[];
@@ -217,6 +312,56 @@ export interface DeleteTopicsResponse {
   throttleTimeMs: number;
   /** The results for each topic we tried to delete. Versions 0+. */
   responses: DeleteTopicsResponseDeletableTopicResult[];
+}
+
+export interface DescribeAclsRequest {
+  /** The resource type. Versions 0+. */
+  resourceTypeFilter: number;
+  /** The resource name, or null to match any resource name. Versions 0+. */
+  resourceNameFilter: string | null;
+  /** The resource pattern to match. Versions 1+. */
+  patternTypeFilter: number;
+  /** The principal to match, or null to match any principal. Versions 0+. */
+  principalFilter: string | null;
+  /** The host to match, or null to match any host. Versions 0+. */
+  hostFilter: string | null;
+  /** The operation to match. Versions 0+. */
+  operation: number;
+  /** The permission type to match. Versions 0+. */
+  permissionType: number;
+}
+
+export interface DescribeAclsResponseAclDescription {
+  /** The ACL principal. Versions 0+. */
+  principal: string;
+  /** The ACL host. Versions 0+. */
+  host: string;
+  /** The ACL operation. Versions 0+. */
+  operation: number;
+  /** The ACL permission type. Versions 0+. */
+  permissionType: number;
+}
+
+export interface DescribeAclsResponseDescribeAclsResource {
+  /** The resource type. Versions 0+. */
+  resourceType: number;
+  /** The resource name. Versions 0+. */
+  resourceName: string;
+  /** The resource pattern type. Versions 1+. */
+  patternType: number;
+  /** The ACLs. Versions 0+. */
+  acls: DescribeAclsResponseAclDescription[];
+}
+
+export interface DescribeAclsResponse {
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. Versions 0+. */
+  throttleTimeMs: number;
+  /** The error code, or 0 if there was no error. Versions 0+. */
+  errorCode: number;
+  /** The error message, or null if there was no error. Versions 0+. */
+  errorMessage: string | null;
+  /** Each Resource that is referenced in an ACL. Versions 0+. */
+  resources: DescribeAclsResponseDescribeAclsResource[];
 }
 
 export interface DescribeConfigsRequestDescribeConfigsResource {
@@ -1250,6 +1395,9 @@ export interface KafkaApiMessages {
   19: { request: CreateTopicsRequest; response: CreateTopicsResponse };
   20: { request: DeleteTopicsRequest; response: DeleteTopicsResponse };
   22: { request: InitProducerIdRequest; response: InitProducerIdResponse };
+  29: { request: DescribeAclsRequest; response: DescribeAclsResponse };
+  30: { request: CreateAclsRequest; response: CreateAclsResponse };
+  31: { request: DeleteAclsRequest; response: DeleteAclsResponse };
   32: { request: DescribeConfigsRequest; response: DescribeConfigsResponse };
   35: { request: DescribeLogDirsRequest; response: DescribeLogDirsResponse };
   36: { request: SaslAuthenticateRequest; response: SaslAuthenticateResponse };
