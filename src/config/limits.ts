@@ -32,6 +32,11 @@ export const TIMER_DELAY_MS_MAX = 2 ** 31 - 1;
 export const DELAYED_DELAY_S_MAX = 4_294_967;
 /** Due delayed messages published in one turn; more wait for the next turn (I/O between). */
 export const DELAYED_PUBLISHES_PER_TURN_MAX = 1000;
+/**
+ * Kafka ACL bindings one CreateAcls may create, and rules one DeleteAcls may remove: each is its
+ * own LMDB commit, so this bounds how long one request holds the ACL writes.
+ */
+export const KAFKA_ACL_CHANGES_PER_REQUEST_MAX = 1000;
 
 assert(FLUSH_CONCAT_BYTES_MAX >= 64 * 1024, "flush batches must hold many small packets");
 assert(CLOSE_LINGER_MS < SHUTDOWN_TIMEOUT_MS, "shutdown must outwait a closing connection");

@@ -142,10 +142,15 @@ export class RuleBook<Spec, Rule extends Spec & RuleIdentity> {
   }
 
   /**
-   * Validates and stores a rule, last or just before the API rule `options.before`.
+   * Validates and stores a rule, last, just before the API rule `options.before`, or before
+   * every API rule with `options.first` (still after the config rules).
    * Resolves once the rule is on disk and in force.
    */
-  async add(input: unknown, options?: { readonly before?: string }): Promise<Rule> {
+  async add(
+    input: unknown,
+    options?: { readonly before?: string; readonly first?: boolean },
+  ): Promise<Rule> {
+    assert(options?.first !== true || options.before === undefined, "first or before, not both");
     const kind = this.#kind;
     const spec = validSpec(kind, input, ErrorCode.ADMIN_INVALID_REQUEST, kind.noun);
     return this.#serialize(async () => {
@@ -155,7 +160,7 @@ export class RuleBook<Spec, Rule extends Spec & RuleIdentity> {
           `at most ${kind.apiRulesMax} ${kind.noun}s can be added through the API`,
         );
       }
-      const index = this.#insertIndex(options?.before);
+      const index = options?.first === true ? 0 : this.#insertIndex(options?.before);
       const rule = kind.ruleOf(this.#newId(), "api", spec);
       await this.#insertAt(rule, index);
       return rule;

@@ -212,6 +212,24 @@ test("Metadata: each user sees only topics it may use; naming another is refused
   assert.equal(aliceAuto.topics[0].errorCode, 0, "alice may create under team-a.");
 });
 
+test("DescribeLogDirs lists only the topics the user may see", async () => {
+  const dirTopics = async (
+    username: string,
+    topics: Array<{ topic: string; partitions: number[] }> | null,
+  ) => {
+    const client = await wireAs(username);
+    try {
+      const answer = await client.request(ApiKey.DescribeLogDirs, 4, { topics });
+      return answer.results[0].topics.map((t) => t.name).sort();
+    } finally {
+      client.close();
+    }
+  };
+  assert.deepEqual(await dirTopics("bob", null), ["shared"]);
+  assert.deepEqual(await dirTopics("bob", [{ topic: "team-a.orders", partitions: [0] }]), []);
+  assert.ok((await dirTopics("alice", null)).includes("team-a.orders"));
+});
+
 test("a superuser passes every check", async () => {
   const admin = kafkaAs("root").admin();
   await admin.connect();

@@ -29,6 +29,7 @@ import {
   type RequestHeader,
 } from "../../protocol/kafka/kafka-codec.ts";
 import type { KafkaAcl, KafkaAclAction, KafkaGroupAction } from "../../security/acl/kafka-acl.ts";
+import type { KafkaAclBindingStore } from "./acl-bindings-store.ts";
 import type { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import type { OffsetStore } from "./groups/offset-store.ts";
 import type { KafkaSettings, RequestContext } from "./handler-context.ts";
@@ -64,6 +65,7 @@ export interface ConnectionDependencies {
   answerBuffers: ReadBufferPool;
   authenticator: KafkaAuthenticator;
   acl: KafkaAcl;
+  aclBindings: KafkaAclBindingStore;
   /** How long a client that must authenticate has to do it. */
   authTimeoutMs: number;
 }
@@ -457,6 +459,7 @@ export class KafkaConnection {
         this.#deps.acl.open || this.#deps.acl.authorize(this.#principal(), action, group, "group"),
       mayDescribeGroup: (group: string) =>
         this.#deps.acl.open || this.#deps.acl.mayDescribe(this.#principal(), group, "group"),
+      aclBindings: this.#deps.aclBindings,
     };
     return handler.run(context, reader, correlationId);
   }

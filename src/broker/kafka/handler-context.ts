@@ -2,6 +2,7 @@ import type { Logger } from "../../log/logger.ts";
 import type { ApiKeyValue } from "../../protocol/kafka/api-keys.ts";
 import type { Encodable, RequestBody, ResponseBody } from "../../protocol/kafka/kafka-codec.ts";
 import type { KafkaAclAction, KafkaGroupAction } from "../../security/acl/kafka-acl.ts";
+import type { KafkaAclBindingStore } from "./acl-bindings-store.ts";
 import type { ConfigEntries } from "./config-entries.ts";
 import type { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import type { OffsetStore } from "./groups/offset-store.ts";
@@ -65,6 +66,8 @@ export interface RequestContext {
   mayGroup(action: KafkaGroupAction, group: string): boolean;
   /** Whether this client may see the group at all (FindCoordinator, DescribeGroups, ListGroups). */
   mayDescribeGroup(group: string): boolean;
+  /** The [kafka_acl] rules as Kafka bindings (CreateAcls, DescribeAcls, DeleteAcls). */
+  readonly aclBindings: KafkaAclBindingStore;
 }
 
 /**

@@ -11,6 +11,7 @@ import type { Security } from "../../security/security.ts";
 import type { LogOptions } from "../../storage/log/index.ts";
 import { type ListenerAddress, listenOn } from "../listen.ts";
 import { loadTlsSettings } from "../tls-context.ts";
+import { KafkaAclBindingStore } from "./acl-bindings-store.ts";
 import { configEntries } from "./config-entries.ts";
 import { KafkaConnection, type RequestTiming } from "./connection.ts";
 import { CoordinatorShell } from "./groups/coordinator-shell.ts";
@@ -157,6 +158,7 @@ export class KafkaBroker {
       requestTiming,
       authenticator: authentication,
       acl: security.kafkaAcl,
+      aclBindings: new KafkaAclBindingStore(security.kafkaAclRules, logger),
       authTimeoutMs: kafka.auth_timeout_ms,
     };
     const connections = new Set<KafkaConnection>();

@@ -66,6 +66,19 @@ describe("AclRuleBook", () => {
     });
   });
 
+  it("`first` puts a rule before every API rule, after the config rules, and keeps it there", async () => {
+    const run = fixture();
+    await run(async (book) => {
+      await book.add(spec("x"), { first: true });
+      await book.add(spec("a"));
+      await book.add(spec("b"), { first: true });
+      assert.deepEqual(topics(book), ["secret/#", "public/#", "b", "x", "a"]);
+    });
+    await run(async (book) => {
+      assert.deepEqual(topics(book), ["secret/#", "public/#", "b", "x", "a"]);
+    });
+  });
+
   it("adds, persists, keeps order across a restart and deletes", async () => {
     const run = fixture();
     const ids = await run(async (book, acl) => {

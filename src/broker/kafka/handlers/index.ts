@@ -14,12 +14,16 @@ import { inRange } from "../../../protocol/kafka/schema-spec.ts";
 import type { ApiHandler, RequestContext } from "../handler-context.ts";
 import { alterConfigsHandler } from "./alter-configs.ts";
 import { apiVersionsHandler } from "./api-versions.ts";
+import { createAclsHandler } from "./create-acls.ts";
 import { createPartitionsHandler } from "./create-partitions.ts";
 import { createTopicsHandler } from "./create-topics.ts";
+import { deleteAclsHandler } from "./delete-acls.ts";
 import { deleteGroupsHandler } from "./delete-groups.ts";
 import { deleteTopicsHandler } from "./delete-topics.ts";
+import { describeAclsHandler } from "./describe-acls.ts";
 import { describeConfigsHandler } from "./describe-configs.ts";
 import { describeGroupsHandler } from "./describe-groups.ts";
+import { describeLogDirsHandler } from "./describe-log-dirs.ts";
 import { fetchHandler } from "./fetch.ts";
 import { findCoordinatorHandler } from "./find-coordinator.ts";
 import { heartbeatHandler } from "./heartbeat.ts";
@@ -113,12 +117,16 @@ export function buildHandlers(options: { sasl: boolean }): Map<number, BoundHand
     bind(describeConfigsHandler),
     bind(alterConfigsHandler),
     bind(incrementalAlterConfigsHandler),
+    bind(describeLogDirsHandler),
     bind(listGroupsHandler),
     bind(deleteGroupsHandler),
     bind(offsetDeleteHandler),
     bind(offsetCommitHandler),
     bind(offsetFetchHandler),
     bind(initProducerIdHandler),
+    bind(describeAclsHandler),
+    bind(createAclsHandler),
+    bind(deleteAclsHandler),
     ...(options.sasl ? [bind(saslHandshakeHandler), bind(saslAuthenticateHandler)] : []),
   ]) {
     handlers.set(handler.apiKey, handler);

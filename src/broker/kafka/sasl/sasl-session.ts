@@ -98,6 +98,11 @@ export class SaslSession {
     return this.#superuser;
   }
 
+  /** The mechanisms this listener offers; none: it authenticates no one by SASL. */
+  get offeredMechanisms(): readonly KafkaSaslMechanism[] {
+    return this.#authenticator.mechanisms;
+  }
+
   /** The mechanism SaslHandshake chose, if any. */
   get mechanism(): KafkaSaslMechanism | null {
     return this.#mechanism;

@@ -93,6 +93,42 @@ export interface ApiVersionsResponse {
   zkMigrationReady: boolean;
 }
 
+export interface CreateAclsRequestAclCreation {
+  /** The type of the resource. Versions 0+. */
+  resourceType: number;
+  /** The resource name for the ACL. Versions 0+. */
+  resourceName: string;
+  /** The pattern type for the ACL. Versions 1+. */
+  resourcePatternType: number;
+  /** The principal for the ACL. Versions 0+. */
+  principal: string;
+  /** The host for the ACL. Versions 0+. */
+  host: string;
+  /** The operation type for the ACL (read, write, etc.). Versions 0+. */
+  operation: number;
+  /** The permission type for the ACL (allow, deny, etc.). Versions 0+. */
+  permissionType: number;
+}
+
+export interface CreateAclsRequest {
+  /** The ACLs that we want to create. Versions 0+. */
+  creations: CreateAclsRequestAclCreation[];
+}
+
+export interface CreateAclsResponseAclCreationResult {
+  /** The result error, or zero if there was no error. Versions 0+. */
+  errorCode: number;
+  /** The result message, or null if there was no error. Versions 0+. */
+  errorMessage: string | null;
+}
+
+export interface CreateAclsResponse {
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. Versions 0+. */
+  throttleTimeMs: number;
+  /** The results for each ACL creation. Versions 0+. */
+  results: CreateAclsResponseAclCreationResult[];
+}
+
 export interface CreatePartitionsRequestCreatePartitionsAssignment {
   /** The assigned broker IDs. Versions 0+. */
   brokerIds: number[];
@@ -207,6 +243,65 @@ export interface CreateTopicsResponse {
   topics: CreateTopicsResponseCreatableTopicResult[];
 }
 
+export interface DeleteAclsRequestDeleteAclsFilter {
+  /** The resource type. Versions 0+. */
+  resourceTypeFilter: number;
+  /** The resource name, or null to match any resource name. Versions 0+. */
+  resourceNameFilter: string | null;
+  /** The pattern type. Versions 1+. */
+  patternTypeFilter: number;
+  /** The principal filter, or null to accept all principals. Versions 0+. */
+  principalFilter: string | null;
+  /** The host filter, or null to accept all hosts. Versions 0+. */
+  hostFilter: string | null;
+  /** The ACL operation. Versions 0+. */
+  operation: number;
+  /** The permission type. Versions 0+. */
+  permissionType: number;
+}
+
+export interface DeleteAclsRequest {
+  /** The filters to use when deleting ACLs. Versions 0+. */
+  filters: DeleteAclsRequestDeleteAclsFilter[];
+}
+
+export interface DeleteAclsResponseDeleteAclsMatchingAcl {
+  /** The deletion error code, or 0 if the deletion succeeded. Versions 0+. */
+  errorCode: number;
+  /** The deletion error message, or null if the deletion succeeded. Versions 0+. */
+  errorMessage: string | null;
+  /** The ACL resource type. Versions 0+. */
+  resourceType: number;
+  /** The ACL resource name. Versions 0+. */
+  resourceName: string;
+  /** The ACL resource pattern type. Versions 1+. */
+  patternType: number;
+  /** The ACL principal. Versions 0+. */
+  principal: string;
+  /** The ACL host. Versions 0+. */
+  host: string;
+  /** The ACL operation. Versions 0+. */
+  operation: number;
+  /** The ACL permission type. Versions 0+. */
+  permissionType: number;
+}
+
+export interface DeleteAclsResponseDeleteAclsFilterResult {
+  /** The error code, or 0 if the filter succeeded. Versions 0+. */
+  errorCode: number;
+  /** The error message, or null if the filter succeeded. Versions 0+. */
+  errorMessage: string | null;
+  /** The ACLs which matched this filter. Versions 0+. */
+  matchingAcls: DeleteAclsResponseDeleteAclsMatchingAcl[];
+}
+
+export interface DeleteAclsResponse {
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. Versions 0+. */
+  throttleTimeMs: number;
+  /** The results for each filter. Versions 0+. */
+  filterResults: DeleteAclsResponseDeleteAclsFilterResult[];
+}
+
 export interface DeleteGroupsRequest {
   /** The group names to delete. Versions 0+. */
   groupsNames: string[];
@@ -258,6 +353,56 @@ export interface DeleteTopicsResponse {
   throttleTimeMs: number;
   /** The results for each topic we tried to delete. Versions 0+. */
   responses: DeleteTopicsResponseDeletableTopicResult[];
+}
+
+export interface DescribeAclsRequest {
+  /** The resource type. Versions 0+. */
+  resourceTypeFilter: number;
+  /** The resource name, or null to match any resource name. Versions 0+. */
+  resourceNameFilter: string | null;
+  /** The resource pattern to match. Versions 1+. */
+  patternTypeFilter: number;
+  /** The principal to match, or null to match any principal. Versions 0+. */
+  principalFilter: string | null;
+  /** The host to match, or null to match any host. Versions 0+. */
+  hostFilter: string | null;
+  /** The operation to match. Versions 0+. */
+  operation: number;
+  /** The permission type to match. Versions 0+. */
+  permissionType: number;
+}
+
+export interface DescribeAclsResponseAclDescription {
+  /** The ACL principal. Versions 0+. */
+  principal: string;
+  /** The ACL host. Versions 0+. */
+  host: string;
+  /** The ACL operation. Versions 0+. */
+  operation: number;
+  /** The ACL permission type. Versions 0+. */
+  permissionType: number;
+}
+
+export interface DescribeAclsResponseDescribeAclsResource {
+  /** The resource type. Versions 0+. */
+  resourceType: number;
+  /** The resource name. Versions 0+. */
+  resourceName: string;
+  /** The resource pattern type. Versions 1+. */
+  patternType: number;
+  /** The ACLs. Versions 0+. */
+  acls: DescribeAclsResponseAclDescription[];
+}
+
+export interface DescribeAclsResponse {
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. Versions 0+. */
+  throttleTimeMs: number;
+  /** The error code, or 0 if there was no error. Versions 0+. */
+  errorCode: number;
+  /** The error message, or null if there was no error. Versions 0+. */
+  errorMessage: string | null;
+  /** Each Resource that is referenced in an ACL. Versions 0+. */
+  resources: DescribeAclsResponseDescribeAclsResource[];
 }
 
 export interface DescribeConfigsRequestDescribeConfigsResource {
@@ -372,6 +517,58 @@ export interface DescribeGroupsResponse {
   throttleTimeMs: number;
   /** Each described group. Versions 0+. */
   groups: DescribeGroupsResponseDescribedGroup[];
+}
+
+export interface DescribeLogDirsRequestDescribableLogDirTopic {
+  /** The topic name Versions 0+. */
+  topic: string;
+  /** The partition indexes. Versions 0+. */
+  partitions: number[];
+}
+
+export interface DescribeLogDirsRequest {
+  /** Each topic that we want to describe log directories for, or null for all topics. Versions 0+. */
+  topics: DescribeLogDirsRequestDescribableLogDirTopic[] | null;
+}
+
+export interface DescribeLogDirsResponseDescribeLogDirsPartition {
+  /** The partition index. Versions 0+. */
+  partitionIndex: number;
+  /** The size of the log segments in this partition in bytes. Versions 0+. */
+  partitionSize: bigint;
+  /** The lag of the log's LEO w.r.t. partition's HW. Versions 0+. */
+  offsetLag: bigint;
+  /** True if this log is created by AlterReplicaLogDirsRequest and will replace the current log of the replica in the future. Versions 0+. */
+  isFutureKey: boolean;
+}
+
+export interface DescribeLogDirsResponseDescribeLogDirsTopic {
+  /** The topic name. Versions 0+. */
+  name: string;
+  /**  Versions 0+. */
+  partitions: DescribeLogDirsResponseDescribeLogDirsPartition[];
+}
+
+export interface DescribeLogDirsResponseDescribeLogDirsResult {
+  /** The error code, or 0 if there was no error. Versions 0+. */
+  errorCode: number;
+  /** The absolute log directory path. Versions 0+. */
+  logDir: string;
+  /** Each topic. Versions 0+. */
+  topics: DescribeLogDirsResponseDescribeLogDirsTopic[];
+  /** The total size in bytes of the volume the log directory is in. Versions 4+. */
+  totalBytes: bigint;
+  /** The usable size in bytes of the volume the log directory is in. Versions 4+. */
+  usableBytes: bigint;
+}
+
+export interface DescribeLogDirsResponse {
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. Versions 0+. */
+  throttleTimeMs: number;
+  /** The error code, or 0 if there was no error. Versions 3+. */
+  errorCode: number;
+  /** The log directories. Versions 0+. */
+  results: DescribeLogDirsResponseDescribeLogDirsResult[];
 }
 
 export interface FetchRequestReplicaState {
@@ -1282,8 +1479,12 @@ export interface KafkaApiMessages {
   19: { request: CreateTopicsRequest; response: CreateTopicsResponse };
   20: { request: DeleteTopicsRequest; response: DeleteTopicsResponse };
   22: { request: InitProducerIdRequest; response: InitProducerIdResponse };
+  29: { request: DescribeAclsRequest; response: DescribeAclsResponse };
+  30: { request: CreateAclsRequest; response: CreateAclsResponse };
+  31: { request: DeleteAclsRequest; response: DeleteAclsResponse };
   32: { request: DescribeConfigsRequest; response: DescribeConfigsResponse };
   33: { request: AlterConfigsRequest; response: AlterConfigsResponse };
+  35: { request: DescribeLogDirsRequest; response: DescribeLogDirsResponse };
   36: { request: SaslAuthenticateRequest; response: SaslAuthenticateResponse };
   37: { request: CreatePartitionsRequest; response: CreatePartitionsResponse };
   42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse };
