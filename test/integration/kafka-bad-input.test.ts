@@ -111,8 +111,10 @@ test("ApiVersions v3 lists exactly the served APIs and nothing transactional", a
       [30, 0, 3],
       [31, 0, 3],
       [32, 0, 4],
+      [33, 0, 2],
       [37, 0, 3],
       [42, 0, 2],
+      [44, 0, 1],
       [47, 0, 0],
     ],
   );
