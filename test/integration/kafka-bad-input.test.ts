@@ -112,6 +112,7 @@ test("ApiVersions v3 lists exactly the served APIs and nothing transactional", a
       [31, 0, 3],
       [32, 0, 4],
       [33, 0, 2],
+      [35, 0, 4],
       [37, 0, 3],
       [42, 0, 2],
       [44, 0, 1],
