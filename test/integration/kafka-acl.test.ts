@@ -208,6 +208,23 @@ test("Metadata: each user sees only topics it may use; naming another is refused
     ],
     "no auto-creation without admin",
   );
+  // The cluster: CREATE, DESCRIBE, DESCRIBE_CONFIGS, IDEMPOTENT_WRITE; ALTER (ACLs) for root only.
+  const clusterOf = async (username: string) => {
+    const client = await wireAs(username);
+    try {
+      const answer = await client.request(ApiKey.Metadata, 8, {
+        topics: [],
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: true,
+        includeTopicAuthorizedOperations: false,
+      });
+      return answer.clusterAuthorizedOperations;
+    } finally {
+      client.close();
+    }
+  };
+  assert.equal(await clusterOf("bob"), bits(5, 8, 10, 12));
+  assert.equal(await clusterOf("root"), bits(5, 7, 8, 10, 12));
   const aliceAuto = await metadataOf("alice", [{ name: "team-a.auto" }]);
   assert.equal(aliceAuto.topics[0].errorCode, 0, "alice may create under team-a.");
 });

@@ -100,7 +100,7 @@ export class KafkaAclBindingStore {
 
   async #create(bindings: readonly AclBinding[], who: AclChanger): Promise<AclOutcome[]> {
     const mappings = bindings.map(mapCreation);
-    // A topic `admin` rule is made only when CREATE, DELETE and ALTER all ask for it.
+    // A topic `admin` rule is made only when CREATE, DELETE, ALTER and ALTER_CONFIGS all ask for it.
     const parts = new Map<string, Set<AdminPart>>();
     for (const mapping of mappings) {
       if (!mapping.ok || mapping.part === null) continue;
@@ -117,7 +117,7 @@ export class KafkaAclBindingStore {
       const key = specKey(mapping.spec);
       if (mapping.part !== null && (parts.get(key)?.size ?? 0) < TOPIC_ADMIN_PARTS.length) {
         outcomes[index] = invalid(
-          `RobustMQ cannot store this ACL exactly: ${operationName(mapping.part)} on a topic is part of the admin action, which is CREATE, DELETE and ALTER together; create all three in one request, or use ALL`,
+          `RobustMQ cannot store this ACL exactly: ${operationName(mapping.part)} on a topic is part of the admin action, which is CREATE, DELETE, ALTER and ALTER_CONFIGS together; create all four in one request, or use ALL`,
         );
         continue;
       }
@@ -199,7 +199,7 @@ export class KafkaAclBindingStore {
   ): Promise<AclOutcome | "gone"> {
     if (partly && rule.source === "api") {
       return invalid(
-        `rule ${rule.id} is the admin action on a topic (CREATE, DELETE and ALTER together): remove all three in one request, or delete the rule with the admin API`,
+        `rule ${rule.id} is the admin action on a topic (CREATE, DELETE, ALTER and ALTER_CONFIGS together): remove all four in one request, or delete the rule with the admin API`,
       );
     }
     try {

@@ -1,7 +1,7 @@
 /**
  * Kafka's authorized-operations bitfields (Metadata, DescribeGroups): bit n set for AclOperation
  * code n. A topic's and a group's follow [kafka_acl] (topicOperations, groupOperations); the
- * cluster is not guarded, so every operation it supports is reported as allowed.
+ * cluster's follow what this broker lets a client do with it (clusterOperations).
  */
 import type { KafkaAclAction, KafkaGroupAction } from "../../security/acl/kafka-acl.ts";
 
@@ -41,5 +41,15 @@ export function groupOperations(may: (action: KafkaGroupAction) => boolean): num
   if (codes.length > 0) codes.push(DESCRIBE);
   return bits(codes);
 }
-/** CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE. */
-export const ALL_CLUSTER_OPERATIONS = bits([5, 7, 8, 9, 10, 11, 12]);
+const IDEMPOTENT_WRITE = 12;
+
+/**
+ * What the client may do with the cluster: CREATE (topics, as [kafka_acl] then decides per
+ * topic), DESCRIBE (DescribeLogDirs), DESCRIBE_CONFIGS (the broker's settings) and
+ * IDEMPOTENT_WRITE for everyone; ALTER (CreateAcls, DeleteAcls) for a superuser only. Never
+ * ALTER_CONFIGS (broker settings come from robustmq.toml) or CLUSTER_ACTION (no other brokers).
+ */
+export function clusterOperations(superuser: boolean): number {
+  const codes = [CREATE, DESCRIBE, DESCRIBE_CONFIGS, IDEMPOTENT_WRITE];
+  return bits(superuser ? [...codes, ALTER] : codes);
+}

@@ -4,9 +4,9 @@
  * both directions, without loss (docs/kafka.md "Managing ACLs with Kafka tools").
  *
  * A rule shows as the bindings it amounts to; a binding becomes a rule only when a rule says
- * exactly the same, never more and never less. A topic rule's `admin` is CREATE, DELETE and
- * ALTER together (creating, deleting and growing topics), so it shows as three bindings and can
- * only be made from all three; a group rule's `admin` is DELETE (DeleteGroups, OffsetDelete).
+ * exactly the same, never more and never less. A topic rule's `admin` is CREATE, DELETE, ALTER
+ * and ALTER_CONFIGS together (creating, deleting and growing topics, deleting records, changing
+ * configs), so it shows as four bindings and can only be made from all four; a group rule's `admin` is DELETE (DeleteGroups, OffsetDelete).
  * Everything else (other resources, hosts, principal types, operations) is refused with a
  * reason, never stored approximately. Pure functions: the rule book does the storing.
  */
@@ -81,16 +81,18 @@ export interface AclBindingFilter {
 export type AdminPart =
   | typeof AclOperation.CREATE
   | typeof AclOperation.DELETE
-  | typeof AclOperation.ALTER;
+  | typeof AclOperation.ALTER
+  | typeof AclOperation.ALTER_CONFIGS;
 export const TOPIC_ADMIN_PARTS: readonly AdminPart[] = [
   AclOperation.CREATE,
   AclOperation.DELETE,
   AclOperation.ALTER,
+  AclOperation.ALTER_CONFIGS,
 ];
 
 /**
- * What a creation maps to: a rule spec (with `part` set when it is one third of a topic
- * `admin` rule, to be made only with the other two), or a refusal with Kafka's error code.
+ * What a creation maps to: a rule spec (with `part` set when it is one part of a topic
+ * `admin` rule, to be made only with the other three), or a refusal with Kafka's error code.
  */
 export type CreationMapping =
   | { readonly ok: true; readonly spec: KafkaAclRuleSpec; readonly part: AdminPart | null }
@@ -111,7 +113,7 @@ function resourceName(code: number): string {
   return RESOURCE_NAMES.get(code) ?? `UNKNOWN(${code})`;
 }
 
-/** A rule as the Kafka bindings it amounts to (three for a topic `admin` rule). */
+/** A rule as the Kafka bindings it amounts to (four for a topic `admin` rule). */
 export function bindingsOfRule(rule: KafkaAclRuleSpec): AclBinding[] {
   const onTopic = rule.topic !== undefined;
   const pattern = rule.topic ?? rule.group;
@@ -225,6 +227,7 @@ function actionOf(operation: number, onTopic: boolean): KafkaAclRuleSpec["action
       return onTopic ? "write" : null;
     case AclOperation.CREATE:
     case AclOperation.ALTER:
+    case AclOperation.ALTER_CONFIGS:
       return onTopic ? "admin" : null;
     case AclOperation.DELETE:
       return "admin";
@@ -236,7 +239,7 @@ function actionOf(operation: number, onTopic: boolean): KafkaAclRuleSpec["action
 function operationRefusal(operation: number, onTopic: boolean): string {
   const name = operationName(operation);
   return onTopic
-    ? `topic rules allow or deny READ, WRITE, ALL, or CREATE, DELETE and ALTER together; ${name} has no equivalent`
+    ? `topic rules allow or deny READ, WRITE, ALL, or CREATE, DELETE, ALTER and ALTER_CONFIGS together; ${name} has no equivalent`
     : `group rules allow or deny READ, DELETE or ALL; ${name} has no equivalent`;
 }
 

@@ -45,13 +45,18 @@ function refusal(b: AclBinding): string {
 }
 
 describe("rules as Kafka bindings", () => {
-  test("topic actions: read READ, write WRITE, all ALL, admin CREATE + DELETE + ALTER", () => {
+  test("topic actions: read READ, write WRITE, all ALL, admin CREATE + DELETE + ALTER + ALTER_CONFIGS", () => {
     const ops = (spec: KafkaAclRuleSpec) => bindingsOfRule(spec).map((b) => b.operation);
     const topic = { permission: "allow", topic: "orders" } as const;
     assert.deepEqual(ops({ ...topic, action: "read" }), [Op.READ]);
     assert.deepEqual(ops({ ...topic, action: "write" }), [Op.WRITE]);
     assert.deepEqual(ops({ ...topic, action: "all" }), [Op.ALL]);
-    assert.deepEqual(ops({ ...topic, action: "admin" }), [Op.CREATE, Op.DELETE, Op.ALTER]);
+    assert.deepEqual(ops({ ...topic, action: "admin" }), [
+      Op.CREATE,
+      Op.DELETE,
+      Op.ALTER,
+      Op.ALTER_CONFIGS,
+    ]);
     const group = { permission: "deny", group: "g" } as const;
     assert.deepEqual(ops({ ...group, action: "read" }), [Op.READ]);
     assert.deepEqual(ops({ ...group, action: "admin" }), [Op.DELETE]);
@@ -101,11 +106,11 @@ describe("Kafka bindings as rules", () => {
     for (const [b, spec] of cases) {
       assert.deepEqual(mapCreation(b), { ok: true, spec, part: null }, JSON.stringify(b));
     }
-    for (const operation of [Op.CREATE, Op.DELETE, Op.ALTER]) {
+    for (const operation of [Op.CREATE, Op.DELETE, Op.ALTER, Op.ALTER_CONFIGS]) {
       const mapped = mapCreation(binding({ operation }));
       assert.ok(mapped.ok);
       assert.equal(mapped.spec.action, "admin");
-      assert.equal(mapped.part, operation, "one third of a topic admin rule");
+      assert.equal(mapped.part, operation, "one part of a topic admin rule");
     }
   });
 
@@ -133,7 +138,6 @@ describe("Kafka bindings as rules", () => {
       [{ principal: "User:" }, /names no user/],
       [{ operation: Op.DESCRIBE }, /DESCRIBE has no equivalent/],
       [{ operation: Op.DESCRIBE_CONFIGS }, /DESCRIBE_CONFIGS has no equivalent/],
-      [{ operation: Op.ALTER_CONFIGS }, /ALTER_CONFIGS has no equivalent/],
       [{ operation: Op.IDEMPOTENT_WRITE }, /IDEMPOTENT_WRITE/],
       [{ resourceType: Resource.GROUP, operation: Op.WRITE }, /group rules.*WRITE has no/],
       [{ resourceType: Resource.GROUP, operation: Op.DESCRIBE }, /group rules/],

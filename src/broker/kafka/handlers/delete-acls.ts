@@ -2,7 +2,7 @@
  * DeleteAcls v0-3 (`kafka-acls.sh --remove`, AdminClient.deleteAcls, kafkajs deleteAcls): per
  * filter, with Kafka's matching, the bindings it matched: removed (their rule deleted), or each
  * with the reason it was not. Config file rules cannot be deleted at run time (the admin API
- * refuses them the same way), and a topic's admin rule (CREATE, DELETE and ALTER together)
+ * refuses them the same way), and a topic's admin rule (CREATE, DELETE, ALTER and ALTER_CONFIGS together)
  * goes only when the request's filters match all three. v0 filters are LITERAL.
  */
 import { ApiKey } from "../../../protocol/kafka/api-keys.ts";

@@ -7,7 +7,7 @@ import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
 import type { Encodable, ResponseBody } from "../../../protocol/kafka/kafka-codec.ts";
 import {
-  ALL_CLUSTER_OPERATIONS,
+  clusterOperations,
   OPERATIONS_UNKNOWN,
   topicOperations,
 } from "../authorized-operations.ts";
@@ -116,7 +116,7 @@ export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
       controllerId: context.settings.brokerId,
       topics,
       clusterAuthorizedOperations: request.includeClusterAuthorizedOperations
-        ? ALL_CLUSTER_OPERATIONS
+        ? clusterOperations(context.sasl.superuser)
         : OPERATIONS_UNKNOWN,
     };
   },

@@ -130,7 +130,10 @@ describe("KafkaAclBindingStore", () => {
         KafkaError.INVALID_REQUEST,
         KafkaError.INVALID_REQUEST,
       ]);
-      assert.match(outcomes[3].errorMessage ?? "", /CREATE, DELETE and ALTER together/);
+      assert.match(
+        outcomes[3].errorMessage ?? "",
+        /CREATE, DELETE, ALTER and ALTER_CONFIGS together/,
+      );
       assert.deepEqual(codes(await store.create([binding()], who)), [KafkaError.NONE]);
       const fromConfig = binding({ resourceName: "public" });
       assert.deepEqual(codes(await store.create([fromConfig], who)), [KafkaError.NONE]);
@@ -138,10 +141,12 @@ describe("KafkaAclBindingStore", () => {
     });
   });
 
-  it("CREATE, DELETE and ALTER on a topic in one request make one admin rule", async () => {
+  it("CREATE, DELETE, ALTER and ALTER_CONFIGS on a topic in one request make one admin rule", async () => {
     await withStore(async ({ store, book, acl }) => {
-      const parts = [Op.CREATE, Op.DELETE, Op.ALTER].map((operation) => binding({ operation }));
-      assert.deepEqual(codes(await store.create(parts, who)), [0, 0, 0]);
+      const parts = [Op.CREATE, Op.DELETE, Op.ALTER, Op.ALTER_CONFIGS].map((operation) =>
+        binding({ operation }),
+      );
+      assert.deepEqual(codes(await store.create(parts, who)), [0, 0, 0, 0]);
       const rules = book.list().filter((r) => r.source === "api");
       assert.deepEqual(
         rules.map((r) => [r.action, r.topic, r.username]),
@@ -151,7 +156,7 @@ describe("KafkaAclBindingStore", () => {
       const shown = store.describe(filter({ resourceName: "orders" }));
       assert.deepEqual(
         shown.map((b) => b.operation),
-        [Op.CREATE, Op.DELETE, Op.ALTER],
+        [Op.CREATE, Op.DELETE, Op.ALTER, Op.ALTER_CONFIGS],
       );
     });
   });
@@ -177,7 +182,9 @@ describe("KafkaAclBindingStore", () => {
 
   it("delete: per filter the matched bindings; config rules and partial admin rules stay", async () => {
     await withStore(async ({ store, book, acl, lines }) => {
-      const admin = [Op.CREATE, Op.DELETE, Op.ALTER].map((operation) => binding({ operation }));
+      const admin = [Op.CREATE, Op.DELETE, Op.ALTER, Op.ALTER_CONFIGS].map((operation) =>
+        binding({ operation }),
+      );
       await store.create([binding(), ...admin], who);
       const results = await store.delete(
         [
@@ -202,17 +209,19 @@ describe("KafkaAclBindingStore", () => {
       );
       assert.match(reads.deletions[0].errorMessage ?? "", /config file and cannot be deleted/);
       assert.equal(creates.deletions[0].errorCode, KafkaError.INVALID_REQUEST);
-      assert.match(creates.deletions[0].errorMessage ?? "", /remove all three in one request/);
+      assert.match(creates.deletions[0].errorMessage ?? "", /remove all four in one request/);
       assert.equal(acl.authorize(bob, "read", "orders"), false, "gone at once");
       assert.equal(acl.authorize(bob, "admin", "orders"), true, "the admin rule stays");
       const whole = await store.delete(
-        [Op.CREATE, Op.DELETE, Op.ALTER].map((operation) => filter({ operation })),
+        [Op.CREATE, Op.DELETE, Op.ALTER, Op.ALTER_CONFIGS].map((operation) =>
+          filter({ operation }),
+        ),
         who,
       );
       assert.deepEqual(
         whole.map((r) => r.deletions.map((d) => [d.binding.operation, d.errorCode])),
-        [[[Op.CREATE, 0]], [[Op.DELETE, 0]], [[Op.ALTER, 0]]],
-        "three filters together cover the admin rule",
+        [[[Op.CREATE, 0]], [[Op.DELETE, 0]], [[Op.ALTER, 0]], [[Op.ALTER_CONFIGS, 0]]],
+        "four filters together cover the admin rule",
       );
       assert.deepEqual(
         book.list().map((r) => r.id),
