@@ -67,6 +67,8 @@ export class GroupCommitter {
   #syncWaiters: Waiter[] = [];
   /** A segment whose failed write could not be cut back yet. */
   #truncatePending: Segment | null = null;
+  /** Work that must not overlap a group's write (betweenGroups), run in order. */
+  #between: Array<Waiter & { run: () => Promise<void> }> = [];
   /** Groups formed, and appends committed: appendCount / groupCount is the coalescing. */
   groupCount = 0;
   appendCount = 0;
@@ -131,6 +133,17 @@ export class GroupCommitter {
     return promise;
   }
 
+  /**
+   * Runs `task` at the committer's next turn, while no group is being written: it may roll the
+   * active segment (a raised log start offset does). Settles with the task.
+   */
+  betweenGroups(task: () => Promise<void>): Promise<void> {
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#between.push({ run: task, resolve, reject });
+    this.#kick();
+    return promise;
+  }
+
   /** The active segment was fsynced by a roll. */
   markSynced(): void {
     this.#dirty = false;
@@ -160,6 +173,8 @@ export class GroupCommitter {
       }
       if (this.#syncRequested) {
         await this.#syncNow();
+      } else if (this.#between.length > 0) {
+        await this.#runBetween();
       } else if (this.#queue.length > 0) {
         await this.#commitGroup(this.#takeGroup());
       } else if (this.#committed.length === 0) {
@@ -306,6 +321,19 @@ export class GroupCommitter {
     await segment.truncateToCommitted();
     await segment.sync();
     this.#truncatePending = null;
+  }
+
+  async #runBetween(): Promise<void> {
+    const task = this.#between.shift();
+    assert(task !== undefined, "a task is waiting");
+    try {
+      // Never roll (and so fsync) the bytes of a failed write: cut them first.
+      await this.#cutBackPending();
+      await task.run();
+      task.resolve();
+    } catch (error) {
+      task.reject(error);
+    }
   }
 
   async #syncNow(): Promise<void> {

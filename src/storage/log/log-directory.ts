@@ -4,9 +4,10 @@
  * one at offset 0.
  */
 import { join } from "node:path";
-import { ErrorCode } from "../../errors.ts";
+import { assert, ErrorCode } from "../../errors.ts";
 import { recoverSwaps } from "./compaction-swap.ts";
 import type { FileSystem } from "./file-system.ts";
+import { readLogStartOffset, settleLogStart } from "./log-start-offset.ts";
 import {
   type RecoveryReport,
   type RecoveryScope,
@@ -29,6 +30,8 @@ const RECOVERY_BATCH_BYTES_MAX = 2_147_483_647;
 export interface OpenedLog {
   segments: Segment[];
   report: RecoveryReport;
+  /** At or above the first segment's base offset (log-start-offset.ts). */
+  logStartOffset: number;
 }
 
 /** Index files whose segment is gone (deleted by retention before a crash): safe to remove. */
@@ -62,6 +65,8 @@ function emptyReport(directory: string): RecoveryReport {
     strayFilesRemoved: [],
     compactionsCompleted: [],
     compactionsRolledBack: [],
+    segmentsBelowStartRemoved: [],
+    logStartOffsetProblem: null,
     logStartOffset: 0,
     logEndOffset: 0,
   };
@@ -92,7 +97,9 @@ export async function openLogDirectory(
   report.compactionsCompleted = swaps.completed;
   report.compactionsRolledBack = swaps.rolledBack;
   report.strayFilesRemoved = await removeStrayFiles(fs, directory, names, new Set(bases));
-  const segments: Segment[] = [];
+  const stored = await readLogStartOffset(fs, directory, names);
+  report.logStartOffsetProblem = stored.problem;
+  let segments: Segment[] = [];
   try {
     if (bases.length === 0) {
       segments.push(await Segment.create(fs, settings, 0));
@@ -123,14 +130,18 @@ export async function openLogDirectory(
         report.indexesRebuilt.push({ file: segment.indexPath, reason: recovered.rebuiltBecause });
       }
     }
+    checkContinuity(segments, logger);
+    const settled = await settleLogStart(fs, settings, segments, stored.offset, logger);
+    segments = settled.segments;
+    report.segmentsBelowStartRemoved = settled.removed;
+    report.logStartOffset = settled.logStartOffset;
   } catch (error) {
     await closeAll(fs, segments);
     throw error;
   }
-  checkContinuity(segments, logger);
   finishReport(report, segments);
   logReport(report, logger);
-  return { segments, report };
+  return { segments, report, logStartOffset: report.logStartOffset };
 }
 
 /**
@@ -170,11 +181,17 @@ function finishReport(report: RecoveryReport, segments: readonly Segment[]): voi
       report.corruptRegions.push({ file: segment.logPath, ...region });
     }
   }
-  report.logStartOffset = segments[0].baseOffset;
+  assert(report.logStartOffset >= segments[0].baseOffset, "the start is in the log");
   report.logEndOffset = segments[segments.length - 1].nextOffset;
 }
 
 function logReport(report: RecoveryReport, logger: StorageLogger): void {
+  if (report.logStartOffsetProblem !== null) {
+    logger.error(
+      { directory: report.directory, reason: report.logStartOffsetProblem },
+      "log start offset file damaged; the log starts at its first segment",
+    );
+  }
   for (const cut of report.truncated) logger.warn(cut, "truncated a torn or corrupt log tail");
   for (const rebuilt of report.indexesRebuilt) logger.warn(rebuilt, "rebuilt segment indexes");
   for (const region of report.corruptRegions) {

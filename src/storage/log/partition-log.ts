@@ -18,6 +18,7 @@ import { anyBatchRecords } from "./compression.ts";
 import { type FileSystem, NodeFileSystem } from "./file-system.ts";
 import { type AppendResult, GroupCommitter, type PendingAppend } from "./group-commit.ts";
 import { openLogDirectory } from "./log-directory.ts";
+import { writeLogStartOffset } from "./log-start-offset.ts";
 import {
   compacts,
   deletes,
@@ -44,6 +45,7 @@ import {
 import {
   applyRetention,
   deleteBefore,
+  deleteBelowStart,
   type RetentionResult,
   type RetentionShell,
 } from "./retention.ts";
@@ -121,6 +123,11 @@ export class PartitionLog {
   #maintenance: Promise<unknown> = Promise.resolve();
   #maintaining = false;
   readonly #compaction: CompactionState = { cleanedUpTo: -1, nextHorizonMs: null };
+  /**
+   * The start a client raised (raiseLogStartOffset), durable in the partition directory; only
+   * ever goes up. The log starts here or at its first segment, whichever is later.
+   */
+  #startOffset: number;
 
   private constructor(
     directory: string,
@@ -130,6 +137,7 @@ export class PartitionLog {
     report: RecoveryReport,
   ) {
     this.directory = directory;
+    this.#startOffset = report.logStartOffset;
     this.#options = Object.freeze(options);
     this.#fs = deps.fs;
     this.#logger = deps.logger;
@@ -215,8 +223,9 @@ export class PartitionLog {
     );
   }
 
+  /** The first offset a read may ask for; it only ever goes up. */
   get logStartOffset(): number {
-    return this.#segments[0].baseOffset;
+    return Math.max(this.#startOffset, this.#segments[0].baseOffset);
   }
 
   /** The offset the next batch will get: one past the last acknowledged batch. */
@@ -419,12 +428,29 @@ export class PartitionLog {
    * cleanup_policy "compact" alone nothing is deleted (as in Kafka).
    */
   async applyRetention(): Promise<RetentionResult> {
-    if (!deletes(this.#options)) {
+    const belowStart = this.#startOffset > this.#segments[0].baseOffset;
+    if (!deletes(this.#options) && !belowStart) {
       return { deletedSegmentCount: 0, deletedBytes: 0, logStartOffset: this.logStartOffset };
     }
-    return this.#exclusive(() =>
-      applyRetention(this.#segments, this.#options, this.#now(), this.#retentionShell),
-    );
+    return this.#exclusive(async () => {
+      // Segments wholly below a raised start go whatever the policy, as in Kafka; they are
+      // left here only when the deletion right after the raise failed.
+      const start = await deleteBelowStart(this.#segments, this.#startOffset, this.#retentionShell);
+      // One set of options for the whole pass, whatever reconfigure does meanwhile.
+      const options = this.#options;
+      if (!deletes(options)) return { ...start, logStartOffset: this.logStartOffset };
+      const result = await applyRetention(
+        this.#segments,
+        options,
+        this.#now(),
+        this.#retentionShell,
+      );
+      return {
+        deletedSegmentCount: start.deletedSegmentCount + result.deletedSegmentCount,
+        deletedBytes: start.deletedBytes + result.deletedBytes,
+        logStartOffset: this.logStartOffset,
+      };
+    });
   }
 
   /**
@@ -486,7 +512,59 @@ export class PartitionLog {
    */
   async deleteBefore(offset: number): Promise<RetentionResult> {
     this.#refuseIfClosing();
-    return this.#exclusive(() => deleteBefore(this.#segments, offset, this.#retentionShell));
+    return this.#exclusive(async () => {
+      const result = await deleteBefore(this.#segments, offset, this.#retentionShell);
+      return { ...result, logStartOffset: this.logStartOffset };
+    });
+  }
+
+  /**
+   * Raises the log start offset to `offset` (Kafka's DeleteRecords): reads below it fail with
+   * STORAGE_OFFSET_OUT_OF_RANGE from the moment this resolves, and it survives a crash (it is
+   * written durably first; see log-start-offset.ts). An offset at or below the current start
+   * changes nothing; one past the log end is refused with STORAGE_OFFSET_OUT_OF_RANGE. The
+   * segments wholly below it are then deleted; when that is every record, the active segment
+   * rolls first so that it can go too. A failure of that clean-up is logged, not returned (the
+   * start has moved; the next applyRetention deletes them). Rejects with STORAGE_IO when the
+   * start could not be made durable: it has not moved then, although after a crash it may have
+   * (the rename was the last step), as a rejected append may still be found after one.
+   */
+  async raiseLogStartOffset(offset: number): Promise<RetentionResult> {
+    this.#refuseIfClosing();
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > this.logEndOffset) {
+      throw new StorageError(
+        ErrorCode.STORAGE_OFFSET_OUT_OF_RANGE,
+        KafkaErrorCode.OFFSET_OUT_OF_RANGE,
+        `log start offset ${offset} is outside [0, ${this.logEndOffset}] (the log end offset)`,
+      );
+    }
+    return this.#exclusive(() => this.#raiseStart(offset));
+  }
+
+  async #raiseStart(offset: number): Promise<RetentionResult> {
+    const unchanged = { deletedSegmentCount: 0, deletedBytes: 0 };
+    if (offset <= this.logStartOffset) return { ...unchanged, logStartOffset: this.logStartOffset };
+    await writeLogStartOffset(this.#fs, this.directory, offset);
+    assert(offset > this.#startOffset && offset <= this.logEndOffset, "the start only goes up");
+    this.#startOffset = offset;
+    try {
+      // Between two group commits, so no append is writing to the segment that rolls.
+      await this.#committer.betweenGroups(() => this.#rollIfAllBelow(offset));
+      const result = await deleteBelowStart(this.#segments, offset, this.#retentionShell);
+      return { ...result, logStartOffset: this.logStartOffset };
+    } catch (error) {
+      this.#logger.error(
+        { directory: this.directory, logStartOffset: offset, error: String(error) },
+        "deleting segments below the log start offset failed; retention retries",
+      );
+      return { ...unchanged, logStartOffset: this.logStartOffset };
+    }
+  }
+
+  /** Rolls when the active segment holds records and all of them are below `offset`. */
+  async #rollIfAllBelow(offset: number): Promise<void> {
+    const active = this.#active;
+    if (!active.isEmpty && active.nextOffset <= offset) await this.#roll();
   }
 
   get #retentionShell(): RetentionShell {

@@ -51,6 +51,11 @@ export interface RecoveryReport {
   compactionsCompleted: string[];
   /** Compaction outputs a crash interrupted before their commit, removed. */
   compactionsRolledBack: string[];
+  /** Segments deleted at open because every offset they hold is below the log start offset. */
+  segmentsBelowStartRemoved: string[];
+  /** Why the log start offset file was not used (damaged); null when it was, or is absent. */
+  logStartOffsetProblem: string | null;
+  /** The first offset a read may ask for: the stored start offset, or the first segment's base. */
   logStartOffset: number;
   logEndOffset: number;
 }

@@ -1,8 +1,10 @@
 /**
  * Deleting the start of the log. Whole closed segments go, from the first one, as in Kafka:
  * retention deletes them while the log is over retention_bytes or their newest record is older
- * than retention_ms; deleteBefore deletes those whose every record is below a given offset. The
- * active segment is never deleted. The log start offset moves to the first remaining segment.
+ * than retention_ms; deleteBefore deletes those whose every record is below a given offset, and
+ * deleteBelowStart those below a raised log start offset (log-start-offset.ts). The active
+ * segment is never deleted. The first remaining segment's base is where the log starts, unless
+ * a raised start offset is further on.
  *
  * Which segments go is decided by pure functions; one shell (deleteLeadingSegments) removes them
  * from the log at once (so no new read reaches them), unlinks the files, and leaves the open
@@ -92,6 +94,28 @@ export async function deleteBefore(
   assert(Number.isSafeInteger(offset) && offset >= 0, `offset ${offset}`);
   const count = segmentsBelow(segments, offset);
   return deleteLeadingSegments(segments, count, shell, "deleted segment below offset", { offset });
+}
+
+/**
+ * Deletes the closed segments wholly below a raised log start offset (DeleteRecords); the same
+ * as deleteBefore, logged as what it is.
+ */
+export async function deleteBelowStart(
+  segments: Segment[],
+  startOffset: number,
+  shell: RetentionShell,
+): Promise<RetentionResult> {
+  assert(Number.isSafeInteger(startOffset) && startOffset >= 0, `offset ${startOffset}`);
+  const count = segmentsBelow(segments, startOffset);
+  return deleteLeadingSegments(
+    segments,
+    count,
+    shell,
+    "deleted segment below the log start offset",
+    {
+      logStartOffset: startOffset,
+    },
+  );
 }
 
 /**

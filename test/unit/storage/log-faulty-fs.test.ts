@@ -3,6 +3,7 @@
 import { runCompactionSuite } from "./compaction-suite.ts";
 import { FaultyFileSystem } from "./faulty-fs.ts";
 import { type LogTestFactory, runLogSuite } from "./log-suite.ts";
+import { runStartOffsetSuite } from "./start-offset-suite.ts";
 
 const factory: LogTestFactory = async () => {
   const fs = new FaultyFileSystem({ seed: 1 });
@@ -25,3 +26,4 @@ const factory: LogTestFactory = async () => {
 
 runLogSuite("faulty fs, faults off", factory);
 runCompactionSuite("faulty fs, faults off", factory);
+runStartOffsetSuite("faulty fs, faults off", factory);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { NodeFileSystem } from "../../../src/storage/log/file-system.ts";
 import { runCompactionSuite } from "./compaction-suite.ts";
 import { type LogTestFactory, runLogSuite } from "./log-suite.ts";
+import { runStartOffsetSuite } from "./start-offset-suite.ts";
 
 const factory: LogTestFactory = async () => {
   const root = await mkdtemp(join(tmpdir(), "rmq-log-"));
@@ -22,3 +23,4 @@ const factory: LogTestFactory = async () => {
 
 runLogSuite("node fs", factory);
 runCompactionSuite("node fs", factory);
+runStartOffsetSuite("node fs", factory);
