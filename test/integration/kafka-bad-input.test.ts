@@ -106,6 +106,7 @@ test("ApiVersions v3 lists exactly the served APIs and nothing transactional", a
       [18, 0, 3],
       [19, 0, 4],
       [20, 0, 3],
+      [21, 0, 2],
       [22, 0, 1],
       [29, 0, 3],
       [30, 0, 3],

@@ -16,6 +16,7 @@ export {
   CLEANUP_POLICIES,
   type CleanupPolicy,
   DEFAULT_LOG_OPTIONS,
+  deletes,
   FSYNC_POLICIES,
   type FsyncPolicy,
   type LogOptions,

@@ -19,6 +19,7 @@ import { createPartitionsHandler } from "./create-partitions.ts";
 import { createTopicsHandler } from "./create-topics.ts";
 import { deleteAclsHandler } from "./delete-acls.ts";
 import { deleteGroupsHandler } from "./delete-groups.ts";
+import { deleteRecordsHandler } from "./delete-records.ts";
 import { deleteTopicsHandler } from "./delete-topics.ts";
 import { describeAclsHandler } from "./describe-acls.ts";
 import { describeConfigsHandler } from "./describe-configs.ts";
@@ -108,6 +109,7 @@ export function buildHandlers(options: { sasl: boolean }): Map<number, BoundHand
     bind(createTopicsHandler),
     bind(createPartitionsHandler),
     bind(deleteTopicsHandler),
+    bind(deleteRecordsHandler),
     bind(findCoordinatorHandler),
     bind(joinGroupHandler),
     bind(syncGroupHandler),

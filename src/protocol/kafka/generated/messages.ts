@@ -321,6 +321,50 @@ export interface DeleteGroupsResponse {
   results: DeleteGroupsResponseDeletableGroupResult[];
 }
 
+export interface DeleteRecordsRequestDeleteRecordsPartition {
+  /** The partition index. Versions 0+. */
+  partitionIndex: number;
+  /** The deletion offset. Versions 0+. */
+  offset: bigint;
+}
+
+export interface DeleteRecordsRequestDeleteRecordsTopic {
+  /** The topic name. Versions 0+. */
+  name: string;
+  /** Each partition that we want to delete records from. Versions 0+. */
+  partitions: DeleteRecordsRequestDeleteRecordsPartition[];
+}
+
+export interface DeleteRecordsRequest {
+  /** Each topic that we want to delete records from. Versions 0+. */
+  topics: DeleteRecordsRequestDeleteRecordsTopic[];
+  /** How long to wait for the deletion to complete, in milliseconds. Versions 0+. */
+  timeoutMs: number;
+}
+
+export interface DeleteRecordsResponseDeleteRecordsPartitionResult {
+  /** The partition index. Versions 0+. */
+  partitionIndex: number;
+  /** The partition low water mark. Versions 0+. */
+  lowWatermark: bigint;
+  /** The deletion error code, or 0 if the deletion succeeded. Versions 0+. */
+  errorCode: number;
+}
+
+export interface DeleteRecordsResponseDeleteRecordsTopicResult {
+  /** The topic name. Versions 0+. */
+  name: string;
+  /** Each partition that we wanted to delete records from. Versions 0+. */
+  partitions: DeleteRecordsResponseDeleteRecordsPartitionResult[];
+}
+
+export interface DeleteRecordsResponse {
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. Versions 0+. */
+  throttleTimeMs: number;
+  /** Each topic that we wanted to delete records from. Versions 0+. */
+  topics: DeleteRecordsResponseDeleteRecordsTopicResult[];
+}
+
 export interface DeleteTopicsRequestDeleteTopicState {
   /** The topic name Versions 6+. */
   name: string | null;
@@ -1478,6 +1522,7 @@ export interface KafkaApiMessages {
   18: { request: ApiVersionsRequest; response: ApiVersionsResponse };
   19: { request: CreateTopicsRequest; response: CreateTopicsResponse };
   20: { request: DeleteTopicsRequest; response: DeleteTopicsResponse };
+  21: { request: DeleteRecordsRequest; response: DeleteRecordsResponse };
   22: { request: InitProducerIdRequest; response: InitProducerIdResponse };
   29: { request: DescribeAclsRequest; response: DescribeAclsResponse };
   30: { request: CreateAclsRequest; response: CreateAclsResponse };

@@ -1,0 +1,521 @@
+/**
+ * DeleteRecords against the real broker: kafkajs' admin.deleteTopicRecords truncates partitions'
+ * heads; consumers from the earliest offset see only what remains, one positioned below the new
+ * start gets OFFSET_OUT_OF_RANGE and kafkajs resets it; ListOffsets and Fetch report the new start;
+ * the segments below it leave the disk; it survives a restart and a kill -9 right after the
+ * answer; Kafka's refusals over the wire at every version; the ACL's `admin` action; the bridge
+ * resumes from the new start.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { Kafka, type logCreator, logLevel } from "kafkajs";
+import mqtt from "mqtt";
+import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
+import { KafkaError } from "../../src/protocol/kafka/error-codes.ts";
+import { ADMIN_CONFIG, adminApi } from "../helpers/admin-api.ts";
+import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { connectMqtt, Inbox } from "../helpers/mqtt-clients.ts";
+import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
+
+/** Small segments, so that a deletion empties some of them. */
+const SMALL_SEGMENTS = [{ name: "segment.bytes", value: "1024" }];
+const VALUE_PADDING = ".".repeat(120);
+
+let broker: BrokerProcess;
+let port: number;
+
+function kafkaFor(brokerPort: number, creator?: logCreator) {
+  return new Kafka({
+    clientId: "delete-records",
+    brokers: [`127.0.0.1:${brokerPort}`],
+    logLevel: creator === undefined ? logLevel.NOTHING : logLevel.ERROR,
+    logCreator: creator,
+    retry: { retries: 2 },
+  });
+}
+
+/** Sends `values` one at a time (one batch each) to `partition`. */
+async function produce(
+  brokerPort: number,
+  topic: string,
+  partition: number,
+  values: readonly string[],
+): Promise<void> {
+  const producer = kafkaFor(brokerPort).producer();
+  await producer.connect();
+  try {
+    for (const value of values) {
+      await producer.send({ topic, messages: [{ value: value + VALUE_PADDING, partition }] });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+const values = (prefix: string, count: number) =>
+  Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+
+function listOffset(client: WireClient, topic: string, partition: number, timestamp: bigint) {
+  return client
+    .request(ApiKey.ListOffsets, 5, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [{ name: topic, partitions: [{ partitionIndex: partition, timestamp }] }],
+    })
+    .then((r) => r.topics[0].partitions[0].offset);
+}
+
+async function fetchAt(client: WireClient, topic: string, partition: number, offset: bigint) {
+  const response = await client.request(ApiKey.Fetch, 11, {
+    replicaId: -1,
+    maxWaitMs: 0,
+    minBytes: 0,
+    maxBytes: 1 << 20,
+    topics: [
+      { topic, partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: 1 << 20 }] },
+    ],
+  });
+  return response.responses[0].partitions[0];
+}
+
+function deleteRecords(
+  client: WireClient,
+  version: number,
+  topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; offset: bigint }> }>,
+  timeoutMs = 1000,
+) {
+  return client.request(ApiKey.DeleteRecords, version, { topics, timeoutMs });
+}
+
+/** [topic, partition, low watermark, error code] of every partition answered. */
+function answers(response: Awaited<ReturnType<typeof deleteRecords>>) {
+  return response.topics.flatMap((t) =>
+    t.partitions.map((p) => [t.name, p.partitionIndex, p.lowWatermark, p.errorCode]),
+  );
+}
+
+function segmentFiles(dataDir: string, topic: string, partition: number): number[] {
+  return readdirSync(join(dataDir, "kafka", `${topic}-${partition}`))
+    .filter((name) => name.endsWith(".log"))
+    .map((name) => Number(name.slice(0, 20)));
+}
+
+before(async () => {
+  broker = await startBroker({
+    logLevel: "info",
+    config: "[kafka]\ngroup_initial_rebalance_delay_ms = 0\n",
+  });
+  port = broker.kafkaPort ?? 0;
+});
+
+after(async () => {
+  await broker?.stop();
+});
+
+test("kafkajs deleteTopicRecords: earliest readers see only the rest; ListOffsets, Fetch and the disk follow", async () => {
+  const admin = kafkaFor(port).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      topics: [{ topic: "purge", numPartitions: 2, configEntries: SMALL_SEGMENTS }],
+    });
+    // kafkajs finds the partitions' leaders in metadata it already has, so it must know the topic.
+    await admin.fetchTopicMetadata({ topics: ["purge"] });
+    await produce(port, "purge", 0, values("a", 30));
+    await produce(port, "purge", 1, values("b", 5));
+    const segmentsBefore = segmentFiles(broker.dataDir, "purge", 0);
+    assert.ok(segmentsBefore.length >= 4, `${segmentsBefore.length} segments`);
+    await admin.deleteTopicRecords({
+      topic: "purge",
+      partitions: [
+        { partition: 0, offset: "17" },
+        { partition: 1, offset: "-1" },
+      ],
+    });
+    const offsets = await admin.fetchTopicOffsets("purge");
+    const byPartition = new Map(offsets.map((o) => [o.partition, [o.low, o.high]]));
+    assert.deepEqual(byPartition.get(0), ["17", "30"]);
+    assert.deepEqual(byPartition.get(1), ["5", "5"]);
+    // The segments wholly below 17 are gone from the disk; the one holding 17 stays.
+    const segmentsAfter = segmentFiles(broker.dataDir, "purge", 0);
+    assert.ok(segmentsAfter[0] <= 17 && segmentsAfter[0] > segmentsBefore[0], `${segmentsAfter}`);
+    assert.ok(segmentsAfter.length < segmentsBefore.length);
+    // Partition 1 lost everything: even its active segment went (it rolled first).
+    assert.deepEqual(segmentFiles(broker.dataDir, "purge", 1), [5]);
+  } finally {
+    await admin.disconnect();
+  }
+  const client = await WireClient.connect(port);
+  try {
+    const below = await fetchAt(client, "purge", 0, 3n);
+    assert.equal(below.errorCode, KafkaError.OFFSET_OUT_OF_RANGE);
+    assert.equal(below.logStartOffset, 17n);
+    assert.equal(below.highWatermark, 30n);
+    const at = await fetchAt(client, "purge", 0, 17n);
+    assert.equal(at.errorCode, 0);
+    assert.equal(at.logStartOffset, 17n);
+    assert.equal(await listOffset(client, "purge", 0, -2n), 17n);
+    assert.equal(await listOffset(client, "purge", 1, -2n), 5n);
+  } finally {
+    client.close();
+  }
+  const line = await broker.waitForLog(
+    (l) => l.msg === "Kafka records deleted" && l.partition === 0,
+  );
+  assert.equal(line.topic, "purge");
+  assert.equal(line.logStartOffset, 17);
+  assert.equal(line.user, null, "an anonymous client");
+  assert.equal(line.level, "info");
+
+  // A consumer from the earliest offset sees exactly what remains.
+  const fresh = kafkaFor(port).consumer({ groupId: "purge-fresh" });
+  const seen = await consumeAll(fresh, "purge", 13);
+  assert.deepEqual(
+    seen,
+    values("a", 30)
+      .slice(17)
+      .map((v) => `0:${v}`),
+  );
+});
+
+test("a consumer committed below the new start gets OFFSET_OUT_OF_RANGE and kafkajs resets it", async () => {
+  const admin = kafkaFor(port).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic: "lag", configEntries: SMALL_SEGMENTS }] });
+    await admin.fetchTopicMetadata({ topics: ["lag"] });
+    await produce(port, "lag", 0, values("l", 12));
+    await admin.setOffsets({
+      groupId: "laggard",
+      topic: "lag",
+      partitions: [{ partition: 0, offset: "2" }],
+    });
+    await admin.deleteTopicRecords({ topic: "lag", partitions: [{ partition: 0, offset: "9" }] });
+  } finally {
+    await admin.disconnect();
+  }
+  const logged: string[] = [];
+  const capture: logCreator = () => (entry) => {
+    logged.push(entry.log.message);
+  };
+  const consumer = kafkaFor(port, capture).consumer({ groupId: "laggard" });
+  const seen = await consumeAll(consumer, "lag", 3);
+  assert.deepEqual(seen, ["0:l9", "0:l10", "0:l11"]);
+  assert.ok(
+    logged.some((m) => m.startsWith("Offset out of range, resetting to default offset")),
+    logged.join("\n"),
+  );
+});
+
+/** Runs `consumer` on `topic` from the beginning until `count` records; "partition:value". */
+async function consumeAll(
+  consumer: ReturnType<Kafka["consumer"]>,
+  topic: string,
+  count: number,
+): Promise<string[]> {
+  const seen: string[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${seen.join()}`)), 20_000);
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          seen.push(`${partition}:${String(message.value).replace(/\.+$/, "")}`);
+          if (seen.length >= count) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+    // Anything past `count` would be a record that should have gone.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  } finally {
+    await consumer.disconnect();
+  }
+  return seen;
+}
+
+test("over the wire, every version: -1, below the start, above the high watermark, unknown, duplicates", async () => {
+  const admin = kafkaFor(port).admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [
+      { topic: "wire", numPartitions: 2 },
+      { topic: "compacted", configEntries: [{ name: "cleanup.policy", value: "compact" }] },
+    ],
+  });
+  await admin.disconnect();
+  await produce(port, "wire", 0, values("w", 10));
+  await produce(port, "wire", 1, values("x", 10));
+  const client = await WireClient.connect(port);
+  try {
+    let start = 0n;
+    for (let version = 0; version <= 2; version++) {
+      start += 2n;
+      const first = await deleteRecords(client, version, [
+        {
+          name: "wire",
+          partitions: [
+            { partitionIndex: 0, offset: start },
+            { partitionIndex: 1, offset: 11n },
+            { partitionIndex: 2, offset: 0n },
+            { partitionIndex: -1, offset: 0n },
+          ],
+        },
+        { name: "missing", partitions: [{ partitionIndex: 0, offset: 0n }] },
+        { name: "compacted", partitions: [{ partitionIndex: 0, offset: 0n }] },
+      ]);
+      assert.equal(first.throttleTimeMs, 0);
+      assert.deepEqual(
+        answers(first),
+        [
+          ["wire", 0, start, KafkaError.NONE],
+          ["wire", 1, -1n, KafkaError.OFFSET_OUT_OF_RANGE],
+          ["wire", 2, -1n, KafkaError.UNKNOWN_TOPIC_OR_PARTITION],
+          ["wire", -1, -1n, KafkaError.UNKNOWN_TOPIC_OR_PARTITION],
+          ["missing", 0, -1n, KafkaError.UNKNOWN_TOPIC_OR_PARTITION],
+          ["compacted", 0, -1n, KafkaError.POLICY_VIOLATION],
+        ],
+        `v${version}`,
+      );
+      // Below the start: nothing changes, the answer is the current start. Below -1: refused.
+      const second = await deleteRecords(
+        client,
+        version,
+        [
+          {
+            name: "wire",
+            partitions: [
+              { partitionIndex: 0, offset: 1n },
+              { partitionIndex: 1, offset: -2n },
+            ],
+          },
+        ],
+        0,
+      );
+      assert.deepEqual(
+        answers(second),
+        [
+          ["wire", 0, start, KafkaError.NONE],
+          ["wire", 1, -1n, KafkaError.OFFSET_OUT_OF_RANGE],
+        ],
+        `v${version}`,
+      );
+    }
+    // A partition named twice is answered once, with the later offset (Kafka keys it so).
+    const twice = await deleteRecords(client, 2, [
+      { name: "wire", partitions: [{ partitionIndex: 1, offset: 3n }] },
+      { name: "wire", partitions: [{ partitionIndex: 1, offset: 4n }] },
+    ]);
+    assert.deepEqual(answers(twice), [["wire", 1, 4n, KafkaError.NONE]]);
+    // -1 is the high watermark.
+    const all = await deleteRecords(client, 1, [
+      { name: "wire", partitions: [{ partitionIndex: 1, offset: -1n }] },
+    ]);
+    assert.deepEqual(answers(all), [["wire", 1, 10n, KafkaError.NONE]]);
+    assert.equal(await listOffset(client, "wire", 1, -1n), 10n);
+  } finally {
+    client.close();
+  }
+  const after = await WireClient.connect(port);
+  try {
+    assert.equal(await listOffset(after, "wire", 0, -2n), 6n);
+    const below = await fetchAt(after, "wire", 0, 5n);
+    assert.equal(below.errorCode, KafkaError.OFFSET_OUT_OF_RANGE);
+    assert.equal(below.logStartOffset, 6n);
+  } finally {
+    after.close();
+  }
+  const refusal = await broker.waitForLog((l) => l.msg === "Kafka DeleteRecords refused");
+  assert.equal(refusal.level, "warn");
+});
+
+test("the new start survives a restart, and a kill -9 right after the answer", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "rmq-delete-records-"));
+  let node = await startBroker({ logLevel: "info", dataDir });
+  try {
+    const admin = kafkaFor(node.kafkaPort ?? 0).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: "durable", configEntries: SMALL_SEGMENTS }] });
+    await admin.fetchTopicMetadata({ topics: ["durable"] });
+    await produce(node.kafkaPort ?? 0, "durable", 0, values("d", 20));
+    await admin.deleteTopicRecords({
+      topic: "durable",
+      partitions: [{ partition: 0, offset: "7" }],
+    });
+    await admin.disconnect();
+    await node.stop();
+    node = await startBroker({ logLevel: "info", dataDir });
+    const client = await WireClient.connect(node.kafkaPort ?? 0);
+    try {
+      assert.equal(await listOffset(client, "durable", 0, -2n), 7n, "after a restart");
+      const answer = await deleteRecords(client, 2, [
+        { name: "durable", partitions: [{ partitionIndex: 0, offset: 13n }] },
+      ]);
+      assert.deepEqual(answers(answer), [["durable", 0, 13n, KafkaError.NONE]]);
+    } finally {
+      client.close();
+    }
+    await node.stop("SIGKILL");
+    node = await startBroker({ logLevel: "info", dataDir });
+    const after = await WireClient.connect(node.kafkaPort ?? 0);
+    try {
+      assert.equal(await listOffset(after, "durable", 0, -2n), 13n, "after kill -9");
+      assert.equal(await listOffset(after, "durable", 0, -1n), 20n);
+      const fetched = await fetchAt(after, "durable", 0, 12n);
+      assert.equal(fetched.errorCode, KafkaError.OFFSET_OUT_OF_RANGE);
+      const all = await deleteRecords(after, 0, [
+        { name: "durable", partitions: [{ partitionIndex: 0, offset: -1n }] },
+      ]);
+      assert.deepEqual(answers(all), [["durable", 0, 20n, KafkaError.NONE]]);
+    } finally {
+      after.close();
+    }
+    await node.stop("SIGKILL");
+    node = await startBroker({ logLevel: "info", dataDir });
+    const port2 = node.kafkaPort ?? 0;
+    const last = await WireClient.connect(port2);
+    try {
+      assert.equal(await listOffset(last, "durable", 0, -2n), 20n, "the whole log, after kill -9");
+      await produce(port2, "durable", 0, ["after"]);
+      assert.equal(await listOffset(last, "durable", 0, -1n), 21n, "offsets go on from 20");
+    } finally {
+      last.close();
+    }
+    const seen = await consumeAll(
+      kafkaFor(port2).consumer({ groupId: "durable-reader" }),
+      "durable",
+      1,
+    );
+    assert.deepEqual(seen, ["0:after"]);
+  } finally {
+    await node.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("the `admin` action on the topic is needed: others get TOPIC_AUTHORIZATION_FAILED", async () => {
+  const node = await startBroker({
+    logLevel: "info",
+    config: `${ADMIN_CONFIG}
+[mqtt_auth]
+authenticators = ["built_in"]
+[kafka_acl]
+no_match = "deny"
+rules = [
+  { permission = "allow", action = "all", topic = "team-a.*", username = "alice" },
+  { permission = "allow", action = "read", topic = "team-a.*", username = "bob" },
+  { permission = "allow", action = "write", topic = "team-a.*", username = "bob" },
+]
+`,
+  });
+  const passwords: Record<string, string> = { alice: "alice-pw", bob: "bob-pw" };
+  const wireAs = async (username: string) => {
+    const client = await WireClient.connect(node.kafkaPort ?? 0);
+    await client.request(ApiKey.SaslHandshake, 1, { mechanism: "PLAIN" });
+    const login = await client.request(ApiKey.SaslAuthenticate, 2, {
+      authBytes: Buffer.from(`\0${username}\0${passwords[username]}`),
+    });
+    assert.equal(login.errorCode, 0, `${username} logs in`);
+    return client;
+  };
+  try {
+    const api = await adminApi(node);
+    for (const username of Object.keys(passwords)) {
+      const reply = await api.call("POST", "/api/v1/users", {
+        username,
+        password: passwords[username],
+      });
+      assert.equal(reply.status, 201, JSON.stringify(reply.body));
+    }
+    const alice = await wireAs("alice");
+    const bob = await wireAs("bob");
+    try {
+      const created = await alice.request(ApiKey.CreateTopics, 4, {
+        topics: [{ name: "team-a.log", numPartitions: 1, replicationFactor: 1 }],
+        timeoutMs: 1000,
+      });
+      assert.equal(created.topics[0].errorCode, 0);
+      const request = [{ name: "team-a.log", partitions: [{ partitionIndex: 0, offset: 0n }] }];
+      const other = [{ name: "elsewhere", partitions: [{ partitionIndex: 0, offset: 0n }] }];
+      for (let version = 0; version <= 2; version++) {
+        const refused = await deleteRecords(bob, version, [...request, ...other]);
+        assert.deepEqual(answers(refused), [
+          ["team-a.log", 0, -1n, KafkaError.TOPIC_AUTHORIZATION_FAILED],
+          // Authorization comes first, so an unknown topic does not show through.
+          ["elsewhere", 0, -1n, KafkaError.TOPIC_AUTHORIZATION_FAILED],
+        ]);
+      }
+      const allowed = await deleteRecords(alice, 2, request);
+      assert.deepEqual(answers(allowed), [["team-a.log", 0, 0n, KafkaError.NONE]]);
+    } finally {
+      alice.close();
+      bob.close();
+    }
+    const refusal = await node.waitForLog(
+      (l) => l.msg === "Kafka DeleteRecords refused" && l.user === "bob",
+    );
+    assert.equal(refusal.errorCode, KafkaError.TOPIC_AUTHORIZATION_FAILED);
+  } finally {
+    await node.stop();
+  }
+});
+
+test("the bridge, behind the new start after a restart, resumes from it", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "rmq-delete-records-bridge-"));
+  const rule =
+    '[[bridge.kafka_to_mqtt]]\nkafka_topic = "bridged"\nmqtt_topic = "out/{partition}"\nqos = 1\n';
+  let node = await startBroker({ logLevel: "info", dataDir, config: rule });
+  try {
+    // A persistent MQTT session collects what the bridge publishes while it is away.
+    const watcher = await connectMqtt(node.url, { clientId: "bridge-watcher", clean: false });
+    await watcher.subscribeAsync("out/#", { qos: 1 });
+    const inbox = new Inbox(watcher);
+    const admin = kafkaFor(node.kafkaPort ?? 0).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: "bridged", configEntries: SMALL_SEGMENTS }] });
+    await admin.disconnect();
+    await produce(node.kafkaPort ?? 0, "bridged", 0, values("m", 3));
+    await inbox.waitFor(3);
+    await watcher.endAsync();
+    await node.stop();
+    // Without the rule: records the bridge has not published, then most of them deleted.
+    node = await startBroker({ logLevel: "info", dataDir });
+    await produce(node.kafkaPort ?? 0, "bridged", 0, values("n", 10));
+    const client = await WireClient.connect(node.kafkaPort ?? 0);
+    const answer = await deleteRecords(client, 2, [
+      { name: "bridged", partitions: [{ partitionIndex: 0, offset: 10n }] },
+    ]);
+    client.close();
+    assert.deepEqual(answers(answer), [["bridged", 0, 10n, KafkaError.NONE]]);
+    await node.stop();
+    node = await startBroker({ logLevel: "info", dataDir, config: rule });
+    // The queued messages follow CONNACK at once: the inbox must listen before the connect.
+    const back = mqtt.connect(node.url, {
+      clientId: "bridge-watcher",
+      clean: false,
+      reconnectPeriod: 0,
+    });
+    const later = new Inbox(back);
+    await new Promise((resolve) => back.once("connect", resolve));
+    try {
+      await later.waitFor(3);
+      await produce(node.kafkaPort ?? 0, "bridged", 0, ["after"]);
+      await later.waitFor(4);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const payloads = later.payloads().map((p) => p.replace(/\.+$/, ""));
+      assert.deepEqual(payloads, ["n7", "n8", "n9", "after"]);
+      assert.ok(!node.logs.some((l) => l.msg === "bridge: Kafka read failed"));
+    } finally {
+      await back.endAsync();
+    }
+  } finally {
+    await node.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
