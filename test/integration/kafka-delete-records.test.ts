@@ -2,106 +2,32 @@
  * DeleteRecords against the real broker: kafkajs' admin.deleteTopicRecords truncates partitions'
  * heads; consumers from the earliest offset see only what remains, one positioned below the new
  * start gets OFFSET_OUT_OF_RANGE and kafkajs resets it; ListOffsets and Fetch report the new start;
- * the segments below it leave the disk; it survives a restart and a kill -9 right after the
- * answer; Kafka's refusals over the wire at every version; the ACL's `admin` action; the bridge
- * resumes from the new start.
+ * the segments below it leave the disk; Kafka's refusals over the wire at every version; the
+ * ACL's `admin` action. Restarts, kill -9 and the bridge: kafka-delete-records-durable.test.ts.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { Kafka, type logCreator, logLevel } from "kafkajs";
-import mqtt from "mqtt";
+import type { logCreator } from "kafkajs";
 import { ApiKey } from "../../src/protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../src/protocol/kafka/error-codes.ts";
 import { ADMIN_CONFIG, adminApi } from "../helpers/admin-api.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
-import { connectMqtt, Inbox } from "../helpers/mqtt-clients.ts";
+import {
+  answers,
+  consumeAll,
+  deleteRecords,
+  fetchAt,
+  kafkaFor,
+  listOffset,
+  produce,
+  SMALL_SEGMENTS,
+  segmentFiles,
+  values,
+} from "../helpers/delete-records.ts";
 import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
-
-/** Small segments, so that a deletion empties some of them. */
-const SMALL_SEGMENTS = [{ name: "segment.bytes", value: "1024" }];
-const VALUE_PADDING = ".".repeat(120);
 
 let broker: BrokerProcess;
 let port: number;
-
-function kafkaFor(brokerPort: number, creator?: logCreator) {
-  return new Kafka({
-    clientId: "delete-records",
-    brokers: [`127.0.0.1:${brokerPort}`],
-    logLevel: creator === undefined ? logLevel.NOTHING : logLevel.ERROR,
-    logCreator: creator,
-    retry: { retries: 2 },
-  });
-}
-
-/** Sends `values` one at a time (one batch each) to `partition`. */
-async function produce(
-  brokerPort: number,
-  topic: string,
-  partition: number,
-  values: readonly string[],
-): Promise<void> {
-  const producer = kafkaFor(brokerPort).producer();
-  await producer.connect();
-  try {
-    for (const value of values) {
-      await producer.send({ topic, messages: [{ value: value + VALUE_PADDING, partition }] });
-    }
-  } finally {
-    await producer.disconnect();
-  }
-}
-
-const values = (prefix: string, count: number) =>
-  Array.from({ length: count }, (_, i) => `${prefix}${i}`);
-
-function listOffset(client: WireClient, topic: string, partition: number, timestamp: bigint) {
-  return client
-    .request(ApiKey.ListOffsets, 5, {
-      replicaId: -1,
-      isolationLevel: 0,
-      topics: [{ name: topic, partitions: [{ partitionIndex: partition, timestamp }] }],
-    })
-    .then((r) => r.topics[0].partitions[0].offset);
-}
-
-async function fetchAt(client: WireClient, topic: string, partition: number, offset: bigint) {
-  const response = await client.request(ApiKey.Fetch, 11, {
-    replicaId: -1,
-    maxWaitMs: 0,
-    minBytes: 0,
-    maxBytes: 1 << 20,
-    topics: [
-      { topic, partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: 1 << 20 }] },
-    ],
-  });
-  return response.responses[0].partitions[0];
-}
-
-function deleteRecords(
-  client: WireClient,
-  version: number,
-  topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; offset: bigint }> }>,
-  timeoutMs = 1000,
-) {
-  return client.request(ApiKey.DeleteRecords, version, { topics, timeoutMs });
-}
-
-/** [topic, partition, low watermark, error code] of every partition answered. */
-function answers(response: Awaited<ReturnType<typeof deleteRecords>>) {
-  return response.topics.flatMap((t) =>
-    t.partitions.map((p) => [t.name, p.partitionIndex, p.lowWatermark, p.errorCode]),
-  );
-}
-
-function segmentFiles(dataDir: string, topic: string, partition: number): number[] {
-  return readdirSync(join(dataDir, "kafka", `${topic}-${partition}`))
-    .filter((name) => name.endsWith(".log"))
-    .map((name) => Number(name.slice(0, 20)));
-}
 
 before(async () => {
   broker = await startBroker({
@@ -210,36 +136,6 @@ test("a consumer committed below the new start gets OFFSET_OUT_OF_RANGE and kafk
   );
 });
 
-/** Runs `consumer` on `topic` from the beginning until `count` records; "partition:value". */
-async function consumeAll(
-  consumer: ReturnType<Kafka["consumer"]>,
-  topic: string,
-  count: number,
-): Promise<string[]> {
-  const seen: string[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${seen.join()}`)), 20_000);
-      void consumer.run({
-        eachMessage: async ({ partition, message }) => {
-          seen.push(`${partition}:${String(message.value).replace(/\.+$/, "")}`);
-          if (seen.length >= count) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-    // Anything past `count` would be a record that should have gone.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  } finally {
-    await consumer.disconnect();
-  }
-  return seen;
-}
-
 test("over the wire, every version: -1, below the start, above the high watermark, unknown, duplicates", async () => {
   const admin = kafkaFor(port).admin();
   await admin.connect();
@@ -335,70 +231,6 @@ test("over the wire, every version: -1, below the start, above the high watermar
   assert.equal(refusal.level, "warn");
 });
 
-test("the new start survives a restart, and a kill -9 right after the answer", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "rmq-delete-records-"));
-  let node = await startBroker({ logLevel: "info", dataDir });
-  try {
-    const admin = kafkaFor(node.kafkaPort ?? 0).admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: "durable", configEntries: SMALL_SEGMENTS }] });
-    await admin.fetchTopicMetadata({ topics: ["durable"] });
-    await produce(node.kafkaPort ?? 0, "durable", 0, values("d", 20));
-    await admin.deleteTopicRecords({
-      topic: "durable",
-      partitions: [{ partition: 0, offset: "7" }],
-    });
-    await admin.disconnect();
-    await node.stop();
-    node = await startBroker({ logLevel: "info", dataDir });
-    const client = await WireClient.connect(node.kafkaPort ?? 0);
-    try {
-      assert.equal(await listOffset(client, "durable", 0, -2n), 7n, "after a restart");
-      const answer = await deleteRecords(client, 2, [
-        { name: "durable", partitions: [{ partitionIndex: 0, offset: 13n }] },
-      ]);
-      assert.deepEqual(answers(answer), [["durable", 0, 13n, KafkaError.NONE]]);
-    } finally {
-      client.close();
-    }
-    await node.stop("SIGKILL");
-    node = await startBroker({ logLevel: "info", dataDir });
-    const after = await WireClient.connect(node.kafkaPort ?? 0);
-    try {
-      assert.equal(await listOffset(after, "durable", 0, -2n), 13n, "after kill -9");
-      assert.equal(await listOffset(after, "durable", 0, -1n), 20n);
-      const fetched = await fetchAt(after, "durable", 0, 12n);
-      assert.equal(fetched.errorCode, KafkaError.OFFSET_OUT_OF_RANGE);
-      const all = await deleteRecords(after, 0, [
-        { name: "durable", partitions: [{ partitionIndex: 0, offset: -1n }] },
-      ]);
-      assert.deepEqual(answers(all), [["durable", 0, 20n, KafkaError.NONE]]);
-    } finally {
-      after.close();
-    }
-    await node.stop("SIGKILL");
-    node = await startBroker({ logLevel: "info", dataDir });
-    const port2 = node.kafkaPort ?? 0;
-    const last = await WireClient.connect(port2);
-    try {
-      assert.equal(await listOffset(last, "durable", 0, -2n), 20n, "the whole log, after kill -9");
-      await produce(port2, "durable", 0, ["after"]);
-      assert.equal(await listOffset(last, "durable", 0, -1n), 21n, "offsets go on from 20");
-    } finally {
-      last.close();
-    }
-    const seen = await consumeAll(
-      kafkaFor(port2).consumer({ groupId: "durable-reader" }),
-      "durable",
-      1,
-    );
-    assert.deepEqual(seen, ["0:after"]);
-  } finally {
-    await node.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
-
 test("the `admin` action on the topic is needed: others get TOPIC_AUTHORIZATION_FAILED", async () => {
   const node = await startBroker({
     logLevel: "info",
@@ -463,59 +295,5 @@ rules = [
     assert.equal(refusal.errorCode, KafkaError.TOPIC_AUTHORIZATION_FAILED);
   } finally {
     await node.stop();
-  }
-});
-
-test("the bridge, behind the new start after a restart, resumes from it", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "rmq-delete-records-bridge-"));
-  const rule =
-    '[[bridge.kafka_to_mqtt]]\nkafka_topic = "bridged"\nmqtt_topic = "out/{partition}"\nqos = 1\n';
-  let node = await startBroker({ logLevel: "info", dataDir, config: rule });
-  try {
-    // A persistent MQTT session collects what the bridge publishes while it is away.
-    const watcher = await connectMqtt(node.url, { clientId: "bridge-watcher", clean: false });
-    await watcher.subscribeAsync("out/#", { qos: 1 });
-    const inbox = new Inbox(watcher);
-    const admin = kafkaFor(node.kafkaPort ?? 0).admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: "bridged", configEntries: SMALL_SEGMENTS }] });
-    await admin.disconnect();
-    await produce(node.kafkaPort ?? 0, "bridged", 0, values("m", 3));
-    await inbox.waitFor(3);
-    await watcher.endAsync();
-    await node.stop();
-    // Without the rule: records the bridge has not published, then most of them deleted.
-    node = await startBroker({ logLevel: "info", dataDir });
-    await produce(node.kafkaPort ?? 0, "bridged", 0, values("n", 10));
-    const client = await WireClient.connect(node.kafkaPort ?? 0);
-    const answer = await deleteRecords(client, 2, [
-      { name: "bridged", partitions: [{ partitionIndex: 0, offset: 10n }] },
-    ]);
-    client.close();
-    assert.deepEqual(answers(answer), [["bridged", 0, 10n, KafkaError.NONE]]);
-    await node.stop();
-    node = await startBroker({ logLevel: "info", dataDir, config: rule });
-    // The queued messages follow CONNACK at once: the inbox must listen before the connect.
-    const back = mqtt.connect(node.url, {
-      clientId: "bridge-watcher",
-      clean: false,
-      reconnectPeriod: 0,
-    });
-    const later = new Inbox(back);
-    await new Promise((resolve) => back.once("connect", resolve));
-    try {
-      await later.waitFor(3);
-      await produce(node.kafkaPort ?? 0, "bridged", 0, ["after"]);
-      await later.waitFor(4);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const payloads = later.payloads().map((p) => p.replace(/\.+$/, ""));
-      assert.deepEqual(payloads, ["n7", "n8", "n9", "after"]);
-      assert.ok(!node.logs.some((l) => l.msg === "bridge: Kafka read failed"));
-    } finally {
-      await back.endAsync();
-    }
-  } finally {
-    await node.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 });
