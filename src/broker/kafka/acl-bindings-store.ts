@@ -6,7 +6,8 @@
  * Order: a DENY made through Kafka goes before every API rule, an ALLOW after every one, so a
  * Kafka DENY always comes before a Kafka ALLOW (Kafka's "DENY wins"); config file rules stay
  * first. Kafka requests change the book one at a time, so the check for an identical rule and
- * the store that follows see the same list (Kafka creates a binding that exists as a no-op).
+ * the store that follows see the same list (Kafka creates a binding that exists as a no-op,
+ * unless it is a DENY stuck behind an API ALLOW: rulesInPlace).
  */
 import { KAFKA_ACL_CHANGES_PER_REQUEST_MAX } from "../../config/limits.ts";
 import { ErrorCode, RobustMQError } from "../../errors.ts";
@@ -53,6 +54,23 @@ function invalid(errorMessage: string): AclOutcome {
 }
 
 const TOO_MANY = `at most ${KAFKA_ACL_CHANGES_PER_REQUEST_MAX} ACL changes per request`;
+
+/**
+ * The specs a creation may take as already there: any config rule and any API ALLOW (a copy
+ * added last would never decide first), but an API DENY only when no API ALLOW comes before it.
+ * A DENY the admin API put behind an ALLOW is stored again, first, so that DENY still wins.
+ */
+function rulesInPlace(rules: readonly KafkaAclRule[]): Set<string> {
+  const keys = new Set<string>();
+  let allowSeen = false;
+  for (const rule of rules) {
+    if (rule.source === "config" || rule.permission === "allow" || !allowSeen) {
+      keys.add(specKey(rule));
+    }
+    if (rule.source === "api" && rule.permission === "allow") allowSeen = true;
+  }
+  return keys;
+}
 
 export class KafkaAclBindingStore {
   readonly #book: KafkaAclRuleBook;
@@ -125,7 +143,7 @@ export class KafkaAclBindingStore {
       entry.indexes.push(index);
       wanted.set(key, entry);
     }
-    const existing = new Set(this.#book.list().map(specKey));
+    const existing = rulesInPlace(this.#book.list());
     for (const [key, { spec, indexes }] of wanted) {
       const outcome = existing.has(key) ? DONE : await this.#store(spec, who);
       for (const index of indexes) outcomes[index] = outcome;

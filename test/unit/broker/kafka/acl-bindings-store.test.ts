@@ -141,6 +141,24 @@ describe("KafkaAclBindingStore", () => {
     });
   });
 
+  it("a Kafka DENY identical to an API rule behind an API ALLOW is stored first: DENY still wins", async () => {
+    await withStore(async ({ store, book, acl }) => {
+      await store.create([binding({ principal: "User:*" })], who);
+      // The admin API appends a DENY after the Kafka ALLOW: first match makes it dead.
+      await book.add({ permission: "deny", action: "read", topic: "orders", username: "bob" });
+      assert.equal(acl.authorize(bob, "read", "orders"), true);
+      const deny = binding({ permissionType: Permission.DENY });
+      assert.deepEqual(codes(await store.create([deny], who)), [KafkaError.NONE]);
+      assert.equal(acl.authorize(bob, "read", "orders"), false, "the Kafka DENY wins");
+      assert.deepEqual(
+        codes(await store.create([deny], who)),
+        [KafkaError.NONE],
+        "now in front, a DENY is not stored again",
+      );
+      assert.equal(book.list().filter((r) => r.permission === "deny").length, 2);
+    });
+  });
+
   it("CREATE, DELETE, ALTER and ALTER_CONFIGS on a topic in one request make one admin rule", async () => {
     await withStore(async ({ store, book, acl }) => {
       const parts = [Op.CREATE, Op.DELETE, Op.ALTER, Op.ALTER_CONFIGS].map((operation) =>
