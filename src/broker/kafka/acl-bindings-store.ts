@@ -103,6 +103,7 @@ export class KafkaAclBindingStore {
   /** One outcome per binding, in order; each stored rule is on disk and in force. */
   create(bindings: readonly AclBinding[], who: AclChanger): Promise<AclOutcome[]> {
     if (bindings.length > KAFKA_ACL_CHANGES_PER_REQUEST_MAX) {
+      this.#logger.info({ count: bindings.length, ...who }, "Kafka ACL creations refused");
       return Promise.resolve(bindings.map(() => invalid(TOO_MANY)));
     }
     return this.#serialize(() => this.#create(bindings, who));
@@ -111,6 +112,7 @@ export class KafkaAclBindingStore {
   /** Per filter, the bindings it matched, each removed or refused with a reason. */
   delete(filters: readonly AclBindingFilter[], who: AclChanger): Promise<AclFilterDeletions[]> {
     if (filters.length > KAFKA_ACL_CHANGES_PER_REQUEST_MAX) {
+      this.#logger.info({ count: filters.length, ...who }, "Kafka ACL deletions refused");
       return Promise.resolve(filters.map(() => ({ ...invalid(TOO_MANY), deletions: [] })));
     }
     return this.#serialize(() => this.#delete(filters, who));
@@ -129,13 +131,15 @@ export class KafkaAclBindingStore {
     const wanted = new Map<string, { spec: KafkaAclRuleSpec; indexes: number[] }>();
     for (const [index, mapping] of mappings.entries()) {
       if (!mapping.ok) {
-        outcomes[index] = invalid(mapping.message);
+        outcomes[index] = this.#refuseCreation(bindings[index], mapping.message, who);
         continue;
       }
       const key = specKey(mapping.spec);
       if (mapping.part !== null && (parts.get(key)?.size ?? 0) < TOPIC_ADMIN_PARTS.length) {
-        outcomes[index] = invalid(
+        outcomes[index] = this.#refuseCreation(
+          bindings[index],
           `RobustMQ cannot store this ACL exactly: ${operationName(mapping.part)} on a topic is part of the admin action, which is CREATE, DELETE, ALTER and ALTER_CONFIGS together; create all four in one request, or use ALL`,
+          who,
         );
         continue;
       }
@@ -149,6 +153,11 @@ export class KafkaAclBindingStore {
       for (const index of indexes) outcomes[index] = outcome;
     }
     return outcomes;
+  }
+
+  #refuseCreation(binding: AclBinding, reason: string, who: AclChanger): AclOutcome {
+    this.#logger.info({ binding, reason, ...who }, "Kafka ACL creation refused");
+    return invalid(reason);
   }
 
   async #store(spec: KafkaAclRuleSpec, who: AclChanger): Promise<AclOutcome> {
@@ -168,6 +177,13 @@ export class KafkaAclBindingStore {
     const rules = this.#book.list();
     const bindings = rules.map(bindingsOfRule);
     const problems = filters.map(invalidFilter);
+    for (const [f, reason] of problems.entries()) {
+      if (reason === null) continue;
+      this.#logger.warn(
+        { filter: filters[f], reason, ...who },
+        "Kafka ACL deletion filter refused",
+      );
+    }
     // Per filter the (rule, binding) pairs it matches; per rule, which of its bindings any does.
     const matches = filters.map((filter, f) => {
       const found: Array<{ rule: number; binding: AclBinding }> = [];
@@ -187,6 +203,7 @@ export class KafkaAclBindingStore {
     }
     if (covered.size > KAFKA_ACL_CHANGES_PER_REQUEST_MAX) {
       const refusal = invalid(`the filters match ${covered.size} rules; ${TOO_MANY}`);
+      this.#logger.info({ rules: covered.size, ...who }, "Kafka ACL deletions refused");
       return filters.map((_, f) => ({
         ...(problems[f] === null ? refusal : invalid(problems[f])),
         deletions: [],

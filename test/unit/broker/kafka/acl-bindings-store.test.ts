@@ -159,6 +159,29 @@ describe("KafkaAclBindingStore", () => {
     });
   });
 
+  it("refused creations and filters are logged with the reason and who asked", async () => {
+    await withStore(async ({ store, lines }) => {
+      await store.create([binding({ host: "10.0.0.1" }), binding({ operation: Op.DELETE })], who);
+      await store.delete([filter({ operation: 0 })], who);
+      await store.create(new Array(1001).fill(binding()), who);
+      const refused = lines.map((line) => JSON.parse(line)).filter((l) => /refused/.test(l.msg));
+      assert.deepEqual(
+        refused.map((l) => [l.msg, l.username, l.remote]),
+        [
+          ["Kafka ACL creation refused", "root", "127.0.0.1:1"],
+          ["Kafka ACL creation refused", "root", "127.0.0.1:1"],
+          ["Kafka ACL deletion filter refused", "root", "127.0.0.1:1"],
+          ["Kafka ACL creations refused", "root", "127.0.0.1:1"],
+        ],
+      );
+      assert.match(refused[0].reason, /host/);
+      assert.equal(refused[0].binding.host, "10.0.0.1");
+      assert.match(refused[1].reason, /admin action/);
+      assert.match(refused[2].reason, /Unknown entryFilter/);
+      assert.equal(refused[3].count, 1001);
+    });
+  });
+
   it("CREATE, DELETE, ALTER and ALTER_CONFIGS on a topic in one request make one admin rule", async () => {
     await withStore(async ({ store, book, acl }) => {
       const parts = [Op.CREATE, Op.DELETE, Op.ALTER, Op.ALTER_CONFIGS].map((operation) =>
