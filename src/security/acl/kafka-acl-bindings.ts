@@ -193,8 +193,10 @@ export function mapCreation(binding: AclBinding): CreationMapping {
   };
   const parsed = KafkaAclRuleSchema.safeParse(spec);
   if (!parsed.success) {
-    const detail = parsed.error.issues.map((issue) => issue.message).join("; ");
-    return cannot(`the ${onTopic ? "topic" : "group"} pattern is not valid here: ${detail}`);
+    const issue = parsed.error.issues[0];
+    const what =
+      issue.path[0] === "username" ? "user name" : `${onTopic ? "topic" : "group"} pattern`;
+    return cannot(`the ${what} is not valid here: ${issue.message}`);
   }
   const part = onTopic && action === "admin" ? (binding.operation as AdminPart) : null;
   return { ok: true, spec: parsed.data, part };

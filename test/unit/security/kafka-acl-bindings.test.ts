@@ -147,6 +147,8 @@ describe("Kafka bindings as rules", () => {
       [{ resourceName: "bad name" }, /topic pattern is not valid/],
       [{ resourceName: "*", patternType: Pattern.PREFIXED }, /topic pattern is not valid/],
       [{ resourceName: "x".repeat(250) }, /topic pattern is not valid/],
+      [{ resourceType: Resource.GROUP, resourceName: "g".repeat(257) }, /group pattern is not/],
+      [{ principal: `User:${"u".repeat(65_536)}` }, /^[^:]*: the user name is not valid/],
     ];
     for (const [overrides, reason] of refused) {
       const message = refusal(binding(overrides));
