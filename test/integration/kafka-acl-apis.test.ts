@@ -277,6 +277,55 @@ test("one store: admin API rules show in DescribeAcls, Kafka's in the admin API,
   assert.ok(!(await described()).some((b) => b.startsWith("3:")), "no group bindings left");
 });
 
+test("a Kafka DENY the admin API already put behind an ALLOW is stored again in front and wins", async () => {
+  await admin.createTopics({ topics: [{ topic: "interleaved" }] });
+  await admin.createAcls({
+    acl: [
+      {
+        ...bobOn("interleaved", AclOperationTypes.WRITE, AclPermissionTypes.ALLOW),
+        principal: "User:*",
+      },
+    ],
+  });
+  const added = await api.call("POST", "/api/v1/kafka/acl", {
+    permission: "deny",
+    action: "write",
+    topic: "interleaved",
+    username: "bob",
+  });
+  assert.equal(added.status, 201, JSON.stringify(added.body));
+  const bob = await wireAs("bob");
+  try {
+    assert.equal(await produceCode(bob, "interleaved"), KafkaError.NONE, "first match: the ALLOW");
+    await admin.createAcls({
+      acl: [bobOn("interleaved", AclOperationTypes.WRITE, AclPermissionTypes.DENY)],
+    });
+    assert.equal(await produceCode(bob, "interleaved"), KafkaError.TOPIC_AUTHORIZATION_FAILED);
+    const { filterResponses } = await admin.deleteAcls({
+      filters: [
+        {
+          resourceType: AclResourceTypes.TOPIC,
+          resourceName: "interleaved",
+          resourcePatternType: ResourcePatternTypes.LITERAL,
+          operation: AclOperationTypes.ANY,
+          permissionType: AclPermissionTypes.ANY,
+        },
+      ],
+    });
+    assert.deepEqual(
+      filterResponses[0].matchingAcls.map((a) => [a.principal, a.permissionType, a.errorCode]),
+      [
+        ["User:bob", DENY, 0],
+        ["User:*", ALLOW, 0],
+      ],
+      "both copies of the DENY go, answered once",
+    );
+    assert.equal(await produceCode(bob, "interleaved"), KafkaError.NONE);
+  } finally {
+    bob.close();
+  }
+});
+
 test("a config file rule matches DeleteAcls but stays, with the admin API's reason", async () => {
   const root = await wireAs("root");
   try {

@@ -217,12 +217,15 @@ export class KafkaAclBindingStore {
     return filters.map((_, f) => {
       const problem = problems[f];
       if (problem !== null) return { ...invalid(problem), deletions: [] };
-      const deletions: AclDeletion[] = [];
+      // Rules saying the same thing share a binding: each binding and outcome is answered once.
+      const answered = new Map<string, AclDeletion>();
       for (const { rule, binding } of matches[f]) {
         const outcome = outcomes.get(rule);
-        if (outcome !== undefined && outcome !== "gone") deletions.push({ ...outcome, binding });
+        if (outcome === undefined || outcome === "gone") continue;
+        const deletion = { ...outcome, binding };
+        answered.set(JSON.stringify(deletion), deletion);
       }
-      return { ...DONE, deletions };
+      return { ...DONE, deletions: [...answered.values()] };
     });
   }
 

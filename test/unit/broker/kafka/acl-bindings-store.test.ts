@@ -156,6 +156,13 @@ describe("KafkaAclBindingStore", () => {
         "now in front, a DENY is not stored again",
       );
       assert.equal(book.list().filter((r) => r.permission === "deny").length, 2);
+      const [removed] = await store.delete([filter({ permissionType: Permission.DENY })], who);
+      assert.deepEqual(
+        removed.deletions.map((d) => [d.binding, d.errorCode]),
+        [[deny, KafkaError.NONE]],
+        "both copies go, answered once as Kafka would",
+      );
+      assert.equal(acl.authorize(bob, "read", "orders"), true);
     });
   });
 
