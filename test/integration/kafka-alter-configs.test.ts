@@ -350,6 +350,10 @@ test("refusals per resource with Kafka's codes; a refused resource changes nothi
       assert.match(notList.errorMessage ?? "", /type is not LIST/);
       const badValue = await single([{ name: "segment.bytes", configOperation: SET, value: "1" }]);
       assert.equal(badValue.errorCode, KafkaError.INVALID_CONFIG);
+      // A name of one of Object.prototype's members is an unknown config like any other.
+      const member = await single([{ name: "toString", configOperation: SET, value: "1" }]);
+      assert.equal(member.errorCode, KafkaError.INVALID_CONFIG);
+      assert.match(member.errorMessage ?? "", /"toString" is not supported/);
       const configs = await describe(client, "guarded");
       assert.ok(
         [...configs.values()].every(([, source]) => source !== 1),
@@ -422,6 +426,11 @@ test("AlterConfigs v0-2 over the wire: replace, validate_only, refusals", async 
         `v${version}`,
       );
       assert.match(refused.responses[3].errorMessage ?? "", /Unknown resource type 8/);
+      // "__proto__" is an unknown config, not a silent reset of every config to its default.
+      const proto = await alter([
+        { resourceType: 2, resourceName: topic, configs: [{ name: "__proto__", value: "1" }] },
+      ]);
+      assert.equal(proto.responses[0].errorCode, KafkaError.INVALID_CONFIG, `v${version}`);
       assert.deepEqual((await describe(client, topic)).get("segment.ms"), ["90000", 1]);
     }
   } finally {

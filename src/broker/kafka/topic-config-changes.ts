@@ -52,10 +52,10 @@ export function alterationRequestProblem(alterations: readonly ConfigAlteration[
 
 /** AlterConfigs: exactly the configs named, every other one back to its default. */
 export function replacedConfigs(alterations: readonly ConfigAlteration[]): AlterationResult {
-  const configs: Record<string, string> = {};
-  for (const { name, value } of alterations) {
-    if (value !== null) configs[name] = value;
-  }
+  // fromEntries defines own properties: a "__proto__" entry is kept (and refused), not swallowed.
+  const configs: Record<string, string> = Object.fromEntries(
+    alterations.flatMap(({ name, value }) => (value === null ? [] : [[name, value]])),
+  );
   return validated(configs);
 }
 

@@ -137,10 +137,18 @@ export function isCompacted(configs: Readonly<Record<string, string>>): boolean 
 
 export const SUPPORTED_TOPIC_CONFIGS = Object.keys(RULES);
 
+/**
+ * The rule of a config name; own keys only, so that a client's "toString" or "__proto__" is an
+ * unknown config rather than a member of Object.prototype.
+ */
+function ruleOf(name: string): ConfigRule | undefined {
+  return Object.hasOwn(RULES, name) ? RULES[name] : undefined;
+}
+
 /** Why the configs cannot be used, or null. */
 export function topicConfigProblem(configs: Readonly<Record<string, string>>): string | null {
   for (const [name, value] of Object.entries(configs)) {
-    const rule = RULES[name];
+    const rule = ruleOf(name);
     if (rule === undefined) {
       return `config "${name}" is not supported (supported: ${SUPPORTED_TOPIC_CONFIGS.join(", ")})`;
     }
@@ -159,7 +167,7 @@ export function logOptionsFor(
   configs: Readonly<Record<string, string>>,
 ): Partial<LogOptions> {
   const options: Partial<LogOptions> = { ...base };
-  for (const [name, value] of Object.entries(configs)) RULES[name]?.apply(options, value);
+  for (const [name, value] of Object.entries(configs)) ruleOf(name)?.apply(options, value);
   const fsync = fsyncPolicyOf(configs);
   if (fsync !== null) Object.assign(options, fsync);
   const segment = options.segment_bytes ?? INT32_MAX;

@@ -92,8 +92,10 @@ function plan(context: RequestContext, topic: TopicRequest): Plan | TopicResult 
   if (typeof partitions !== "number") {
     return refuse(topic.name, partitions.errorCode, partitions.message);
   }
-  const configs: Record<string, string> = {};
-  for (const { name, value } of topic.configs) if (value !== null) configs[name] = value;
+  // fromEntries defines own properties: a "__proto__" entry is kept (and refused), not swallowed.
+  const configs: Record<string, string> = Object.fromEntries(
+    topic.configs.flatMap(({ name, value }) => (value === null ? [] : [[name, value]])),
+  );
   const configProblem = topicConfigProblem(configs);
   if (configProblem !== null) return refuse(topic.name, KafkaError.INVALID_CONFIG, configProblem);
   return { partitions, configs };

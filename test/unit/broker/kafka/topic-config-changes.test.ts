@@ -72,6 +72,20 @@ test("replace and incremental validate with CreateTopics' rules: unknown names, 
   }
 });
 
+test("names of Object.prototype's members are unknown configs like any other, never a crash", () => {
+  for (const name of ["toString", "constructor", "hasOwnProperty", "__proto__"]) {
+    for (const result of [
+      replacedConfigs([op(SET, name, "1")]),
+      incrementalConfigs({}, [op(SET, name, "1")], DEFAULTS),
+      incrementalConfigs({}, [op(DELETE, name)], DEFAULTS),
+    ]) {
+      const [code, message] = refusal(result);
+      assert.equal(code, KafkaError.INVALID_CONFIG, name);
+      assert.ok(message.startsWith(`config "${name}" is not supported`), message);
+    }
+  }
+});
+
 test("SET and DELETE change only the configs named; deleting an unset one is no change", () => {
   const current = { "retention.ms": "1000", "segment.bytes": "4096" };
   const configs = configsOf(
