@@ -97,8 +97,10 @@ export class TopicStore {
   async #compactAll(): Promise<void> {
     for (const topic of [...this.#topics.values()]) {
       if (!isCompacted(topic.metadata.configs)) continue;
-      for (const log of topic.logs) {
-        if (this.#topics.get(topic.metadata.name) !== topic) break;
+      for (const [partition, log] of topic.logs.entries()) {
+        // Stop when the log is no longer the topic's (deleted); a topic replaced by a config
+        // change or CreatePartitions keeps its logs, and this pass goes on with them.
+        if (this.#topics.get(topic.metadata.name)?.logs[partition] !== log) break;
         try {
           const result = await log.compact();
           if (result.ran) {

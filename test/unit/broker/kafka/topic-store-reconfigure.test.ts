@@ -17,6 +17,7 @@ import {
 import { TopicStore, UnknownTopicError } from "../../../../src/broker/kafka/topic-store.ts";
 import { defaultConfig } from "../../../../src/config/load.ts";
 import { createLogger } from "../../../../src/log/logger.ts";
+import { keyed } from "../../storage/compaction-suite.ts";
 
 const logger = createLogger({ level: "silent", format: "json" });
 const DEFAULTS = configEntries(defaultConfig()).topicDefaults;
@@ -114,5 +115,25 @@ test("two changes of one topic at once both land", async () => {
       "segment.ms": "20",
     });
     assert.equal(store.get("t")?.logs[0].options.segment_ms, 20);
+  });
+});
+
+test("a change during a compaction pass does not cut the pass short for the other partitions", async () => {
+  await withStore(async (store) => {
+    const configs = {
+      "cleanup.policy": "compact",
+      "segment.bytes": "1024",
+      "min.cleanable.dirty.ratio": "0.01",
+    };
+    const { topic } = await store.create("c", 2, configs, "fail");
+    // Partition 0 has much to clean, so the change lands while it is being compacted.
+    for (let i = 0; i < 400; i++) await store.append(topic, 0, keyed(i % 2, i));
+    for (let i = 0; i < 40; i++) await store.append(topic, 1, keyed(i % 2, i));
+    const sizeBefore = topic.logs[1].sizeBytes;
+    const pass = store.compact();
+    await store.reconfigure("c", setting(["retention.ms", "86400000"]));
+    await pass;
+    assert.notEqual(store.get("c"), topic, "the topic was replaced during the pass");
+    assert.ok(topic.logs[1].sizeBytes < sizeBefore / 2, `${topic.logs[1].sizeBytes} bytes`);
   });
 });
