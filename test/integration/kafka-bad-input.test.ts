@@ -218,6 +218,32 @@ test("max.message.bytes above the broker's limit: INVALID_CONFIG naming it, not 
   client.close();
 });
 
+test("CreateTopics: a config named after an Object.prototype member is INVALID_CONFIG", async () => {
+  const client = await connect();
+  for (const config of ["toString", "constructor", "__proto__"]) {
+    const answer = await client.request(ApiKey.CreateTopics, 4, {
+      topics: [
+        {
+          name: "proto-config",
+          numPartitions: 1,
+          replicationFactor: 1,
+          configs: [{ name: config, value: "1" }],
+        },
+      ],
+      timeoutMs: 1000,
+      validateOnly: false,
+    });
+    assert.equal(answer.topics[0].errorCode, 40, config);
+    assert.match(answer.topics[0].errorMessage ?? "", /is not supported/, config);
+  }
+  const metadata = await client.request(ApiKey.Metadata, 8, {
+    topics: [{ name: "proto-config" }],
+    allowAutoTopicCreation: false,
+  });
+  assert.equal(metadata.topics[0].errorCode, 3, "not created");
+  client.close();
+});
+
 test("unknown API key: connection closed with a log line", async () => {
   const client = await connect();
   const frame = Buffer.alloc(4 + 10);
