@@ -406,7 +406,11 @@ export class PartitionLog {
     for (const segment of [...this.#segments]) {
       if (segment.maxTimestamp < timestamp) continue;
       const offset = await segment.offsetForTimestamp(timestamp);
-      if (offset !== null) return Math.max(offset, this.logStartOffset);
+      if (offset === null) continue;
+      // Below a raised start the records are gone; there may be none at all after it (the
+      // roll of a raise to the end failed, and the active segment holds only such records).
+      const found = Math.max(offset, this.logStartOffset);
+      return found < this.logEndOffset ? found : null;
     }
     return null;
   }

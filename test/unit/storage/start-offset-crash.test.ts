@@ -12,6 +12,7 @@ import { ErrorCode } from "../../../src/errors.ts";
 import {
   LOG_START_OFFSET_FILE,
   LOG_START_OFFSET_TEMPORARY_FILE,
+  writeLogStartOffset,
 } from "../../../src/storage/log/log-start-offset.ts";
 import type { LogOptions } from "../../../src/storage/log/options.ts";
 import { PartitionLog } from "../../../src/storage/log/partition-log.ts";
@@ -165,6 +166,27 @@ describe("log start offset crash safety", () => {
       } finally {
         await log.close();
       }
+    }
+  });
+
+  test("after a raise to the end whose roll failed, no timestamp finds an offset", async () => {
+    const seed = testSeed("start offset failed roll");
+    // The changing steps of writing the start offset alone; the roll's come after them.
+    const probe = new FaultyFileSystem({ seed });
+    await probe.mkdir(DIRECTORY);
+    const before = probe.steps;
+    await writeLogStartOffset(probe, DIRECTORY, END);
+    const fs = await written(seed);
+    const log = await open(fs);
+    try {
+      fs.haltAfter(probe.steps - before);
+      assert.equal((await log.raiseLogStartOffset(END)).logStartOffset, END);
+      assert.ok((log.segments().at(-1)?.sizeBytes ?? 0) > 0, "the roll failed: records stay");
+      // Every record is below the start: none is at or after any timestamp.
+      assert.equal(await log.offsetForTimestamp(0), null);
+    } finally {
+      fs.haltAfter(Infinity);
+      await log.close();
     }
   });
 
