@@ -225,6 +225,16 @@ test("Metadata: each user sees only topics it may use; naming another is refused
   };
   assert.equal(await clusterOf("bob"), bits(5, 8, 10, 12));
   assert.equal(await clusterOf("root"), bits(5, 7, 8, 10, 12));
+  const root = await wireAs("root");
+  try {
+    const cluster = await root.request(ApiKey.DescribeCluster, 1, {
+      includeClusterAuthorizedOperations: true,
+      endpointType: 1,
+    });
+    assert.equal(cluster.clusterAuthorizedOperations, bits(5, 7, 8, 10, 12), "DescribeCluster too");
+  } finally {
+    root.close();
+  }
   const aliceAuto = await metadataOf("alice", [{ name: "team-a.auto" }]);
   assert.equal(aliceAuto.topics[0].errorCode, 0, "alice may create under team-a.");
 });

@@ -118,6 +118,7 @@ test("ApiVersions v3 lists exactly the served APIs and nothing transactional", a
       [42, 0, 2],
       [44, 0, 1],
       [47, 0, 0],
+      [60, 0, 1],
     ],
   );
   client.close();

@@ -34,6 +34,7 @@ export const ApiKey = {
   DeleteGroups: 42,
   IncrementalAlterConfigs: 44,
   OffsetDelete: 47,
+  DescribeCluster: 60,
 } as const;
 export type ApiKeyValue = (typeof ApiKey)[keyof typeof ApiKey];
 

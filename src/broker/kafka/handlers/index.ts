@@ -22,6 +22,7 @@ import { deleteGroupsHandler } from "./delete-groups.ts";
 import { deleteRecordsHandler } from "./delete-records.ts";
 import { deleteTopicsHandler } from "./delete-topics.ts";
 import { describeAclsHandler } from "./describe-acls.ts";
+import { describeClusterHandler } from "./describe-cluster.ts";
 import { describeConfigsHandler } from "./describe-configs.ts";
 import { describeGroupsHandler } from "./describe-groups.ts";
 import { describeLogDirsHandler } from "./describe-log-dirs.ts";
@@ -120,6 +121,7 @@ export function buildHandlers(options: { sasl: boolean }): Map<number, BoundHand
     bind(alterConfigsHandler),
     bind(incrementalAlterConfigsHandler),
     bind(describeLogDirsHandler),
+    bind(describeClusterHandler),
     bind(listGroupsHandler),
     bind(deleteGroupsHandler),
     bind(offsetDeleteHandler),

@@ -449,6 +449,43 @@ export interface DescribeAclsResponse {
   resources: DescribeAclsResponseDescribeAclsResource[];
 }
 
+export interface DescribeClusterRequest {
+  /** Whether to include cluster authorized operations. Versions 0+. */
+  includeClusterAuthorizedOperations: boolean;
+  /** The endpoint type to describe. 1=brokers, 2=controllers. Versions 1+. */
+  endpointType: number;
+}
+
+export interface DescribeClusterResponseDescribeClusterBroker {
+  /** The broker ID. Versions 0+. */
+  brokerId: number;
+  /** The broker hostname. Versions 0+. */
+  host: string;
+  /** The broker port. Versions 0+. */
+  port: number;
+  /** The rack of the broker, or null if it has not been assigned to a rack. Versions 0+. */
+  rack: string | null;
+}
+
+export interface DescribeClusterResponse {
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. Versions 0+. */
+  throttleTimeMs: number;
+  /** The top-level error code, or 0 if there was no error Versions 0+. */
+  errorCode: number;
+  /** The top-level error message, or null if there was no error. Versions 0+. */
+  errorMessage: string | null;
+  /** The endpoint type that was described. 1=brokers, 2=controllers. Versions 1+. */
+  endpointType: number;
+  /** The cluster ID that responding broker belongs to. Versions 0+. */
+  clusterId: string;
+  /** The ID of the controller broker. Versions 0+. */
+  controllerId: number;
+  /** Each broker in the response. Versions 0+. */
+  brokers: DescribeClusterResponseDescribeClusterBroker[];
+  /** 32-bit bitfield to represent authorized operations for this cluster. Versions 0+. */
+  clusterAuthorizedOperations: number;
+}
+
 export interface DescribeConfigsRequestDescribeConfigsResource {
   /** The resource type. Versions 0+. */
   resourceType: number;
@@ -1535,4 +1572,5 @@ export interface KafkaApiMessages {
   42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse };
   44: { request: IncrementalAlterConfigsRequest; response: IncrementalAlterConfigsResponse };
   47: { request: OffsetDeleteRequest; response: OffsetDeleteResponse };
+  60: { request: DescribeClusterRequest; response: DescribeClusterResponse };
 }
