@@ -93,7 +93,7 @@ test("ApiVersions v3 lists exactly the served APIs and nothing transactional", a
       [0, 0, 8],
       [1, 4, 11],
       [2, 1, 5],
-      [3, 1, 8],
+      [3, 0, 8],
       [8, 2, 7],
       [9, 1, 5],
       [10, 0, 2],
@@ -295,6 +295,24 @@ test("a Metadata request naming a topic twice is answered with it once, as Kafka
     metadata.topics.map((t) => t.name),
     ["strict"],
   );
+  client.close();
+});
+
+test("Metadata v0, as old clients send it: an empty list asks for every topic", async () => {
+  const client = await connect();
+  const all = await client.request(ApiKey.Metadata, 0, { topics: [] });
+  assert.ok(
+    all.topics.some((t) => t.name === "strict"),
+    "every topic",
+  );
+  assert.equal(all.brokers[0].nodeId, 1);
+  const named = await client.request(ApiKey.Metadata, 0, { topics: [{ name: "strict" }] });
+  assert.deepEqual(
+    named.topics.map((t) => [t.name, t.errorCode, t.partitions.length > 0]),
+    [["strict", 0, true]],
+  );
+  const v1 = await client.request(ApiKey.Metadata, 1, { topics: [] });
+  assert.deepEqual(v1.topics, [], "from v1 an empty list asks for none");
   client.close();
 });
 

@@ -5,6 +5,8 @@
   consume BOOTSTRAP TOPIC GROUP SECONDS AT
                                          a group member for SECONDS, committing after each poll;
                                          its assignment is noted at time AT (epoch seconds)
+  admin BOOTSTRAP TOPIC                  creates TOPIC, alters and describes its retention.ms,
+                                         then tries to create and to list an ACL on it
 
 Each prints one JSON line: what it produced, or the values it read and its assignment at AT.
 """
@@ -13,16 +15,38 @@ import sys
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
+from kafka.errors import KafkaError
+from kafka.admin import (
+    ACL,
+    ACLFilter,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    ConfigResource,
+    ConfigResourceType,
+    NewTopic,
+    ResourcePattern,
+    ResourcePatternFilter,
+    ResourceType,
+)
 
 
-# What kafka-python detects from this broker anyway. Given up front, it skips the client's
-# version probe, which has a 2 s budget and misbehaves on a loaded machine.
+# Given up front, it skips the client's version probe, which has a 2 s budget and misbehaves
+# on a loaded machine. The admin client probes the controller all the same: it gets 10 s.
 API_VERSION = (2, 4, 0)
+PROBE_TIMEOUT_MS = 10_000
+
+
+def admin_client(bootstrap):
+    return KafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        api_version=API_VERSION,
+        api_version_auto_timeout_ms=PROBE_TIMEOUT_MS,
+    )
 
 
 def produce(bootstrap, topic, count):
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, api_version=API_VERSION)
+    admin = admin_client(bootstrap)
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
     admin.close()
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", api_version=API_VERSION)
@@ -57,8 +81,54 @@ def consume(bootstrap, topic, group, seconds, at):
     print(json.dumps({"values": values, "assignment": assignment}))
 
 
+def admin(bootstrap, topic):
+    client = admin_client(bootstrap)
+    client.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": "3600000"})
+    altered = client.alter_configs([resource])
+    alter_errors = [r[0] for r in altered.resources]
+    described = client.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    entries = [e for response in described for r in response.resources for e in r[4]]
+    retention = next(e[1] for e in entries if e[0] == "retention.ms")
+    deny = ACL(
+        principal="User:bob",
+        host="*",
+        operation=ACLOperation.WRITE,
+        permission_type=ACLPermissionType.DENY,
+        resource_pattern=ResourcePattern(ResourceType.TOPIC, topic),
+    )
+    created = client.create_acls([deny])
+    on_topic = ACLFilter(
+        principal=None,
+        host="*",
+        operation=ACLOperation.ANY,
+        permission_type=ACLPermissionType.ANY,
+        resource_pattern=ResourcePatternFilter(
+            ResourceType.TOPIC, topic, ACLResourcePatternType.LITERAL
+        ),
+    )
+    try:
+        listed, list_error = client.describe_acls(on_topic)
+    except KafkaError as error:
+        listed, list_error = [], type(error)
+    client.close()
+    print(
+        json.dumps(
+            {
+                "alterErrors": alter_errors,
+                "retentionMs": retention,
+                "created": len(created["succeeded"]),
+                "failed": [error.__name__ for _, error in created["failed"]],
+                "listed": len(listed),
+                "listError": list_error.__name__,
+            }
+        )
+    )
+
 if __name__ == "__main__":
-    if sys.argv[1] == "produce":
+    if sys.argv[1] == "admin":
+        admin(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "produce":
         produce(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
         consume(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), float(sys.argv[6]))

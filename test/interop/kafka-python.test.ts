@@ -2,7 +2,9 @@
  * kafka-python (Debian's python3-kafka 2.0) against the real broker process: a client of an
  * older protocol generation (JoinGroup v0-2 among them) produces keyed records with acks=all,
  * then two members of one consumer group share the partitions and read everything, and a
- * member that comes later resumes after their committed offsets. Run by test/interop/run.sh,
+ * member that comes later resumes after their committed offsets; its admin client alters and
+ * reads back a topic config and is told ACLs are not managed where no one is authenticated.
+ * Run by test/interop/run.sh,
  * which installs python3-kafka; a missing package fails here rather than skipping.
  */
 import assert from "node:assert/strict";
@@ -75,4 +77,18 @@ test("produce, a group of two sharing three partitions, and a later member resum
   const later = await member("py-group", 4, Date.now() + 3000);
   assert.deepEqual(later.values, []);
   assert.deepEqual(later.assignment, [0, 1, 2]);
+});
+
+test("admin: a topic config altered and read back; ACL requests told security is off", async () => {
+  // This listener authenticates no one, so Kafka's answer to the ACL APIs is SECURITY_DISABLED.
+  // (Logging in is not tried: kafka-python 2.0 speaks SaslHandshake v0, which Kafka 4 dropped.)
+  const answer = JSON.parse(await client("admin", bootstrap, "py-admin"));
+  assert.deepEqual(answer, {
+    alterErrors: [0],
+    retentionMs: "3600000",
+    created: 0,
+    failed: ["SecurityDisabledError"],
+    listed: 0,
+    listError: "SecurityDisabledError",
+  });
 });

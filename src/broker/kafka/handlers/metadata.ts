@@ -87,7 +87,8 @@ async function lookUp(
 
 export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
   apiKey: ApiKey.Metadata,
-  minVersion: 1,
+  // v0 for old clients (kafka-python 2.0 probes the broker with it); Kafka 3 serves it too.
+  minVersion: 0,
   maxVersion: 8,
   async handle(context, request): Promise<Response> {
     const { host, port } = advertisedAddress(context);
@@ -95,7 +96,9 @@ export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
     const autoCreate =
       context.settings.autoCreateTopics && (context.version < 4 || request.allowAutoTopicCreation);
     let topics: TopicResponse[];
-    if (request.topics === null) {
+    // In v0 an empty list, not null, asks for every topic.
+    const asked = request.topics;
+    if (asked === null || (context.version === 0 && asked.length === 0)) {
       // All topics means all this client may see: the others are left out, as Kafka does.
       topics = context.store.names().flatMap((name) => {
         const topic = context.store.get(name);
@@ -105,7 +108,7 @@ export const metadataHandler: ApiHandler<typeof ApiKey.Metadata> = {
     } else {
       topics = [];
       // A name asked twice is answered once, as Kafka does (it reads the request as a set).
-      for (const name of new Set(request.topics.map((t) => t.name))) {
+      for (const name of new Set(asked.map((t) => t.name))) {
         topics.push(await lookUp(context, name, autoCreate, topicOps));
       }
     }
