@@ -92,3 +92,18 @@ export function consumerSubscription(
   }
   return Buffer.concat([...parts, rest]);
 }
+
+/** A raw connection logged in with SASL/PLAIN; asserts the login succeeded. */
+export async function plainWireClient(
+  port: number,
+  username: string,
+  password: string,
+): Promise<WireClient> {
+  const client = await WireClient.connect(port);
+  await client.request(ApiKey.SaslHandshake, 1, { mechanism: "PLAIN" });
+  const login = await client.request(ApiKey.SaslAuthenticate, 2, {
+    authBytes: Buffer.from(`\0${username}\0${password}`),
+  });
+  assert.equal(login.errorCode, 0, `${username} logs in`);
+  return client;
+}

@@ -23,6 +23,7 @@ import { KafkaError } from "../../src/protocol/kafka/error-codes.ts";
 import { buildRecordBatch } from "../../src/storage/log/index.ts";
 import { ADMIN_CONFIG, type AdminApi, adminApi } from "../helpers/admin-api.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
+import { plainWireClient } from "../helpers/kafka-wire.ts";
 import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 const CONFIG = `${ADMIN_CONFIG}
@@ -64,14 +65,8 @@ function kafkaAs(username: string): Kafka {
   });
 }
 
-async function wireAs(username: string): Promise<WireClient> {
-  const client = await WireClient.connect(port);
-  await client.request(ApiKey.SaslHandshake, 1, { mechanism: "PLAIN" });
-  const login = await client.request(ApiKey.SaslAuthenticate, 2, {
-    authBytes: Buffer.from(`\0${username}\0${PASSWORDS[username]}`),
-  });
-  assert.equal(login.errorCode, 0, `${username} logs in`);
-  return client;
+function wireAs(username: string): Promise<WireClient> {
+  return plainWireClient(port, username, PASSWORDS[username]);
 }
 
 async function produceCode(client: WireClient, topic: string): Promise<number> {

@@ -13,7 +13,8 @@ import { buildRecordBatch } from "../../src/storage/log/index.ts";
 import { ADMIN_CONFIG, ADMIN_PASSWORD, type AdminApi, adminApi } from "../helpers/admin-api.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import { runCtl } from "../helpers/ctl-cli.ts";
-import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
+import { plainWireClient } from "../helpers/kafka-wire.ts";
+import type { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 const CONFIG = `${ADMIN_CONFIG}
 [mqtt_auth]
@@ -47,14 +48,8 @@ function kafkaAs(username: string): Kafka {
 }
 
 /** A raw connection logged in with PLAIN. */
-async function wireAs(username: string): Promise<WireClient> {
-  const client = await WireClient.connect(port);
-  await client.request(ApiKey.SaslHandshake, 1, { mechanism: "PLAIN" });
-  const login = await client.request(ApiKey.SaslAuthenticate, 2, {
-    authBytes: Buffer.from(`\0${username}\0${PASSWORDS[username]}`),
-  });
-  assert.equal(login.errorCode, 0, `${username} logs in`);
-  return client;
+function wireAs(username: string): Promise<WireClient> {
+  return plainWireClient(port, username, PASSWORDS[username]);
 }
 
 /** A standalone commit (generation -1) of `offset` for partition 0 of `topic`. */

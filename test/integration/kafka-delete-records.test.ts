@@ -24,6 +24,7 @@ import {
   segmentFiles,
   values,
 } from "../helpers/delete-records.ts";
+import { plainWireClient } from "../helpers/kafka-wire.ts";
 import { WireClient } from "../unit/protocol/kafka/wire-client.ts";
 
 let broker: BrokerProcess;
@@ -247,15 +248,8 @@ rules = [
 `,
   });
   const passwords: Record<string, string> = { alice: "alice-pw", bob: "bob-pw" };
-  const wireAs = async (username: string) => {
-    const client = await WireClient.connect(node.kafkaPort ?? 0);
-    await client.request(ApiKey.SaslHandshake, 1, { mechanism: "PLAIN" });
-    const login = await client.request(ApiKey.SaslAuthenticate, 2, {
-      authBytes: Buffer.from(`\0${username}\0${passwords[username]}`),
-    });
-    assert.equal(login.errorCode, 0, `${username} logs in`);
-    return client;
-  };
+  const wireAs = (username: string) =>
+    plainWireClient(node.kafkaPort ?? 0, username, passwords[username]);
   try {
     const api = await adminApi(node);
     for (const username of Object.keys(passwords)) {
