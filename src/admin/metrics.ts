@@ -290,6 +290,17 @@ export function createMetricsRegistry(
   if (kafka !== null) {
     registerKafkaTimings(registry, kafka);
     registerKafkaLogs(registry, kafka);
+    const { fetchBytes } = kafka;
+    labelledCounter(
+      registry,
+      "robustmq_kafka_fetch_bytes_total",
+      "Record bytes of Kafka fetch answers, by how they were sent: sendfile (from the page cache, no copy) or copied (read into the broker, then written)",
+      "path",
+      () => [
+        ["sendfile", fetchBytes.sendfile],
+        ["copied", fetchBytes.copied],
+      ],
+    );
     const { authentication } = kafka;
     labelledCounter(
       registry,

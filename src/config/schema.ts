@@ -266,6 +266,7 @@ export const KafkaSchema = z
       600_000,
     ),
     tls: flag().default(false),
+    zero_copy: flag().default(true),
     allow_anonymous: z
       .union([z.boolean(), z.literal("auto")])
       .register(keyDocs, {

@@ -54,6 +54,8 @@ export class KafkaConnection {
   private pendingHead = 0;
   /** A response's bytes are valid only during its callback (see frames.ts). */
   private readonly frames = new FrameReader(RESPONSE_BYTES_MAX);
+  /** The frame buffer the socket reads into, or null for READ_BUFFER (see open()). */
+  private readTarget: Buffer | null = null;
   private correlationId = 0;
   private timer: NodeJS.Timeout | null = null;
   private lastError: string | null = null;
@@ -83,11 +85,19 @@ export class KafkaConnection {
       noDelay: true,
       // Into one buffer per thread instead of a fresh 64 KiB chunk per read: those fed the
       // garbage collector a third of a consumer's busy time. A frame is only valid during its
-      // callback anyway (frames.ts), and the callback runs within this one.
+      // callback anyway (frames.ts), and the callback runs within this one. The rest of a
+      // large frame is read straight into its assembly buffer.
       onread: {
-        buffer: READ_BUFFER,
+        buffer: () => {
+          this.readTarget = this.frames.nextReadTarget();
+          return this.readTarget ?? READ_BUFFER;
+        },
         callback: (bytes: number, buffer: Uint8Array) => {
-          this.onData(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
+          if (this.readTarget === null) {
+            this.onData(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
+          } else if (this.state === ConnectionState.CONNECTED) {
+            this.frames.filled(bytes, this.onFrame);
+          }
           return true;
         },
       },

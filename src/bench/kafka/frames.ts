@@ -1,9 +1,11 @@
 /**
  * Splits the generator's incoming byte stream into Kafka response frames (int32 size prefix,
  * then that many bytes). A frame that lies inside one chunk is handed on as a view of it; one
- * that spans chunks (every 1 MiB fetch answer) is copied once into an assembly buffer that is
- * reused for the next such frame. So a frame is valid only during its callback: a consumer
- * walking its records must be done with them when the callback returns.
+ * that spans chunks (every 1 MiB fetch answer) is assembled in a buffer that is reused for the
+ * next such frame. The first chunk's part is copied there; the rest is read from the socket
+ * straight into it (nextReadTarget), as Kafka's Java client reads an answer into a buffer of
+ * its size. So a frame is valid only during its callback: a consumer walking its records must
+ * be done with them when the callback returns.
  *
  * Allocating (Buffer.concat) a fresh 1 MiB buffer per fetch answer was a seventh of the consumer
  * thread's busy time, mostly page faults, and fed the garbage collector.
@@ -66,6 +68,27 @@ export class FrameReader {
       if (!onFrame(this.assembly.subarray(0, size))) return "ok";
     }
     return "ok";
+  }
+
+  /**
+   * Where the next socket read should go: the rest of the frame being assembled, so that the
+   * kernel writes it in place; null when no frame is part-assembled (read into any buffer and
+   * push() it). Bytes read there are reported with filled().
+   */
+  nextReadTarget(): Buffer | null {
+    if (this.frameSize < 0 || this.assembled === 0) return null;
+    return this.assembly.subarray(this.assembled, this.frameSize);
+  }
+
+  /** `bytes` were read into the buffer nextReadTarget() gave; calls `onFrame` once it is whole. */
+  filled(bytes: number, onFrame: (frame: Buffer) => boolean): void {
+    assert(this.frameSize >= 0 && this.assembled + bytes <= this.frameSize, "inside the frame");
+    this.assembled += bytes;
+    if (this.assembled < this.frameSize) return;
+    const size = this.frameSize;
+    this.frameSize = -1;
+    this.assembled = 0;
+    onFrame(this.assembly.subarray(0, size));
   }
 
   /** Copies what `chunk` has of the size prefix from `at`; returns the bytes taken. */

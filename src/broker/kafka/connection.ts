@@ -18,6 +18,7 @@
  * closes the connection.
  */
 import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import type { Logger } from "../../log/logger.ts";
 import { ApiKey, apiName } from "../../protocol/kafka/api-keys.ts";
 import { ByteReader } from "../../protocol/kafka/byte-reader.ts";
@@ -30,6 +31,7 @@ import {
 } from "../../protocol/kafka/kafka-codec.ts";
 import type { KafkaAcl, KafkaAclAction, KafkaGroupAction } from "../../security/acl/kafka-acl.ts";
 import type { KafkaAclBindingStore } from "./acl-bindings-store.ts";
+import { AnswerLeases, type FetchByteCounts } from "./answer-leases.ts";
 import type { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import type { OffsetStore } from "./groups/offset-store.ts";
 import type { KafkaSettings, RequestContext } from "./handler-context.ts";
@@ -39,6 +41,7 @@ import type { ProducerStates } from "./producers/producer-states.ts";
 import type { ReadBufferPool } from "./read-buffers.ts";
 import { type KafkaAuthenticator, SaslSession } from "./sasl/sasl-session.ts";
 import type { TopicStore } from "./topic-store.ts";
+import type { FileRange, ZeroCopy } from "./zero-copy.ts";
 
 /**
  * Largest request from a client that has yet to authenticate (Kafka's
@@ -49,6 +52,11 @@ const UNAUTHENTICATED_REQUEST_BYTES_MAX = 524_288;
 const QUEUED_REQUESTS_MAX = 32;
 /** Released requests still waiting for their answer, before handling waits for the oldest. */
 const UNANSWERED_MAX = 16;
+/**
+ * What of a file range the socket did not take goes through the process this much at a time;
+ * each such write completing means the socket has room again, and sendfile takes over.
+ */
+const RANGE_COPY_BYTES = 64 * 1024;
 
 export interface ConnectionDependencies {
   settings: KafkaSettings;
@@ -63,6 +71,9 @@ export interface ConnectionDependencies {
   requestTiming: RequestTiming;
   /** Buffers for the records of Fetch answers, shared by all connections. */
   answerBuffers: ReadBufferPool;
+  /** sendfile(2) for Fetch answers; null when unavailable or disabled (kafka.zero_copy). */
+  zeroCopy: ZeroCopy | null;
+  fetchBytes: FetchByteCounts;
   authenticator: KafkaAuthenticator;
   acl: KafkaAcl;
   aclBindings: KafkaAclBindingStore;
@@ -77,10 +88,10 @@ const BEFORE_AUTHENTICATION = new Set<number>([
   ApiKey.SaslAuthenticate,
 ]);
 
-/** A request being handled, and the pooled buffers its answer will carry. */
+/** A request being handled, and the buffers and file ranges its answer will carry. */
 interface Answer {
   result: Promise<DispatchResult>;
-  leases: Buffer[];
+  leases: AnswerLeases;
 }
 
 export interface RequestTiming {
@@ -114,6 +125,8 @@ export class KafkaConnection {
   #clientId = "";
   /** The client.id last checked against the bans while serving, or null before any. */
   #admittedClientId: string | null = null;
+  /** Null on TLS connections: their bytes must pass through the process to be encrypted. */
+  readonly #zeroCopy: ZeroCopy | null;
 
   /** `principal`: the user a verified client certificate names, if any. */
   constructor(socket: Socket, deps: ConnectionDependencies, principal: string | null = null) {
@@ -121,6 +134,7 @@ export class KafkaConnection {
     this.#deps = deps;
     this.#remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
     this.#sasl = new SaslSession(deps.authenticator, principal);
+    this.#zeroCopy = socket instanceof TLSSocket ? null : deps.zeroCopy;
     if (!this.#sasl.mayServe) {
       this.#authTimer = setTimeout(() => {
         if (this.#sasl.principal === null) {
@@ -223,7 +237,11 @@ export class KafkaConnection {
     try {
       for (let frame = this.#queue.shift(); frame !== undefined; frame = this.#queue.shift()) {
         const released = Promise.withResolvers<void>();
-        const leases: Buffer[] = [];
+        const leases = new AnswerLeases(
+          this.#deps.answerBuffers,
+          this.#zeroCopy,
+          this.#deps.fetchBytes,
+        );
         const result = this.#handle(frame, leases, () => released.resolve());
         void result.finally(() => released.resolve());
         this.#answers.push({ result, leases });
@@ -260,7 +278,7 @@ export class KafkaConnection {
         this.#answers.shift();
         this.#answered?.resolve();
         if (this.#closed || result === null || result === "close") {
-          this.#returnLeases(leases);
+          leases.release();
           if (result === "close") this.destroy();
           if (result === "close" || this.#closed) return;
           continue;
@@ -277,7 +295,7 @@ export class KafkaConnection {
       // settled: a handler still running may be reading into one.
       if (this.#closed) {
         for (const { result, leases } of this.#answers) {
-          const giveBack = () => this.#returnLeases(leases);
+          const giveBack = () => leases.release();
           void result.then(giveBack, giveBack);
         }
       }
@@ -291,11 +309,6 @@ export class KafkaConnection {
     setTimeout(() => this.destroy(), 1000).unref();
   }
 
-  #returnLeases(leases: Buffer[]): void {
-    for (const buffer of leases) this.#deps.answerBuffers.release(buffer);
-    leases.length = 0;
-  }
-
   /**
    * Writes an answer into the corked socket; the cork is lifted once the current run of promise
    * steps is over (process.nextTick runs after the microtask queue drains). The answers that one
@@ -303,7 +316,8 @@ export class KafkaConnection {
    * machine every socket write also wakes the client, and these syscalls were a fifth of the
    * broker's busy time when producing.
    */
-  async #send(chunks: Buffer[], leases: Buffer[]): Promise<void> {
+  async #send(chunks: Buffer[], leases: AnswerLeases): Promise<void> {
+    if (leases.hasRanges) return this.#sendWithRanges(chunks, leases);
     const socket = this.#socket;
     if (!this.#corked) {
       this.#corked = true;
@@ -314,8 +328,7 @@ export class KafkaConnection {
     const last = chunks.length - 1;
     for (let i = 0; i < last; i++) flowing = socket.write(chunks[i]);
     // Called once the last chunk (so every chunk) was written, or dropped with the socket.
-    if (leases.length === 0) flowing = socket.write(chunks[last]);
-    else flowing = socket.write(chunks[last], () => this.#returnLeases(leases));
+    flowing = socket.write(chunks[last], () => leases.release());
     if (flowing || this.#closed) return;
     // A full buffer only drains once written out: lift the cork now, then wait.
     this.#uncork();
@@ -336,7 +349,84 @@ export class KafkaConnection {
     this.#socket.uncork();
   };
 
-  async #handle(frame: Buffer, leases: Buffer[], release: () => void): Promise<DispatchResult> {
+  /**
+   * An answer carrying file ranges (zero-copy.ts). The chunks before a range are handed to the
+   * kernel first, then the range follows with sendfile. What the socket's buffer cannot take
+   * (a consumer reading slowly) goes through the process RANGE_COPY_BYTES at a time; each such
+   * write completing means there is room again, and sendfile resumes. A failure part-way leaves
+   * the stream unusable, so it closes the connection.
+   */
+  async #sendWithRanges(chunks: Buffer[], leases: AnswerLeases): Promise<void> {
+    try {
+      let from = 0;
+      for (let i = 0; i < chunks.length && !this.#closed; i++) {
+        const range = leases.rangeOf(chunks[i]);
+        if (range === undefined) continue;
+        // An answer starts with its size and header, and ranges are separated by partition
+        // fields: there is always something to flush before a range.
+        await this.#flush(chunks.slice(from, i));
+        from = i + 1;
+        if (!this.#closed) await this.#sendRange(range);
+      }
+      if (!this.#closed && from < chunks.length) await this.#flush(chunks.slice(from));
+    } catch (err) {
+      if (!this.#closed) {
+        this.#closeFor("fetch answer not sent", {
+          err: err instanceof Error ? err.message : String(err),
+        });
+      }
+    } finally {
+      leases.release();
+    }
+  }
+
+  async #sendRange(range: FileRange): Promise<void> {
+    const zeroCopy = this.#zeroCopy;
+    if (zeroCopy === null) throw new Error("a file range without sendfile");
+    const counts = this.#deps.fetchBytes;
+    let done = 0;
+    while (done < range.length && !this.#closed) {
+      const sent = await zeroCopy.send(this.#socket, range, done);
+      counts.sendfile += sent;
+      done += sent;
+      if (done === range.length || this.#closed) return;
+      const part = this.#deps.answerBuffers.acquire(
+        Math.min(RANGE_COPY_BYTES, range.length - done),
+      );
+      try {
+        const bytes = part.subarray(0, Math.min(RANGE_COPY_BYTES, range.length - done));
+        const read = await zeroCopy.read(range, done, bytes);
+        if (read < bytes.length) {
+          throw new Error(`segment file ends ${range.length - done - read} bytes early`);
+        }
+        await this.#flush([bytes]);
+        counts.copied += bytes.length;
+        done += bytes.length;
+      } finally {
+        this.#deps.answerBuffers.release(part);
+      }
+    }
+  }
+
+  /** Writes `chunks` (at least one) and resolves once the kernel has them, or the socket closed. */
+  #flush(chunks: Buffer[]): Promise<void> {
+    if (chunks.length === 0) throw new Error("nothing to flush before a file range");
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const signal = this.#abort.signal;
+    if (signal.aborted) return Promise.resolve();
+    const onAbort = () => resolve();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) this.#socket.write(chunks[i]);
+    this.#socket.write(chunks[last], () => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    });
+    this.#uncork();
+    return promise;
+  }
+
+  async #handle(frame: Buffer, leases: AnswerLeases, release: () => void): Promise<DispatchResult> {
     const reader = new ByteReader(frame);
     let header: RequestHeader | null = null;
     try {
@@ -366,7 +456,7 @@ export class KafkaConnection {
   async #dispatch(
     header: RequestHeader,
     reader: ByteReader,
-    leases: Buffer[],
+    leases: AnswerLeases,
     release: () => void,
   ): Promise<DispatchResult> {
     const { requestApiKey: apiKey, requestApiVersion: version, correlationId } = header;
@@ -440,12 +530,8 @@ export class KafkaConnection {
       },
       signal: this.#abort.signal,
       release,
-      answerBuffer: (bytes) => {
-        const buffer = this.#deps.answerBuffers.acquire(bytes);
-        leases.push(buffer);
-        return buffer;
-      },
-      discardAnswerBuffers: () => this.#returnLeases(leases),
+      readRecords: (log, slice) => leases.records(log, slice),
+      discardAnswerRecords: () => leases.release(),
       sasl: this.#sasl,
       remote: this.#remote,
       closeAfterAnswer: () => {

@@ -2,6 +2,7 @@ import type { Logger } from "../../log/logger.ts";
 import type { ApiKeyValue } from "../../protocol/kafka/api-keys.ts";
 import type { Encodable, RequestBody, ResponseBody } from "../../protocol/kafka/kafka-codec.ts";
 import type { KafkaAclAction, KafkaGroupAction } from "../../security/acl/kafka-acl.ts";
+import type { LogSlice, PartitionLog } from "../../storage/log/partition-log.ts";
 import type { KafkaAclBindingStore } from "./acl-bindings-store.ts";
 import type { ConfigEntries } from "./config-entries.ts";
 import type { CoordinatorShell } from "./groups/coordinator-shell.ts";
@@ -46,12 +47,13 @@ export interface RequestContext {
    */
   release(): void;
   /**
-   * A buffer of at least `bytes` for data this request's answer carries (Fetch's records),
-   * reused for another answer once this one is written.
+   * The records of a slice for this request's answer (Fetch): a stand-in for the file range
+   * that the connection sends with sendfile where it can (zero-copy.ts), else the bytes, read
+   * into a buffer reused once the answer is written.
    */
-  answerBuffer(bytes: number): Buffer;
-  /** Gives back every answerBuffer() so far: what was read into them will not be sent. */
-  discardAnswerBuffers(): void;
+  readRecords(log: PartitionLog, slice: LogSlice): Promise<Buffer>;
+  /** Gives back everything readRecords() gave: it will not be sent. */
+  discardAnswerRecords(): void;
   /** This connection's SASL state. */
   readonly sasl: SaslSession;
   /** "address:port" of the client, for log lines. */

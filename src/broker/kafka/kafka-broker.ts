@@ -12,6 +12,7 @@ import type { LogOptions } from "../../storage/log/index.ts";
 import { type ListenerAddress, listenOn } from "../listen.ts";
 import { loadTlsSettings } from "../tls-context.ts";
 import { KafkaAclBindingStore } from "./acl-bindings-store.ts";
+import type { FetchByteCounts } from "./answer-leases.ts";
 import { configEntries } from "./config-entries.ts";
 import { KafkaConnection, type RequestTiming } from "./connection.ts";
 import { CoordinatorShell } from "./groups/coordinator-shell.ts";
@@ -23,6 +24,7 @@ import { ReadBufferPool } from "./read-buffers.ts";
 import { KafkaAuthentication } from "./sasl/authentication.ts";
 import { createKafkaTlsServer } from "./tls-server.ts";
 import { TopicStore } from "./topic-store.ts";
+import { loadZeroCopy, ZeroCopy } from "./zero-copy.ts";
 
 /** Kafka consumers' default max.partition.fetch.bytes: the usual size of one Fetch read. */
 const ANSWER_BUFFER_BYTES = 1024 * 1024;
@@ -43,6 +45,8 @@ export class KafkaBroker {
   readonly authentication: KafkaAuthentication;
   /** Per-request timing; a no-op until the node's metrics install an observer. */
   readonly requestTiming: RequestTiming;
+  /** Record bytes of Fetch answers by how they were sent (sendfile or copied). */
+  readonly fetchBytes: FetchByteCounts;
   readonly #server: Server;
   readonly #expiryTimer: NodeJS.Timeout;
   readonly #connections: Set<KafkaConnection>;
@@ -58,12 +62,14 @@ export class KafkaBroker {
     connections: Set<KafkaConnection>,
     sockets: Set<Socket>,
     requestTiming: RequestTiming,
+    fetchBytes: FetchByteCounts,
     authentication: KafkaAuthentication,
     security: Security,
     settings: OffsetExpirySettings,
   ) {
     this.#security = security;
     this.requestTiming = requestTiming;
+    this.fetchBytes = fetchBytes;
     this.authentication = authentication;
     this.address = address;
     this.store = store;
@@ -145,6 +151,11 @@ export class KafkaBroker {
       configEntries: configEntries(config),
     };
     const requestTiming: RequestTiming = { observe: () => {} };
+    const zeroCopy = kafka.zero_copy ? loadZeroCopy() : null;
+    if (zeroCopy === null) logger.info("Kafka fetch answers are copied: kafka.zero_copy is off");
+    else if (zeroCopy instanceof ZeroCopy) logger.info("Kafka fetch answers sent with sendfile");
+    else logger.warn({ reason: zeroCopy.unavailable }, "Kafka fetch answers are copied");
+    const fetchBytes: FetchByteCounts = { sendfile: 0, copied: 0 };
     const deps = {
       settings,
       store,
@@ -155,6 +166,8 @@ export class KafkaBroker {
       logger,
       maxRequestBytes: kafka.max_request_bytes,
       answerBuffers: new ReadBufferPool(ANSWER_BUFFER_BYTES, ANSWER_BUFFERS_IDLE_MAX),
+      zeroCopy: zeroCopy instanceof ZeroCopy ? zeroCopy : null,
+      fetchBytes,
       requestTiming,
       authenticator: authentication,
       acl: security.kafkaAcl,
@@ -214,6 +227,7 @@ export class KafkaBroker {
         connections,
         sockets,
         requestTiming,
+        fetchBytes,
         authentication,
         security,
         {

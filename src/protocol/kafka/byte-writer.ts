@@ -81,7 +81,10 @@ export class ByteWriter {
   bytes(value: Uint8Array): void {
     if (value.length >= REFERENCE_BYTES_MIN) {
       this.#seal();
-      this.#chunks.push(Buffer.from(value.buffer, value.byteOffset, value.length));
+      // The Buffer itself when it is one: a Fetch answer's placeholders are known by identity.
+      this.#chunks.push(
+        Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.length),
+      );
       this.#length += value.length;
       return;
     }

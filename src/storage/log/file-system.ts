@@ -56,6 +56,11 @@ export interface FileSystem {
   mkdir(directory: string): Promise<void>;
   /** Makes creations and deletions of entries in `directory` durable. */
   syncDirectory(directory: string): Promise<void>;
+  /**
+   * The operating system's descriptor of an open file, for sending it to a socket without a copy
+   * (Kafka fetch answers); -1 once closed. Optional: file systems without one are always copied.
+   */
+  descriptor?(handle: FileHandle): number;
 }
 
 const NODE_FLAGS: Record<OpenMode, string> = { create: "w+", readwrite: "r+", read: "r" };
@@ -112,6 +117,10 @@ function skipBytes(buffers: readonly Buffer[], bytes: number): Buffer[] {
 export class NodeFileSystem implements FileSystem {
   async open(path: string, mode: OpenMode): Promise<FileHandle> {
     return new NodeFile(path, await open(path, NODE_FLAGS[mode]));
+  }
+
+  descriptor(handle: FileHandle): number {
+    return nodeFile(handle).fd;
   }
 
   async read(

@@ -401,6 +401,16 @@ export class PartitionLog {
     return slice.segment.readBytes(slice.position, slice.sizeBytes, into);
   }
 
+  /**
+   * The OS descriptor of the file holding a slice, to send the slice without copying it (see
+   * src/broker/kafka/zero-copy.ts): the committed bytes of a segment file never change, since
+   * appends go after them and compaction and retention replace or delete whole files. -1 when
+   * there is no such descriptor (an empty slice, a closed segment, a file system without them).
+   */
+  sliceDescriptor(slice: LogSlice): number {
+    return slice.segment?.descriptor() ?? -1;
+  }
+
   /** The first offset with a timestamp >= `timestamp`; null when every record is earlier. */
   async offsetForTimestamp(timestamp: number): Promise<number | null> {
     for (const segment of [...this.#segments]) {

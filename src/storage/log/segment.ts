@@ -298,6 +298,11 @@ export class Segment {
     return io("stat", this.logPath, () => this.#fs.size(this.handle));
   }
 
+  /** The log file's OS descriptor, or -1 (closed, or a file system without descriptors). */
+  descriptor(): number {
+    return this.#fs.descriptor?.(this.handle) ?? -1;
+  }
+
   async readBytes(position: number, length: number, into?: Buffer): Promise<Buffer> {
     assert(position >= 0 && length >= 0, "a range");
     assert(into === undefined || into.length >= length, "room for the range");

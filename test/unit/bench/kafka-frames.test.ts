@@ -42,6 +42,33 @@ describe("bench kafka response frames", () => {
     });
   }
 
+  for (const readBytes of [1, 7, 1000, 4096]) {
+    test(`reads of up to ${readBytes} bytes into nextReadTarget give the same frames`, () => {
+      // As the socket does: each read goes into the frame under way when there is one.
+      const sent = bodies(12, readBytes);
+      const stream = framed(sent);
+      const reader = new FrameReader(1 << 20);
+      const scratch = Buffer.alloc(readBytes);
+      const got: Buffer[] = [];
+      const onFrame = (frame: Buffer) => got.push(Buffer.from(frame)) > 0;
+      let direct = 0;
+      for (let at = 0; at < stream.length; ) {
+        const target = reader.nextReadTarget() ?? scratch;
+        const bytes = Math.min(target.length, readBytes, stream.length - at);
+        stream.copy(target, 0, at, at + bytes);
+        at += bytes;
+        if (target === scratch)
+          assert.equal(reader.push(scratch.subarray(0, bytes), onFrame), "ok");
+        else {
+          direct += bytes;
+          reader.filled(bytes, onFrame);
+        }
+      }
+      assert.deepEqual(got, sent);
+      if (readBytes < 3000) assert.ok(direct > 0, "part of the frames read in place");
+    });
+  }
+
   test("a frame inside one chunk is a view of it; a spanning one is assembled", () => {
     const stream = framed([Buffer.from("abc"), Buffer.from("defgh")]);
     const reader = new FrameReader(100);

@@ -118,6 +118,7 @@ const EXPECTED_DEFAULTS: Config = {
     offsets_retention_ms: 604800000,
     offsets_retention_check_interval_ms: 600000,
     tls: false,
+    zero_copy: true,
     allow_anonymous: "auto",
     sasl_mechanisms: ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
     auth_timeout_ms: 10000,
@@ -450,6 +451,7 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
   "kafka.offsets_retention_ms": { values: [999, "7d"], allowed: "an integer from 1000" },
   "kafka.offsets_retention_check_interval_ms": { values: [99], allowed: "an integer from 100" },
   "kafka.tls": { values: ["yes"], allowed: "true or false" },
+  "kafka.zero_copy": { values: [1], allowed: "true or false" },
   "kafka.allow_anonymous": { values: ["no", 0], allowed: 'true, false or "auto"' },
   "kafka.sasl_mechanisms": {
     values: [["GSSAPI"], ["PLAIN", "PLAIN"], "PLAIN"],

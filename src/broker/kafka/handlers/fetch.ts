@@ -96,7 +96,7 @@ async function readAll(context: RequestContext, request: Request): Promise<ReadR
           const slice = await log.read(offset, Math.max(limit, 1));
           // Only the first partition with data may exceed the limits (KIP-74).
           if (slice.sizeBytes <= limit || bytes === 0) {
-            records = await log.readSlice(slice, context.answerBuffer(slice.sizeBytes));
+            records = await context.readRecords(log, slice);
           }
         } catch (err) {
           const { errorCode } = storageErrorCode(err, context.logger);
@@ -153,7 +153,7 @@ export const fetchHandler: ApiHandler<typeof ApiKey.Fetch> = {
         return result.response;
       }
       // Too little to answer with: read again (into the same buffers) after the next append.
-      context.discardAnswerBuffers();
+      context.discardAnswerRecords();
       // Checked and registered in one synchronous step, so no append can slip between them.
       if (advancedSince(context, result.ends)) continue;
       await context.store.waiters.wait(keys, remaining, context.signal);

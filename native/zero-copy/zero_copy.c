@@ -1,0 +1,144 @@
+/*
+ * sendfile(2) for Kafka fetch answers: record batches go from the page cache to the socket
+ * without passing through the process (what Kafka's broker does through Java's transferTo).
+ *
+ *   dup(fd) -> fd                  a descriptor of our own, so the bytes stay readable even if
+ *                                  the log closes or deletes the segment before the send
+ *   close(fd)
+ *   sendFile(socketFd, fileFd, position, length, callback(errno, sent))
+ *
+ * sendFile runs on libuv's thread pool, so a read from disk never blocks the event loop. It
+ * never waits for the socket: it stops at EAGAIN (the socket's buffer is full) and reports
+ * what it sent; the caller sends the rest through the socket's own writes. The socket
+ * descriptor is duplicated before the work is queued and closed after it, so a connection
+ * closed meanwhile cannot let its descriptor number be reused under the send.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+typedef struct {
+  napi_async_work work;
+  napi_ref callback;
+  int socket_fd;
+  int file_fd;
+  int64_t position;
+  int64_t length;
+  int64_t sent;
+  int error;
+} SendWork;
+
+static napi_value throw_errno(napi_env env, const char* what, int error) {
+  napi_value message, code, err;
+  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &message);
+  napi_create_int32(env, error, &code);
+  napi_create_error(env, NULL, message, &err);
+  napi_set_named_property(env, err, "errno", code);
+  napi_throw(env, err);
+  return NULL;
+}
+
+static int int32_arg(napi_env env, napi_value value, int32_t* out) {
+  return napi_get_value_int32(env, value, out) == napi_ok;
+}
+
+static napi_value Dup(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || !int32_arg(env, argv[0], &fd) || fd < 0) return throw_errno(env, "dup", EBADF);
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return throw_errno(env, "dup", errno);
+  napi_value result;
+  napi_create_int32(env, copy, &result);
+  return result;
+}
+
+static napi_value Close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || !int32_arg(env, argv[0], &fd) || fd < 0) return throw_errno(env, "close", EBADF);
+  /* Linux releases the descriptor even when close reports EINTR: never retry. */
+  if (close(fd) < 0 && errno != EINTR) return throw_errno(env, "close", errno);
+  return NULL;
+}
+
+static void execute_send(napi_env env, void* data) {
+  (void)env;
+  SendWork* w = data;
+  off_t offset = (off_t)w->position;
+  while (w->sent < w->length) {
+    ssize_t n = sendfile(w->socket_fd, w->file_fd, &offset, (size_t)(w->length - w->sent));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) w->error = errno;
+      break;
+    }
+    if (n == 0) break; /* the file ends early: the caller reports it */
+    w->sent += n;
+  }
+  close(w->socket_fd);
+}
+
+static void complete_send(napi_env env, napi_status status, void* data) {
+  SendWork* w = data;
+  napi_value callback, global, argv[2];
+  napi_get_reference_value(env, w->callback, &callback);
+  napi_get_global(env, &global);
+  napi_create_int32(env, status == napi_ok ? w->error : ECANCELED, &argv[0]);
+  napi_create_int64(env, w->sent, &argv[1]);
+  napi_delete_reference(env, w->callback);
+  napi_delete_async_work(env, w->work);
+  free(w);
+  napi_call_function(env, global, callback, 2, argv, NULL);
+}
+
+static napi_value SendFile(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int32_t socket_fd, file_fd;
+  int64_t position, length;
+  napi_valuetype type;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 5 || !int32_arg(env, argv[0], &socket_fd) || !int32_arg(env, argv[1], &file_fd) ||
+      napi_get_value_int64(env, argv[2], &position) != napi_ok ||
+      napi_get_value_int64(env, argv[3], &length) != napi_ok ||
+      napi_typeof(env, argv[4], &type) != napi_ok || type != napi_function || socket_fd < 0 ||
+      file_fd < 0 || position < 0 || length < 0) {
+    return throw_errno(env, "sendFile arguments", EINVAL);
+  }
+  SendWork* w = calloc(1, sizeof(SendWork));
+  if (w == NULL) return throw_errno(env, "sendFile", ENOMEM);
+  w->socket_fd = fcntl(socket_fd, F_DUPFD_CLOEXEC, 0);
+  if (w->socket_fd < 0) {
+    int error = errno;
+    free(w);
+    return throw_errno(env, "dup socket", error);
+  }
+  w->file_fd = file_fd;
+  w->position = position;
+  w->length = length;
+  napi_value name;
+  napi_create_string_utf8(env, "robustmq:sendfile", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, argv[4], 1, &w->callback);
+  napi_create_async_work(env, NULL, name, execute_send, complete_send, w, &w->work);
+  napi_queue_async_work(env, w->work);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor properties[] = {
+      {"dup", NULL, Dup, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendFile", NULL, SendFile, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, 3, properties);
+  return exports;
+}

@@ -1,0 +1,165 @@
+/**
+ * Fetch answers without copying their records. Read into the process and written to the socket,
+ * every byte a consumer gets is copied twice by the CPU (page cache to a buffer, buffer to the
+ * socket); on our 2-core machines that bounded one consumer to 0.7-0.9 GB/s. Kafka's broker
+ * sends records with sendfile(2) instead (Java's transferTo), and so does this one: the kernel
+ * hands the page-cache pages to the socket. The same loop went from 0.9 to 1.9-3.0 GB/s.
+ *
+ * Node has no sendfile for sockets, so it comes from a small N-API addon (native/zero-copy,
+ * built by `npm install`). Without it (another OS, no compiler) answers are copied as before,
+ * and the broker says so once at start.
+ *
+ * How an answer carries a range of a file: the Fetch handler gets a placeholder Buffer of the
+ * range's length (a view of memory that is never written or sent) and puts it in the response
+ * like any records; the connection, which alone writes to the socket, sends the file range in
+ * its place (answer-leases.ts, connection.ts). The range's descriptor is a dup() of the
+ * segment's, taken when the answer is built, so retention or compaction closing the segment
+ * before the send does not matter: the bytes of a committed range never change.
+ */
+import { read } from "node:fs";
+import { createRequire } from "node:module";
+import type { Socket } from "node:net";
+import { fileURLToPath } from "node:url";
+
+/** Smaller slices are copied: the thread-pool trip and the extra write cost more than a copy. */
+export const ZERO_COPY_MIN_BYTES = 64 * 1024;
+/** The longest slice sent without a copy (placeholders are views of this much memory). */
+const PLACEHOLDER_BYTES_MAX = 16 * 1024 * 1024;
+/** Descriptors held by answers not yet sent, at most; past it slices are copied. */
+const OPEN_RANGES_MAX = 1024;
+
+const ADDON_PATH = fileURLToPath(
+  new URL("../../../native/zero-copy/build/Release/zero_copy.node", import.meta.url),
+);
+
+interface Addon {
+  dup(fd: number): number;
+  close(fd: number): void;
+  sendFile(
+    socketFd: number,
+    fileFd: number,
+    position: number,
+    length: number,
+    done: (errno: number, sent: number) => void,
+  ): void;
+}
+
+/** `length` bytes of an open file from `position`, to be sent in a placeholder's stead. */
+export interface FileRange {
+  readonly fd: number;
+  readonly position: number;
+  readonly length: number;
+}
+
+/** A send the kernel refused; `errno` as in errno(3) (EPIPE: the peer is gone). */
+export class SendFileError extends Error {
+  readonly errno: number;
+  constructor(errno: number) {
+    super(`sendfile failed with errno ${errno}`);
+    this.errno = errno;
+  }
+}
+
+/** The addon, or why it cannot be used. */
+export function loadZeroCopy(): ZeroCopy | { unavailable: string } {
+  if (process.platform !== "linux") return { unavailable: "sendfile(2) is used on Linux only" };
+  try {
+    return new ZeroCopy(createRequire(import.meta.url)(ADDON_PATH) as Addon);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    return { unavailable: `native/zero-copy is not built (npm install builds it): ${reason}` };
+  }
+}
+
+/** The socket's descriptor, or -1 (closed, or not a plain TCP socket). */
+export function socketDescriptor(socket: Socket): number {
+  // net.Socket keeps its libuv handle in _handle; a TCP handle exposes its descriptor on Unix.
+  const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
+  return typeof handle?.fd === "number" ? handle.fd : -1;
+}
+
+export class ZeroCopy {
+  readonly #addon: Addon;
+  /** Never written: placeholders are views of it, and are never sent. */
+  readonly #placeholderMemory = new ArrayBuffer(PLACEHOLDER_BYTES_MAX);
+  #openRanges = 0;
+
+  constructor(addon: Addon) {
+    this.#addon = addon;
+  }
+
+  /** Descriptors held by answers not yet sent. */
+  get openRangeCount(): number {
+    return this.#openRanges;
+  }
+
+  /**
+   * A placeholder for `length` bytes of the file behind `descriptor` from `position`, and the
+   * range it stands for (give it back with close()); null when the bytes should be copied.
+   */
+  open(
+    descriptor: number,
+    position: number,
+    length: number,
+  ): { placeholder: Buffer; range: FileRange } | null {
+    if (length < ZERO_COPY_MIN_BYTES || length > PLACEHOLDER_BYTES_MAX) return null;
+    if (descriptor < 0 || this.#openRanges >= OPEN_RANGES_MAX) return null;
+    let fd: number;
+    try {
+      fd = this.#addon.dup(descriptor);
+    } catch {
+      return null;
+    }
+    this.#openRanges++;
+    const placeholder = Buffer.from(this.#placeholderMemory, 0, length);
+    return { placeholder, range: { fd, position, length } };
+  }
+
+  close(range: FileRange): void {
+    this.#openRanges--;
+    try {
+      this.#addon.close(range.fd);
+    } catch {
+      // Only EBADF is possible, and the descriptor is ours: nothing to undo.
+    }
+  }
+
+  /**
+   * Sends as much of `range` from `skip` on as the socket takes without waiting (up to its
+   * buffer), on the thread pool; resolves with the bytes sent. The caller must have nothing
+   * queued on the socket: these bytes go to the kernel directly, after whatever it holds.
+   */
+  send(socket: Socket, range: FileRange, skip = 0): Promise<number> {
+    const fd = socketDescriptor(socket);
+    if (fd < 0) return Promise.reject(new SendFileError(9 /* EBADF */));
+    const { promise, resolve, reject } = Promise.withResolvers<number>();
+    this.#addon.sendFile(
+      fd,
+      range.fd,
+      range.position + skip,
+      range.length - skip,
+      (errno, sent) => {
+        if (errno !== 0) reject(new SendFileError(errno));
+        else resolve(sent);
+      },
+    );
+    return promise;
+  }
+
+  /** Reads `into.length` bytes of `range` from `skip` on; fewer only where the file ends. */
+  async read(range: FileRange, skip: number, into: Buffer): Promise<number> {
+    let total = 0;
+    while (total < into.length) {
+      const at = range.position + skip + total;
+      const bytesRead = await new Promise<number>((resolve, reject) => {
+        read(range.fd, into, total, into.length - total, at, (err, count) => {
+          if (err !== null) reject(err);
+          else resolve(count);
+        });
+      });
+      if (bytesRead === 0) break;
+      total += bytesRead;
+    }
+    return total;
+  }
+}
