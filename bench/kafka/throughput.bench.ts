@@ -4,10 +4,11 @@
  *   (a) storage   PartitionLog directly: append throughput of 1 KiB records in batches for
  *                 --seconds (--fsync-policy, default always; as many concurrent appends as the
  *                 Kafka producers keep in flight), then read throughput of that log in 1 MiB
- *                 reads
+ *                 reads, --read-passes times over
  *   (b) kafka     `robustmq bench kafka produce` against a fresh broker (the same fsync policy
  *                 for its Kafka topics) with the same records, batches and concurrency into a
- *                 1-partition topic, for --seconds; then `consume` of that topic's backlog
+ *                 1-partition topic, for --seconds; then `consume` of that topic's backlog,
+ *                 --read-passes times over
  *   (c) latency   produce-to-consume latency at a fixed rate, p50/p99
  *   (d) reference storage append where each appender waits 1 ms after its acknowledgement
  *                 before appending again, as a producer across a network does, against the
@@ -21,7 +22,7 @@
  *
  *   node bench/kafka/throughput.bench.ts [--repeat 3] [--seconds 5] [--producers 8]
  *        [--inflight 5] [--batch 10] [--latency-rate 1000] [--workers 1] [--warmup-seconds 2]
- *        [--fsync-policy always|interval|never] [--cpu-prof <dir>]
+ *        [--fsync-policy always|interval|never] [--read-passes 5] [--cpu-prof <dir>]
  *
  * 8 producers with Kafka's default of 5 requests in flight each: enough concurrency for the
  * throughput of both sides, not the round trip of the produce requests, to be measured (see
@@ -42,6 +43,8 @@ import { startBroker } from "../../test/helpers/broker-process.ts";
 
 const RECORD_BYTES = 1024;
 const READ_BYTES = 1024 * 1024;
+/** Reused in turn (one alone stays in the CPU cache and reads faster than any real reader). */
+const READ_BUFFERS = 8;
 
 function argument(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
@@ -59,6 +62,11 @@ const workers = argument("workers", "1");
 /** Unmeasured produce into a fresh broker first, so neither acks setting pays its JIT warm-up. */
 const warmupSeconds = Number(argument("warmup-seconds", "2"));
 const cpuProfDir = argument("cpu-prof", "");
+/**
+ * Both reads (storage, Kafka consume) go over the data this many times: once, 500 MB took half
+ * a second, and the consumer process's start (cold JIT) weighed on the figure.
+ */
+const readPasses = Number(argument("read-passes", "5"));
 /** The fsync policy of both sides: the broker's Kafka topics and the storage appends. */
 const fsyncPolicy = argument("fsync-policy", "always") as FsyncPolicy;
 if (!FSYNC_POLICIES.includes(fsyncPolicy)) {
@@ -131,26 +139,33 @@ async function storage(policy: FsyncPolicy, returnMs = 0): Promise<[Measurement,
     const label = returnMs > 0 ? `, appenders back ${returnMs} ms after their ack` : "";
     const name = `storage append ${policy}${label}`;
     const append = rates(name, records, batchCount * batchBytes, appendMs);
+    // Each pass reads the whole log in READ_BYTES slices into reused buffers, as the broker
+    // reads into pooled ones (a fresh buffer per read halves this figure: garbage collection);
+    // offsets follow from the last whole batch of each slice.
+    const ring = Array.from({ length: READ_BUFFERS }, () => Buffer.allocUnsafeSlow(READ_BYTES));
     const readStart = performance.now();
-    let offset = log.logStartOffset;
     let bytes = 0;
-    for (let reads = 0; offset < log.logEndOffset && reads < 1e7; reads++) {
-      const slice = await log.read(offset, READ_BYTES);
-      if (slice.sizeBytes === 0) break;
-      const data = await log.readSlice(slice);
-      bytes += data.length;
-      // Offsets follow from the last whole batch of the slice.
-      let at = 0;
-      let last = offset;
-      while (at + 61 <= data.length) {
-        const size = 12 + data.readInt32BE(at + 8);
-        if (at + size > data.length) break;
-        last = Number(data.readBigInt64BE(at)) + data.readInt32BE(at + 23) + 1;
-        at += size;
+    for (let pass = 0; pass < readPasses; pass++) {
+      let offset = log.logStartOffset;
+      for (let reads = 0; offset < log.logEndOffset && reads < 1e7; reads++) {
+        const slice = await log.read(offset, READ_BYTES);
+        if (slice.sizeBytes === 0) break;
+        const into = slice.sizeBytes <= READ_BYTES ? ring[reads % READ_BUFFERS] : undefined;
+        const data = await log.readSlice(slice, into);
+        bytes += data.length;
+        let at = 0;
+        let last = offset;
+        while (at + 61 <= data.length) {
+          const size = 12 + data.readInt32BE(at + 8);
+          if (at + size > data.length) break;
+          last = Number(data.readBigInt64BE(at)) + data.readInt32BE(at + 23) + 1;
+          at += size;
+        }
+        offset = last;
       }
-      offset = last;
     }
-    const read = rates("storage read", records, bytes, performance.now() - readStart);
+    const readRecords = readPasses * batchCount * batchRecords;
+    const read = rates("storage read", readRecords, bytes, performance.now() - readStart);
     await log.close();
     return [append, read];
   });
@@ -231,6 +246,7 @@ async function kafka(run: number, keep: (m: Measurement) => void): Promise<Pair[
       const consumed = await benchKafka([
         "consume",
         ...["-p", port, "--workers", workers, "-t", topic, "--consumers", "1", "-d", "120"],
+        ...["--passes", String(readPasses)],
       ]);
       const consume = rate(`kafka consume (acks=${acks} topic)`, consumed.consume);
       keep(consume);

@@ -5,25 +5,33 @@
  *   dup(fd) -> fd                  a descriptor of our own, so the bytes stay readable even if
  *                                  the log closes or deletes the segment before the send
  *   close(fd)
- *   sendFile(socketFd, fileFd, position, length, callback(errno, sent))
+ *   sendFile(socketFd, head, fileFd, position, length, callback(errno, headSent, fileSent))
  *
- * sendFile runs on libuv's thread pool, so a read from disk never blocks the event loop. It
- * never waits for the socket: it stops at EAGAIN (the socket's buffer is full) and reports
- * what it sent; the caller sends the rest through the socket's own writes. The socket
- * descriptor is duplicated before the work is queued and closed after it, so a connection
- * closed meanwhile cannot let its descriptor number be reused under the send.
+ * sendFile writes `head` (the answer's bytes before the range, or an empty Buffer), then the
+ * file range, on libuv's thread pool, so a read from disk never blocks the event loop. It never
+ * waits for the socket: it stops at EAGAIN (the socket's buffer is full) and reports what it
+ * sent; the caller sends the rest through the socket's own writes. The socket descriptor is
+ * duplicated before the work is queued and closed after it, so a connection closed meanwhile
+ * cannot let its descriptor number be reused under the send. `head` is kept referenced until
+ * the work completes.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 typedef struct {
   napi_async_work work;
   napi_ref callback;
+  napi_ref head_ref;
+  const char* head;
+  size_t head_length;
+  size_t head_sent;
   int socket_fd;
   int file_fd;
   int64_t position;
@@ -73,8 +81,19 @@ static napi_value Close(napi_env env, napi_callback_info info) {
 static void execute_send(napi_env env, void* data) {
   (void)env;
   SendWork* w = data;
+  while (w->head_sent < w->head_length) {
+    /* MSG_MORE: the head and the file's first bytes leave in full segments. */
+    ssize_t n = send(w->socket_fd, w->head + w->head_sent, w->head_length - w->head_sent,
+                     MSG_MORE | MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) w->error = errno;
+      break;
+    }
+    w->head_sent += (size_t)n;
+  }
   off_t offset = (off_t)w->position;
-  while (w->sent < w->length) {
+  while (w->error == 0 && w->head_sent == w->head_length && w->sent < w->length) {
     ssize_t n = sendfile(w->socket_fd, w->file_fd, &offset, (size_t)(w->length - w->sent));
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -89,28 +108,36 @@ static void execute_send(napi_env env, void* data) {
 
 static void complete_send(napi_env env, napi_status status, void* data) {
   SendWork* w = data;
-  napi_value callback, global, argv[2];
+  napi_value callback, global, argv[3];
   napi_get_reference_value(env, w->callback, &callback);
   napi_get_global(env, &global);
   napi_create_int32(env, status == napi_ok ? w->error : ECANCELED, &argv[0]);
-  napi_create_int64(env, w->sent, &argv[1]);
+  napi_create_int64(env, (int64_t)w->head_sent, &argv[1]);
+  napi_create_int64(env, w->sent, &argv[2]);
   napi_delete_reference(env, w->callback);
+  napi_delete_reference(env, w->head_ref);
   napi_delete_async_work(env, w->work);
   free(w);
-  napi_call_function(env, global, callback, 2, argv, NULL);
+  napi_call_function(env, global, callback, 3, argv, NULL);
 }
 
 static napi_value SendFile(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   int32_t socket_fd, file_fd;
   int64_t position, length;
+  void* head;
+  size_t head_length;
+  bool is_buffer = false;
   napi_valuetype type;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 5 || !int32_arg(env, argv[0], &socket_fd) || !int32_arg(env, argv[1], &file_fd) ||
-      napi_get_value_int64(env, argv[2], &position) != napi_ok ||
-      napi_get_value_int64(env, argv[3], &length) != napi_ok ||
-      napi_typeof(env, argv[4], &type) != napi_ok || type != napi_function || socket_fd < 0 ||
+  if (argc < 6 || !int32_arg(env, argv[0], &socket_fd) ||
+      napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, argv[1], &head, &head_length) != napi_ok ||
+      !int32_arg(env, argv[2], &file_fd) ||
+      napi_get_value_int64(env, argv[3], &position) != napi_ok ||
+      napi_get_value_int64(env, argv[4], &length) != napi_ok ||
+      napi_typeof(env, argv[5], &type) != napi_ok || type != napi_function || socket_fd < 0 ||
       file_fd < 0 || position < 0 || length < 0) {
     return throw_errno(env, "sendFile arguments", EINVAL);
   }
@@ -125,9 +152,12 @@ static napi_value SendFile(napi_env env, napi_callback_info info) {
   w->file_fd = file_fd;
   w->position = position;
   w->length = length;
+  w->head = head;
+  w->head_length = head_length;
   napi_value name;
   napi_create_string_utf8(env, "robustmq:sendfile", NAPI_AUTO_LENGTH, &name);
-  napi_create_reference(env, argv[4], 1, &w->callback);
+  napi_create_reference(env, argv[1], 1, &w->head_ref);
+  napi_create_reference(env, argv[5], 1, &w->callback);
   napi_create_async_work(env, NULL, name, execute_send, complete_send, w, &w->work);
   napi_queue_async_work(env, w->work);
   return NULL;

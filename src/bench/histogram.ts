@@ -30,9 +30,10 @@ export function createHistogram(): Histogram {
 }
 
 /** Records one latency; negative values (clock steps) count as 0, huge ones as the maximum. */
-export function recordMicros(histogram: Histogram, micros: number): void {
+export function recordMicros(histogram: Histogram, micros: number, count = 1): void {
   const value = micros <= 0 ? 0 : Math.min(micros, LATENCY_MICROS_MAX);
-  histogram.recordValue(Math.round(value));
+  if (count === 1) histogram.recordValue(Math.round(value));
+  else histogram.recordValueWithCount(Math.round(value), count);
 }
 
 /** Null for an empty histogram: nothing to send, nothing to merge. */

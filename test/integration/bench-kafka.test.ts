@@ -71,6 +71,14 @@ describe("robustmq bench kafka against the broker", { timeout: 120_000 }, () => 
     assert.equal(consumed.summary.consume?.expectedRecordCount, 2000);
     assert.equal(consumed.summary.consume?.receivedRecordCount, 2000);
     assert.ok(consumed.summary.elapsedSeconds < 20, "stops at the end of the backlog");
+    const twice = await bench(
+      ["consume", "-p", port, "-t", "bench-backlog", "--consumers", "2", "--passes", "2"],
+      60_000,
+    );
+    assert.equal(twice.status, 0, twice.stderr);
+    assert.deepEqual(twice.summary.errors, {});
+    assert.equal(twice.summary.consume?.expectedRecordCount, 4000);
+    assert.equal(twice.summary.consume?.receivedRecordCount, 4000, "the backlog read twice");
   });
 
   test("a broker that is not there: errors and exit status 1, at once", async () => {

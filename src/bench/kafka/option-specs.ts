@@ -27,6 +27,7 @@ export interface RawKafkaFlags {
   count?: string;
   from?: string;
   follow?: boolean;
+  passes?: string;
   connectTimeout?: string;
   workers?: string;
   json?: boolean;
@@ -102,6 +103,11 @@ export const KAFKA_OPTION_SPECS: readonly KafkaOptionSpec[] = [
   {
     flags: "--follow",
     description: "keep reading new records after the backlog, for the whole --duration",
+    commands: CONSUME,
+  },
+  {
+    flags: "--passes <n>",
+    description: "read the backlog n times over, for a longer measurement (default: 1)",
     commands: CONSUME,
   },
   {

@@ -57,11 +57,14 @@ export interface KafkaBenchOptions {
   from: StartPosition;
   /** consume: keep reading after the backlog present at the start. */
   follow: boolean;
+  /** consume: how many times each consumer reads its backlog (1 without one). */
+  passes: number;
   connectTimeoutMs: number;
   workerCount: number;
   json: boolean;
 }
 
+const PASSES_MAX = 1000;
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 /** Kafka's topic name rules; null when `name` follows them. */
@@ -166,6 +169,7 @@ export function parseKafkaOptions(
     from: producing ? "latest" : from,
     // Reading from the end has no backlog to stop at: it follows for the whole run.
     follow: producing || flags.follow === true || from === "latest",
+    passes: reader.integer("--passes", flags.passes, 1, PASSES_MAX, 1),
     connectTimeoutMs: readConnectTimeoutMs(reader, flags.connectTimeout),
     workerCount: 1,
     json: flags.json === true,
@@ -187,6 +191,13 @@ function checkCombinations(
       "--batch-size",
       flags.batchSize,
       `batches of ${batchBytes} bytes (records x --record-size) exceed ${BATCH_BYTES_MAX}`,
+    );
+  }
+  if (options.passes > 1 && (options.follow || options.recordCountPerClient !== null)) {
+    reader.problem(
+      "--passes",
+      flags.passes,
+      "passes read a backlog again: not with --follow, --from latest or --count",
     );
   }
   if (options.consumerCount > options.partitionCount && flags.partitions !== undefined) {

@@ -104,7 +104,7 @@ function backlogRecords(options: KafkaBenchOptions, layout: TopicLayout): number
   for (let p = 0; p < layout.partitionCount; p++) {
     total += layout.latestOffsets[p] - layout.earliestOffsets[p];
   }
-  return total;
+  return total * options.passes;
 }
 
 export function buildKafkaSummary(

@@ -37,11 +37,12 @@ import type { OffsetStore } from "./groups/offset-store.ts";
 import type { KafkaSettings, RequestContext } from "./handler-context.ts";
 import { unsupportedApiVersionsResponse } from "./handlers/api-versions.ts";
 import type { BoundHandler, DispatchResult } from "./handlers/index.ts";
+import { SliceReadAhead } from "./handlers/slice-read-ahead.ts";
 import type { ProducerStates } from "./producers/producer-states.ts";
 import type { ReadBufferPool } from "./read-buffers.ts";
 import { type KafkaAuthenticator, SaslSession } from "./sasl/sasl-session.ts";
 import type { TopicStore } from "./topic-store.ts";
-import type { FileRange, ZeroCopy } from "./zero-copy.ts";
+import { type FileRange, socketIdle, type ZeroCopy } from "./zero-copy.ts";
 
 /**
  * Largest request from a client that has yet to authenticate (Kafka's
@@ -57,6 +58,15 @@ const UNANSWERED_MAX = 16;
  * each such write completing means the socket has room again, and sendfile takes over.
  */
 const RANGE_COPY_BYTES = 64 * 1024;
+/** Bytes before a file range sent along with it by the addon, at most (copied into one). */
+const HEAD_BYTES_MAX = 16 * 1024;
+const EMPTY: Buffer = Buffer.alloc(0);
+
+function byteLength(chunks: readonly Buffer[]): number {
+  let total = 0;
+  for (const chunk of chunks) total += chunk.length;
+  return total;
+}
 
 export interface ConnectionDependencies {
   settings: KafkaSettings;
@@ -127,6 +137,7 @@ export class KafkaConnection {
   #admittedClientId: string | null = null;
   /** Null on TLS connections: their bytes must pass through the process to be encrypted. */
   readonly #zeroCopy: ZeroCopy | null;
+  readonly #readAhead = new SliceReadAhead();
 
   /** `principal`: the user a verified client certificate names, if any. */
   constructor(socket: Socket, deps: ConnectionDependencies, principal: string | null = null) {
@@ -350,11 +361,12 @@ export class KafkaConnection {
   };
 
   /**
-   * An answer carrying file ranges (zero-copy.ts). The chunks before a range are handed to the
-   * kernel first, then the range follows with sendfile. What the socket's buffer cannot take
-   * (a consumer reading slowly) goes through the process RANGE_COPY_BYTES at a time; each such
-   * write completing means there is room again, and sendfile resumes. A failure part-way leaves
-   * the stream unusable, so it closes the connection.
+   * An answer carrying file ranges (zero-copy.ts). What comes before a range goes with it to the
+   * addon when the socket has nothing queued (one trip to the thread pool, no wait for a write
+   * callback), else is written and handed to the kernel first. What the socket's buffer cannot
+   * take (a consumer reading slowly) goes through the process RANGE_COPY_BYTES at a time; each
+   * such write completing means there is room again, and sendfile resumes. A failure part-way
+   * leaves the stream unusable, so it closes the connection.
    */
   async #sendWithRanges(chunks: Buffer[], leases: AnswerLeases): Promise<void> {
     try {
@@ -362,11 +374,15 @@ export class KafkaConnection {
       for (let i = 0; i < chunks.length && !this.#closed; i++) {
         const range = leases.rangeOf(chunks[i]);
         if (range === undefined) continue;
-        // An answer starts with its size and header, and ranges are separated by partition
-        // fields: there is always something to flush before a range.
-        await this.#flush(chunks.slice(from, i));
+        const before = chunks.slice(from, i);
         from = i + 1;
-        if (!this.#closed) await this.#sendRange(range);
+        let head: Buffer = EMPTY;
+        if (socketIdle(this.#socket) && byteLength(before) <= HEAD_BYTES_MAX) {
+          head = before.length === 1 ? before[0] : Buffer.concat(before);
+        } else {
+          await this.#flush(before);
+        }
+        if (!this.#closed) await this.#sendRange(range, head);
       }
       if (!this.#closed && from < chunks.length) await this.#flush(chunks.slice(from));
     } catch (err) {
@@ -380,15 +396,22 @@ export class KafkaConnection {
     }
   }
 
-  async #sendRange(range: FileRange): Promise<void> {
+  async #sendRange(range: FileRange, head: Buffer): Promise<void> {
     const zeroCopy = this.#zeroCopy;
     if (zeroCopy === null) throw new Error("a file range without sendfile");
     const counts = this.#deps.fetchBytes;
     let done = 0;
     while (done < range.length && !this.#closed) {
-      const sent = await zeroCopy.send(this.#socket, range, done);
-      counts.sendfile += sent;
-      done += sent;
+      const { headSent, fileSent } = await zeroCopy.send(this.#socket, range, done, head);
+      if (headSent < head.length) {
+        // The socket was full before the range began: the rest of the head goes the usual way.
+        await this.#flush([head.subarray(headSent)]);
+        head = EMPTY;
+        continue;
+      }
+      head = EMPTY;
+      counts.sendfile += fileSent;
+      done += fileSent;
       if (done === range.length || this.#closed) return;
       const part = this.#deps.answerBuffers.acquire(
         Math.min(RANGE_COPY_BYTES, range.length - done),
@@ -532,6 +555,7 @@ export class KafkaConnection {
       release,
       readRecords: (log, slice) => leases.records(log, slice),
       discardAnswerRecords: () => leases.release(),
+      readAhead: this.#readAhead,
       sasl: this.#sasl,
       remote: this.#remote,
       closeAfterAnswer: () => {

@@ -7,6 +7,7 @@ import type { KafkaAclBindingStore } from "./acl-bindings-store.ts";
 import type { ConfigEntries } from "./config-entries.ts";
 import type { CoordinatorShell } from "./groups/coordinator-shell.ts";
 import type { OffsetStore } from "./groups/offset-store.ts";
+import type { SliceReadAhead } from "./handlers/slice-read-ahead.ts";
 import type { ProducerStates } from "./producers/producer-states.ts";
 import type { SaslSession } from "./sasl/sasl-session.ts";
 import type { TopicStore } from "./topic-store.ts";
@@ -54,6 +55,8 @@ export interface RequestContext {
   readRecords(log: PartitionLog, slice: LogSlice): Promise<Buffer>;
   /** Gives back everything readRecords() gave: it will not be sent. */
   discardAnswerRecords(): void;
+  /** This connection's next slices, located ahead for consumers reading in order (Fetch). */
+  readonly readAhead: SliceReadAhead;
   /** This connection's SASL state. */
   readonly sasl: SaslSession;
   /** "address:port" of the client, for log lines. */

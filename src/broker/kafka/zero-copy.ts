@@ -37,10 +37,11 @@ interface Addon {
   close(fd: number): void;
   sendFile(
     socketFd: number,
+    head: Buffer,
     fileFd: number,
     position: number,
     length: number,
-    done: (errno: number, sent: number) => void,
+    done: (errno: number, headSent: number, fileSent: number) => void,
   ): void;
 }
 
@@ -76,6 +77,12 @@ export function socketDescriptor(socket: Socket): number {
   // net.Socket keeps its libuv handle in _handle; a TCP handle exposes its descriptor on Unix.
   const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
   return typeof handle?.fd === "number" ? handle.fd : -1;
+}
+
+/** Whether everything written to the socket so far is in the kernel (nothing queued). */
+export function socketIdle(socket: Socket): boolean {
+  const handle = (socket as unknown as { _handle?: { writeQueueSize?: unknown } | null })._handle;
+  return socket.writableLength === 0 && handle?.writeQueueSize === 0;
 }
 
 export class ZeroCopy {
@@ -125,24 +132,28 @@ export class ZeroCopy {
   }
 
   /**
-   * Sends as much of `range` from `skip` on as the socket takes without waiting (up to its
-   * buffer), on the thread pool; resolves with the bytes sent. The caller must have nothing
-   * queued on the socket: these bytes go to the kernel directly, after whatever it holds.
+   * Writes `head`, then as much of `range` from `skip` on, as the socket takes without waiting
+   * (up to its buffer), on the thread pool; resolves with the bytes of each sent. The range is
+   * only started once the whole head is sent. The caller must have nothing queued on the
+   * socket (socketIdle): these bytes go to the kernel directly, after whatever it holds.
    */
-  send(socket: Socket, range: FileRange, skip = 0): Promise<number> {
+  send(
+    socket: Socket,
+    range: FileRange,
+    skip: number,
+    head: Buffer,
+  ): Promise<{ headSent: number; fileSent: number }> {
     const fd = socketDescriptor(socket);
     if (fd < 0) return Promise.reject(new SendFileError(9 /* EBADF */));
-    const { promise, resolve, reject } = Promise.withResolvers<number>();
-    this.#addon.sendFile(
-      fd,
-      range.fd,
-      range.position + skip,
-      range.length - skip,
-      (errno, sent) => {
-        if (errno !== 0) reject(new SendFileError(errno));
-        else resolve(sent);
-      },
-    );
+    const { promise, resolve, reject } = Promise.withResolvers<{
+      headSent: number;
+      fileSent: number;
+    }>();
+    const { position, length } = range;
+    this.#addon.sendFile(fd, head, range.fd, position + skip, length - skip, (errno, h, f) => {
+      if (errno !== 0) reject(new SendFileError(errno));
+      else resolve({ headSent: h, fileSent: f });
+    });
     return promise;
   }
 

@@ -77,6 +77,11 @@ export interface LogSlice {
   sizeBytes: number;
   /** baseOffset of the first batch in the slice (at or before the offset asked for). */
   firstOffset: number;
+  /**
+   * The offset after the slice's batches when the read learnt it (where a reader in order goes
+   * next, barring offsets removed by compaction); null when it did not, or for an empty slice.
+   */
+  nextOffset: number | null;
 }
 
 export interface PartitionLogDependencies {
@@ -389,7 +394,8 @@ export class PartitionLog {
         return { segment, file: segment.logPath, ...range };
       }
     }
-    return { segment: null, file: null, position: 0, sizeBytes: 0, firstOffset: offset };
+    const empty = { position: 0, sizeBytes: 0, firstOffset: offset, nextOffset: null };
+    return { segment: null, file: null, ...empty };
   }
 
   /**
@@ -399,6 +405,13 @@ export class PartitionLog {
   async readSlice(slice: LogSlice, into?: Buffer): Promise<Buffer> {
     if (slice.segment === null) return Buffer.alloc(0);
     return slice.segment.readBytes(slice.position, slice.sizeBytes, into);
+  }
+
+  /** Whether a slice from read() still lies in one of this log's segments (none replaced it). */
+  holds(slice: LogSlice): boolean {
+    if (slice.segment === null) return true;
+    const index = this.#segmentIndexFor(slice.firstOffset);
+    return !this.#closing && this.#segments[index] === slice.segment;
   }
 
   /**

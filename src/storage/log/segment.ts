@@ -82,6 +82,8 @@ export interface SegmentSlice {
   sizeBytes: number;
   /** baseOffset of the first batch; at or before the offset asked for. */
   firstOffset: number;
+  /** Where the batch after the slice starts, when the slice's walk learnt it; else null. */
+  nextOffset: number | null;
   /** Set when no batch of the slice holds a record (compaction emptied them): where to go on. */
   recordlessUntil?: number;
 }
@@ -388,18 +390,29 @@ export class Segment {
     assert(maxBytes > 0, "maxBytes > 0");
     const first = await this.findBatch(Math.max(offset, this.baseOffset));
     if (first === null) return null;
-    const limit = Math.min(first.position + maxBytes, this.#readableEnd(first.position));
+    const readableEnd = this.#readableEnd(first.position);
+    const limit = Math.min(first.position + maxBytes, readableEnd);
     let end = first.position + first.sizeBytes;
-    if (limit >= this.#readableEnd(first.position)) {
-      end = Math.max(end, this.#readableEnd(first.position));
+    // The offset after the slice: known from the last header read or index entry on the way.
+    let nextOffset: number | null = first.lastOffset + 1;
+    if (limit >= readableEnd) {
+      if (readableEnd > end) nextOffset = readableEnd === this.sizeBytes ? this.nextOffset : null;
+      end = Math.max(end, readableEnd);
     } else if (limit > end) {
       // Jump by the index to the last indexed batch boundary within the limit, then walk.
       const jump = this.offsetIndex.floorByPosition(limit);
-      if (jump !== null && jump.position > end) end = jump.position;
+      if (jump !== null && jump.position > end) {
+        end = jump.position;
+        nextOffset = jump.offset; // the base offset of the batch there
+      }
       for (let i = 0; i < SLICE_SCAN_BATCHES_MAX && end < limit; i++) {
         const next = await this.readBatchInfo(end);
-        if (end + next.sizeBytes > limit) break;
+        if (end + next.sizeBytes > limit) {
+          nextOffset = next.baseOffset;
+          break;
+        }
         end += next.sizeBytes;
+        nextOffset = next.lastOffset + 1;
       }
     }
     assert(end > first.position && end <= this.sizeBytes, "slice inside the segment");
@@ -407,6 +420,7 @@ export class Segment {
       position: first.position,
       sizeBytes: end - first.position,
       firstOffset: first.baseOffset,
+      nextOffset,
     };
     if (first.recordsCount !== 0) return slice;
     const recordlessUntil = await this.#recordlessUntil(first, end);

@@ -56,6 +56,8 @@ describe("bench kafka options", () => {
     assert.equal(o.follow, false);
     const latest = parseKafkaOptions("consume", { from: "latest" }, CPUS);
     assert.equal(latest.follow, true, "reading from the end follows");
+    assert.equal(o.passes, 1);
+    assert.equal(parseKafkaOptions("consume", { passes: "3" }, CPUS).passes, 3);
   });
 
   test("values given are taken", () => {
@@ -157,6 +159,16 @@ describe("bench kafka options", () => {
       problems("consume", { from: "middle" }),
       /--from = "middle": must be one of earliest, latest/,
     );
+  });
+
+  test("passes read a backlog again: not while following or counting", () => {
+    for (const flags of [{ follow: true }, { from: "latest" }, { count: "10" }]) {
+      assert.match(
+        problems("consume", { ...flags, passes: "2" }),
+        /--passes = "2": passes read a backlog/,
+      );
+    }
+    assert.match(problems("consume", { passes: "0" }), /--passes/);
   });
 
   test("every problem is reported at once", () => {

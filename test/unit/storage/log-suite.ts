@@ -195,6 +195,42 @@ async function rollBySize(ctx: SuiteContext): Promise<void> {
   });
 }
 
+/**
+ * A slice says where the next one starts: a reader that follows nextOffset (as a Kafka
+ * consumer's next fetch does) reads every batch once, in order, across segments, at any size.
+ */
+async function followNextOffset(ctx: SuiteContext): Promise<void> {
+  await ctx.withLog({ segment_bytes: 4096, index_interval_bytes: 700 }, async (log) => {
+    const appended = [];
+    for (let i = 0; i < 60; i++) appended.push(testBatch(i, 1 + (i % 4), 90 + ((i * 37) % 200)));
+    for (const batch of appended) await log.append(batch);
+    const all = await readAll(log);
+    for (const maxBytes of [1, 300, 1000, 2500, 5000, 1 << 20]) {
+      const seen: Buffer[] = [];
+      let offset = 0;
+      let known = 0;
+      while (offset < log.logEndOffset) {
+        const slice = await log.read(offset, maxBytes);
+        const bytes = await log.readSlice(slice);
+        for (let at = 0; at < bytes.length; at += 12 + bytes.readInt32BE(at + 8)) {
+          seen.push(Buffer.from(bytes.subarray(at, at + 12 + bytes.readInt32BE(at + 8))));
+        }
+        const last = readBatchHeader(seen[seen.length - 1]);
+        const after = last.baseOffset + last.lastOffsetDelta + 1;
+        if (slice.nextOffset !== null) {
+          assert.equal(slice.nextOffset, after, `nextOffset of the slice from ${offset}`);
+          known++;
+        }
+        offset = after;
+      }
+      assert.deepEqual(seen, all, `slices of ${maxBytes} bytes`);
+      assert.ok(known > 0, `slices of ${maxBytes} bytes mostly know what follows`);
+    }
+    const end = await log.read(log.logEndOffset, 1000);
+    assert.equal(end.nextOffset, null, "nothing at the end");
+  });
+}
+
 async function rollByAge(ctx: SuiteContext): Promise<void> {
   let now = T0;
   await ctx.withLog(
@@ -502,6 +538,7 @@ const CASES: ReadonlyArray<[string, (ctx: SuiteContext) => Promise<void>]> = [
   ],
   ["invalid, oversized and multiple batches are refused and leave no trace", refusedBatches],
   ["segments roll by size, named by base offset, and reads cross them", rollBySize],
+  ["a reader following each slice's nextOffset reads every batch once", followNextOffset],
   ["segments roll by age of their first batch", rollByAge],
   ["retention by size deletes whole closed segments and moves the start", retentionBySize],
   ["retention by time deletes segments whose newest record is too old", retentionByTime],

@@ -93,10 +93,11 @@ async function readAll(context: RequestContext, request: Request): Promise<ReadR
       let records: Buffer = Buffer.alloc(0);
       if (offset < end && (limit > 0 || bytes === 0)) {
         try {
-          const slice = await log.read(offset, Math.max(limit, 1));
+          const slice = await context.readAhead.read(log, offset, Math.max(limit, 1));
           // Only the first partition with data may exceed the limits (KIP-74).
           if (slice.sizeBytes <= limit || bytes === 0) {
             records = await context.readRecords(log, slice);
+            context.readAhead.expect(log, slice, Math.max(limit, 1));
           }
         } catch (err) {
           const { errorCode } = storageErrorCode(err, context.logger);

@@ -18,6 +18,7 @@ import {
 } from "../../../../src/broker/kafka/zero-copy.ts";
 
 const FILE_BYTES = 8 * 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** A connected pair: `sender` is the server side, `receiver` the client. */
 async function socketPair(): Promise<{ sender: Socket; receiver: Socket; close(): void }> {
@@ -102,7 +103,7 @@ describe("zero-copy fetch answers", () => {
     const arrival = received(pair.receiver, length);
     let sent = 0;
     while (sent < length) {
-      const now = await zeroCopy.send(pair.sender, second.range, sent);
+      const { fileSent: now } = await zeroCopy.send(pair.sender, second.range, sent, EMPTY);
       if (now === 0) await new Promise((resolve) => setTimeout(resolve, 5));
       sent += now;
     }
@@ -117,9 +118,10 @@ describe("zero-copy fetch answers", () => {
     pair.receiver.pause();
     const opened = zeroCopy.open(fd, 0, FILE_BYTES);
     assert.ok(opened !== null);
-    const first = await zeroCopy.send(pair.sender, opened.range);
+    const { fileSent: first } = await zeroCopy.send(pair.sender, opened.range, 0, EMPTY);
     assert.ok(first > 0 && first < FILE_BYTES, `${first} bytes taken of ${FILE_BYTES}`);
-    assert.equal(await zeroCopy.send(pair.sender, opened.range, first), 0, "buffer full");
+    const again = await zeroCopy.send(pair.sender, opened.range, first, Buffer.from("head"));
+    assert.deepEqual(again, { headSent: 0, fileSent: 0 }, "buffer full");
     // The rest through read(): what the connection does then.
     const rest = Buffer.alloc(FILE_BYTES - first);
     assert.equal(await zeroCopy.read(opened.range, first, rest), rest.length);
@@ -133,7 +135,7 @@ describe("zero-copy fetch answers", () => {
     const opened = zeroCopy.open(fd, 0, ZERO_COPY_MIN_BYTES);
     assert.ok(opened !== null);
     pair.sender.destroy();
-    await assert.rejects(zeroCopy.send(pair.sender, opened.range), SendFileError);
+    await assert.rejects(zeroCopy.send(pair.sender, opened.range, 0, EMPTY), SendFileError);
     zeroCopy.close(opened.range);
     pair.close();
   });
