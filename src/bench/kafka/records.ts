@@ -173,6 +173,9 @@ function walkRecords(
   onValue: (sendMicros: number) => void,
 ): number {
   const cursor = { at: 0 };
+  // DataView reads are intrinsics to V8; Buffer's readDoubleLE and readUInt32LE were a tenth of
+  // the consumer thread's time at a million records a second.
+  const view = new DataView(records.buffer, records.byteOffset, records.length);
   let valueBytes = 0;
   for (let i = 0; i < count; i++) {
     const length = varint(records, cursor);
@@ -190,9 +193,9 @@ function walkRecords(
       const at = cursor.at;
       const marked =
         valueLength >= PAYLOAD_HEADER_BYTES &&
-        records.readUInt32LE(at + 8) === MARKER_LOW &&
-        records.readUInt32LE(at + 12) === MARKER_HIGH;
-      onValue(marked ? records.readDoubleLE(at) : -1);
+        view.getUint32(at + 8, true) === MARKER_LOW &&
+        view.getUint32(at + 12, true) === MARKER_HIGH;
+      onValue(marked ? view.getFloat64(at, true) : -1);
     }
     cursor.at = end;
   }
