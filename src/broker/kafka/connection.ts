@@ -42,7 +42,7 @@ import type { ProducerStates } from "./producers/producer-states.ts";
 import type { ReadBufferPool } from "./read-buffers.ts";
 import { type KafkaAuthenticator, SaslSession } from "./sasl/sasl-session.ts";
 import type { TopicStore } from "./topic-store.ts";
-import { type FileRange, socketIdle, type ZeroCopy } from "./zero-copy.ts";
+import { type FileRange, SendFileError, socketIdle, type ZeroCopy } from "./zero-copy.ts";
 
 /**
  * Largest request from a client that has yet to authenticate (Kafka's
@@ -61,6 +61,8 @@ const RANGE_COPY_BYTES = 64 * 1024;
 /** Bytes before a file range sent along with it by the addon, at most (copied into one). */
 const HEAD_BYTES_MAX = 16 * 1024;
 const EMPTY: Buffer = Buffer.alloc(0);
+/** sendfile errors that only mean the client went away: EBADF (socket closed), EPIPE, ECONNRESET. */
+const PEER_GONE = new Set([9, 32, 104]);
 
 function byteLength(chunks: readonly Buffer[]): number {
   let total = 0;
@@ -386,10 +388,12 @@ export class KafkaConnection {
       }
       if (!this.#closed && from < chunks.length) await this.#flush(chunks.slice(from));
     } catch (err) {
-      if (!this.#closed) {
-        this.#closeFor("fetch answer not sent", {
-          err: err instanceof Error ? err.message : String(err),
-        });
+      const message = err instanceof Error ? err.message : String(err);
+      if (err instanceof SendFileError && PEER_GONE.has(err.errno)) {
+        this.#deps.logger.debug({ remote: this.#remote, err: message }, "Kafka peer gone");
+        this.destroy();
+      } else if (!this.#closed) {
+        this.#closeFor("fetch answer not sent", { err: message });
       }
     } finally {
       leases.release();
