@@ -1,7 +1,8 @@
 /**
  * kcat (librdkafka, the Debian package) against the real broker process: it consumes what
  * kafkajs produced (gzip batches included), produces to several partitions, round-trips every
- * compression codec (stored compressed, read back byte for byte) and consumes as a member of
+ * compression codec (stored compressed, read back byte for byte), reads megabytes sent with
+ * sendfile (src/broker/kafka/zero-copy.ts) and consumes as a member of
  * a consumer group (-G), resuming from the offsets it committed. Run by
  * test/interop/run.sh, which installs kcat; a missing kcat fails here rather than skipping.
  */
@@ -119,7 +120,10 @@ test("kcat produces and reads back from several partitions", async () => {
 
 /** Runs kcat with `input` on stdin; resolves with its stdout, rejects on a non-zero exit. */
 async function kcat(args: string[], input = ""): Promise<string> {
-  const child = execFile("kcat", ["-b", brokers, ...args], { timeout: 30_000 });
+  const child = execFile("kcat", ["-b", brokers, ...args], {
+    timeout: 30_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (chunk: string) => {
@@ -162,6 +166,22 @@ for (const [codec, code] of [
     assert.equal(out, `${lines.join("\n")}\n`);
   });
 }
+
+async function sendfileBytes(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${broker.ports.admin}/metrics`)).text();
+  const match = /^robustmq_kafka_fetch_bytes_total\{path="sendfile"\} (\d+)/m.exec(text);
+  return Number(match?.[1] ?? 0);
+}
+
+test("kcat reads megabytes the broker sends with sendfile, byte for byte", async () => {
+  const lines = Array.from({ length: 6000 }, () => randomBytes(768).toString("base64"));
+  await kcat(["-P", "-t", "kcat-big", "-p", "0", "-X", "linger.ms=20"], `${lines.join("\n")}\n`);
+  const before = await sendfileBytes();
+  const out = await kcat(["-C", "-t", "kcat-big", "-p", "0", "-o", "beginning", "-e", "-q"]);
+  assert.ok(out === `${lines.join("\n")}\n`, "every line as produced, in order");
+  const sent = (await sendfileBytes()) - before;
+  assert.ok(sent > 5_000_000, `${sent} bytes went by sendfile`);
+});
 
 /**
  * Runs `body` with a new topic of `partitions` partitions, a kafkajs admin and a `send` that
