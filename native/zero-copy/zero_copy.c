@@ -54,12 +54,18 @@ static int int32_arg(napi_env env, napi_value value, int32_t* out) {
   return napi_get_value_int32(env, value, out) == napi_ok;
 }
 
-static napi_value Dup(napi_env env, napi_callback_info info) {
+/* The one argument of dup and close: a descriptor, or -1 when it is not one. */
+static int32_t fd_arg(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   int32_t fd;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1 || !int32_arg(env, argv[0], &fd) || fd < 0) return throw_errno(env, "dup", EBADF);
+  return argc >= 1 && int32_arg(env, argv[0], &fd) && fd >= 0 ? fd : -1;
+}
+
+static napi_value Dup(napi_env env, napi_callback_info info) {
+  int32_t fd = fd_arg(env, info);
+  if (fd < 0) return throw_errno(env, "dup", EBADF);
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) return throw_errno(env, "dup", errno);
   napi_value result;
@@ -68,11 +74,8 @@ static napi_value Dup(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int32_t fd;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1 || !int32_arg(env, argv[0], &fd) || fd < 0) return throw_errno(env, "close", EBADF);
+  int32_t fd = fd_arg(env, info);
+  if (fd < 0) return throw_errno(env, "close", EBADF);
   /* Linux releases the descriptor even when close reports EINTR: never retry. */
   if (close(fd) < 0 && errno != EINTR) return throw_errno(env, "close", errno);
   return NULL;

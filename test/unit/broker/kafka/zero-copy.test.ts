@@ -100,43 +100,56 @@ describe("zero-copy fetch answers", () => {
     const second = zeroCopy.open(copy, position, length);
     closeSync(copy);
     assert.ok(second !== null);
-    const arrival = received(pair.receiver, length);
-    let sent = 0;
-    while (sent < length) {
-      const { fileSent: now } = await zeroCopy.send(pair.sender, second.range, sent, EMPTY);
-      if (now === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-      sent += now;
+    try {
+      const arrival = received(pair.receiver, length);
+      let sent = 0;
+      while (sent < length) {
+        const { fileSent: now } = await zeroCopy.send(pair.sender, second.range, sent, EMPTY);
+        if (now === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        sent += now;
+      }
+      assert.ok((await arrival).equals(content.subarray(position, position + length)));
+    } finally {
+      zeroCopy.close(opened.range);
+      zeroCopy.close(second.range);
+      pair.close();
     }
-    assert.ok((await arrival).equals(content.subarray(position, position + length)));
-    zeroCopy.close(opened.range);
-    zeroCopy.close(second.range);
-    pair.close();
   });
 
   test("a peer that does not read takes part of a range, without an error", async () => {
     const pair = await socketPair();
-    pair.receiver.pause();
     const opened = zeroCopy.open(fd, 0, FILE_BYTES);
     assert.ok(opened !== null);
-    const { fileSent: first } = await zeroCopy.send(pair.sender, opened.range, 0, EMPTY);
-    assert.ok(first > 0 && first < FILE_BYTES, `${first} bytes taken of ${FILE_BYTES}`);
-    const again = await zeroCopy.send(pair.sender, opened.range, first, Buffer.from("head"));
-    assert.deepEqual(again, { headSent: 0, fileSent: 0 }, "buffer full");
-    // The rest through read(): what the connection does then.
-    const rest = Buffer.alloc(FILE_BYTES - first);
-    assert.equal(await zeroCopy.read(opened.range, first, rest), rest.length);
-    assert.ok(rest.equals(content.subarray(first)));
-    zeroCopy.close(opened.range);
-    pair.close();
+    try {
+      pair.receiver.pause();
+      const { fileSent: first } = await zeroCopy.send(pair.sender, opened.range, 0, EMPTY);
+      assert.ok(first > 0 && first < FILE_BYTES, `${first} bytes taken of ${FILE_BYTES}`);
+      // The kernel may find room for more meanwhile; a head goes whole before any of the range.
+      const head = Buffer.from("head");
+      const again = await zeroCopy.send(pair.sender, opened.range, first, head);
+      assert.ok(again.headSent === head.length || again.fileSent === 0, JSON.stringify(again));
+      const taken = first + again.fileSent;
+      assert.ok(taken < FILE_BYTES, "the peer still reads nothing");
+      // The rest through read(): what the connection does then.
+      const rest = Buffer.alloc(FILE_BYTES - taken);
+      assert.equal(await zeroCopy.read(opened.range, taken, rest), rest.length);
+      assert.ok(rest.equals(content.subarray(taken)));
+    } finally {
+      zeroCopy.close(opened.range);
+      pair.close();
+    }
   });
 
   test("a closed socket is an error", async () => {
     const pair = await socketPair();
     const opened = zeroCopy.open(fd, 0, ZERO_COPY_MIN_BYTES);
     assert.ok(opened !== null);
-    pair.sender.destroy();
-    await assert.rejects(zeroCopy.send(pair.sender, opened.range, 0, EMPTY), SendFileError);
-    zeroCopy.close(opened.range);
-    pair.close();
+    try {
+      pair.sender.destroy();
+      await assert.rejects(zeroCopy.send(pair.sender, opened.range, 0, EMPTY), SendFileError);
+    } finally {
+      zeroCopy.close(opened.range);
+      pair.close();
+    }
   });
 });
