@@ -45,13 +45,19 @@ function stored(from: number, to: number): Buffer {
   return Buffer.concat(batches);
 }
 
-async function produce(client: WireClient, topic: string, count: number): Promise<void> {
-  await createTopic(client, topic);
+/** Batches 0..count-1 into a new 1-partition topic, or into `partition` of an existing one. */
+async function produce(
+  client: WireClient,
+  topic: string,
+  count: number,
+  partition?: number,
+): Promise<void> {
+  if (partition === undefined) await createTopic(client, topic);
   for (let i = 0; i < count; i++) {
     const response = await client.request(ApiKey.Produce, 8, {
       acks: -1,
       timeoutMs: 5000,
-      topicData: [{ name: topic, partitionData: [{ index: 0, records: batch(i) }] }],
+      topicData: [{ name: topic, partitionData: [{ index: partition ?? 0, records: batch(i) }] }],
     });
     assert.equal(response.responses[0].partitionResponses[0].errorCode, 0);
   }
@@ -150,6 +156,43 @@ describe("sendfile", () => {
     const sent = totals.sendfile - before.sendfile;
     assert.ok(sent >= stored(0, batchCount).length, `sendfile sent ${sent} bytes`);
     assert.equal(totals.copied, before.copied, "nothing copied");
+  });
+
+  test("one answer mixes ranges sent by sendfile with copied records, in order", async () => {
+    const client = await WireClient.connect(broker.kafkaPort ?? 0);
+    await createTopic(client, "zero-copy-mixed", 3);
+    // Partitions 0 and 2 answer with 1 MiB ranges; partition 1's 3 batches are copied.
+    for (const [partition, count] of [
+      [0, 120],
+      [1, 3],
+      [2, 110],
+    ]) {
+      await produce(client, "zero-copy-mixed", count, partition);
+    }
+    const before = await fetchBytesTotal(broker);
+    const partitions = [0, 1, 2].map((partition) => ({
+      partition,
+      fetchOffset: 0n,
+      partitionMaxBytes: PARTITION_MAX_BYTES,
+    }));
+    const response = await client.request(ApiKey.Fetch, 11, {
+      ...fetchRequest("zero-copy-mixed", 0),
+      maxBytes: 4 * PARTITION_MAX_BYTES,
+      topics: [{ topic: "zero-copy-mixed", partitions }],
+    });
+    const answered = response.responses[0].partitions;
+    assert.deepEqual(
+      answered.map((p) => p.partitionIndex),
+      [0, 1, 2],
+    );
+    const counts = answered.map((p) =>
+      checkRecords(p.records ?? Buffer.alloc(0), 0, `partition ${p.partitionIndex}`),
+    );
+    assert.equal(counts[1], 3, "partition 1 whole");
+    const totals = await fetchBytesTotal(broker);
+    assert.ok(totals.sendfile - before.sendfile >= 2 * 900_000, "two ranges by sendfile");
+    assert.equal(totals.copied - before.copied, 3 * batch(0).length, "partition 1 copied");
+    client.close();
   });
 
   test("a stalled consumer's answers arrive whole after their topic is deleted", async () => {
