@@ -67,7 +67,7 @@ export class Consumer {
     const count = this.options.command === "consume" ? this.options.recordCountPerClient : null;
     if (count !== null && this.receivedCount >= count) return true;
     if (this.options.follow) return false;
-    return this.offsets.every((offset, i) => offset >= this.ends[i]);
+    return this.atBacklogEnd;
   }
 
   start(): void {
@@ -170,9 +170,14 @@ export class Consumer {
     else this.fetch();
   }
 
+  /** Every partition read up to where its backlog ended at set-up. */
+  private get atBacklogEnd(): boolean {
+    return this.offsets.every((offset, i) => offset >= this.ends[i]);
+  }
+
   /** At the end of the backlog with passes left: back to where the first pass began. */
   private startNextPass(): void {
-    if (this.passesLeft <= 1 || this.offsets.some((offset, i) => offset < this.ends[i])) return;
+    if (this.passesLeft <= 1 || !this.atBacklogEnd) return;
     this.passesLeft--;
     for (let i = 0; i < this.offsets.length; i++) this.offsets[i] = this.starts[i];
   }

@@ -39,17 +39,12 @@ export class AnswerLeases {
       this.#zeroCopy?.open(log.sliceDescriptor(slice), slice.position, slice.sizeBytes) ?? null;
     if (zero === null) {
       this.#counts.copied += slice.sizeBytes;
-      return log.readSlice(slice, this.buffer(slice.sizeBytes));
+      const buffer = this.#pool.acquire(slice.sizeBytes);
+      this.#buffers.push(buffer);
+      return log.readSlice(slice, buffer);
     }
     this.#ranges.set(zero.placeholder, zero.range);
     return zero.placeholder;
-  }
-
-  /** A buffer of at least `bytes`, reused by another answer once this one is released. */
-  buffer(bytes: number): Buffer {
-    const buffer = this.#pool.acquire(bytes);
-    this.#buffers.push(buffer);
-    return buffer;
   }
 
   /** The file range an answer chunk stands for, if it is a placeholder. */

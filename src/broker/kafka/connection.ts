@@ -417,11 +417,10 @@ export class KafkaConnection {
       counts.sendfile += fileSent;
       done += fileSent;
       if (done === range.length || this.#closed) return;
-      const part = this.#deps.answerBuffers.acquire(
-        Math.min(RANGE_COPY_BYTES, range.length - done),
-      );
+      const partBytes = Math.min(RANGE_COPY_BYTES, range.length - done);
+      const part = this.#deps.answerBuffers.acquire(partBytes);
       try {
-        const bytes = part.subarray(0, Math.min(RANGE_COPY_BYTES, range.length - done));
+        const bytes = part.subarray(0, partBytes);
         const read = await zeroCopy.read(range, done, bytes);
         if (read < bytes.length) {
           throw new Error(`segment file ends ${range.length - done - read} bytes early`);
