@@ -13,6 +13,9 @@
  *   (d) reference storage append where each appender waits 1 ms after its acknowledgement
  *                 before appending again, as a producer across a network does, against the
  *                 plain storage append just before it: what that wait alone costs group commit
+ *   (e) reference the same log's bytes read from another process over loopback TCP, sent with
+ *                 sendfile, 1 MiB per request, no protocol (loopback.ts), against the storage
+ *                 read just before it: what moving the bytes alone costs, which bounds consume
  *
  * The machine's speed moves from one minute to the next (shared cores and disk), so every
  * Kafka figure is paired with a storage figure taken just before it: storage append and read,
@@ -40,6 +43,7 @@ import { FSYNC_POLICIES, type FsyncPolicy, PartitionLog } from "../../src/storag
 import { buildRecordBatch } from "../../src/storage/log/records.ts";
 import { runBenchCli } from "../../test/helpers/bench-cli.ts";
 import { startBroker } from "../../test/helpers/broker-process.ts";
+import { loopbackRead } from "./loopback.ts";
 
 const RECORD_BYTES = 1024;
 const READ_BYTES = 1024 * 1024;
@@ -117,7 +121,11 @@ function rates(name: string, records: number, bytes: number, ms: number): Measur
  * With `returnMs` > 0 each appender waits that long after its acknowledgement before it appends
  * again, as a producer across a network does: a reference for what that wait alone costs.
  */
-async function storage(policy: FsyncPolicy, returnMs = 0): Promise<[Measurement, Measurement]> {
+async function storage(
+  policy: FsyncPolicy,
+  returnMs = 0,
+  withLoopback = false,
+): Promise<[Measurement, Measurement, Measurement | null]> {
   return withDirectory(async (directory) => {
     const log = await PartitionLog.open(directory, { fsync_policy: policy });
     const batchBytes = makeBatch(0).length;
@@ -167,7 +175,10 @@ async function storage(policy: FsyncPolicy, returnMs = 0): Promise<[Measurement,
     const readRecords = readPasses * batchCount * batchRecords;
     const read = rates("storage read", readRecords, bytes, performance.now() - readStart);
     await log.close();
-    return [append, read];
+    if (!withLoopback) return [append, read, null];
+    const loop = await loopbackRead(directory, readPasses);
+    const loopName = "loopback reference: the log sent to another process, no protocol";
+    return [append, read, rates(loopName, readRecords, loop.bytes, loop.ms)];
   });
 }
 
@@ -196,7 +207,7 @@ function rate(
   };
 }
 
-/** (a), (b) and (c) around one fresh broker: storage, then Kafka, per acks setting. */
+/** (a) to (e) around one fresh broker: storage, then Kafka, per acks setting. */
 async function kafka(run: number, keep: (m: Measurement) => void): Promise<Pair[]> {
   // The profile flags reach only the broker: the generator processes start after they are reset.
   const nodeOptions = process.env.NODE_OPTIONS;
@@ -226,9 +237,14 @@ async function kafka(run: number, keep: (m: Measurement) => void): Promise<Pair[
         keep(late);
         pairs.push({ kafka: late, base });
       }
-      const [append, read] = await storage(fsyncPolicy);
+      // (e) once per run, in the first pair.
+      const [append, read, loop] = await storage(fsyncPolicy, 0, acks === "1");
       keep(append);
       keep(read);
+      if (loop !== null) {
+        keep(loop);
+        pairs.push({ kafka: loop, base: read });
+      }
       const topic = `tp-acks${acks === "1" ? "1" : "all"}-${run}`;
       const produced = await benchKafka([
         "produce",

@@ -154,6 +154,11 @@ export class KafkaConnection {
     return this.write(frame);
   }
 
+  /** Sends what this turn wrote now, not at the next tick. */
+  flush(): void {
+    this.uncork();
+  }
+
   /** Calls `resume` once the socket's buffer has room again. */
   whenDrained(resume: () => void): void {
     this.drainWaiter = resume;

@@ -157,7 +157,10 @@ export class Consumer {
     // The broker reads the next range while this thread counts this one. (The frame's bytes stay
     // valid: the answer to this fetch cannot be read before this callback returns.)
     const prefetched = !failed && !this.isDone;
-    if (prefetched) this.sendFetch();
+    if (prefetched) {
+      this.sendFetch();
+      this.connection.flush(); // now, not after the walk below
+    }
     this.count(fetched, arrival);
     if (failed) {
       this.timer = setTimeout(() => {

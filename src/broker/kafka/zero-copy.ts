@@ -6,8 +6,8 @@
  * hands the page-cache pages to the socket. A loop of 1 MiB answers to a client that copies
  * each one went from 0.9 to 3.1-3.4 GB/s on such a machine.
  *
- * Node has no sendfile for sockets, so it comes from a small N-API addon (native/zero-copy,
- * built by `npm install`). Without it (another OS, no compiler) answers are copied as before,
+ * Node has no sendfile for sockets, so it comes from a small N-API addon (native/io, built by
+ * `npm install`). Without it (another OS, no compiler) answers are copied as before,
  * and the broker says so once at start.
  *
  * How an answer carries a range of a file: the Fetch handler gets a placeholder Buffer of the
@@ -18,9 +18,8 @@
  * before the send does not matter: the bytes of a committed range never change.
  */
 import { read } from "node:fs";
-import { createRequire } from "node:module";
 import type { Socket } from "node:net";
-import { fileURLToPath } from "node:url";
+import { type IoAddon, loadIoAddon } from "../../native/io-addon.ts";
 
 /** Smaller slices are copied: the thread-pool trip and the extra write cost more than a copy. */
 export const ZERO_COPY_MIN_BYTES = 64 * 1024;
@@ -28,23 +27,6 @@ export const ZERO_COPY_MIN_BYTES = 64 * 1024;
 const PLACEHOLDER_BYTES_MAX = 16 * 1024 * 1024;
 /** Descriptors held by answers not yet sent, at most; past it slices are copied. */
 const OPEN_RANGES_MAX = 1024;
-
-const ADDON_PATH = fileURLToPath(
-  new URL("../../../native/zero-copy/build/Release/zero_copy.node", import.meta.url),
-);
-
-interface Addon {
-  dup(fd: number): number;
-  close(fd: number): void;
-  sendFile(
-    socketFd: number,
-    head: Buffer,
-    fileFd: number,
-    position: number,
-    length: number,
-    done: (errno: number, headSent: number, fileSent: number) => void,
-  ): void;
-}
 
 /** `length` bytes of an open file from `position`, to be sent in a placeholder's stead. */
 export interface FileRange {
@@ -64,13 +46,8 @@ export class SendFileError extends Error {
 
 /** The addon, or why it cannot be used. */
 export function loadZeroCopy(): ZeroCopy | { unavailable: string } {
-  if (process.platform !== "linux") return { unavailable: "sendfile(2) is used on Linux only" };
-  try {
-    return new ZeroCopy(createRequire(import.meta.url)(ADDON_PATH) as Addon);
-  } catch (err) {
-    const reason = err instanceof Error ? err.message.split("\n")[0] : String(err);
-    return { unavailable: `native/zero-copy is not built (npm install builds it): ${reason}` };
-  }
+  const addon = loadIoAddon();
+  return "unavailable" in addon ? addon : new ZeroCopy(addon);
 }
 
 /** The socket's descriptor, or -1 (closed, or not a plain TCP socket). */
@@ -87,12 +64,12 @@ export function socketIdle(socket: Socket): boolean {
 }
 
 export class ZeroCopy {
-  readonly #addon: Addon;
+  readonly #addon: IoAddon;
   /** Never written: placeholders are views of it, and are never sent. */
   readonly #placeholderMemory = new ArrayBuffer(PLACEHOLDER_BYTES_MAX);
   #openRanges = 0;
 
-  constructor(addon: Addon) {
+  constructor(addon: IoAddon) {
     this.#addon = addon;
   }
 

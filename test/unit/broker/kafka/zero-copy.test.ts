@@ -1,5 +1,5 @@
 /**
- * The sendfile addon (native/zero-copy) on real sockets and files: a range arrives byte for
+ * The sendfile of the native/io addon on real sockets and files: a range arrives byte for
  * byte, a peer that does not read gets part of it and no error (the caller sends the rest),
  * ranges own their descriptors, and a closed socket is an error, not a crash.
  */

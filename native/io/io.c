@@ -1,4 +1,7 @@
+#define _GNU_SOURCE
 /*
+ * System calls Node does not offer (src/native/io-addon.ts loads this).
+ *
  * sendfile(2) for Kafka fetch answers: record batches go from the page cache to the socket
  * without passing through the process (what Kafka's broker does through Java's transferTo).
  *
@@ -14,6 +17,11 @@
  * duplicated before the work is queued and closed after it, so a connection closed meanwhile
  * cannot let its descriptor number be reused under the send. `head` is kept referenced until
  * the work completes.
+ *
+ *   readCached(fd, buffer, position) -> bytes read, or -1
+ *
+ * A read on the calling thread that never waits for the disk (preadv2 with RWF_NOWAIT): the
+ * event loop reads what the page cache holds without a trip to the thread pool.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +31,7 @@
 #include <stdlib.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 typedef struct {
@@ -79,6 +88,40 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   /* Linux releases the descriptor even when close reports EINTR: never retry. */
   if (close(fd) < 0 && errno != EINTR) return throw_errno(env, "close", errno);
   return NULL;
+}
+
+/*
+ * readCached(fd, buffer, position) -> bytes read, or -1.
+ * preadv2 with RWF_NOWAIT never waits for the disk: it reads what the page cache holds from
+ * `position` on (fewer bytes than asked when only the start is there; 0 at end of file) and
+ * fails with EAGAIN when the first page is not there. Any failure gives -1: the caller then
+ * reads the usual way, which waits for the disk and reports errors as Node does.
+ */
+static napi_value ReadCached(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd;
+  int64_t position;
+  void* data;
+  size_t length;
+  bool is_buffer = false;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3 || !int32_arg(env, argv[0], &fd) ||
+      napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &position) != napi_ok) {
+    return throw_errno(env, "readCached arguments", EINVAL);
+  }
+  ssize_t n = -1;
+  if (fd >= 0 && position >= 0) {
+    struct iovec vector = {data, length};
+    do {
+      n = preadv2(fd, &vector, 1, (off_t)position, RWF_NOWAIT);
+    } while (n < 0 && errno == EINTR);
+  }
+  napi_value result;
+  napi_create_int64(env, n < 0 ? -1 : (int64_t)n, &result);
+  return result;
 }
 
 static void execute_send(napi_env env, void* data) {
@@ -171,7 +214,8 @@ NAPI_MODULE_INIT() {
       {"dup", NULL, Dup, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendFile", NULL, SendFile, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readCached", NULL, ReadCached, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  napi_define_properties(env, exports, 3, properties);
+  napi_define_properties(env, exports, 4, properties);
   return exports;
 }
