@@ -174,14 +174,46 @@ describe("SASL on plain TCP, clients must authenticate", () => {
     );
   });
 
-  test("SaslHandshake v0 (raw tokens) gets UNSUPPORTED_VERSION", async () => {
+  /** A raw SASL token after SaslHandshake v0: a size, then the token, no request header. */
+  function rawToken(token: string): Buffer[] {
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(Buffer.byteLength(token));
+    return [size, Buffer.from(token)];
+  }
+
+  test("SaslHandshake v0, then a raw PLAIN token: an empty raw answer, then requests", async () => {
     const client = await WireClient.connect(port);
     try {
-      const answer = await client.request(ApiKey.SaslHandshake, 0, { mechanism: "PLAIN" });
-      assert.equal(answer.errorCode, KafkaError.UNSUPPORTED_VERSION);
+      const handshake = await client.request(ApiKey.SaslHandshake, 0, { mechanism: "PLAIN" });
+      assert.equal(handshake.errorCode, 0);
+      assert.ok(handshake.mechanisms.includes("SCRAM-SHA-512"));
+      client.send(rawToken("alice\0alice\0alice-secret"));
+      assert.deepEqual(await client.nextFrame(), Buffer.alloc(0), "a zero size: authenticated");
+      const metadata = await client.request(ApiKey.Metadata, 0, { topics: [] });
+      assert.equal(metadata.brokers.length, 1);
     } finally {
       client.close();
     }
+  });
+
+  test("SaslHandshake v0 with a wrong password: closed without an answer, logged", async () => {
+    const client = await WireClient.connect(port);
+    await client.request(ApiKey.SaslHandshake, 0, { mechanism: "PLAIN" });
+    client.send(rawToken("\0alice\0wrong"));
+    assert.equal(await client.nextFrame(3000), null, "no answer: v0 cannot carry one");
+    await broker.waitForLog(
+      (l) => /^Kafka authentication failed/.test(l.msg) && l.username === "alice",
+      3000,
+    );
+  });
+
+  test("SaslHandshake v0: a raw token over 512 KiB closes the connection", async () => {
+    const client = await WireClient.connect(port);
+    await client.request(ApiKey.SaslHandshake, 0, { mechanism: "PLAIN" });
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(600 * 1024);
+    client.send([size]);
+    assert.equal(await client.closedWithin(3000), true);
   });
 
   test("SaslAuthenticate before SaslHandshake gets ILLEGAL_SASL_STATE, then a close", async () => {

@@ -7,6 +7,9 @@
                                          its assignment is noted at time AT (epoch seconds)
   admin BOOTSTRAP TOPIC                  creates TOPIC, alters and describes its retention.ms,
                                          then tries to create and to list an ACL on it
+  sasl BOOTSTRAP TOPIC MECHANISM USER PASSWORD
+                                         logs in (SASL_PLAINTEXT), sends one record to TOPIC and
+                                         reads it back from partition 0
 
 Each prints one JSON line: what it produced, or the values it read and its assignment at AT.
 """
@@ -14,7 +17,7 @@ import json
 import sys
 import time
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.admin import (
     ACL,
@@ -81,6 +84,31 @@ def consume(bootstrap, topic, group, seconds, at):
     print(json.dumps({"values": values, "assignment": assignment}))
 
 
+def sasl(bootstrap, topic, mechanism, user, password):
+    login = dict(
+        bootstrap_servers=bootstrap,
+        api_version=API_VERSION,
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism=mechanism,
+        sasl_plain_username=user,
+        sasl_plain_password=password,
+    )
+    try:
+        # Refused, kafka-python retries its login until max_block_ms, then times out.
+        producer = KafkaProducer(acks="all", max_block_ms=5000, **login)
+        producer.send(topic, key=b"k", value=mechanism.encode()).get(timeout=10)
+        producer.close()
+        consumer = KafkaConsumer(consumer_timeout_ms=5000, **login)
+        partition = TopicPartition(topic, 0)
+        consumer.assign([partition])
+        consumer.seek_to_beginning(partition)
+        record = next(iter(consumer), None)
+        consumer.close()
+        print(json.dumps({"read": None if record is None else record.value.decode()}))
+    except KafkaError as error:
+        print(json.dumps({"error": type(error).__name__}))
+
+
 def admin(bootstrap, topic):
     client = admin_client(bootstrap)
     client.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
@@ -128,6 +156,8 @@ def admin(bootstrap, topic):
 if __name__ == "__main__":
     if sys.argv[1] == "admin":
         admin(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "sasl":
+        sasl(*sys.argv[2:7])
     elif sys.argv[1] == "produce":
         produce(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:

@@ -3,7 +3,8 @@
  * older protocol generation (JoinGroup v0-2 among them) produces keyed records with acks=all,
  * then two members of one consumer group share the partitions and read everything, and a
  * member that comes later resumes after their committed offsets; its admin client alters and
- * reads back a topic config and is told ACLs are not managed where no one is authenticated.
+ * reads back a topic config and is told ACLs are not managed where no one is authenticated; and
+ * it logs in with each SASL mechanism (SaslHandshake v0, raw tokens) on a node with users.
  * Run by test/interop/run.sh,
  * which installs python3-kafka; a missing package fails here rather than skipping.
  */
@@ -12,6 +13,7 @@ import { execFile, spawnSync } from "node:child_process";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { ADMIN_CONFIG, adminApi } from "../helpers/admin-api.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 
 const run = promisify(execFile);
@@ -81,7 +83,6 @@ test("produce, a group of two sharing three partitions, and a later member resum
 
 test("admin: a topic config altered and read back; ACL requests told security is off", async () => {
   // This listener authenticates no one, so Kafka's answer to the ACL APIs is SECURITY_DISABLED.
-  // (Logging in is not tried: kafka-python 2.0 speaks SaslHandshake v0, which Kafka 4 dropped.)
   const answer = JSON.parse(await client("admin", bootstrap, "py-admin"));
   assert.deepEqual(answer, {
     alterErrors: [0],
@@ -91,4 +92,33 @@ test("admin: a topic config altered and read back; ACL requests told security is
     listed: 0,
     listError: "SecurityDisabledError",
   });
+});
+
+test("SASL login (SaslHandshake v0, raw tokens): each mechanism; a wrong password gets nothing", async () => {
+  const secured = await startBroker({
+    logLevel: "info",
+    config: `${ADMIN_CONFIG}[mqtt_auth]\nauthenticators = ["built_in"]\n`,
+  });
+  try {
+    const api = await adminApi(secured);
+    const user = { username: "alice", password: "alice-secret", superuser: false };
+    assert.equal((await api.call("POST", "/api/v1/users", user)).status, 201);
+    const at = `127.0.0.1:${secured.kafkaPort}`;
+    for (const mechanism of ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]) {
+      const topic = `py-sasl-${mechanism}`;
+      const answer = await client("sasl", at, topic, mechanism, "alice", "alice-secret");
+      assert.deepEqual(JSON.parse(answer), { read: mechanism });
+    }
+    for (const mechanism of ["PLAIN", "SCRAM-SHA-512"]) {
+      const answer = await client("sasl", at, "py-sasl-refused", mechanism, "alice", "wrong");
+      // kafka-python retries a refused login until its max_block_ms, then gives up.
+      assert.deepEqual(JSON.parse(answer), { error: "KafkaTimeoutError" });
+      await secured.waitForLog(
+        (l) => /^Kafka authentication failed/.test(l.msg) && l.mechanism === mechanism,
+        3000,
+      );
+    }
+  } finally {
+    await secured.stop();
+  }
 });

@@ -92,7 +92,7 @@ check_kcat() {
 # kafka-python against its own broker process (a node:test file, as for kcat).
 check_kafka_python() {
   if timeout 120 "$NODE" --test --test-reporter=spec "$ROOT/test/interop/kafka-python.test.ts"; then
-    pass "kafka-python produces and consumes in a group, alters a topic config (test/interop/kafka-python.test.ts)"
+    pass "kafka-python produces and consumes in a group, alters a topic config, logs in by SASL (test/interop/kafka-python.test.ts)"
   else
     fail "kafka-python (test/interop/kafka-python.test.ts)"
   fi

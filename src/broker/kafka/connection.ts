@@ -15,7 +15,8 @@
  *
  * Where clients must authenticate, only ApiVersions, SaslHandshake and SaslAuthenticate are
  * served until they have; any other request, or no authentication within auth_timeout_ms,
- * closes the connection.
+ * closes the connection. After SaslHandshake v0 the frames of the exchange are raw SASL tokens,
+ * not requests.
  */
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
@@ -41,6 +42,7 @@ import { SliceReadAhead } from "./handlers/slice-read-ahead.ts";
 import type { ProducerStates } from "./producers/producer-states.ts";
 import type { ReadBufferPool } from "./read-buffers.ts";
 import { type KafkaAuthenticator, SaslSession } from "./sasl/sasl-session.ts";
+import { runSaslStep } from "./sasl/sasl-step.ts";
 import type { TopicStore } from "./topic-store.ts";
 import { type FileRange, SendFileError, socketIdle, type ZeroCopy } from "./zero-copy.ts";
 
@@ -453,6 +455,7 @@ export class KafkaConnection {
   }
 
   async #handle(frame: Buffer, leases: AnswerLeases, release: () => void): Promise<DispatchResult> {
+    if (this.#sasl.expectsRawToken) return this.#rawSaslStep(frame);
     const reader = new ByteReader(frame);
     let header: RequestHeader | null = null;
     try {
@@ -477,6 +480,28 @@ export class KafkaConnection {
       }
       return "close";
     }
+  }
+
+  /**
+   * A token of an exchange begun by SaslHandshake v0: the frame is the token itself, and the
+   * answer the server's token with its size. A refusal closes without an answer: this framing
+   * has no way to carry one (Kafka closes too).
+   */
+  async #rawSaslStep(token: Buffer): Promise<DispatchResult> {
+    const step = await runSaslStep(this.#sasl, token, {
+      logger: this.#deps.logger,
+      remote: this.#remote,
+      clientId: this.#clientId,
+      ip: this.#socket.remoteAddress ?? "",
+      signal: this.#abort.signal,
+      closeAfterAnswer: () => {
+        this.#closeAfterAnswer = true;
+      },
+    });
+    if (step.close || step.busy === true) return "close";
+    const size = Buffer.allocUnsafe(4);
+    size.writeInt32BE(step.authBytes.length);
+    return step.authBytes.length === 0 ? [size] : [size, step.authBytes];
   }
 
   async #dispatch(

@@ -1,8 +1,8 @@
 /**
- * SaslHandshake v1: the client names its mechanism; the tokens follow in SaslAuthenticate.
- * v0 (tokens sent raw, without Kafka framing) is answered UNSUPPORTED_VERSION, yet advertised
- * as Kafka does: librdkafka enables SASL only when the advertised range includes v0, and then
- * sends v1 (clients since Kafka 1.0 all do).
+ * SaslHandshake v0-1: the client names its mechanism. After v1 the tokens follow in
+ * SaslAuthenticate requests; after v0 (clients before Kafka 1.0, and kafka-python 2.0) as raw
+ * frames, a 4-byte size and the token each way, which the connection runs as SASL steps
+ * (connection.ts). Kafka 4 dropped v0; Kafka 3 serves it, and so does this broker.
  */
 import { ApiKey } from "../../../protocol/kafka/api-keys.ts";
 import { KafkaError } from "../../../protocol/kafka/error-codes.ts";
@@ -13,11 +13,10 @@ type Response = Encodable<ResponseBody<typeof ApiKey.SaslHandshake>>;
 
 export const saslHandshakeHandler: ApiHandler<typeof ApiKey.SaslHandshake> = {
   apiKey: ApiKey.SaslHandshake,
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 1,
-  advertisedMinVersion: 0,
   async handle(context, request): Promise<Response> {
-    const answer = context.sasl.handshake(request.mechanism);
+    const answer = context.sasl.handshake(request.mechanism, context.version === 0);
     if (answer.close) {
       context.closeAfterAnswer();
       context.logger.info(

@@ -1,7 +1,8 @@
 /**
  * One Kafka connection's SASL state (KIP-152: SaslHandshake v1, then SaslAuthenticate
- * requests carrying the mechanism's tokens), without sockets or timers: the handlers ask it,
- * the connection asks `mayServe` before every other request.
+ * requests carrying the mechanism's tokens; or SaslHandshake v0, then the tokens as raw frames),
+ * without sockets or timers: the handlers ask it, the connection asks `mayServe` before every
+ * other request and `expectsRawToken` before decoding a frame.
  *
  * A failed step ends the session: the handler answers with the error and the connection is
  * closed after that answer, as Kafka does.
@@ -71,6 +72,8 @@ export class SaslSession {
   #principal: string | null;
   #mechanism: KafkaSaslMechanism | null = null;
   #superuser = false;
+  /** SaslHandshake v0 chose the mechanism: its tokens come as raw frames, not requests. */
+  #rawTokens = false;
 
   /** `principal`: already known from the transport (a verified client certificate). */
   constructor(authenticator: KafkaAuthenticator, principal: string | null = null) {
@@ -93,6 +96,12 @@ export class SaslSession {
     return this.#principal !== null || this.#authenticator.allowAnonymous;
   }
 
+  /** Whether the next frame is a raw token of the exchange (after SaslHandshake v0). */
+  get expectsRawToken(): boolean {
+    const kind = this.#state.kind;
+    return this.#rawTokens && (kind === "chosen" || kind === "scram");
+  }
+
   /** Whether the authenticated user passes every authorization check. */
   get superuser(): boolean {
     return this.#superuser;
@@ -108,7 +117,11 @@ export class SaslSession {
     return this.#mechanism;
   }
 
-  handshake(mechanism: string): { errorCode: number; mechanisms: string[]; close: boolean } {
+  /** `rawTokens`: SaslHandshake v0, after which the tokens come as raw frames. */
+  handshake(
+    mechanism: string,
+    rawTokens = false,
+  ): { errorCode: number; mechanisms: string[]; close: boolean } {
     const mechanisms = [...this.#authenticator.mechanisms];
     // A verified certificate does not preclude SASL: on Kafka's SASL_SSL listeners the SASL user
     // is the principal, and clients configured so send a client certificate and SASL both.
@@ -122,6 +135,7 @@ export class SaslSession {
     }
     this.#state = { kind: "chosen", mechanism: offered };
     this.#mechanism = offered;
+    this.#rawTokens = rawTokens;
     return { errorCode: KafkaError.NONE, mechanisms, close: false };
   }
 

@@ -213,3 +213,34 @@ test("nothing but SASL is served while an exchange is under way, even to anonymo
   assert.equal(first.errorCode, 0);
   assert.equal(session.mayServe, false);
 });
+
+test("after SaslHandshake v0 the frames of the exchange are raw tokens, and only those", async () => {
+  const authenticator = new TestAuthenticator();
+  authenticator.credentials.set(
+    "SCRAM-SHA-512/alice",
+    await deriveScramCredential("SCRAM-SHA-512", "secret"),
+  );
+  const framed = new SaslSession(authenticator);
+  framed.handshake("PLAIN");
+  assert.equal(framed.expectsRawToken, false, "v1: tokens come in SaslAuthenticate");
+
+  const plain = new SaslSession(authenticator);
+  assert.equal(plain.expectsRawToken, false, "not before the handshake");
+  plain.handshake("PLAIN", true);
+  assert.equal(plain.expectsRawToken, true);
+  assert.equal((await plain.authenticate(Buffer.from("\0alice\0pw"), WHO)).principal, "alice");
+  assert.equal(plain.expectsRawToken, false, "requests again once authenticated");
+
+  const scram = new SaslSession(authenticator);
+  scram.handshake("SCRAM-SHA-512", true);
+  const { first, final } = await scramLogin(scram, "SCRAM-SHA-512", "alice", "secret");
+  assert.equal(first.errorCode, 0);
+  assert.equal(final?.principal, "alice");
+  assert.equal(scram.expectsRawToken, false);
+
+  const refused = new SaslSession(authenticator);
+  refused.handshake("PLAIN", true);
+  assert.equal((await refused.authenticate(Buffer.from("\0alice\0no"), WHO)).close, true);
+  assert.equal(refused.expectsRawToken, false, "a refusal ends the exchange");
+  assert.equal(new SaslSession(authenticator).handshake("GSSAPI", true).close, true);
+});
