@@ -7,8 +7,8 @@
  * each one went from 0.9 to 3.1-3.4 GB/s on such a machine.
  *
  * Node has no sendfile for sockets, so it comes from a small N-API addon (native/io, built by
- * `npm install`). Without it (another OS, no compiler) answers are copied as before,
- * and the broker says so once at start.
+ * `npm install`). Without it (another OS, no compiler) answers are copied as before, and the
+ * broker says so once at start.
  *
  * How an answer carries a range of a file: the Fetch handler gets a placeholder Buffer of the
  * range's length (a view of memory that is never written or sent) and puts it in the response

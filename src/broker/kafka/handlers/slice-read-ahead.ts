@@ -3,8 +3,7 @@
  * Locating a slice reads two batch headers from the segment file (from the page cache when it
  * holds them, else two trips to the thread pool: 0.15-0.2 ms per fetch measured, a sixth of a
  * 1 MiB fetch's round trip), and a consumer's next fetch asks for the offset right after what
- * it was just sent. One per connection; a fetch for
- * anything else locates its slice as before.
+ * it was just sent. One per connection; a fetch for anything else locates its slice as before.
  *
  * A slice located ahead is used only if it stopped at its size limit, not at the log end: then a
  * slice located now would be the same (batches never change once appended), and a fetch waiting

@@ -8,7 +8,7 @@ import type { Logger } from "../../../log/logger.ts";
 import type { SaslSession, StepResult } from "./sasl-session.ts";
 
 /** Slows password guessing over many connections; Kafka's default is 100 ms too. */
-export const FAILED_AUTHENTICATION_DELAY_MS = 100;
+const FAILED_AUTHENTICATION_DELAY_MS = 100;
 
 export interface StepCaller {
   readonly logger: Logger;
