@@ -2,7 +2,8 @@
  * NodeFileSystem reads small ranges from the page cache on the event loop (the native/io
  * addon's readCached) and the rest through the thread pool. Whatever the cache holds, a read
  * returns the file's bytes: the addon on a real file, and the fallbacks driven by a readCached
- * that reports a page missing (-1) or only part of the range in the cache.
+ * that reports a page missing (-1) or only part of the range in the cache. A loop of reads does
+ * not keep the event loop from its other work.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -88,6 +89,35 @@ describe("NodeFileSystem cached reads", () => {
 
   test("without the addon every read goes through the thread pool", async () => {
     await readsBack(new NodeFileSystem({ readCached: null }));
+  });
+
+  test("a loop of cached reads lets the event loop run between them", async () => {
+    const addon = loadIoAddon();
+    assert.ok(!("unavailable" in addon));
+    let served = 0;
+    const counted: CachedRead = (fd, buffer, position) => {
+      served++;
+      return addon.readCached(fd, buffer, position);
+    };
+    const fs = new NodeFileSystem({ readCached: counted });
+    const handle = await fs.open(path, "read");
+    try {
+      // Each turn of the event loop runs its check phase; count the reads done before one.
+      let readsBeforeTurn = -1;
+      let done = 0;
+      setImmediate(() => {
+        readsBeforeTurn = done;
+      });
+      const header = Buffer.alloc(61);
+      for (let i = 0; i < 1000; i++) {
+        await fs.read(handle, header, 0, 61, (i * 61) % (FILE_BYTES - 61));
+        done++;
+      }
+      assert.ok(readsBeforeTurn > 0 && readsBeforeTurn < 1000, `turn after ${readsBeforeTurn}`);
+      assert.ok(served > 900, `most reads from the cache: ${served} of 1000`);
+    } finally {
+      await fs.close(handle);
+    }
   });
 
   test("a closed file is an error, as without the addon", async () => {
