@@ -51,14 +51,10 @@ export async function loopbackRead(
     stdio: ["ignore", "pipe", "inherit"],
   });
   try {
-    const lines = createInterface({ input: server.stdout });
-    const [line] = await Promise.race([
-      lines[Symbol.asyncIterator]()
-        .next()
-        .then((next) => [String(next.value)]),
-      new Promise<never>((_, reject) => server.once("exit", () => reject(new Error("no server")))),
-    ]);
-    const port = Number(line);
+    const port = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: server.stdout }).once("line", (line) => resolve(Number(line)));
+      server.once("exit", () => reject(new Error("the loopback server exited before listening")));
+    });
     const frame = Buffer.allocUnsafeSlow(CHUNK_BYTES);
     const request = Buffer.alloc(4);
     const total = plan.length * passes;

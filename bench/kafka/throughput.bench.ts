@@ -120,6 +120,7 @@ function rates(name: string, records: number, bytes: number, ms: number): Measur
  * (a) append for --seconds with producers x inflight concurrent appends, then read it all back.
  * With `returnMs` > 0 each appender waits that long after its acknowledgement before it appends
  * again, as a producer across a network does: a reference for what that wait alone costs.
+ * `withLoopback`: (e) on the same log as well, before it is removed.
  */
 async function storage(
   policy: FsyncPolicy,
