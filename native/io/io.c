@@ -10,13 +10,16 @@
  *   close(fd)
  *   sendFile(socketFd, head, fileFd, position, length, callback(errno, headSent, fileSent))
  *
+ *   sendFileCached(socketFd, head, fileFd, position, length) -> [errno, headSent, fileSent] | null
+ *
  * sendFile writes `head` (the answer's bytes before the range, or an empty Buffer), then the
  * file range, on libuv's thread pool, so a read from disk never blocks the event loop. It never
  * waits for the socket: it stops at EAGAIN (the socket's buffer is full) and reports what it
  * sent; the caller sends the rest through the socket's own writes. The socket descriptor is
  * duplicated before the work is queued and closed after it, so a connection closed meanwhile
  * cannot let its descriptor number be reused under the send. `head` is kept referenced until
- * the work completes.
+ * the work completes. sendFileCached does the same work on the calling thread when cachestat(2)
+ * finds every page of the range in the page cache (null, nothing sent, when it does not).
  *
  *   readCached(fd, buffer, position) -> bytes read, or -1
  *
@@ -31,8 +34,26 @@
 #include <stdlib.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+
+struct cachestat_range {
+  uint64_t off;
+  uint64_t len;
+};
+
+struct cachestat {
+  uint64_t nr_cache;
+  uint64_t nr_dirty;
+  uint64_t nr_writeback;
+  uint64_t nr_evicted;
+  uint64_t nr_recently_evicted;
+};
 
 typedef struct {
   napi_async_work work;
@@ -124,9 +145,8 @@ static napi_value ReadCached(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static void execute_send(napi_env env, void* data) {
-  (void)env;
-  SendWork* w = data;
+/* Sends the head, then the range, until done, an error, or a full socket (EAGAIN). */
+static void send_head_and_range(SendWork* w) {
   while (w->head_sent < w->head_length) {
     /* MSG_MORE: the head and the file's first bytes leave in full segments. */
     ssize_t n = send(w->socket_fd, w->head + w->head_sent, w->head_length - w->head_sent,
@@ -149,6 +169,12 @@ static void execute_send(napi_env env, void* data) {
     if (n == 0) break; /* the file ends early: the caller reports it */
     w->sent += n;
   }
+}
+
+static void execute_send(napi_env env, void* data) {
+  (void)env;
+  SendWork* w = data;
+  send_head_and_range(w);
   close(w->socket_fd);
 }
 
@@ -209,13 +235,76 @@ static napi_value SendFile(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Whether every page of the range is in the page cache (false when it cannot tell). */
+static bool range_cached(int fd, int64_t position, int64_t length) {
+  if (length == 0) return true;
+  long page = sysconf(_SC_PAGESIZE);
+  struct cachestat_range range = {(uint64_t)position, (uint64_t)length};
+  struct cachestat stat;
+  if (syscall(__NR_cachestat, fd, &range, &stat, 0) != 0) return false;
+  uint64_t pages = (uint64_t)((position + length + page - 1) / page - position / page);
+  return stat.nr_cache >= pages;
+}
+
+/*
+ * sendFileCached(socketFd, head, fileFd, position, length) -> [errno, headSent, fileSent], or
+ * null when some of the range is not in the page cache (or cachestat(2) is missing, before
+ * Linux 6.5) or the socket would block. sendFile's work on the calling thread: with every page
+ * cached, sendfile does not wait for the disk, and on a non-blocking socket it stops when the
+ * socket's buffer is full, so it costs what a socket write of the same bytes costs (Node writes
+ * to sockets on the event loop too), without the trip to the thread pool and the wake-ups it
+ * takes. A page evicted between the check and the send is read from disk here: rare, and no
+ * worse than a page fault.
+ */
+static napi_value SendFileCached(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int32_t socket_fd, file_fd;
+  int64_t position, length;
+  void* head;
+  size_t head_length;
+  bool is_buffer = false;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 5 || !int32_arg(env, argv[0], &socket_fd) ||
+      napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, argv[1], &head, &head_length) != napi_ok ||
+      !int32_arg(env, argv[2], &file_fd) ||
+      napi_get_value_int64(env, argv[3], &position) != napi_ok ||
+      napi_get_value_int64(env, argv[4], &length) != napi_ok || socket_fd < 0 || file_fd < 0 ||
+      position < 0 || length < 0) {
+    return throw_errno(env, "sendFileCached arguments", EINVAL);
+  }
+  napi_value result;
+  int flags = fcntl(socket_fd, F_GETFL);
+  if (flags < 0 || (flags & O_NONBLOCK) == 0 || !range_cached(file_fd, position, length)) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  SendWork w = {0};
+  w.socket_fd = socket_fd;
+  w.file_fd = file_fd;
+  w.position = position;
+  w.length = length;
+  w.head = head;
+  w.head_length = head_length;
+  send_head_and_range(&w);
+  napi_value values[3];
+  napi_create_int32(env, w.error, &values[0]);
+  napi_create_int64(env, (int64_t)w.head_sent, &values[1]);
+  napi_create_int64(env, w.sent, &values[2]);
+  napi_create_array_with_length(env, 3, &result);
+  for (uint32_t i = 0; i < 3; i++) napi_set_element(env, result, i, values[i]);
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"dup", NULL, Dup, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendFile", NULL, SendFile, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readCached", NULL, ReadCached, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendFileCached", NULL, SendFileCached, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  napi_define_properties(env, exports, 4, properties);
+  napi_define_properties(env, exports, 5, properties);
   return exports;
 }

@@ -2,7 +2,8 @@
  * The broker's one native addon (native/io, built by `npm install` with node-gyp): system calls
  * Node does not offer. Everything that uses it has a path without it (another OS, no compiler).
  *
- * - sendfile(2) for Kafka fetch answers (src/broker/kafka/zero-copy.ts).
+ * - sendfile(2) for Kafka fetch answers (src/broker/kafka/zero-copy.ts): on the event loop when
+ *   cachestat(2) finds the range in the page cache, else on libuv's thread pool.
  * - preadv2(2) with RWF_NOWAIT: a read served from the page cache on the event loop
  *   (src/storage/log/file-system.ts). Node's reads always go through libuv's thread pool, and
  *   on small machines the hand-off costs more than the read: the woken pool thread often takes
@@ -29,6 +30,18 @@ export interface IoAddon {
     length: number,
     done: (errno: number, headSent: number, fileSent: number) => void,
   ): void;
+  /**
+   * sendFile's work on the calling thread when every page of the range is in the page cache
+   * (cachestat(2)) and the socket is non-blocking: `[errno, headSent, fileSent]`, or null
+   * (nothing sent) otherwise.
+   */
+  sendFileCached(
+    socketFd: number,
+    head: Buffer,
+    fileFd: number,
+    position: number,
+    length: number,
+  ): [errno: number, headSent: number, fileSent: number] | null;
   /**
    * Reads into `buffer` from `position` what the page cache holds, without waiting for the disk:
    * the bytes read (fewer than asked when the cache holds only the start, 0 at end of file), or

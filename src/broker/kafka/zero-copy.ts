@@ -111,9 +111,15 @@ export class ZeroCopy {
 
   /**
    * Writes `head`, then as much of `range` from `skip` on, as the socket takes without waiting
-   * (up to its buffer), on the thread pool; resolves with the bytes of each sent. The range is
-   * only started once the whole head is sent. The caller must have nothing queued on the
-   * socket (socketIdle): these bytes go to the kernel directly, after whatever it holds.
+   * (up to its buffer); resolves with the bytes of each sent. The range is only started once the
+   * whole head is sent. The caller must have nothing queued on the socket (socketIdle): these
+   * bytes go to the kernel directly, after whatever it holds.
+   *
+   * A range the page cache holds is sent at once, on the event loop, as Node writes to sockets;
+   * anything else on the thread pool, so that a read from disk never blocks the event loop.
+   * Sending at once saves the trip to the pool and the wake-ups it takes, which on a 2-core
+   * machine were a third of a 1 MiB fetch's time: one consumer of one partition read 1.5-1.8
+   * GB/s instead of 1.2-1.4 (bench/README.md).
    */
   send(
     socket: Socket,
@@ -123,11 +129,18 @@ export class ZeroCopy {
   ): Promise<{ headSent: number; fileSent: number }> {
     const fd = socketDescriptor(socket);
     if (fd < 0) return Promise.reject(new SendFileError(9 /* EBADF */));
+    const { position, length } = range;
+    const now = this.#addon.sendFileCached(fd, head, range.fd, position + skip, length - skip);
+    if (now !== null) {
+      const [errno, headSent, fileSent] = now;
+      return errno !== 0
+        ? Promise.reject(new SendFileError(errno))
+        : Promise.resolve({ headSent, fileSent });
+    }
     const { promise, resolve, reject } = Promise.withResolvers<{
       headSent: number;
       fileSent: number;
     }>();
-    const { position, length } = range;
     this.#addon.sendFile(fd, head, range.fd, position + skip, length - skip, (errno, h, f) => {
       if (errno !== 0) reject(new SendFileError(errno));
       else resolve({ headSent: h, fileSent: f });

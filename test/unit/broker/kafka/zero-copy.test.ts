@@ -1,11 +1,14 @@
 /**
  * The sendfile of the native/io addon on real sockets and files: a range arrives byte for
  * byte, a peer that does not read gets part of it and no error (the caller sends the rest),
- * ranges own their descriptors, and a closed socket is an error, not a crash.
+ * ranges own their descriptors, and a closed socket is an error, not a crash. Each send goes
+ * either on the event loop (the range is in the page cache) or on the thread pool; both are
+ * run: the file is just written, so the pool is reached by an addon that reports every range
+ * uncached, and the addon's own check by a range of a file's hole, which no page backs.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +19,7 @@ import {
   ZERO_COPY_MIN_BYTES,
   ZeroCopy,
 } from "../../../../src/broker/kafka/zero-copy.ts";
+import { type IoAddon, loadIoAddon } from "../../../../src/native/io-addon.ts";
 
 const FILE_BYTES = 8 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -52,104 +56,159 @@ function received(socket: Socket, bytes: number): Promise<Buffer> {
   });
 }
 
-describe("zero-copy fetch answers", () => {
-  let directory: string;
-  let content: Buffer;
-  let fd: number;
-  let zeroCopy: ZeroCopy;
+function realAddon(): IoAddon {
+  const addon = loadIoAddon();
+  assert.ok(!("unavailable" in addon), `addon loads: ${JSON.stringify(addon)}`);
+  return addon;
+}
 
-  before(() => {
-    const loaded = loadZeroCopy();
-    assert.ok(loaded instanceof ZeroCopy, `addon loads: ${JSON.stringify(loaded)}`);
-    zeroCopy = loaded;
-    directory = mkdtempSync(join(tmpdir(), "rmq-zero-copy-"));
-    content = randomBytes(FILE_BYTES);
-    writeFileSync(join(directory, "segment.log"), content);
-    fd = openSync(join(directory, "segment.log"), "r");
-  });
+/** How sends are made: results of sendFileCached, counted (null: it left the send to the pool). */
+const modes = [
+  { name: "from the page cache, on the event loop", cached: true },
+  { name: "on the thread pool", cached: false },
+] as const;
 
-  after(() => {
-    closeSync(fd);
-    rmSync(directory, { recursive: true, force: true });
-  });
+for (const mode of modes)
+  describe(`zero-copy fetch answers, ${mode.name}`, () => {
+    let directory: string;
+    let content: Buffer;
+    let fd: number;
+    let zeroCopy: ZeroCopy;
+    const sendsAtOnce: boolean[] = [];
 
-  test("small or unusable ranges are left to the copying path", () => {
-    assert.equal(zeroCopy.open(fd, 0, ZERO_COPY_MIN_BYTES - 1), null);
-    assert.equal(zeroCopy.open(-1, 0, ZERO_COPY_MIN_BYTES), null);
-    assert.equal(zeroCopy.open(1_000_000, 0, ZERO_COPY_MIN_BYTES), null, "not a descriptor");
-  });
+    before(() => {
+      assert.ok(loadZeroCopy() instanceof ZeroCopy);
+      const addon = realAddon();
+      zeroCopy = new ZeroCopy({
+        ...addon,
+        sendFileCached: (...args) => {
+          const result = mode.cached ? addon.sendFileCached(...args) : null;
+          sendsAtOnce.push(result !== null);
+          return result;
+        },
+      });
+      directory = mkdtempSync(join(tmpdir(), "rmq-zero-copy-"));
+      content = randomBytes(FILE_BYTES);
+      writeFileSync(join(directory, "segment.log"), content);
+      fd = openSync(join(directory, "segment.log"), "r");
+    });
 
-  test("a range owns a descriptor of its own until closed", () => {
-    const opened = zeroCopy.open(fd, 100, ZERO_COPY_MIN_BYTES);
-    assert.ok(opened !== null);
-    assert.notEqual(opened.range.fd, fd);
-    assert.equal(opened.placeholder.length, ZERO_COPY_MIN_BYTES);
-    assert.equal(zeroCopy.openRangeCount, 1);
-    zeroCopy.close(opened.range);
-    assert.equal(zeroCopy.openRangeCount, 0);
-  });
+    after(() => {
+      closeSync(fd);
+      rmSync(directory, { recursive: true, force: true });
+      // Every send of this mode went the way it names.
+      assert.ok(sendsAtOnce.length > 0);
+      assert.ok(
+        sendsAtOnce.every((atOnce) => atOnce === mode.cached),
+        JSON.stringify(sendsAtOnce),
+      );
+    });
 
-  test("a range reaches a reading peer byte for byte, read from its own descriptor", async () => {
-    const pair = await socketPair();
-    const position = 12_345;
-    const length = 3 * 1024 * 1024;
-    const opened = zeroCopy.open(fd, position, length);
-    assert.ok(opened !== null);
-    // The range reads through its own descriptor: closing the original changes nothing.
-    const copy = openSync(join(directory, "segment.log"), "r");
-    const second = zeroCopy.open(copy, position, length);
-    closeSync(copy);
-    assert.ok(second !== null);
-    try {
-      const arrival = received(pair.receiver, length);
-      let sent = 0;
-      while (sent < length) {
-        const { fileSent: now } = await zeroCopy.send(pair.sender, second.range, sent, EMPTY);
-        if (now === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-        sent += now;
+    test("small or unusable ranges are left to the copying path", () => {
+      assert.equal(zeroCopy.open(fd, 0, ZERO_COPY_MIN_BYTES - 1), null);
+      assert.equal(zeroCopy.open(-1, 0, ZERO_COPY_MIN_BYTES), null);
+      assert.equal(zeroCopy.open(1_000_000, 0, ZERO_COPY_MIN_BYTES), null, "not a descriptor");
+    });
+
+    test("a range owns a descriptor of its own until closed", () => {
+      const opened = zeroCopy.open(fd, 100, ZERO_COPY_MIN_BYTES);
+      assert.ok(opened !== null);
+      assert.notEqual(opened.range.fd, fd);
+      assert.equal(opened.placeholder.length, ZERO_COPY_MIN_BYTES);
+      assert.equal(zeroCopy.openRangeCount, 1);
+      zeroCopy.close(opened.range);
+      assert.equal(zeroCopy.openRangeCount, 0);
+    });
+
+    test("a range reaches a reading peer byte for byte, read from its own descriptor", async () => {
+      const pair = await socketPair();
+      const position = 12_345;
+      const length = 3 * 1024 * 1024;
+      const opened = zeroCopy.open(fd, position, length);
+      assert.ok(opened !== null);
+      // The range reads through its own descriptor: closing the original changes nothing.
+      const copy = openSync(join(directory, "segment.log"), "r");
+      const second = zeroCopy.open(copy, position, length);
+      closeSync(copy);
+      assert.ok(second !== null);
+      try {
+        const arrival = received(pair.receiver, length);
+        let sent = 0;
+        while (sent < length) {
+          const { fileSent: now } = await zeroCopy.send(pair.sender, second.range, sent, EMPTY);
+          if (now === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+          sent += now;
+        }
+        assert.ok((await arrival).equals(content.subarray(position, position + length)));
+      } finally {
+        zeroCopy.close(opened.range);
+        zeroCopy.close(second.range);
+        pair.close();
       }
-      assert.ok((await arrival).equals(content.subarray(position, position + length)));
-    } finally {
-      zeroCopy.close(opened.range);
-      zeroCopy.close(second.range);
-      pair.close();
-    }
+    });
+
+    test("a peer that does not read takes part of a range, without an error", async () => {
+      const pair = await socketPair();
+      const opened = zeroCopy.open(fd, 0, FILE_BYTES);
+      assert.ok(opened !== null);
+      try {
+        pair.receiver.pause();
+        const { fileSent: first } = await zeroCopy.send(pair.sender, opened.range, 0, EMPTY);
+        assert.ok(first > 0 && first < FILE_BYTES, `${first} bytes taken of ${FILE_BYTES}`);
+        // The kernel may find room for more meanwhile; a head goes whole before any of the range.
+        const head = Buffer.from("head");
+        const again = await zeroCopy.send(pair.sender, opened.range, first, head);
+        assert.ok(again.headSent === head.length || again.fileSent === 0, JSON.stringify(again));
+        const taken = first + again.fileSent;
+        assert.ok(taken < FILE_BYTES, "the peer still reads nothing");
+        // The rest through read(): what the connection does then.
+        const rest = Buffer.alloc(FILE_BYTES - taken);
+        assert.equal(await zeroCopy.read(opened.range, taken, rest), rest.length);
+        assert.ok(rest.equals(content.subarray(taken)));
+      } finally {
+        zeroCopy.close(opened.range);
+        pair.close();
+      }
+    });
+
+    test("a closed socket is an error", async () => {
+      const pair = await socketPair();
+      const opened = zeroCopy.open(fd, 0, ZERO_COPY_MIN_BYTES);
+      assert.ok(opened !== null);
+      try {
+        pair.sender.destroy();
+        await assert.rejects(zeroCopy.send(pair.sender, opened.range, 0, EMPTY), SendFileError);
+      } finally {
+        zeroCopy.close(opened.range);
+        pair.close();
+      }
+    });
   });
 
-  test("a peer that does not read takes part of a range, without an error", async () => {
+describe("sendFileCached", () => {
+  test("leaves a range to the thread pool when a page of it is not in the page cache", async () => {
+    const addon = realAddon();
+    const directory = mkdtempSync(join(tmpdir(), "rmq-send-cached-"));
+    const path = join(directory, "segment.log");
+    writeFileSync(path, randomBytes(64 * 1024));
+    const fd = openSync(path, "r+");
+    // The file grows by a hole: no page backs it until it is read or written.
+    ftruncateSync(fd, 1024 * 1024);
     const pair = await socketPair();
-    const opened = zeroCopy.open(fd, 0, FILE_BYTES);
-    assert.ok(opened !== null);
+    const socketFd = (pair.sender as unknown as { _handle: { fd: number } })._handle.fd;
     try {
-      pair.receiver.pause();
-      const { fileSent: first } = await zeroCopy.send(pair.sender, opened.range, 0, EMPTY);
-      assert.ok(first > 0 && first < FILE_BYTES, `${first} bytes taken of ${FILE_BYTES}`);
-      // The kernel may find room for more meanwhile; a head goes whole before any of the range.
       const head = Buffer.from("head");
-      const again = await zeroCopy.send(pair.sender, opened.range, first, head);
-      assert.ok(again.headSent === head.length || again.fileSent === 0, JSON.stringify(again));
-      const taken = first + again.fileSent;
-      assert.ok(taken < FILE_BYTES, "the peer still reads nothing");
-      // The rest through read(): what the connection does then.
-      const rest = Buffer.alloc(FILE_BYTES - taken);
-      assert.equal(await zeroCopy.read(opened.range, taken, rest), rest.length);
-      assert.ok(rest.equals(content.subarray(taken)));
+      assert.equal(addon.sendFileCached(socketFd, head, fd, 512 * 1024, 4096), null, "hole");
+      assert.equal(addon.sendFileCached(socketFd, head, fd, 0, 80 * 1024), null, "partly hole");
+      const arrival = received(pair.receiver, head.length + 1000);
+      assert.deepEqual(addon.sendFileCached(socketFd, head, fd, 5, 1000), [0, head.length, 1000]);
+      const bytes = await arrival;
+      assert.equal(bytes.subarray(0, head.length).toString(), "head");
+      assert.equal(bytes.length, head.length + 1000, "nothing from the refused calls was sent");
     } finally {
-      zeroCopy.close(opened.range);
       pair.close();
-    }
-  });
-
-  test("a closed socket is an error", async () => {
-    const pair = await socketPair();
-    const opened = zeroCopy.open(fd, 0, ZERO_COPY_MIN_BYTES);
-    assert.ok(opened !== null);
-    try {
-      pair.sender.destroy();
-      await assert.rejects(zeroCopy.send(pair.sender, opened.range, 0, EMPTY), SendFileError);
-    } finally {
-      zeroCopy.close(opened.range);
-      pair.close();
+      closeSync(fd);
+      rmSync(directory, { recursive: true, force: true });
     }
   });
 });
