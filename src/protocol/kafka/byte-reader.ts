@@ -61,14 +61,25 @@ export class ByteReader {
   }
 
   bytes(length: number, what = "bytes"): Buffer {
+    const at = this.#field(length, what);
+    return this.buffer.subarray(at, at + length);
+  }
+
+  /** `length` bytes as UTF-8 text, decoded in place (no view of them is made). */
+  utf8(length: number, what = "string"): string {
+    const at = this.#field(length, what);
+    return this.buffer.toString("utf8", at, at + length);
+  }
+
+  /** Where a field of `length` bytes starts; a length past the frame is oversize. */
+  #field(length: number, what: string): number {
     if (length > this.end - this.offset) {
       throw new KafkaCodecError(
         "oversize",
         `${what}: length ${length} but only ${this.end - this.offset} bytes left`,
       );
     }
-    const at = this.#need(length, what);
-    return this.buffer.subarray(at, at + length);
+    return this.#need(length, what);
   }
 
   /** Unsigned LEB128 as Kafka writes it (at most 5 bytes for 32 bits). */
