@@ -24,9 +24,14 @@ import { type IoAddon, loadIoAddon } from "../../../../src/native/io-addon.ts";
 const FILE_BYTES = 8 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
-/** A connected pair: `sender` is the server side, `receiver` the client. */
-async function socketPair(): Promise<{ sender: Socket; receiver: Socket; close(): void }> {
-  const server = createServer();
+/**
+ * A connected pair: `sender` is the server side, `receiver` the client. With `allowHalfOpen`,
+ * the sender stays open when the receiver goes away, as a broker's socket does until it notices.
+ */
+async function socketPair(
+  allowHalfOpen = false,
+): Promise<{ sender: Socket; receiver: Socket; close(): void }> {
+  const server = createServer({ allowHalfOpen });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
   const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
@@ -178,6 +183,30 @@ for (const mode of modes)
       try {
         pair.sender.destroy();
         await assert.rejects(zeroCopy.send(pair.sender, opened.range, 0, EMPTY), SendFileError);
+      } finally {
+        zeroCopy.close(opened.range);
+        pair.close();
+      }
+    });
+
+    test("a peer gone mid-stream is an error naming why", async () => {
+      const pair = await socketPair(true);
+      const opened = zeroCopy.open(fd, 0, ZERO_COPY_MIN_BYTES);
+      assert.ok(opened !== null);
+      try {
+        const ended = new Promise((resolve) => pair.sender.once("end", resolve));
+        pair.receiver.destroy();
+        await ended;
+        // The first send may still be taken (the peer's reset answers it); a later one fails.
+        let failure: unknown = null;
+        for (let i = 0; i < 20 && failure === null; i++) {
+          await zeroCopy.send(pair.sender, opened.range, 0, EMPTY).catch((err) => {
+            failure = err;
+          });
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        assert.ok(failure instanceof SendFileError, String(failure));
+        assert.ok([32, 104].includes(failure.errno), `EPIPE or ECONNRESET, got ${failure.errno}`);
       } finally {
         zeroCopy.close(opened.range);
         pair.close();
