@@ -27,6 +27,8 @@ export const ZERO_COPY_MIN_BYTES = 64 * 1024;
 const PLACEHOLDER_BYTES_MAX = 16 * 1024 * 1024;
 /** Descriptors held by answers not yet sent, at most; past it slices are copied. */
 const OPEN_RANGES_MAX = 1024;
+/** libuv's thread pool, which the log's writes and reads share (Node's default: 4 threads). */
+const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
 
 /** `length` bytes of an open file from `position`, to be sent in a placeholder's stead. */
 export interface FileRange {
@@ -68,9 +70,14 @@ export class ZeroCopy {
   /** Never written: placeholders are views of it, and are never sent. */
   readonly #placeholderMemory = new ArrayBuffer(PLACEHOLDER_BYTES_MAX);
   #openRanges = 0;
+  /** Sends on the thread pool, at most (see send); the rest wait their turn, in order. */
+  readonly #poolSendsMax: number;
+  #poolSends = 0;
+  readonly #poolTurns: Array<() => void> = [];
 
-  constructor(addon: IoAddon) {
+  constructor(addon: IoAddon, poolSendsMax = Math.max(1, Math.floor(THREAD_POOL_SIZE / 2))) {
     this.#addon = addon;
+    this.#poolSendsMax = poolSendsMax;
   }
 
   /** Descriptors held by answers not yet sent. */
@@ -119,7 +126,9 @@ export class ZeroCopy {
    * anything else on the thread pool, so that a read from disk never blocks the event loop.
    * Sending at once saves the trip to the pool and the wake-ups it takes, which on a 2-core
    * machine were a third of a 1 MiB fetch's time: one consumer of one partition read 1.5-1.8
-   * GB/s instead of 1.2-1.4 (bench/README.md).
+   * GB/s instead of 1.2-1.4 (bench/README.md). A send on the pool waits for the disk, so at most
+   * half the pool's threads send at once: consumers of cold data never hold every thread while
+   * the log's writes, which acknowledgements wait for, queue behind them.
    */
   send(
     socket: Socket,
@@ -137,15 +146,37 @@ export class ZeroCopy {
         ? Promise.reject(new SendFileError(errno))
         : Promise.resolve({ headSent, fileSent });
     }
-    const { promise, resolve, reject } = Promise.withResolvers<{
-      headSent: number;
-      fileSent: number;
-    }>();
-    this.#addon.sendFile(fd, head, range.fd, position + skip, length - skip, (errno, h, f) => {
-      if (errno !== 0) reject(new SendFileError(errno));
-      else resolve({ headSent: h, fileSent: f });
-    });
-    return promise;
+    return this.#sendOnPool(socket, range, skip, head);
+  }
+
+  async #sendOnPool(
+    socket: Socket,
+    range: FileRange,
+    skip: number,
+    head: Buffer,
+  ): Promise<{ headSent: number; fileSent: number }> {
+    if (this.#poolSends < this.#poolSendsMax) this.#poolSends++;
+    else await new Promise<void>((turn) => this.#poolTurns.push(turn));
+    try {
+      // Taken now, not when queued: the connection may have closed meanwhile.
+      const fd = socketDescriptor(socket);
+      if (fd < 0) throw new SendFileError(9 /* EBADF */);
+      const { promise, resolve, reject } = Promise.withResolvers<{
+        headSent: number;
+        fileSent: number;
+      }>();
+      const { position, length } = range;
+      this.#addon.sendFile(fd, head, range.fd, position + skip, length - skip, (errno, h, f) => {
+        if (errno !== 0) reject(new SendFileError(errno));
+        else resolve({ headSent: h, fileSent: f });
+      });
+      return await promise;
+    } finally {
+      // The slot goes straight to the next in line, so none can jump the queue.
+      const next = this.#poolTurns.shift();
+      if (next === undefined) this.#poolSends--;
+      else next();
+    }
   }
 
   /** Reads `into.length` bytes of `range` from `skip` on; fewer only where the file ends. */

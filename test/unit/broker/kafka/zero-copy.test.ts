@@ -214,6 +214,66 @@ for (const mode of modes)
     });
   });
 
+describe("sends on the thread pool", () => {
+  test("at most the given number run at once, the rest in the order they came", async () => {
+    const addon = realAddon();
+    const started: number[] = [];
+    let inFlight = 0;
+    let mostInFlight = 0;
+    // Every send goes to the pool, and each holds its thread 20 ms, as a read from disk would.
+    const slow: IoAddon = {
+      ...addon,
+      sendFileCached: () => null,
+      sendFile: (socketFd, head, fileFd, position, length, done) => {
+        started.push(position);
+        inFlight++;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        addon.sendFile(socketFd, head, fileFd, position, length, (...result) => {
+          setTimeout(() => {
+            inFlight--;
+            done(...result);
+          }, 20);
+        });
+      },
+    };
+    const zeroCopy = new ZeroCopy(slow, 2);
+    const directory = mkdtempSync(join(tmpdir(), "rmq-pool-sends-"));
+    writeFileSync(join(directory, "segment.log"), randomBytes(1024 * 1024));
+    const fd = openSync(join(directory, "segment.log"), "r");
+    const pairs = await Promise.all([1, 2, 3, 4, 5].map(() => socketPair()));
+    const ranges = pairs.map((_, i) => zeroCopy.open(fd, i * 1000, ZERO_COPY_MIN_BYTES));
+    try {
+      const sends = pairs.map((pair, i) => {
+        const range = ranges[i];
+        assert.ok(range !== null);
+        return zeroCopy.send(pair.sender, range.range, 0, EMPTY);
+      });
+      pairs[4].sender.destroy(); // closed while waiting its turn
+      const results = await Promise.allSettled(sends);
+      assert.equal(mostInFlight, 2);
+      assert.deepEqual(started, [0, 1000, 2000, 3000], "in order; the closed one never started");
+      for (const result of results.slice(0, 4)) {
+        assert.equal(result.status, "fulfilled");
+        assert.equal(result.value.fileSent, ZERO_COPY_MIN_BYTES);
+      }
+      const closed = results[4];
+      assert.ok(closed.status === "rejected" && closed.reason instanceof SendFileError);
+      assert.equal(closed.reason.errno, 9);
+      // The slots were all given back: a new send starts at once.
+      const again = zeroCopy.open(fd, 0, ZERO_COPY_MIN_BYTES);
+      assert.ok(again !== null);
+      await zeroCopy.send(pairs[0].sender, again.range, 0, EMPTY);
+      zeroCopy.close(again.range);
+      assert.equal(started.length, 5);
+    } finally {
+      for (const range of ranges) if (range !== null) zeroCopy.close(range.range);
+      for (const pair of pairs) pair.close();
+      closeSync(fd);
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("sendFileCached", () => {
   test("leaves a range to the thread pool when a page of it is not in the page cache", async () => {
     const addon = realAddon();
