@@ -193,39 +193,48 @@ static void complete_send(napi_env env, napi_status status, void* data) {
   napi_call_function(env, global, callback, 3, argv, NULL);
 }
 
+/*
+ * The arguments both sends share: (socketFd, head, fileFd, position, length), into `w`, with
+ * `w->socket_fd` the caller's own descriptor. False when any is not what it should be.
+ */
+static bool send_args(napi_env env, napi_value* argv, SendWork* w) {
+  int32_t socket_fd, file_fd;
+  void* head;
+  bool is_buffer = false;
+  if (!int32_arg(env, argv[0], &socket_fd) ||
+      napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, argv[1], &head, &w->head_length) != napi_ok ||
+      !int32_arg(env, argv[2], &file_fd) ||
+      napi_get_value_int64(env, argv[3], &w->position) != napi_ok ||
+      napi_get_value_int64(env, argv[4], &w->length) != napi_ok || socket_fd < 0 ||
+      file_fd < 0 || w->position < 0 || w->length < 0) {
+    return false;
+  }
+  w->socket_fd = socket_fd;
+  w->file_fd = file_fd;
+  w->head = head;
+  return true;
+}
+
 static napi_value SendFile(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
-  int32_t socket_fd, file_fd;
-  int64_t position, length;
-  void* head;
-  size_t head_length;
-  bool is_buffer = false;
   napi_valuetype type;
+  SendWork args = {0};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 6 || !int32_arg(env, argv[0], &socket_fd) ||
-      napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
-      napi_get_buffer_info(env, argv[1], &head, &head_length) != napi_ok ||
-      !int32_arg(env, argv[2], &file_fd) ||
-      napi_get_value_int64(env, argv[3], &position) != napi_ok ||
-      napi_get_value_int64(env, argv[4], &length) != napi_ok ||
-      napi_typeof(env, argv[5], &type) != napi_ok || type != napi_function || socket_fd < 0 ||
-      file_fd < 0 || position < 0 || length < 0) {
+  if (argc < 6 || !send_args(env, argv, &args) || napi_typeof(env, argv[5], &type) != napi_ok ||
+      type != napi_function) {
     return throw_errno(env, "sendFile arguments", EINVAL);
   }
   SendWork* w = calloc(1, sizeof(SendWork));
   if (w == NULL) return throw_errno(env, "sendFile", ENOMEM);
-  w->socket_fd = fcntl(socket_fd, F_DUPFD_CLOEXEC, 0);
+  *w = args;
+  w->socket_fd = fcntl(args.socket_fd, F_DUPFD_CLOEXEC, 0);
   if (w->socket_fd < 0) {
     int error = errno;
     free(w);
     return throw_errno(env, "dup socket", error);
   }
-  w->file_fd = file_fd;
-  w->position = position;
-  w->length = length;
-  w->head = head;
-  w->head_length = head_length;
   napi_value name;
   napi_create_string_utf8(env, "robustmq:sendfile", NAPI_AUTO_LENGTH, &name);
   napi_create_reference(env, argv[1], 1, &w->head_ref);
@@ -259,34 +268,17 @@ static bool range_cached(int fd, int64_t position, int64_t length) {
 static napi_value SendFileCached(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
-  int32_t socket_fd, file_fd;
-  int64_t position, length;
-  void* head;
-  size_t head_length;
-  bool is_buffer = false;
+  SendWork w = {0};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 5 || !int32_arg(env, argv[0], &socket_fd) ||
-      napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer ||
-      napi_get_buffer_info(env, argv[1], &head, &head_length) != napi_ok ||
-      !int32_arg(env, argv[2], &file_fd) ||
-      napi_get_value_int64(env, argv[3], &position) != napi_ok ||
-      napi_get_value_int64(env, argv[4], &length) != napi_ok || socket_fd < 0 || file_fd < 0 ||
-      position < 0 || length < 0) {
+  if (argc < 5 || !send_args(env, argv, &w)) {
     return throw_errno(env, "sendFileCached arguments", EINVAL);
   }
   napi_value result;
-  int flags = fcntl(socket_fd, F_GETFL);
-  if (flags < 0 || (flags & O_NONBLOCK) == 0 || !range_cached(file_fd, position, length)) {
+  int flags = fcntl(w.socket_fd, F_GETFL);
+  if (flags < 0 || (flags & O_NONBLOCK) == 0 || !range_cached(w.file_fd, w.position, w.length)) {
     napi_get_null(env, &result);
     return result;
   }
-  SendWork w = {0};
-  w.socket_fd = socket_fd;
-  w.file_fd = file_fd;
-  w.position = position;
-  w.length = length;
-  w.head = head;
-  w.head_length = head_length;
   send_head_and_range(&w);
   napi_value values[3];
   napi_create_int32(env, w.error, &values[0]);
