@@ -272,7 +272,8 @@ function structFieldCodec(struct: CompiledStruct, nullable: boolean): Codec {
 
 /**
  * A struct at one version. Every field's path is fixed when compiling, so that reading and
- * writing build no strings: a path per field and message was a tenth of the codec's time.
+ * writing build no strings: a path built per field and message took about a tenth of a warm
+ * decode-and-encode loop.
  */
 class CompiledStruct {
   readonly path: string;
