@@ -27,6 +27,11 @@ export const ZERO_COPY_MIN_BYTES = 64 * 1024;
 const PLACEHOLDER_BYTES_MAX = 16 * 1024 * 1024;
 /** Descriptors held by answers not yet sent, at most; past it slices are copied. */
 const OPEN_RANGES_MAX = 1024;
+/**
+ * Bytes sent on the event loop per turn, at most (each send is let through while under it): the
+ * rest of a turn's sends go to the thread pool, where they run beside the event loop.
+ */
+const LOOP_SEND_BYTES_PER_TURN = 1024 * 1024;
 /** libuv's thread pool, which the log's writes and reads share (Node's default: 4 threads). */
 const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
 
@@ -70,13 +75,27 @@ export class ZeroCopy {
   /** Never written: placeholders are views of it, and are never sent. */
   readonly #placeholderMemory = new ArrayBuffer(PLACEHOLDER_BYTES_MAX);
   #openRanges = 0;
+  /** Bytes sent on the event loop this turn (set back to 0 in the check phase). */
+  #loopSentThisTurn = 0;
+  readonly #newTurn = (): void => {
+    this.#loopSentThisTurn = 0;
+  };
+  readonly #loopSendBytesPerTurn: number;
   /** Sends on the thread pool, at most (see send); the rest wait their turn, in order. */
   readonly #poolSendsMax: number;
   #poolSends = 0;
   readonly #poolTurns: Array<() => void> = [];
 
-  constructor(addon: IoAddon, poolSendsMax = Math.max(1, Math.floor(THREAD_POOL_SIZE / 2))) {
+  /** The limits are options for tests; the broker uses the defaults. */
+  constructor(
+    addon: IoAddon,
+    {
+      loopSendBytesPerTurn = LOOP_SEND_BYTES_PER_TURN,
+      poolSendsMax = Math.max(1, Math.floor(THREAD_POOL_SIZE / 2)),
+    } = {},
+  ) {
     this.#addon = addon;
+    this.#loopSendBytesPerTurn = loopSendBytesPerTurn;
     this.#poolSendsMax = poolSendsMax;
   }
 
@@ -126,9 +145,11 @@ export class ZeroCopy {
    * anything else on the thread pool, so that a read from disk never blocks the event loop.
    * Sending at once saves the trip to the pool and the wake-ups it takes, which on a 2-core
    * machine were a third of a 1 MiB fetch's time: one consumer of one partition read 1.5-1.8
-   * GB/s instead of 1.2-1.4 (bench/README.md). A send on the pool waits for the disk, so at most
-   * half the pool's threads send at once: consumers of cold data never hold every thread while
-   * the log's writes, which acknowledgements wait for, queue behind them.
+   * GB/s instead of 1.2-1.4 (bench/README.md). Past LOOP_SEND_BYTES_PER_TURN in one turn (many
+   * consumers answered at once), sends go to the pool, to run on other cores beside the event
+   * loop. A send on the pool may wait for the disk, so at most half the pool's threads send at
+   * once: consumers of cold data never hold every thread while the log's writes, which
+   * acknowledgements wait for, queue behind them.
    */
   send(
     socket: Socket,
@@ -139,12 +160,17 @@ export class ZeroCopy {
     const fd = socketDescriptor(socket);
     if (fd < 0) return Promise.reject(new SendFileError(9 /* EBADF */));
     const { position, length } = range;
-    const now = this.#addon.sendFileCached(fd, head, range.fd, position + skip, length - skip);
-    if (now !== null) {
-      const [errno, headSent, fileSent] = now;
-      return errno !== 0
-        ? Promise.reject(new SendFileError(errno))
-        : Promise.resolve({ headSent, fileSent });
+    if (this.#loopSentThisTurn < this.#loopSendBytesPerTurn) {
+      const now = this.#addon.sendFileCached(fd, head, range.fd, position + skip, length - skip);
+      if (now !== null) {
+        const [errno, headSent, fileSent] = now;
+        if (this.#loopSentThisTurn === 0) setImmediate(this.#newTurn);
+        // At least 1, so that the turn is marked even when the socket took nothing.
+        this.#loopSentThisTurn += Math.max(1, headSent + fileSent);
+        return errno !== 0
+          ? Promise.reject(new SendFileError(errno))
+          : Promise.resolve({ headSent, fileSent });
+      }
     }
     return this.#sendOnPool(socket, range, skip, head);
   }

@@ -236,7 +236,7 @@ describe("sends on the thread pool", () => {
         });
       },
     };
-    const zeroCopy = new ZeroCopy(slow, 2);
+    const zeroCopy = new ZeroCopy(slow, { poolSendsMax: 2 });
     const directory = mkdtempSync(join(tmpdir(), "rmq-pool-sends-"));
     writeFileSync(join(directory, "segment.log"), randomBytes(1024 * 1024));
     const fd = openSync(join(directory, "segment.log"), "r");
@@ -267,6 +267,57 @@ describe("sends on the thread pool", () => {
       assert.equal(started.length, 5);
     } finally {
       for (const range of ranges) if (range !== null) zeroCopy.close(range.range);
+      for (const pair of pairs) pair.close();
+      closeSync(fd);
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("sends on the event loop", () => {
+  test("past the bytes of one turn, the turn's other sends go to the thread pool", async () => {
+    const addon = realAddon();
+    const ways: string[] = [];
+    const counted: IoAddon = {
+      ...addon,
+      sendFileCached: (...args) => {
+        const result = addon.sendFileCached(...args);
+        ways.push(result === null ? "not cached" : "loop");
+        return result;
+      },
+      sendFile: (...args) => {
+        ways.push("pool");
+        addon.sendFile(...args);
+      },
+    };
+    const zeroCopy = new ZeroCopy(counted, { loopSendBytesPerTurn: 1 });
+    const directory = mkdtempSync(join(tmpdir(), "rmq-loop-sends-"));
+    const content = randomBytes(256 * 1024);
+    writeFileSync(join(directory, "segment.log"), content);
+    const fd = openSync(join(directory, "segment.log"), "r");
+    const pairs = await Promise.all([1, 2, 3].map(() => socketPair()));
+    const opened = pairs.map(() => zeroCopy.open(fd, 0, ZERO_COPY_MIN_BYTES));
+    try {
+      const arrivals = pairs.map((pair) => received(pair.receiver, ZERO_COPY_MIN_BYTES));
+      const send = (i: number) => {
+        const range = opened[i];
+        assert.ok(range !== null);
+        return zeroCopy.send(pairs[i].sender, range.range, 0, EMPTY);
+      };
+      // One turn: the first send takes the turn's bytes, the second goes to the pool.
+      const first = send(0);
+      const second = send(1);
+      await Promise.all([first, second]);
+      assert.deepEqual(ways, ["loop", "pool"]);
+      // A later turn sends on the event loop again.
+      await new Promise((resolve) => setImmediate(resolve));
+      await send(2);
+      assert.deepEqual(ways, ["loop", "pool", "loop"]);
+      for (const bytes of await Promise.all(arrivals)) {
+        assert.ok(bytes.equals(content.subarray(0, ZERO_COPY_MIN_BYTES)));
+      }
+    } finally {
+      for (const range of opened) if (range !== null) zeroCopy.close(range.range);
       for (const pair of pairs) pair.close();
       closeSync(fd);
       rmSync(directory, { recursive: true, force: true });
