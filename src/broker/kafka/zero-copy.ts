@@ -75,12 +75,12 @@ export class ZeroCopy {
   /** Never written: placeholders are views of it, and are never sent. */
   readonly #placeholderMemory = new ArrayBuffer(PLACEHOLDER_BYTES_MAX);
   #openRanges = 0;
+  readonly #loopSendBytesPerTurn: number;
   /** Bytes sent on the event loop this turn (set back to 0 in the check phase). */
   #loopSentThisTurn = 0;
   readonly #newTurn = (): void => {
     this.#loopSentThisTurn = 0;
   };
-  readonly #loopSendBytesPerTurn: number;
   /** Sends on the thread pool, at most (see send); the rest wait their turn, in order. */
   readonly #poolSendsMax: number;
   #poolSends = 0;
