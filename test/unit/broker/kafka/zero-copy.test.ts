@@ -16,6 +16,7 @@ import { after, before, describe, test } from "node:test";
 import {
   loadZeroCopy,
   SendFileError,
+  socketDescriptor,
   ZERO_COPY_MIN_BYTES,
   ZeroCopy,
 } from "../../../../src/broker/kafka/zero-copy.ts";
@@ -49,6 +50,22 @@ async function socketPair(
   };
 }
 
+/** A segment file holding `content`, opened with `flags`; remove() closes and deletes it. */
+function segmentFile(content: Buffer, flags = "r"): { fd: number; path: string; remove(): void } {
+  const directory = mkdtempSync(join(tmpdir(), "rmq-zero-copy-"));
+  const path = join(directory, "segment.log");
+  writeFileSync(path, content);
+  const fd = openSync(path, flags);
+  return {
+    fd,
+    path,
+    remove() {
+      closeSync(fd);
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
 function received(socket: Socket, bytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
@@ -75,7 +92,7 @@ const modes = [
 
 for (const mode of modes)
   describe(`zero-copy fetch answers, ${mode.name}`, () => {
-    let directory: string;
+    let segment: ReturnType<typeof segmentFile>;
     let content: Buffer;
     let fd: number;
     let zeroCopy: ZeroCopy;
@@ -92,15 +109,13 @@ for (const mode of modes)
           return result;
         },
       });
-      directory = mkdtempSync(join(tmpdir(), "rmq-zero-copy-"));
       content = randomBytes(FILE_BYTES);
-      writeFileSync(join(directory, "segment.log"), content);
-      fd = openSync(join(directory, "segment.log"), "r");
+      segment = segmentFile(content);
+      fd = segment.fd;
     });
 
     after(() => {
-      closeSync(fd);
-      rmSync(directory, { recursive: true, force: true });
+      segment.remove();
       // Every send of this mode went the way it names.
       assert.ok(sendsAtOnce.length > 0);
       assert.ok(
@@ -132,7 +147,7 @@ for (const mode of modes)
       const opened = zeroCopy.open(fd, position, length);
       assert.ok(opened !== null);
       // The range reads through its own descriptor: closing the original changes nothing.
-      const copy = openSync(join(directory, "segment.log"), "r");
+      const copy = openSync(segment.path, "r");
       const second = zeroCopy.open(copy, position, length);
       closeSync(copy);
       assert.ok(second !== null);
@@ -237,9 +252,8 @@ describe("sends on the thread pool", () => {
       },
     };
     const zeroCopy = new ZeroCopy(slow, { poolSendsMax: 2 });
-    const directory = mkdtempSync(join(tmpdir(), "rmq-pool-sends-"));
-    writeFileSync(join(directory, "segment.log"), randomBytes(1024 * 1024));
-    const fd = openSync(join(directory, "segment.log"), "r");
+    const segment = segmentFile(randomBytes(1024 * 1024));
+    const fd = segment.fd;
     const pairs = await Promise.all([1, 2, 3, 4, 5].map(() => socketPair()));
     const ranges = pairs.map((_, i) => zeroCopy.open(fd, i * 1000, ZERO_COPY_MIN_BYTES));
     try {
@@ -268,8 +282,7 @@ describe("sends on the thread pool", () => {
     } finally {
       for (const range of ranges) if (range !== null) zeroCopy.close(range.range);
       for (const pair of pairs) pair.close();
-      closeSync(fd);
-      rmSync(directory, { recursive: true, force: true });
+      segment.remove();
     }
   });
 });
@@ -291,10 +304,9 @@ describe("sends on the event loop", () => {
       },
     };
     const zeroCopy = new ZeroCopy(counted, { loopSendBytesPerTurn: 1 });
-    const directory = mkdtempSync(join(tmpdir(), "rmq-loop-sends-"));
     const content = randomBytes(256 * 1024);
-    writeFileSync(join(directory, "segment.log"), content);
-    const fd = openSync(join(directory, "segment.log"), "r");
+    const segment = segmentFile(content);
+    const fd = segment.fd;
     const pairs = await Promise.all([1, 2, 3].map(() => socketPair()));
     const opened = pairs.map(() => zeroCopy.open(fd, 0, ZERO_COPY_MIN_BYTES));
     try {
@@ -319,8 +331,7 @@ describe("sends on the event loop", () => {
     } finally {
       for (const range of opened) if (range !== null) zeroCopy.close(range.range);
       for (const pair of pairs) pair.close();
-      closeSync(fd);
-      rmSync(directory, { recursive: true, force: true });
+      segment.remove();
     }
   });
 });
@@ -328,14 +339,12 @@ describe("sends on the event loop", () => {
 describe("sendFileCached", () => {
   test("leaves a range to the thread pool when a page of it is not in the page cache", async () => {
     const addon = realAddon();
-    const directory = mkdtempSync(join(tmpdir(), "rmq-send-cached-"));
-    const path = join(directory, "segment.log");
-    writeFileSync(path, randomBytes(64 * 1024));
-    const fd = openSync(path, "r+");
+    const segment = segmentFile(randomBytes(64 * 1024), "r+");
+    const fd = segment.fd;
     // The file grows by a hole: no page backs it until it is read or written.
     ftruncateSync(fd, 1024 * 1024);
     const pair = await socketPair();
-    const socketFd = (pair.sender as unknown as { _handle: { fd: number } })._handle.fd;
+    const socketFd = socketDescriptor(pair.sender);
     try {
       const head = Buffer.from("head");
       assert.equal(addon.sendFileCached(socketFd, head, fd, 512 * 1024, 4096), null, "hole");
@@ -347,8 +356,7 @@ describe("sendFileCached", () => {
       assert.equal(bytes.length, head.length + 1000, "nothing from the refused calls was sent");
     } finally {
       pair.close();
-      closeSync(fd);
-      rmSync(directory, { recursive: true, force: true });
+      segment.remove();
     }
   });
 });
