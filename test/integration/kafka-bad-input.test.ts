@@ -62,13 +62,11 @@ async function expectClosedWithLog(client: WireClient, message: RegExp): Promise
 
 test("ApiVersions past v3: v0 answer with UNSUPPORTED_VERSION and the supported range", async () => {
   const client = await connect();
-  client.send(
-    encodeRequestFrame(ApiKey.ApiVersions, 3, 42, "x", {}).map((b, i) => {
-      // The same bytes as v3 with the version field set to 9, as a future client would send.
-      if (i === 1) b.writeInt16BE(9, 2);
-      return b;
-    }),
-  );
+  // The same bytes as v3 with the version field (after the size and the API key) set to 9, as
+  // a future client would send.
+  const request = Buffer.concat(encodeRequestFrame(ApiKey.ApiVersions, 3, 42, "x", {}));
+  request.writeInt16BE(9, 6);
+  client.send([request]);
   const frame = await client.nextFrame();
   assert.ok(frame !== null);
   const reader = new ByteReader(frame);

@@ -4,21 +4,43 @@
  * to the socket without copying the stored bytes.
  */
 const CHUNK_BYTES = 8192;
+/**
+ * Most messages (a Produce answer, a Fetch request) fit in the first chunk. Below half of
+ * Buffer.poolSize it is a slice of Node's shared pool: a chunk of its own per message was most
+ * of the time to encode a Produce answer.
+ */
+const FIRST_CHUNK_BYTES = 512;
 /** Byte fields at least this large are referenced, not copied. */
 const REFERENCE_BYTES_MIN = 1024;
 
 export class ByteWriter {
   readonly #chunks: Buffer[] = [];
-  #current: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  readonly #first: Buffer = Buffer.allocUnsafe(FIRST_CHUNK_BYTES);
+  #current: Buffer = this.#first;
   #position = 0;
   #start = 0;
   #length = 0;
+  readonly #sizePrefixed: boolean;
+
+  /**
+   * `sizePrefixed`: the first 4 bytes hold the size of what follows them (a Kafka frame), set
+   * by finish().
+   */
+  constructor(sizePrefixed = false) {
+    this.#sizePrefixed = sizePrefixed;
+    if (sizePrefixed) this.#reserve(4);
+  }
 
   /** Bytes written so far. */
   get length(): number {
     return this.#length;
   }
 
+  /**
+   * Where the next `bytes` go in #current, which may be a new chunk: call it before reading
+   * #current (`this.#current.writeX(v, this.#reserve(n))` would write into the old chunk,
+   * evaluated before the argument).
+   */
   #reserve(bytes: number): number {
     if (this.#position + bytes > this.#current.length) {
       this.#seal();
@@ -40,31 +62,47 @@ export class ByteWriter {
   }
 
   int8(value: number): void {
-    this.#current.writeInt8(value, this.#reserve(1));
+    const at = this.#reserve(1);
+    this.#current.writeInt8(value, at);
   }
 
   int16(value: number): void {
-    this.#current.writeInt16BE(value, this.#reserve(2));
+    const at = this.#reserve(2);
+    this.#current.writeInt16BE(value, at);
   }
 
   uint16(value: number): void {
-    this.#current.writeUInt16BE(value, this.#reserve(2));
+    const at = this.#reserve(2);
+    this.#current.writeUInt16BE(value, at);
   }
 
   int32(value: number): void {
-    this.#current.writeInt32BE(value, this.#reserve(4));
+    const at = this.#reserve(4);
+    this.#current.writeInt32BE(value, at);
   }
 
   uint32(value: number): void {
-    this.#current.writeUInt32BE(value, this.#reserve(4));
+    const at = this.#reserve(4);
+    this.#current.writeUInt32BE(value, at);
   }
 
   int64(value: bigint): void {
-    this.#current.writeBigInt64BE(value, this.#reserve(8));
+    const at = this.#reserve(8);
+    // Offsets, timestamps and -1 are safe integers: two 32-bit writes instead of BigInt
+    // arithmetic, which was the largest cost of encoding a Produce answer.
+    const n = Number(value);
+    if (Number.isSafeInteger(n)) {
+      const high = Math.floor(n / 0x100000000);
+      this.#current.writeInt32BE(high, at);
+      this.#current.writeUInt32BE(n - high * 0x100000000, at + 4);
+    } else {
+      this.#current.writeBigInt64BE(value, at);
+    }
   }
 
   float64(value: number): void {
-    this.#current.writeDoubleBE(value, this.#reserve(8));
+    const at = this.#reserve(8);
+    this.#current.writeDoubleBE(value, at);
   }
 
   uvarint(value: number): void {
@@ -72,10 +110,18 @@ export class ByteWriter {
       throw new RangeError(`unsigned varint out of range: ${value}`);
     }
     while (value >= 0x80) {
-      this.#current.writeUInt8((value & 0x7f) | 0x80, this.#reserve(1));
+      const at = this.#reserve(1);
+      this.#current.writeUInt8((value & 0x7f) | 0x80, at);
       value = Math.floor(value / 128);
     }
-    this.#current.writeUInt8(value, this.#reserve(1));
+    const at = this.#reserve(1);
+    this.#current.writeUInt8(value, at);
+  }
+
+  /** A string's UTF-8 bytes, `byteLength` of them (Buffer.byteLength), written in place. */
+  utf8(value: string, byteLength: number): void {
+    const at = this.#reserve(byteLength);
+    this.#current.write(value, at, byteLength, "utf8");
   }
 
   bytes(value: Uint8Array): void {
@@ -100,6 +146,7 @@ export class ByteWriter {
   /** The bytes written, as chunks in order. The writer may keep being used afterwards. */
   finish(): Buffer[] {
     this.#seal();
+    if (this.#sizePrefixed) this.#first.writeInt32BE(this.#length - 4, 0);
     return this.#chunks.slice();
   }
 

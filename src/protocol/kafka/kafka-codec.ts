@@ -167,11 +167,11 @@ export function encodeResponseFrame<K extends ApiKeyValue>(
   correlationId: number,
   body: Encodable<ResponseBody<K>>,
 ): Buffer[] {
-  const writer = new ByteWriter();
+  const writer = new ByteWriter(true);
   const header = codecOf(RESPONSE_HEADER, responseHeaderVersion(apiKey, version));
   header.write(writer, { correlationId });
   encodeResponseBody(apiKey, version, writer, body);
-  return withSizePrefix(writer);
+  return writer.finish();
 }
 
 /** A whole request frame; used by tests and tools that act as a Kafka client. */
@@ -182,7 +182,7 @@ export function encodeRequestFrame<K extends ApiKeyValue>(
   clientId: string | null,
   body: Encodable<RequestBody<K>>,
 ): Buffer[] {
-  const writer = new ByteWriter();
+  const writer = new ByteWriter(true);
   const header = codecOf(REQUEST_HEADER, requestHeaderVersion(apiKey, version));
   header.write(writer, {
     requestApiKey: apiKey,
@@ -191,7 +191,7 @@ export function encodeRequestFrame<K extends ApiKeyValue>(
     clientId,
   });
   encodeRequestBody(apiKey, version, writer, body);
-  return withSizePrefix(writer);
+  return writer.finish();
 }
 
 /** Reads a response frame without its size prefix; the inverse of encodeResponseFrame. */
@@ -207,12 +207,6 @@ export function decodeResponseFrame<K extends ApiKeyValue>(
     throw new KafkaCodecError("invalid", `${reader.remaining} bytes after the response body`);
   }
   return { correlationId: Number(header.correlationId), body };
-}
-
-function withSizePrefix(writer: ByteWriter): Buffer[] {
-  const size = Buffer.allocUnsafe(4);
-  size.writeInt32BE(writer.length);
-  return [size, ...writer.finish()];
 }
 
 export { isKnownApiKey };

@@ -186,10 +186,10 @@ function stringCodec(compact: boolean, nullable: boolean): Codec {
         return;
       }
       if (typeof value !== "string") throw fail("invalid", path, "expected a string");
-      const bytes = Buffer.from(value, "utf8");
-      if (!compact && bytes.length > INT16_MAX) throw fail("oversize", path, "string too long");
-      writeLength(writer, bytes.length, compact, false);
-      writer.bytes(bytes);
+      const byteLength = Buffer.byteLength(value, "utf8");
+      if (!compact && byteLength > INT16_MAX) throw fail("oversize", path, "string too long");
+      writeLength(writer, byteLength, compact, false);
+      writer.utf8(value, byteLength);
     },
     zero: () => "",
   };

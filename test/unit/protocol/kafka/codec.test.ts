@@ -120,6 +120,165 @@ describe("whole frames through the typed API", () => {
   }
 });
 
+type WriterOp =
+  | {
+      kind: "int8" | "int16" | "uint16" | "int32" | "uint32" | "uvarint" | "float64";
+      value: number;
+    }
+  | { kind: "int64"; value: bigint }
+  | { kind: "utf8"; value: string }
+  | { kind: "bytes"; value: Buffer };
+
+/** What `op` must add, written by Node's own Buffer methods into a buffer of its own. */
+function expectedBytes(op: WriterOp): Buffer {
+  const out = Buffer.alloc(8);
+  switch (op.kind) {
+    case "int8":
+      out.writeInt8(op.value);
+      return out.subarray(0, 1);
+    case "int16":
+      out.writeInt16BE(op.value);
+      return out.subarray(0, 2);
+    case "uint16":
+      out.writeUInt16BE(op.value);
+      return out.subarray(0, 2);
+    case "int32":
+      out.writeInt32BE(op.value);
+      return out.subarray(0, 4);
+    case "uint32":
+      out.writeUInt32BE(op.value);
+      return out.subarray(0, 4);
+    case "float64":
+      out.writeDoubleBE(op.value);
+      return out;
+    case "int64":
+      out.writeBigInt64BE(op.value);
+      return out;
+    case "uvarint": {
+      const bytes: number[] = [];
+      let value = op.value;
+      while (value >= 0x80) {
+        bytes.push((value % 0x80) | 0x80);
+        value = Math.floor(value / 0x80);
+      }
+      bytes.push(value);
+      return Buffer.from(bytes);
+    }
+    case "utf8":
+      return Buffer.from(op.value, "utf8");
+    case "bytes":
+      return op.value;
+  }
+}
+
+function applyOp(writer: ByteWriter, op: WriterOp): void {
+  if (op.kind === "int64") writer.int64(op.value);
+  else if (op.kind === "utf8") writer.utf8(op.value, Buffer.byteLength(op.value));
+  else if (op.kind === "bytes") writer.bytes(op.value);
+  else writer[op.kind](op.value);
+}
+
+const writerOp: fc.Arbitrary<WriterOp> = fc.oneof(
+  fc.integer({ min: -128, max: 127 }).map((value) => ({ kind: "int8" as const, value })),
+  fc.integer({ min: -32768, max: 32767 }).map((value) => ({ kind: "int16" as const, value })),
+  fc.integer({ min: 0, max: 0xffff }).map((value) => ({ kind: "uint16" as const, value })),
+  fc.integer().map((value) => ({ kind: "int32" as const, value })),
+  fc.integer({ min: 0, max: 0xffffffff }).map((value) => ({ kind: "uint32" as const, value })),
+  fc.integer({ min: 0, max: 0xffffffff }).map((value) => ({ kind: "uvarint" as const, value })),
+  fc.double({ noNaN: true }).map((value) => ({ kind: "float64" as const, value })),
+  fc
+    .oneof(
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+      fc.bigInt({ min: -(2n ** 53n), max: 2n ** 53n }),
+      fc.constantFrom(-1n, 0n, 2n ** 32n - 1n, 2n ** 32n, -(2n ** 32n), -(2n ** 32n) - 1n),
+    )
+    .map((value) => ({ kind: "int64" as const, value })),
+  fc.string({ unit: "binary", maxLength: 300 }).map((value) => ({ kind: "utf8" as const, value })),
+  fc
+    .uint8Array({ maxLength: 3000 })
+    .map((value) => ({ kind: "bytes" as const, value: Buffer.from(value) })),
+);
+
+describe("ByteWriter", () => {
+  test("every write lands in order, whatever chunk boundary it meets", () => {
+    fc.assert(
+      fc.property(
+        fc.array(writerOp, { maxLength: 400, size: "max" }),
+        fc.boolean(),
+        (ops, sizePrefixed) => {
+          const writer = new ByteWriter(sizePrefixed);
+          for (const op of ops) applyOp(writer, op);
+          const body = Buffer.concat(ops.map(expectedBytes));
+          const written = Buffer.concat(writer.finish());
+          if (sizePrefixed) assert.equal(written.readInt32BE(0), body.length, "size prefix");
+          assert.deepEqual(written.subarray(sizePrefixed ? 4 : 0), body);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test("each fixed-size field meets a chunk boundary at every alignment", () => {
+    const samples: WriterOp[] = [
+      { kind: "int8", value: -5 },
+      { kind: "int16", value: -300 },
+      { kind: "uint16", value: 65000 },
+      { kind: "int32", value: -70000 },
+      { kind: "uint32", value: 0xfffffff0 },
+      { kind: "float64", value: 1.5 },
+      { kind: "int64", value: -(2n ** 40n) - 3n },
+      { kind: "uvarint", value: 300 },
+      { kind: "utf8", value: "é€" },
+    ];
+    for (const sample of samples) {
+      for (let lead = 0; lead < 8; lead++) {
+        // `lead` bytes first, then enough of the field to fill three chunks.
+        const ops: WriterOp[] = [{ kind: "bytes", value: Buffer.alloc(lead, 0xaa) }];
+        for (let i = 0; i < 3000; i++) ops.push(sample);
+        const writer = new ByteWriter();
+        for (const op of ops) applyOp(writer, op);
+        const written = Buffer.concat(writer.finish());
+        assert.deepEqual(written, Buffer.concat(ops.map(expectedBytes)), `${sample.kind}, ${lead}`);
+      }
+    }
+  });
+
+  test("a response much larger than a chunk decodes back whole (Metadata of 400 topics)", () => {
+    const topics = Array.from({ length: 400 }, (_, i) => ({
+      errorCode: 0,
+      name: `topic-${i}`,
+      isInternal: false,
+      partitions: [
+        {
+          errorCode: 0,
+          partitionIndex: i % 7,
+          leaderId: 1,
+          leaderEpoch: i,
+          replicaNodes: [1, 2, 3],
+          isrNodes: [1, 2],
+          offlineReplicas: [],
+        },
+      ],
+      topicAuthorizedOperations: -2147483648,
+    }));
+    const body = {
+      throttleTimeMs: 0,
+      brokers: [{ nodeId: 1, host: "127.0.0.1", port: 9092, rack: null }],
+      clusterId: "cluster",
+      controllerId: 1,
+      topics,
+      clusterAuthorizedOperations: -2147483648,
+    };
+    for (const version of [8, 12]) {
+      const frame = Buffer.concat(encodeResponseFrame(ApiKey.Metadata, version, 5, body));
+      assert.ok(frame.length > 16384, `${frame.length} bytes`);
+      assert.equal(frame.readInt32BE(0), frame.length - 4, "size prefix");
+      const decoded = decodeResponseFrame(ApiKey.Metadata, version, frame.subarray(4));
+      assertContains(decoded.body.topics as unknown as KafkaValue, topics, `v${version} topics`);
+    }
+  });
+});
+
 describe("byte-exact encodings", () => {
   test("ApiVersions response v3: compact array, tagged fields, and header v0 always", () => {
     const frame = Buffer.concat(
