@@ -156,6 +156,41 @@ test("invalid record batches: CORRUPT_MESSAGE and nothing stored", async () => {
   client.close();
 });
 
+test("acks 0: a refused batch closes the connection with a log line, and the broker lives on", async () => {
+  const admin = await connect();
+  await admin.request(ApiKey.CreateTopics, 4, {
+    topics: [{ name: "fire-and-forget", numPartitions: 1, replicationFactor: 1 }],
+    timeoutMs: 1000,
+  });
+  const flipped = batch("bad crc");
+  flipped[flipped.length - 1] ^= 0xff;
+  const send = (partitionData: Array<{ index: number; records: Buffer }>) =>
+    encodeRequestFrame(ApiKey.Produce, 8, 1, "x", {
+      acks: 0,
+      timeoutMs: 1000,
+      topicData: [{ name: "fire-and-forget", partitionData }],
+    });
+  // Refused by the log's own check, after the request was handled: nobody awaits that append.
+  const alone = await connect();
+  alone.send(send([{ index: 0, records: flipped }]));
+  await expectClosedWithLog(alone, /^Kafka connection closed: Kafka produce with acks 0 failed$/);
+  // The same beside a partition refused at once: the request ends before that append settles.
+  const beside = await connect();
+  beside.send(
+    send([
+      { index: 0, records: flipped },
+      { index: 99, records: batch("nowhere") },
+    ]),
+  );
+  assert.equal(await beside.closedWithin(3000), true, "connection closed");
+  await broker.waitForLog((l) => l.msg === "Kafka produce with acks 0 failed", 3000);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(broker.child.exitCode, null, "the broker process is running");
+  assert.equal(await logEnd(admin, "fire-and-forget"), 0n, "nothing stored");
+  assert.equal((await produce(admin, "fire-and-forget", batch("good"))).errorCode, 0);
+  admin.close();
+});
+
 test("batches Kafka refuses from clients: INVALID_RECORD, nothing stored, connection kept", async () => {
   const client = await connect();
   await client.request(ApiKey.CreateTopics, 4, {

@@ -589,6 +589,9 @@ export class KafkaConnection {
       closeAfterAnswer: () => {
         this.#closeAfterAnswer = true;
       },
+      closeConnection: (reason: string, fields: Record<string, unknown>) => {
+        if (!this.#closed) this.#closeFor(reason, fields);
+      },
       may: (action: KafkaAclAction, topic: string) =>
         this.#deps.acl.open || this.#deps.acl.authorize(this.#principal(), action, topic),
       mayDescribe: (topic: string) =>

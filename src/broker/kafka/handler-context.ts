@@ -63,6 +63,8 @@ export interface RequestContext {
   readonly remote: string;
   /** Ends the connection once this request's answer is written (a failed SASL step). */
   closeAfterAnswer(): void;
+  /** Closes the connection now, with a log line (a produce with acks 0 that failed later). */
+  closeConnection(reason: string, fields: Record<string, unknown>): void;
   /** Whether this client may do `action` on `topic` ([kafka_acl]). */
   may(action: KafkaAclAction, topic: string): boolean;
   /** Whether this client may see `topic` at all (any action on it). */

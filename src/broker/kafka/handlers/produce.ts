@@ -61,6 +61,16 @@ function failed(index: number, errorCode: number, errorMessage: string | null): 
   };
 }
 
+/**
+ * A partition whose append is queued. The append is marked as handled at once: a request that
+ * ends early (a partition refused beside it with acks = 0, a failure in another partition) never
+ * awaits it, and an unhandled rejection would end the process.
+ */
+function queued(index: number, appended: Promise<AppendResult[]>): PartitionOutcome {
+  appended.catch(() => {});
+  return { response: { index, errorCode: KafkaError.NONE }, appended };
+}
+
 /** The batches in a produce's records, or why they cannot be split into whole batches. */
 export function splitBatches(records: Buffer): Buffer[] | string {
   const batches: Buffer[] = [];
@@ -150,7 +160,7 @@ async function produceIdempotent(
     const appended = baseOffset.then((offset) => [
       { baseOffset: offset, lastOffset: offset + header.lastOffsetDelta },
     ]);
-    return { response: { index, errorCode: KafkaError.NONE }, appended };
+    return queued(index, appended);
   }
   // Checked and queued in one synchronous step, so no other produce slips in between.
   const appended = context.store.append(topic, index, batch, { fromClient: true });
@@ -174,7 +184,10 @@ async function produceIdempotent(
       if (at >= 0) updated.batches.splice(at, 1);
     },
   );
-  return { response: { index, errorCode: KafkaError.NONE }, appended: appended.then((r) => [r]) };
+  return queued(
+    index,
+    appended.then((r) => [r]),
+  );
 }
 
 async function producePartition(
@@ -224,7 +237,10 @@ async function producePartition(
   }
   if (idempotent) return produceIdempotent(context, topic, index, batch);
   const appended = context.store.append(topic, index, batch, { fromClient: true });
-  return { response: { index, errorCode: KafkaError.NONE }, appended: appended.then((r) => [r]) };
+  return queued(
+    index,
+    appended.then((r) => [r]),
+  );
 }
 
 /**
@@ -262,6 +278,35 @@ async function settle(outcome: PartitionOutcome, context: RequestContext, topic:
   }
 }
 
+/**
+ * acks = 0: nobody waits for the appends, and the log keeps their order. A failure closes the
+ * connection, as in Kafka, since that is the only way such a producer learns of it: at once for
+ * a partition refused before its append, once known for an append refused or failed later.
+ */
+function unanswered(
+  context: RequestContext,
+  topics: Array<{ name: string; outcomes: PartitionOutcome[] }>,
+): "close" | null {
+  let refused = false;
+  for (const { name: topic, outcomes } of topics) {
+    for (const { response, appended } of outcomes) {
+      const partition = Number(response.index);
+      if (response.errorCode !== KafkaError.NONE) {
+        const { errorCode, errorMessage } = response;
+        context.logger.warn({ topic, partition, errorCode, errorMessage }, ACKS_0_FAILED);
+        refused = true;
+      }
+      appended?.catch((err: unknown) => {
+        const { errorCode, message } = storageErrorCode(err, context.logger);
+        context.closeConnection(ACKS_0_FAILED, { topic, partition, errorCode, message });
+      });
+    }
+  }
+  return refused ? "close" : null;
+}
+
+const ACKS_0_FAILED = "Kafka produce with acks 0 failed";
+
 export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
   apiKey: ApiKey.Produce,
   minVersion: 3,
@@ -297,15 +342,7 @@ export const produceHandler: ApiHandler<typeof ApiKey.Produce> = {
     // Every append is queued: the client's next request may go ahead while these reach disk,
     // so its in-flight produces share fsyncs instead of waiting one after another.
     context.release();
-    if (acks === 0) {
-      const outcomes = topics.flatMap((t) => t.outcomes);
-      if (outcomes.some((o) => o.response.errorCode !== KafkaError.NONE)) return "close";
-      // Nobody waits for these; the log keeps their order, and a failure is only logged.
-      for (const { appended } of outcomes) {
-        appended?.catch((err: unknown) => storageErrorCode(err, context.logger));
-      }
-      return null;
-    }
+    if (acks === 0) return unanswered(context, topics);
     const responses = await Promise.all(
       topics.map(async ({ name, outcomes }) => ({
         name,
