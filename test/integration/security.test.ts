@@ -96,6 +96,26 @@ describe("built-in users", () => {
     assert.equal(await refusal(broker.url, { ...old, password: "changed" }), 0x86);
   });
 
+  test("a 65,535-byte unknown Authentication Method after the password check: 0x8C, reason cut short", async () => {
+    const raw = clients.raw(await openRaw(broker.port, 5));
+    raw.send(
+      connectPacket({
+        clientId: uniqueName("raw"),
+        username: "alice",
+        password: Buffer.from("alice-secret"),
+        properties: { authenticationMethod: "m".repeat(65_535) },
+      }),
+    );
+    const connack = await raw.expect("connack");
+    assert.equal(connack.reasonCode, 0x8c);
+    const reason = connack.properties?.reasonString ?? "";
+    assert.match(reason, /^unknown authentication method "m+"$/);
+    assert.ok(reason.length < 100, `${reason.length} characters`);
+    await raw.waitClosed();
+    // The broker answers the next client as before.
+    clients.mqtt(await connectMqtt(broker.url, { username: "alice", password: "alice-secret" }));
+  });
+
   test("packets pipelined behind CONNECT wait for the password check [MQTT-3.1.4-5]", async () => {
     const raw = clients.raw(await openRaw(broker.port, 5));
     const topic = uniqueName("pipelined");

@@ -106,6 +106,20 @@ function releaseHeldAcks(): void {
 const ACK_BYTES = 4;
 
 /**
+ * Reason strings are diagnostics, and some quote what the client sent (a topic, a method name):
+ * cut to this many UTF-16 units, so that one stays well inside a UTF-8 string's 65,535 bytes.
+ */
+const REASON_STRING_CHARS_MAX = 1024;
+
+function clipped(reason: string): string {
+  let end = REASON_STRING_CHARS_MAX;
+  // Never half of a surrogate pair: MQTT strings must be well-formed UTF-8 [MQTT-1.5.4-1].
+  const last = reason.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${reason.slice(0, end)}...`;
+}
+
+/**
  * One packet for the socket: `chunk`'s bytes with `ids[i]` (a packet identifier, with
  * DUP_FLAG for DUP) written in, when ids has one; a template is shared and never modified.
  */
@@ -457,7 +471,24 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
 
   /** Encodes and writes a control packet, trimming diagnostics to fit the client's limit. */
   sendPacket(packet: Packet): void {
-    let buffer = encode(packet, this.protocolVersion);
+    const reason = "properties" in packet ? packet.properties?.reasonString : undefined;
+    if ("properties" in packet && reason !== undefined && reason.length > REASON_STRING_CHARS_MAX) {
+      const properties = { ...packet.properties, reasonString: clipped(reason) };
+      packet = { ...packet, properties } as Packet;
+    }
+    let buffer: Buffer;
+    try {
+      buffer = encode(packet, this.protocolVersion);
+    } catch (err) {
+      // A packet the encoder refuses is a bug of ours: it ends this connection, not the process
+      // (this may run in a callback, where a throw would be an unhandled rejection).
+      this.broker.logger.error(
+        { err, clientId: this.clientId, packet: packet.type },
+        "closing connection: a packet could not be encoded",
+      );
+      this.close("internal error", true);
+      return;
+    }
     if (this.clientMaxPacketBytes > 0 && buffer.length > this.clientMaxPacketBytes) {
       // [MQTT-3.1.2-25] drop the reason string and user properties, then give up.
       if ("properties" in packet && packet.properties !== undefined) {

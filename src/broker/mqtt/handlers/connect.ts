@@ -207,7 +207,19 @@ export function handleConnect(conn: MqttConnection, packet: ConnectPacket): void
         countAuthFailure(broker.stats, "error");
         refuseConnect(conn, ReasonCode.UNSPECIFIED_ERROR, "authentication failed to run");
       },
+    )
+    .catch(closeOnBug(conn));
+}
+
+/** For the end of a callback chain: a throw in it ends this connection, not the process. */
+function closeOnBug(conn: MqttConnection): (err: unknown) => void {
+  return (err) => {
+    conn.broker.logger.error(
+      { err, clientId: conn.clientId },
+      "closing connection: internal error",
     );
+    conn.close("internal error", true);
+  };
 }
 
 /** "203.0.113.7:51234" or "::1:51234" -> the address part. */
@@ -242,7 +254,7 @@ function beginAuthExchange(conn: MqttConnection): void {
     refuseConnect(
       conn,
       ReasonCode.BAD_AUTHENTICATION_METHOD,
-      `unknown authentication method ${method}`,
+      `unknown authentication method ${JSON.stringify(method.slice(0, 64))}`,
     );
     return;
   }
@@ -257,16 +269,18 @@ export function authContext(conn: MqttConnection) {
 /** Applies an authentication step, waiting for it when the authenticator is asynchronous. */
 export function runAuthStep(conn: MqttConnection, step: AuthStep | Promise<AuthStep>): void {
   if (step instanceof Promise) {
-    step.then(
-      (s) => applyAuthStep(conn, s),
-      (err: unknown) => {
-        conn.broker.logger.warn(
-          { clientId: conn.clientId, err: String(err) },
-          "authenticator failed",
-        );
-        applyAuthStep(conn, { result: "fail", reasonCode: ReasonCode.UNSPECIFIED_ERROR });
-      },
-    );
+    step
+      .then(
+        (s) => applyAuthStep(conn, s),
+        (err: unknown) => {
+          conn.broker.logger.warn(
+            { clientId: conn.clientId, err: String(err) },
+            "authenticator failed",
+          );
+          applyAuthStep(conn, { result: "fail", reasonCode: ReasonCode.UNSPECIFIED_ERROR });
+        },
+      )
+      .catch(closeOnBug(conn));
     return;
   }
   applyAuthStep(conn, step);
