@@ -6,7 +6,12 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, afterEach, before, describe, test } from "node:test";
-import type { Packet, PublishPacket, QoS } from "../../src/protocol/mqtt/index.ts";
+import {
+  encode,
+  type Packet,
+  type PublishPacket,
+  type QoS,
+} from "../../src/protocol/mqtt/index.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import { ClientTracker, connectMqtt, Inbox, uniqueName } from "../helpers/mqtt-clients.ts";
 import { connectRaw, type RawClient } from "../helpers/raw-client.ts";
@@ -61,6 +66,56 @@ describe("QoS with the default configuration", () => {
         });
       }
     }
+  }
+
+  for (const version of [4, 5] as const) {
+    test(`v${version === 5 ? "5" : "3.1.1"}: a refused PUBLISH is acknowledged after the stored one sent before it [MQTT-4.6.0-2, -4]`, async () => {
+      const { client } = await connectRaw(broker.port, { clientId: uniqueName("order"), version });
+      track.raw(client);
+      const retained = uniqueName("order/kept");
+      const stored = (qos: 1 | 2, packetId: number): Packet => ({
+        type: "publish",
+        topic: retained,
+        payload: Buffer.from("kept"),
+        qos,
+        retain: true,
+        dup: false,
+        packetId,
+      });
+      // v5: a payload that says UTF-8 and is not; v3.1.1: a $delayed/ topic with no delay.
+      const refused = (qos: 1 | 2, packetId: number): Packet =>
+        version === 5
+          ? {
+              ...(stored(qos, packetId) as PublishPacket),
+              topic: uniqueName("order/refused"),
+              retain: false,
+              payload: Buffer.from([0xff, 0xfe]),
+              properties: { payloadFormatIndicator: 1 },
+            }
+          : { ...(stored(qos, packetId) as PublishPacket), topic: "$delayed/abc/x", retain: false };
+      for (const qos of [1, 2] as const) {
+        // One write: the retained message waits for the message log, the refusal does not.
+        client.sendBytes(
+          Buffer.concat([
+            encode(stored(qos, 10 * qos), version),
+            encode(refused(qos, 10 * qos + 1), version),
+          ]),
+        );
+        const type = qos === 1 ? "puback" : "pubrec";
+        const first = await client.expect(type);
+        const second = await client.expect(type);
+        assert.deepEqual([first.packetId, second.packetId], [10 * qos, 10 * qos + 1], type);
+        if (version === 5) assert.notEqual(second.reasonCode, 0, "the second is a refusal");
+        if (qos === 2) {
+          for (const packetId of [20, 21]) {
+            client.send({ type: "pubrel", packetId, reasonCode: 0 });
+            assert.equal((await client.expect("pubcomp")).packetId, packetId);
+          }
+        }
+      }
+      client.send({ ...(stored(1, 30) as PublishPacket), payload: Buffer.alloc(0) });
+      await client.expect("puback");
+    });
   }
 
   test("QoS 2 PUBLISH resent with DUP before PUBREL is delivered exactly once [MQTT-4.3.3-10, -12]", async () => {

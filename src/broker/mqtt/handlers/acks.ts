@@ -39,8 +39,10 @@ export function handlePubrec(conn: MqttConnection, packet: AckPacket): void {
     conn.broker.persistence?.touch(session);
     conn.pump();
   } else {
-    // Unknown id: a PUBREL still lets the client finish its state [MQTT-4.3.3].
-    conn.sendAck("pubrel", packetId, ReasonCode.PACKET_IDENTIFIER_NOT_FOUND);
+    // Unknown id: a PUBREL still lets the client finish its state [MQTT-4.3.3], in the order
+    // of the PUBRECs [MQTT-4.6.0-3].
+    const send = () => conn.sendAck("pubrel", packetId, ReasonCode.PACKET_IDENTIFIER_NOT_FOUND);
+    conn.answerAfter(null, send, send);
   }
 }
 

@@ -53,6 +53,15 @@ function acknowledge(conn: MqttConnection, packet: PublishPacket, reasonCode: nu
 }
 
 /**
+ * A refused message's acknowledgement: at once, unless earlier ones still wait for the disk,
+ * whose order it keeps [MQTT-4.6.0-2, MQTT-4.6.0-4].
+ */
+function refuse(conn: MqttConnection, packet: PublishPacket, reasonCode: number): void {
+  const send = () => acknowledge(conn, packet, reasonCode);
+  conn.answerAfter(null, send, send);
+}
+
+/**
  * Acknowledges once the message is durable. If it could not be stored (disk full, I/O error)
  * a v5 publisher is told so with 0x97 and keeps its connection; a v3 publisher, whose
  * acknowledgements carry no reason code, is disconnected and will resend.
@@ -162,7 +171,7 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
   if (delay === DELAYED_INVALID) {
     (delayed as DelayedPublisher).refuseInvalid(conn, conn.clientId, topic);
     // v3 has no negative acknowledgement: the message is acknowledged, dropped and counted.
-    if (packet.qos > 0) acknowledge(conn, packet, ReasonCode.TOPIC_NAME_INVALID);
+    if (packet.qos > 0) refuse(conn, packet, ReasonCode.TOPIC_NAME_INVALID);
     return;
   }
   let target = delay === null ? topic : delay.topic;
@@ -172,19 +181,19 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
   if (!mayPublish(conn, target)) {
     broker.stats.droppedNotAuthorized++;
     // v3 has no negative acknowledgement: the message is acknowledged, dropped and counted.
-    if (packet.qos > 0) acknowledge(conn, packet, ReasonCode.NOT_AUTHORIZED);
+    if (packet.qos > 0) refuse(conn, packet, ReasonCode.NOT_AUTHORIZED);
     return;
   }
   const schemas = broker.schemaValidation;
   if (schemas !== null && !payloadAccepted(conn, schemas, target, packet.payload, packet.retain)) {
     // Dropped and counted; only a v5 acknowledgement can say why.
-    if (packet.qos > 0) acknowledge(conn, packet, ReasonCode.PAYLOAD_FORMAT_INVALID);
+    if (packet.qos > 0) refuse(conn, packet, ReasonCode.PAYLOAD_FORMAT_INVALID);
     return;
   }
   const props = packet.properties;
   if (props?.payloadFormatIndicator === 1 && !isUtf8(packet.payload)) {
     broker.stats.droppedPayloadFormat++;
-    if (packet.qos > 0) acknowledge(conn, packet, ReasonCode.PAYLOAD_FORMAT_INVALID);
+    if (packet.qos > 0) refuse(conn, packet, ReasonCode.PAYLOAD_FORMAT_INVALID);
     return;
   }
   const message = new Message(
@@ -226,7 +235,7 @@ function acceptDelayed(
   const stored = delayed.accept(message, delayS);
   if (stored === DELAYED_QUOTA_EXCEEDED) {
     // v3 has no negative acknowledgement: the message is acknowledged, dropped and counted.
-    if (packet.qos > 0) acknowledge(conn, packet, ReasonCode.QUOTA_EXCEEDED);
+    if (packet.qos > 0) refuse(conn, packet, ReasonCode.QUOTA_EXCEEDED);
     return;
   }
   if (packet.qos === 0) return;
