@@ -2,7 +2,7 @@
  * Fetch answers are read into pooled buffers (src/broker/kafka/read-buffers.ts). A buffer may
  * only go back to the pool once the socket has written the answer: a consumer that stops
  * reading holds its answers in the broker, and other consumers' fetches meanwhile must not
- * overwrite them.
+ * overwrite them. Also long polling: a fetch waits for min_bytes, or for nothing when it is 0.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -158,4 +158,25 @@ test("a fetch waiting for min_bytes through several appends answers with all of 
   assert.ok(records.equals(stored), "the answer carries the three batches as stored");
   producer.close();
   consumer.close();
+});
+
+test("long polling as Kafka: min_bytes 0 answers at once, min_bytes 1 at max_wait_ms", async () => {
+  const client = await WireClient.connect(broker.kafkaPort ?? 0);
+  await createTopic(client, "min-bytes-zero", 1);
+  const timed = async (minBytes: number, topics = fetchRequest("min-bytes-zero", 0).topics) => {
+    const started = performance.now();
+    const body = { ...fetchRequest("min-bytes-zero", 0), maxWaitMs: 1500, minBytes, topics };
+    const response = await client.request(ApiKey.Fetch, 11, body, 10_000);
+    return { ms: performance.now() - started, response };
+  };
+  // At the log end, nothing to read.
+  const zero = await timed(0);
+  assert.ok(zero.ms < 1000, `min_bytes 0 answered after ${Math.round(zero.ms)} ms`);
+  assert.equal(zero.response.responses[0].partitions[0].errorCode, 0);
+  assert.equal(zero.response.responses[0].partitions[0].highWatermark, 0n);
+  const none = await timed(1, []);
+  assert.ok(none.ms < 1000, `a fetch of no partition answered after ${Math.round(none.ms)} ms`);
+  const one = await timed(1);
+  assert.ok(one.ms >= 1400, `min_bytes 1 answered after ${Math.round(one.ms)} ms`);
+  client.close();
 });

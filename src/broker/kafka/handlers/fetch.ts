@@ -74,18 +74,26 @@ async function readAll(context: RequestContext, request: Request): Promise<ReadR
       }
       const end = log.logEndOffset;
       const start = log.logStartOffset;
-      ends.set(partitionKey(name, p.partition), end);
-      const base = {
-        partitionIndex: p.partition,
-        highWatermark: BigInt(end),
-        lastStableOffset: BigInt(end),
-        logStartOffset: BigInt(start),
-        abortedTransactions: aborted,
-        preferredReadReplica: -1,
+      // The offsets as they are when the partition is answered: an append acknowledged while
+      // its records were located may be among them, and the high watermark must cover it.
+      const base = () => {
+        ends.set(partitionKey(name, p.partition), log.logEndOffset);
+        return {
+          partitionIndex: p.partition,
+          highWatermark: BigInt(log.logEndOffset),
+          lastStableOffset: BigInt(log.logEndOffset),
+          logStartOffset: BigInt(log.logStartOffset),
+          abortedTransactions: aborted,
+          preferredReadReplica: -1,
+        };
       };
       const offset = Number(p.fetchOffset);
       if (offset < start || offset > end) {
-        out.push({ ...base, errorCode: KafkaError.OFFSET_OUT_OF_RANGE, records: Buffer.alloc(0) });
+        out.push({
+          ...base(),
+          errorCode: KafkaError.OFFSET_OUT_OF_RANGE,
+          records: Buffer.alloc(0),
+        });
         failed = true;
         continue;
       }
@@ -101,14 +109,14 @@ async function readAll(context: RequestContext, request: Request): Promise<ReadR
           }
         } catch (err) {
           const { errorCode } = storageErrorCode(err, context.logger);
-          out.push({ ...base, errorCode, records: Buffer.alloc(0) });
+          out.push({ ...base(), errorCode, records: Buffer.alloc(0) });
           failed = true;
           continue;
         }
       }
       bytes += records.length;
       budget -= records.length;
-      out.push({ ...base, errorCode: KafkaError.NONE, records });
+      out.push({ ...base(), errorCode: KafkaError.NONE, records });
     }
     responses.push({ topic: name, partitions: out });
   }
@@ -149,7 +157,8 @@ export const fetchHandler: ApiHandler<typeof ApiKey.Fetch> = {
     for (;;) {
       const result = await readAll(context, request);
       const remaining = deadline - Date.now();
-      const satisfied = result.bytes > 0 && result.bytes >= request.minBytes;
+      // As Kafka: min_bytes 0 (or nothing to wait on) answers at once, even with no records.
+      const satisfied = result.bytes >= request.minBytes || keys.length === 0;
       if (satisfied || result.failed || remaining <= 0 || context.signal.aborted) {
         return result.response;
       }
