@@ -288,6 +288,8 @@ export class GroupCoordinator {
         }
       }
       for (const member of [...group.members.values()]) {
+        // Removing one member can complete a join, which drops the other silent ones.
+        if (group.members.get(member.id) !== member) continue;
         if (this.#waiting(member) || member.sessionDeadline > now) continue;
         this.#removeAndRebalance(now, group, member);
       }

@@ -257,6 +257,29 @@ describe("group coordinator", () => {
     assert.equal(c.group("g")?.state, "PreparingRebalance");
   });
 
+  test("a late tick past both deadlines completes the join once, without a second rebalance", () => {
+    const c = coordinator();
+    stableGroupOfThree(c);
+    // A newcomer starts a rebalance; the three members fall silent.
+    const newcomer = newMember(c, 1000);
+    assert.equal(newcomer.joined.outcome(), undefined, "waits for the others");
+    // One tick after both their sessions (1 + SESSION_MS) and the rebalance (1000 + REBALANCE_MS)
+    // ended, as a stalled event loop gives: the first removal completes the join, which drops the
+    // other two.
+    c.tick(1000 + REBALANCE_MS + 5000);
+    const joined = newcomer.joined.outcome();
+    assert.equal(joined?.errorCode, KafkaError.NONE);
+    assert.deepEqual(
+      joined?.members.map((m) => m.memberId),
+      [newcomer.id],
+    );
+    assert.equal(c.group("g")?.state, "CompletingRebalance");
+    const assignment = new Map([[newcomer.id, Buffer.from("all")]]);
+    const synced = sync(c, 26_000, newcomer.id, joined?.generationId ?? -1, assignment);
+    assert.equal(synced.outcome()?.errorCode, KafkaError.NONE);
+    assert.equal(c.group("g")?.state, "Stable");
+  });
+
   test("an id handed out with MEMBER_ID_REQUIRED expires unused", () => {
     const c = coordinator();
     const first = join(c, 0, input(""));
