@@ -424,16 +424,19 @@ export class PartitionLog {
     return slice.segment?.descriptor() ?? -1;
   }
 
-  /** The first offset with a timestamp >= `timestamp`; null when every record is earlier. */
+  /**
+   * The first offset from the log start on with a timestamp >= `timestamp`; null when every
+   * record there is earlier. Records below a raised start are gone, whatever their timestamps.
+   */
   async offsetForTimestamp(timestamp: number): Promise<number | null> {
+    const start = this.logStartOffset;
     for (const segment of [...this.#segments]) {
       if (segment.maxTimestamp < timestamp) continue;
-      const offset = await segment.offsetForTimestamp(timestamp);
+      const offset = await segment.offsetForTimestamp(timestamp, start);
       if (offset === null) continue;
-      // Below a raised start the records are gone; there may be none at all after it (the
-      // roll of a raise to the end failed, and the active segment holds only such records).
-      const found = Math.max(offset, this.logStartOffset);
-      return found < this.logEndOffset ? found : null;
+      // There may be no record at all from the start on (the roll of a raise to the end failed,
+      // and the active segment holds only records below it).
+      return offset < this.logEndOffset ? offset : null;
     }
     return null;
   }

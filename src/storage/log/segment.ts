@@ -446,7 +446,7 @@ export class Segment {
    * that late. Inside a compressed batch the answer is the batch's base offset, since records
    * are not decompressed here; a Kafka consumer skips the earlier records of the batch itself.
    */
-  async offsetForTimestamp(timestamp: number): Promise<number | null> {
+  async offsetForTimestamp(timestamp: number, fromOffset = 0): Promise<number | null> {
     if (this.isEmpty || this.maxTimestamp < timestamp) return null;
     const start = this.offsetIndex.lookup(this.timeIndex.lookup(timestamp));
     let position = start.position;
@@ -459,19 +459,34 @@ export class Segment {
         continue;
       }
       const batch = await this.readBatchInfo(position);
-      if (batch.maxTimestamp >= timestamp) return this.#firstRecordAtOrAfter(batch, timestamp);
+      if (batch.maxTimestamp >= timestamp && batch.lastOffset >= fromOffset) {
+        const found = await this.#firstRecordAtOrAfter(batch, timestamp, fromOffset);
+        if (found !== null) return found;
+      }
       position += batch.sizeBytes;
     }
     return null;
   }
 
-  async #firstRecordAtOrAfter(batch: BatchInfo, timestamp: number): Promise<number> {
+  /**
+   * The first record of `batch` at or after both `timestamp` and `fromOffset`. A compressed
+   * batch is not opened: its first offset from `fromOffset` on stands for it.
+   */
+  async #firstRecordAtOrAfter(
+    batch: BatchInfo,
+    timestamp: number,
+    fromOffset: number,
+  ): Promise<number | null> {
     const bytes = await this.readBytes(batch.position, batch.sizeBytes);
-    if ((bytes.readInt16BE(OFFSET_ATTRIBUTES) & 0x07) !== Compression.none) return batch.baseOffset;
+    if ((bytes.readInt16BE(OFFSET_ATTRIBUTES) & 0x07) !== Compression.none) {
+      return Math.max(batch.baseOffset, fromOffset);
+    }
     const decoded = readRecords(bytes);
     if (decoded.kind !== "ok") throw corruptError(this.logPath, batch.position, "bad records");
-    const record = decoded.records.find((one) => one.timestamp >= timestamp);
-    return record === undefined ? batch.baseOffset : record.offset;
+    const record = decoded.records.find(
+      (one) => one.timestamp >= timestamp && one.offset >= fromOffset,
+    );
+    return record === undefined ? null : record.offset;
   }
 
   /**

@@ -394,6 +394,18 @@ async function offsetForTimestamp(ctx: SuiteContext): Promise<void> {
     assert.equal(await log.offsetForTimestamp(T0 + 501), 82);
     assert.equal(await log.offsetForTimestamp(T0 + 503), null);
   });
+  await ctx.withLog({}, async (log) => {
+    // A batch stamped late (0-2), then earlier ones (3-8).
+    await log.append(testBatch(0, 3, 60, T0 + 500));
+    await log.append(testBatch(1, 3, 60, T0 + 10));
+    await log.append(testBatch(2, 3, 60, T0 + 20));
+    // Below a raised start the records are gone, whatever their timestamps.
+    await log.raiseLogStartOffset(4);
+    assert.equal(await log.offsetForTimestamp(T0 + 500), null);
+    assert.equal(await log.offsetForTimestamp(T0 + 10), 4);
+    assert.equal(await log.offsetForTimestamp(T0 + 12), 5);
+    assert.equal(await log.offsetForTimestamp(T0 + 21), 7);
+  });
 }
 
 async function reopenedLog(ctx: SuiteContext): Promise<void> {
