@@ -455,10 +455,11 @@ export class KafkaConnection {
   }
 
   async #handle(frame: Buffer, leases: AnswerLeases, release: () => void): Promise<DispatchResult> {
-    if (this.#sasl.expectsRawToken) return this.#rawSaslStep(frame);
     const reader = new ByteReader(frame);
     let header: RequestHeader | null = null;
+    // Never rejects: #drainQueue and #writeAnswers await this with nobody to catch.
     try {
+      if (this.#sasl.expectsRawToken) return await this.#rawSaslStep(frame);
       header = decodeRequestHeader(reader);
       const started = performance.now();
       const result = await this.#dispatch(header, reader, leases, release);
