@@ -139,24 +139,27 @@ describe("shared subscriptions (round robin)", () => {
   });
 
   test("No Local on a shared subscription is a protocol error: DISCONNECT 0x82 [MQTT-3.8.3-4]", async () => {
-    const { client } = track.raw(
-      await connectRaw(broker.port, { clientId: uniqueName("share-nl") }),
-    );
+    const clientId = uniqueName("share-nl");
+    const persistent = { clientId, cleanStart: false, properties: { sessionExpiryInterval: 60 } };
+    const { client } = track.raw(await connectRaw(broker.port, persistent));
+    const plain = uniqueName("share/plain");
+    const options = { qos: 1 as const, retainAsPublished: false, retainHandling: 0 as const };
     client.send({
       type: "subscribe",
       packetId: 1,
       subscriptions: [
-        {
-          topicFilter: `$share/g/${uniqueName("share/nl")}`,
-          qos: 1,
-          noLocal: true,
-          retainAsPublished: false,
-          retainHandling: 0,
-        },
+        { topicFilter: plain, noLocal: false, ...options },
+        { topicFilter: `$share/g/${uniqueName("share/nl")}`, noLocal: true, ...options },
       ],
     });
     assert.equal((await client.expect("disconnect")).reasonCode, 0x82);
     await client.waitClosed();
+    // No SUBACK, so none of the packet's filters: the session kept no subscription.
+    const back = track.raw(await connectRaw(broker.port, persistent));
+    assert.equal(back.connack.sessionPresent, true);
+    const publisher = track.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+    await publisher.publishAsync(plain, "not for you", { qos: 1 });
+    assert.deepEqual(await back.client.drain(), [], "nothing delivered");
   });
 
   test("QoS 1 messages in flight to a member that disconnects without acking go to another member", async () => {

@@ -116,7 +116,11 @@ export function handleSubscribe(conn: MqttConnection, packet: SubscribePacket): 
   const granted: Granted[] = [];
   for (const request of packet.subscriptions) {
     const code = subscribeOne(conn, session, request, subscriptionId, retainedRequests, granted);
-    if (code === null) return;
+    if (code === null) {
+      // A protocol error closed the connection: no SUBACK, so none of the packet's filters.
+      undo(conn, session, granted);
+      return;
+    }
     // v3 has a single failure code [MQTT-3.9.3-2].
     reasonCodes.push(conn.isV5 || code < 0x80 ? code : 0x80);
   }
