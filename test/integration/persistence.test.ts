@@ -27,9 +27,18 @@ class Node {
   readonly dataDir = mkdtempSync(join(tmpdir(), "rmq-persist-"));
   broker: BrokerProcess | null = null;
   readonly clients: RawClient[] = [];
+  readonly config: string;
+
+  constructor(config = "") {
+    this.config = config;
+  }
 
   async start(): Promise<BrokerProcess> {
-    this.broker = await startBroker({ dataDir: this.dataDir, logLevel: "info" });
+    this.broker = await startBroker({
+      dataDir: this.dataDir,
+      logLevel: "info",
+      config: this.config,
+    });
     return this.broker;
   }
 
@@ -185,6 +194,33 @@ describe("durable sessions across restarts", () => {
     assert.equal(retained.payload.toString(), "kept");
     assert.equal(retained.retain, true);
     assert.deepEqual(await sub.client.drain(), [], "no retained message for the deleted topic");
+  });
+
+  test("SIGKILL: a retained message a limit refused stays unretained, and its subscriber has it", async () => {
+    node = new Node("[mqtt_limits]\nmax_retained_messages = 1\n");
+    await node.start();
+    const topic = uniqueName("durable/limit");
+    // A persistent subscriber: the refused message is logged for it all the same.
+    const subscriber = persistent(uniqueName("sub"));
+    const sub = await node.connect(subscriber);
+    await sub.client.subscribe([{ topicFilter: `${topic}/#`, qos: 1 }]);
+    const pub = await node.connect({ clientId: uniqueName("pub"), version: 5 });
+    for (const [name, payload] of [
+      ["a", "kept"],
+      ["b", "refused: the store is full"],
+      ["a", ""],
+    ]) {
+      pub.client.publish(`${topic}/${name}`, payload, { qos: 1, retain: true });
+      await pub.client.expect("puback");
+    }
+    await node.restart("SIGKILL");
+
+    const back = await node.connect(subscriber);
+    const received = payloads(await receive(back.client, 3));
+    assert.deepEqual(received, ["kept", "refused: the store is full", ""]);
+    const late = await node.connect({ clientId: uniqueName("late"), version: 5 });
+    await late.client.subscribe([{ topicFilter: `${topic}/#`, qos: 1 }]);
+    assert.deepEqual(await late.client.drain(), [], "no retained message: b was never retained");
   });
 
   test("SIGKILL: QoS 2 stays exactly once in both directions", async () => {

@@ -180,8 +180,10 @@ export class MqttBroker {
       const sessions = this.routeSessions ?? [];
       // Awaited by the publisher's acknowledgement, which answers a failure; a message the
       // publisher is told was refused is not delivered later either.
+      // A retained message a limit refused is logged for its subscribers, not to be retained.
+      const retainRefused = message.retain && message.payload.length > 0 && !retainedChanged;
       persistence
-        .storeMessage(message, inboundPacketId, this.routeShares)
+        .storeMessage(message, inboundPacketId, this.routeShares, retainRefused)
         .catch(() => this.withdraw(message, sessions));
       if (retainedChanged) persistence.retainedChanged(message.topic);
     }

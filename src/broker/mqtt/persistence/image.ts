@@ -87,7 +87,7 @@ export class DurableImage {
   #applyMessage(entry: Extract<LogEntry, { kind: "message" }>): void {
     const { meta, offset, topic } = entry;
     if (meta.i !== undefined) this.sessions.get(meta.o)?.inbound.add(meta.i);
-    if (meta.r) {
+    if (meta.r && meta.n !== true) {
       if (entry.payload.length === 0) this.retained.delete(topic);
       else this.retained.set(topic, { topic, payload: entry.payload, meta: retainedMeta(meta) });
     }

@@ -31,7 +31,8 @@ const FLAG_EXPIRY = 1 << 3;
 const FLAG_INBOUND_ID = 1 << 4;
 const FLAG_SHARES = 1 << 5;
 const FLAG_PROPERTIES = 1 << 6;
-const FLAGS_KNOWN = 0x7f;
+const FLAG_NOT_RETAINED = 1 << 7;
+const FLAGS_KNOWN = 0xff;
 const EXPIRY_BYTES = 6;
 const EXPIRY_MS_MAX = 2 ** 48 - 1;
 const STRING_BYTES_MAX = 0xffff;
@@ -44,7 +45,7 @@ export function encodeMessageKey(topic: string, meta: MessageMeta): Buffer {
   const properties = meta.p === undefined ? null : pack(meta.p);
   const shares = meta.s ?? null;
   const inboundId = meta.i ?? 0;
-  let flags = meta.q | (meta.r ? FLAG_RETAIN : 0);
+  let flags = meta.q | (meta.r ? FLAG_RETAIN : 0) | (meta.n === true ? FLAG_NOT_RETAINED : 0);
   const originBytes = Buffer.byteLength(meta.o);
   assert(originBytes <= STRING_BYTES_MAX, "client id fits u16");
   let size = 2 + 2 + originBytes + Buffer.byteLength(topic);
@@ -121,6 +122,7 @@ export function decodeMessageKey(key: Buffer): DecodedMessageKey {
     x: 0,
     o: reader.string(),
   };
+  if ((flags & FLAG_NOT_RETAINED) !== 0) meta.n = true;
   if ((flags & FLAG_EXPIRY) !== 0) meta.x = reader.u48();
   if ((flags & FLAG_INBOUND_ID) !== 0) {
     meta.i = reader.u16();

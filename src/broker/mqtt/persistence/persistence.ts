@@ -192,6 +192,7 @@ export class MqttPersistence {
     message: Message,
     inboundPacketId: number,
     shares: Array<[string, string]> | null,
+    retainRefused = false,
   ): Promise<void> {
     const meta: MessageMeta = {
       q: message.qos,
@@ -199,6 +200,7 @@ export class MqttPersistence {
       x: message.expiresAtMs,
       o: message.origin,
     };
+    if (retainRefused) meta.n = true;
     if (message.properties !== undefined) meta.p = message.properties;
     if (inboundPacketId !== 0) meta.i = inboundPacketId;
     if (shares !== null) meta.s = shares;

@@ -50,6 +50,11 @@ export function storedSubscription(sub: Subscription): StoredSubscription {
 export interface MessageMeta {
   q: QoS;
   r: boolean;
+  /**
+   * Published with retain, but a limit kept it from the retained store (max_retained_messages,
+   * max_retained_payload_bytes): a replay does not retain it either.
+   */
+  n?: true;
   /** Forwarded v5 properties. */
   p?: Properties;
   /** Absolute expiry in ms since the epoch; 0 = never. */

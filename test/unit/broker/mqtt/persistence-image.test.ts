@@ -39,6 +39,7 @@ describe("records", () => {
     const meta: MessageMeta = {
       q: 2,
       r: true,
+      n: true,
       x: 1234,
       o: "pub",
       i: 7,
@@ -174,6 +175,16 @@ describe("replay", () => {
       payload: Buffer.alloc(0),
     });
     assert.deepEqual([...image.retained.keys()], ["r/1"]);
+  });
+
+  test("a retained message a limit kept out of the store is not retained by replay", () => {
+    const image = new DurableImage();
+    image.apply(change(0, { t: "session", c: "sub", e: 60 }));
+    image.apply(change(1, { t: "subscribe", c: "sub", s: [sub("r/#", 1)] }));
+    image.apply(message(2, "r/1", { r: true }));
+    image.apply(message(3, "r/2", { r: true, n: true }));
+    assert.deepEqual([...image.retained.keys()], ["r/1"]);
+    assert.deepEqual(offsetsOf(image, "sub"), [2, 3], "delivered all the same");
   });
 
   test("replay continues from a checkpoint as if it had never stopped", () => {
