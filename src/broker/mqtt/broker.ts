@@ -376,6 +376,14 @@ export class MqttBroker {
           this.logger.warn({ err, clientId: session.clientId }, "QoS 2 delivery not recorded");
         },
       )
+      .catch((err: unknown) => {
+        // A bug of ours: it ends the connection, not the process (nobody awaits this chain).
+        this.logger.error(
+          { err, clientId: session.clientId },
+          "closing connection: internal error",
+        );
+        (session.link as MqttConnection | null)?.close("internal error", true);
+      })
       .finally(() => {
         if (--session.sendHolds === 0) session.sendHold = null;
       });
