@@ -14,6 +14,7 @@ import {
   offeredMechanisms,
 } from "../broker/kafka/sasl/mechanisms.ts";
 import { topicNameProblem } from "../broker/kafka/topic-names.ts";
+import { mqttLogBatchBytesMax } from "../broker/mqtt/persistence/batch-limits.ts";
 import { CONFIG_RULES_MAX } from "../broker/mqtt/rules/limits.ts";
 import {
   AutoSubscribeRuleSpecSchema,
@@ -652,6 +653,16 @@ function crossSectionChecks(config: ParsedConfig, ctx: Ctx): void {
   checkBridge(config, ctx);
   checkTlsListeners(config, ctx);
   checkKafkaAuthentication(config, ctx);
+  checkMqttLogSegment(config, ctx);
+}
+
+/** Every message the broker accepts must fit one segment of the MQTT message log. */
+function checkMqttLogSegment(config: ParsedConfig, ctx: Ctx): void {
+  const persistence = config.mqtt_persistence;
+  const needed = mqttLogBatchBytesMax(config.mqtt_protocol_config.max_packet_size);
+  if (!persistence.enable || persistence.segment_bytes >= needed) return;
+  const message = `must be at least ${needed}: a message of mqtt_protocol_config.max_packet_size (and its record) must fit one segment`;
+  crossIssue(ctx, ["mqtt_persistence", "segment_bytes"], persistence.segment_bytes, message);
 }
 
 function checkAuthenticators(config: ParsedConfig, ctx: Ctx): void {

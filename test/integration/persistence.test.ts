@@ -223,6 +223,23 @@ describe("durable sessions across restarts", () => {
     assert.deepEqual(await late.client.drain(), [], "no retained message: b was never retained");
   });
 
+  test("SIGKILL: a retained message of 3 MiB, larger than a Kafka batch, is stored and survives", async () => {
+    node = new Node();
+    await node.start();
+    const topic = uniqueName("durable/large");
+    const payload = Buffer.alloc(3 * 1024 * 1024, 0x5a);
+    const pub = await node.connect({ clientId: uniqueName("pub"), version: 5 });
+    pub.client.publish(topic, payload, { qos: 1, retain: true });
+    // 0x10: stored, and no subscriber yet.
+    assert.equal((await pub.client.expect("puback")).reasonCode, 0x10);
+    await node.restart("SIGKILL");
+
+    const sub = await node.connect({ clientId: uniqueName("sub"), version: 5 });
+    await sub.client.subscribe([{ topicFilter: topic, qos: 1 }]);
+    const retained = await sub.client.expect("publish");
+    assert.ok(retained.payload.equals(payload), "the payload byte for byte");
+  });
+
   test("SIGKILL: QoS 2 stays exactly once in both directions", async () => {
     node = new Node();
     await node.start();

@@ -854,6 +854,19 @@ from = "username"
     assert.match(message, /mqtt_auth_http\.url: must be set: mqtt_auth\.authenticators has "http"/);
   });
 
+  test("the MQTT message log's segments must hold a message of max_packet_size", () => {
+    const message = invalidMessage("[mqtt_persistence]\nsegment_bytes = 2097152\n");
+    assert.match(
+      message,
+      /mqtt_persistence\.segment_bytes = 2097152: must be at least 10747904: a message of mqtt_protocol_config\.max_packet_size/,
+    );
+    const small =
+      "[mqtt_persistence]\nsegment_bytes = 2097152\n[mqtt_protocol_config]\nmax_packet_size = 1048576\n";
+    assert.equal(loadConfig({ file: writeToml(small) }).mqtt_persistence.segment_bytes, 2097152);
+    const off = "[mqtt_persistence]\nenable = false\nsegment_bytes = 2097152\n";
+    assert.equal(loadConfig({ file: writeToml(off) }).mqtt_persistence.enable, false);
+  });
+
   test("bridge rules with the Kafka listener off", () => {
     const message = invalidMessage(
       '[kafka]\nenable = false\n[[bridge.mqtt_to_kafka]]\nmqtt_filter = "a/#"\nkafka_topic = "t"\n',

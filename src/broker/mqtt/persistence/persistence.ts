@@ -23,6 +23,7 @@ import { PartitionLog } from "../../../storage/log/index.ts";
 import { Message } from "../message.ts";
 import { type Delivery, DeliveryState, type Session } from "../session.ts";
 import { LogAppender } from "./appender.ts";
+import { mqttLogBatchOptions } from "./batch-limits.ts";
 import {
   DurableImage,
   type RetainedImage,
@@ -96,6 +97,8 @@ export class MqttPersistence {
         fsync_policy: settings.fsync_policy,
         fsync_interval_ms: settings.fsync_interval_ms,
         segment_bytes: settings.segment_bytes,
+        // A message of max_packet_size in a batch of its own (the config checks it fits a segment).
+        ...mqttLogBatchOptions(config.mqtt_protocol_config.max_packet_size),
         // Segments go when no session needs them (deleteBefore), not by size or age.
         retention_bytes: -1,
         retention_ms: -1,
