@@ -101,8 +101,8 @@ describe("built-in users", () => {
     raw.send(
       connectPacket({
         clientId: uniqueName("raw"),
-        username: "alice",
-        password: Buffer.from("alice-secret"),
+        username: "root",
+        password: Buffer.from("root-secret"),
         properties: { authenticationMethod: "m".repeat(65_535) },
       }),
     );
@@ -113,7 +113,7 @@ describe("built-in users", () => {
     assert.ok(reason.length < 100, `${reason.length} characters`);
     await raw.waitClosed();
     // The broker answers the next client as before.
-    clients.mqtt(await connectMqtt(broker.url, { username: "alice", password: "alice-secret" }));
+    clients.mqtt(await connectMqtt(broker.url, { username: "root", password: "root-secret" }));
   });
 
   test("packets pipelined behind CONNECT wait for the password check [MQTT-3.1.4-5]", async () => {
