@@ -239,6 +239,16 @@ function envValue(name: string): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }
 
+/**
+ * ROBUSTMQ_PASSWORD, when --password was not typed. Read when a command runs, not given as the
+ * option's default: commander prints defaults in --help, which would show the password.
+ */
+function passwordFromEnvironment(ctl: Command): void {
+  const password = envValue("ROBUSTMQ_PASSWORD");
+  if (password === undefined || ctl.getOptionValueSource("password") === "cli") return;
+  ctl.setOptionValueWithSource("password", password, "env");
+}
+
 /** Adds `robustmq ctl ...` to the program. */
 export function registerCtlCommand(program: Command): void {
   const ctl = program
@@ -254,14 +264,11 @@ export function registerCtlCommand(program: Command): void {
     )
     .option("--token <token>", "bearer token (env ROBUSTMQ_TOKEN)")
     .option("--username <name>", "admin user name: log in with it (needs --password)")
-    .option(
-      "--password <password>",
-      "admin password (env ROBUSTMQ_PASSWORD)",
-      envValue("ROBUSTMQ_PASSWORD"),
-    )
+    .option("--password <password>", "admin password (env ROBUSTMQ_PASSWORD)")
     .addOption(
       new Option("--output <format>", "table or json").choices(["table", "json"]).default("table"),
     );
+  ctl.hook("preAction", passwordFromEnvironment);
   registerNode(ctl);
   registerClients(ctl);
   registerLists(ctl);

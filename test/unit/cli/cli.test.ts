@@ -19,11 +19,16 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const EXIT_USAGE = 2;
 
 function robustmq(...args: string[]): SpawnSyncReturns<string> {
+  return robustmqWithEnv({}, ...args);
+}
+
+/** `robustmq` with `env` added to (and overriding) this process's environment. */
+function robustmqWithEnv(env: Record<string, string>, ...args: string[]) {
   const result = spawnSync(nodeBin, [mainScript, ...args], {
     cwd: dir,
     encoding: "utf8",
     timeout: 20_000,
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", ...env },
   });
   assert.equal(result.error, undefined, String(result.error));
   return result;
@@ -270,6 +275,24 @@ describe("command line", () => {
     assert.ok(text.includes('import "../src/cli/main.ts";'));
     const result = spawnSync(nodeBin, [shim, "--version"], { encoding: "utf8" });
     assert.equal(result.status, 0, result.stderr);
+  });
+});
+
+describe("ctl and its environment variables", () => {
+  test("--help does not show ROBUSTMQ_PASSWORD's value, only the variable's name", () => {
+    const secret = "s3cret-from-env";
+    for (const args of [
+      ["ctl", "--help"],
+      ["ctl", "status", "--help"],
+      ["help", "ctl"],
+    ]) {
+      const result = robustmqWithEnv({ ROBUSTMQ_PASSWORD: secret }, ...args);
+      assert.equal(result.status, 0, result.stderr);
+      const output = result.stdout + result.stderr;
+      assert.ok(!output.includes(secret), `${args.join(" ")} shows the password:\n${output}`);
+    }
+    const help = robustmqWithEnv({ ROBUSTMQ_PASSWORD: secret }, "ctl", "--help").stdout;
+    assert.match(help, /--password <password>\s+admin password \(env ROBUSTMQ_PASSWORD\)/);
   });
 });
 
