@@ -13,7 +13,6 @@ import { partitionKey } from "../broker/kafka/partition-waiters.ts";
 import type { KafkaTopic, TopicStore } from "../broker/kafka/topic-store.ts";
 import type { MqttBroker } from "../broker/mqtt/broker.ts";
 import { Message } from "../broker/mqtt/message.ts";
-import { validateTopicName } from "../broker/mqtt/topic.ts";
 import type { Logger } from "../log/logger.ts";
 import type { QoS } from "../protocol/mqtt/constants.ts";
 import type { Properties } from "../protocol/mqtt/packets.ts";
@@ -24,6 +23,7 @@ import {
   batchSizeBytes,
   type LogRecord,
 } from "../storage/log/index.ts";
+import { templatedTopic } from "./record-message.ts";
 
 export interface KafkaToMqttRule {
   kafka_topic: string;
@@ -187,14 +187,11 @@ export class KafkaToMqtt {
   }
 
   #publish(rule: KafkaToMqttRule, kafkaTopic: string, partition: number, record: LogRecord): void {
-    const topic = rule.mqtt_topic
-      .replaceAll("{key}", record.key?.toString() ?? "")
-      .replaceAll("{topic}", kafkaTopic)
-      .replaceAll("{partition}", String(partition));
-    if (!validateTopicName(topic) || topic.startsWith("$")) {
+    const topic = templatedTopic(rule.mqtt_topic, record.key, kafkaTopic, partition);
+    if (topic === null) {
       this.skipped++;
       this.#logger.debug(
-        { kafkaTopic, offset: record.offset, topic },
+        { kafkaTopic, partition, offset: record.offset },
         "bridge: not a valid MQTT topic name",
       );
       return;
