@@ -5,8 +5,8 @@
  * 2 for a wrong command line (commander's errors, bad option values).
  */
 
-import { type Command, Option } from "commander";
-import { action, addPaging, booleanOption, serverOption } from "./actions.ts";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { action, addPaging, booleanOption, serverOption, usageError } from "./actions.ts";
 import type { Json, JsonObject } from "./client.ts";
 import {
   CLIENT_COLUMNS,
@@ -240,13 +240,29 @@ function envValue(name: string): string | undefined {
 }
 
 /**
- * ROBUSTMQ_PASSWORD, when --password was not typed. Read when a command runs, not given as the
- * option's default: commander prints defaults in --help, which would show the password.
+ * ROBUSTMQ_SERVER and ROBUSTMQ_PASSWORD, for the flags not typed. Read when a command runs, not
+ * given as the options' defaults: commander prints defaults in --help (the password would show)
+ * and never runs an option's parser on a default (a bad URL would pass as "unreachable").
  */
-function passwordFromEnvironment(ctl: Command): void {
+function optionsFromEnvironment(ctl: Command, actionCommand: Command): void {
+  const server = envValue("ROBUSTMQ_SERVER");
+  if (server !== undefined && ctl.getOptionValueSource("server") !== "cli") {
+    ctl.setOptionValueWithSource("server", serverFromEnvironment(actionCommand, server), "env");
+  }
   const password = envValue("ROBUSTMQ_PASSWORD");
-  if (password === undefined || ctl.getOptionValueSource("password") === "cli") return;
-  ctl.setOptionValueWithSource("password", password, "env");
+  if (password !== undefined && ctl.getOptionValueSource("password") !== "cli") {
+    ctl.setOptionValueWithSource("password", password, "env");
+  }
+}
+
+/** ROBUSTMQ_SERVER checked like --server: a bad value is a usage error (exit 2). */
+function serverFromEnvironment(actionCommand: Command, raw: string): string {
+  try {
+    return serverOption(raw);
+  } catch (err) {
+    if (!(err instanceof InvalidArgumentError)) throw err;
+    usageError(actionCommand, `ROBUSTMQ_SERVER '${raw}' is invalid: ${err.message}`);
+  }
 }
 
 /** Adds `robustmq ctl ...` to the program. */
@@ -260,7 +276,7 @@ export function registerCtlCommand(program: Command): void {
       "--server <url>",
       "admin API base URL (env ROBUSTMQ_SERVER)",
       serverOption,
-      envValue("ROBUSTMQ_SERVER") ?? DEFAULT_SERVER,
+      DEFAULT_SERVER,
     )
     .option("--token <token>", "bearer token (env ROBUSTMQ_TOKEN)")
     .option("--username <name>", "admin user name: log in with it (needs --password)")
@@ -268,7 +284,7 @@ export function registerCtlCommand(program: Command): void {
     .addOption(
       new Option("--output <format>", "table or json").choices(["table", "json"]).default("table"),
     );
-  ctl.hook("preAction", passwordFromEnvironment);
+  ctl.hook("preAction", optionsFromEnvironment);
   registerNode(ctl);
   registerClients(ctl);
   registerLists(ctl);

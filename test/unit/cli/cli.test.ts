@@ -294,6 +294,21 @@ describe("ctl and its environment variables", () => {
     const help = robustmqWithEnv({ ROBUSTMQ_PASSWORD: secret }, "ctl", "--help").stdout;
     assert.match(help, /--password <password>\s+admin password \(env ROBUSTMQ_PASSWORD\)/);
   });
+
+  test("a bad ROBUSTMQ_SERVER is a usage error, like a bad --server", () => {
+    for (const server of ["ftp://127.0.0.1:1", "not-a-url"]) {
+      const env = { ROBUSTMQ_SERVER: server, ROBUSTMQ_TOKEN: "t" };
+      const stderr = assertUsageError(robustmqWithEnv(env, "ctl", "status"), "RMQ_ERR_CLI_USAGE");
+      assert.match(stderr, /ROBUSTMQ_SERVER/);
+    }
+    // A typed --server wins over the variable, bad or not.
+    const typed = robustmqWithEnv(
+      { ROBUSTMQ_SERVER: "ftp://127.0.0.1:1", ROBUSTMQ_TOKEN: "t" },
+      ...["ctl", "--server", "http://127.0.0.1:1", "status"],
+    );
+    assert.equal(typed.status, 1, typed.stderr);
+    assert.match(typed.stderr, /^error RMQ_ERR_CTL_UNREACHABLE: /);
+  });
 });
 
 // A real start, then a clean SIGTERM shutdown.
