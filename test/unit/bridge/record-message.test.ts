@@ -35,4 +35,12 @@ describe("templatedTopic", () => {
     assert.equal(templatedTopic("{key}", null, "kt", 0), null, "empty topic");
     assert.equal(templatedTopic("t/{key}", Buffer.alloc(70_000, 0x61), "kt", 0), null, "too long");
   });
+
+  test("a key that is not UTF-8 gives no topic, so different keys never share one", () => {
+    for (const bytes of [[0xff], [0xfe], [0xc3], [0x61, 0xed, 0xa0, 0x80]]) {
+      assert.equal(templatedTopic("t2/{key}", Buffer.from(bytes), "kt", 0), null, String(bytes));
+    }
+    assert.equal(templatedTopic("t2/{key}", Buffer.from("é✓"), "kt", 0), "t2/é✓");
+    assert.equal(templatedTopic("t2/{partition}", Buffer.from([0xff]), "kt", 0), "t2/0", "unused");
+  });
 });
