@@ -169,6 +169,11 @@ function rewrite(batch: ReadBatch, plan: Extract<BatchPlan, { kind: "rewrite" }>
     }));
   const { header } = batch;
   const horizon = plan.deleteHorizonMs;
+  const baseTimestamp = horizon ?? kept[0]?.timestamp ?? header.maxTimestamp;
+  // Never below a kept record's: a header written wrong (a compressed batch is kept as produced)
+  // must not stop the rewrite, or compaction of the partition for good.
+  let maxTimestamp = Math.max(header.maxTimestamp, baseTimestamp);
+  for (const record of kept) maxTimestamp = Math.max(maxTimestamp, record.timestamp);
   return buildRecordBatchAs(
     kept,
     {
@@ -183,8 +188,8 @@ function rewrite(batch: ReadBatch, plan: Extract<BatchPlan, { kind: "rewrite" }>
     },
     {
       lastOffsetDelta: header.lastOffsetDelta,
-      baseTimestamp: horizon ?? kept[0]?.timestamp ?? header.maxTimestamp,
-      maxTimestamp: header.maxTimestamp,
+      baseTimestamp,
+      maxTimestamp,
     },
   );
 }

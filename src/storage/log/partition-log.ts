@@ -31,6 +31,7 @@ import {
   batchMaxTimestamp,
   checkBatch,
   clientBatchProblem,
+  correctMaxTimestamp,
   LOG_OVERHEAD_BYTES,
   OFFSET_BATCH_LENGTH,
   readBatchHeader,
@@ -312,8 +313,12 @@ export class PartitionLog {
     // After the CRC, as Kafka: a batch damaged in transit is CORRUPT_MESSAGE (retriable).
     const rule = fromClient ? clientBatchProblem(batch) : null;
     if (rule !== null) return invalidRecordsError(rule);
-    const problem = recordsProblem(batch, 0, true);
+    const seen = { maxTimestamp: Number.NaN };
+    const problem = recordsProblem(batch, 0, true, seen);
     if (problem !== null) return invalidRecordsError(problem);
+    // Known when the records were walked (not for a compressed batch).
+    if (fromClient && !Number.isNaN(seen.maxTimestamp))
+      correctMaxTimestamp(batch, 0, seen.maxTimestamp);
     return compacts(this.#options) ? keylessProblem(batch) : null;
   }
 

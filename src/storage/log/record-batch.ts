@@ -137,6 +137,19 @@ export function setBaseOffset(buf: Buffer, at: number, baseOffset: number): void
   writeInt64(buf, at + OFFSET_BASE_OFFSET, baseOffset);
 }
 
+/**
+ * Sets a CreateTime batch's max timestamp to what its records hold, as Kafka's LogValidator
+ * does: a producer's wrong value would mislead time lookups and retention, and compaction
+ * rebuilds batches from it. Inside the CRC, so the CRC is computed again; a no-op when right.
+ */
+export function correctMaxTimestamp(buf: Buffer, at: number, recordsMax: number): void {
+  if ((buf.readInt16BE(at + OFFSET_ATTRIBUTES) & ATTRIBUTE_TIMESTAMP_TYPE) !== 0) return;
+  if (readInt64(buf, at + OFFSET_MAX_TIMESTAMP) === recordsMax) return;
+  writeInt64(buf, at + OFFSET_MAX_TIMESTAMP, recordsMax);
+  const size = LOG_OVERHEAD_BYTES + buf.readInt32BE(at + OFFSET_BATCH_LENGTH);
+  buf.writeUInt32BE(computeBatchCrc(buf, at, size), at + OFFSET_CRC);
+}
+
 /** Stamps the leader epoch in place; also outside the CRC. */
 export function setPartitionLeaderEpoch(buf: Buffer, at: number, epoch: number): void {
   assert(Number.isInteger(epoch) && epoch >= -1 && epoch <= 0x7fffffff, `epoch ${epoch}`);

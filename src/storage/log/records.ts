@@ -223,11 +223,23 @@ export function readRecords(buf: Buffer, at = 0, exactLastDelta = false): Record
  * compressed one, which it does not open). Appends validate every batch this way; the records
  * built only to be dropped were most of the append path's garbage.
  */
-export function recordsProblem(buf: Buffer, at = 0, exactLastDelta = false): string | null {
+export function recordsProblem(
+  buf: Buffer,
+  at = 0,
+  exactLastDelta = false,
+  seen?: RecordsSeen,
+): string | null {
   if ((buf.readInt16BE(at + OFFSET_ATTRIBUTES) & 0x07) !== Compression.none) return null;
   const end = at + LOG_OVERHEAD_BYTES + buf.readInt32BE(at + OFFSET_BATCH_LENGTH);
   assert(end <= buf.length, "whole batch in buf");
-  return sectionProblem(buf, at + BATCH_HEADER_BYTES, end, sectionHeader(buf, at), exactLastDelta);
+  const header = sectionHeader(buf, at);
+  return sectionProblem(buf, at + BATCH_HEADER_BYTES, end, header, exactLastDelta, seen);
+}
+
+/** What the walk of a batch's records found, for a caller that asks (recordsProblem). */
+export interface RecordsSeen {
+  /** The largest record timestamp; the base timestamp when there are no records. */
+  maxTimestamp: number;
 }
 
 /**
@@ -261,6 +273,11 @@ function sectionHeader(buf: Buffer, at: number): SectionHeader {
   };
 }
 
+/** A cursor through records that also says the last record's timestamp delta. */
+interface RecordCursor extends Decoded {
+  timestampDelta: number;
+}
+
 /** The records in buf[start, end) against what the header says of them. */
 function sectionProblem(
   buf: Buffer,
@@ -268,16 +285,22 @@ function sectionProblem(
   end: number,
   header: SectionHeader,
   exactLastDelta: boolean,
+  seen?: RecordsSeen,
 ): string | null {
-  const cursor: Decoded = { value: 0, next: start };
+  const cursor: RecordCursor = { value: 0, next: start, timestampDelta: 0 };
   let previousDelta = -1;
+  let maxTimestampDelta = 0;
   for (let i = 0; i < header.count; i++) {
     const problem = skipRecord(buf, cursor, end, header.baseTimestamp);
     if (problem !== null) return `record ${i}: ${problem}`;
     // skipRecord leaves the offset delta in cursor.value.
     if (cursor.value <= previousDelta) return `record ${i}: offset delta does not increase`;
     previousDelta = cursor.value;
+    if (i === 0 || cursor.timestampDelta > maxTimestampDelta) {
+      maxTimestampDelta = cursor.timestampDelta;
+    }
   }
+  if (seen !== undefined) seen.maxTimestamp = header.baseTimestamp + maxTimestampDelta;
   if (cursor.next !== end) return "bytes after the last record";
   if (previousDelta > header.lastOffsetDelta) {
     return `offset delta ${previousDelta} past the batch's last`;
@@ -291,7 +314,7 @@ function sectionProblem(
 /** readRecord's checks in the same order; leaves the offset delta in cursor.value. */
 function skipRecord(
   buf: Buffer,
-  cursor: Decoded,
+  cursor: RecordCursor,
   batchEnd: number,
   baseTimestamp: number,
 ): string | null {
@@ -318,6 +341,7 @@ function skipRecord(
     return "timestamp out of range";
   }
   cursor.value = offsetDelta;
+  cursor.timestampDelta = timestampDelta;
   return null;
 }
 

@@ -8,7 +8,13 @@ import { describe, test } from "node:test";
 import { ErrorCode } from "../../../src/errors.ts";
 import type { LogOptions } from "../../../src/storage/log/options.ts";
 import { PartitionLog } from "../../../src/storage/log/partition-log.ts";
-import { readBatchHeader } from "../../../src/storage/log/record-batch.ts";
+import {
+  checkBatch,
+  computeBatchCrc,
+  OFFSET_CRC,
+  OFFSET_MAX_TIMESTAMP,
+  readBatchHeader,
+} from "../../../src/storage/log/record-batch.ts";
 import { buildRecordBatch, readRecords } from "../../../src/storage/log/records.ts";
 import { KafkaErrorCode, StorageError } from "../../../src/storage/log/storage-error.ts";
 import { type LogTestEnvironment, type LogTestFactory, readAll } from "./log-suite.ts";
@@ -139,6 +145,37 @@ async function compactsToLatest(factory: LogTestFactory): Promise<void> {
   });
 }
 
+/** Two records whose batch header states a max timestamp below the second one's. */
+function understatedBatch(): Buffer {
+  const batch = buildRecordBatch([
+    { timestamp: T0, key: Buffer.from("k1"), value: Buffer.from("v1") },
+    { timestamp: T0 + 1000, key: Buffer.from("k2"), value: Buffer.from("v2") },
+  ]);
+  batch.writeBigInt64BE(BigInt(T0), OFFSET_MAX_TIMESTAMP);
+  batch.writeUInt32BE(computeBatchCrc(batch, 0, batch.length), OFFSET_CRC);
+  return batch;
+}
+
+async function wrongMaxTimestamp(factory: LogTestFactory): Promise<void> {
+  await withLog(factory, COMPACTED, async (log) => {
+    // From a client, the header is set to what the records hold, with its CRC.
+    await log.append(understatedBatch(), { fromClient: true });
+    const [stored] = await readAll(log);
+    assert.equal(readBatchHeader(stored).maxTimestamp, T0 + 1000);
+    assert.equal(checkBatch(stored, 0, stored.length, 1 << 20).kind, "ok");
+    // Kept as written otherwise: compaction still rewrites it, never below a record's time.
+    await log.append(understatedBatch());
+    for (let n = 0; n < 30; n++) await log.append(keyed(1, n, T0 + 2000));
+    const result = await log.compact({ force: true });
+    assert.ok(result.ran && result.recordsRemoved > 0, JSON.stringify(result));
+    const headers = (await readAll(log)).map((batch) => readBatchHeader(batch));
+    const rewritten = headers.filter((h) => h.baseOffset < 4);
+    assert.ok(rewritten.length > 0);
+    for (const header of rewritten) assert.ok(header.maxTimestamp >= T0 + 1000);
+    assert.equal(finalState(await records(log)).get("k2")?.[1], "v2");
+  });
+}
+
 async function tombstonesUntilHorizon(factory: LogTestFactory): Promise<void> {
   const options = { ...COMPACTED, delete_retention_ms: 10_000 };
   await withLog(factory, options, async (log, _env, clock) => {
@@ -230,6 +267,10 @@ const CASES: ReadonlyArray<[string, (factory: LogTestFactory) => Promise<void>]>
   ["a compacted log refuses keyless records (INVALID_RECORD)", keylessRefused],
   ["the dirty ratio and the compaction lag decide when a pass runs", dirtyRatioAndLag],
   ["reads under way finish on the replaced segments", readsUnderWaySurvive],
+  [
+    "a batch's wrong max timestamp: set right from clients, and no stop to compaction",
+    wrongMaxTimestamp,
+  ],
 ];
 
 export function runCompactionSuite(name: string, factory: LogTestFactory): void {
