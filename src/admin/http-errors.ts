@@ -11,7 +11,9 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   400: "Bad Request",
   401: "Unauthorized",
   404: "Not Found",
+  409: "Conflict",
   413: "Payload Too Large",
+  414: "URI Too Long",
   415: "Unsupported Media Type",
   429: "Too Many Requests",
   500: "Internal Server Error",
@@ -92,6 +94,27 @@ const CODE_STATUS: Readonly<Partial<Record<ErrorCodeValue, number>>> = {
 /** The status a thrown coded error is answered with, or null when it is not a client error. */
 export function statusOfCode(code: ErrorCodeValue): number | null {
   return CODE_STATUS[code] ?? null;
+}
+
+/**
+ * Fastify's routing errors, met before a route is chosen, so before any hook (the token check
+ * too): a path parameter that is not percent-encoded UTF-8, or one longer than the router takes.
+ * Answered in the API's shape like any invalid request; anything else as the error handler does.
+ */
+export function makeFrameworkErrorHandler(logger: Logger, paramCharsMax: number) {
+  const otherwise = makeErrorHandler(logger);
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    if (error.code === "FST_ERR_BAD_URL") {
+      const why = `a path parameter of ${request.url} is not percent-encoded UTF-8`;
+      return sendError(reply, 400, ErrorCode.ADMIN_INVALID_REQUEST, why);
+    }
+    if (error.code === "FST_ERR_MAX_PARAM_LENGTH") {
+      // The path is not echoed: it is the over-long part.
+      const why = `a path parameter is longer than ${paramCharsMax} characters (percent-encoded)`;
+      return sendError(reply, 414, ErrorCode.ADMIN_INVALID_REQUEST, why);
+    }
+    return otherwise(error, request, reply);
+  };
 }
 
 export function makeErrorHandler(logger: Logger) {

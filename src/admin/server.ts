@@ -13,8 +13,13 @@ import type { MqttBroker } from "../broker/mqtt/broker.ts";
 import { ErrorCode } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AdminCredentials } from "./credentials.ts";
-import { formatSchemaErrors, makeErrorHandler, sendError } from "./http-errors.ts";
-import { ADMIN_BODY_BYTES_MAX, LOGINS_IN_FLIGHT_MAX } from "./limits.ts";
+import {
+  formatSchemaErrors,
+  makeErrorHandler,
+  makeFrameworkErrorHandler,
+  sendError,
+} from "./http-errors.ts";
+import { ADMIN_BODY_BYTES_MAX, LOGINS_IN_FLIGHT_MAX, PATH_PARAM_CHARS_MAX } from "./limits.ts";
 import { createMetricsRegistry } from "./metrics.ts";
 import { registerDelayedRoutes } from "./routes-delayed.ts";
 import { registerKafkaAclRoutes } from "./routes-kafka-acl.ts";
@@ -54,6 +59,7 @@ export async function buildAdminApp(options: AdminServerOptions): Promise<Fastif
     bodyLimit: ADMIN_BODY_BYTES_MAX,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     schemaErrorFormatter: (errors, dataVar) => formatSchemaErrors(errors, dataVar),
+    frameworkErrors: makeFrameworkErrorHandler(logger, PATH_PARAM_CHARS_MAX),
   });
   // Every body is JSON: fastify's text/plain parser would hand a route a string to refuse as
   // "must be object" (400) where the media type is what is wrong (415).

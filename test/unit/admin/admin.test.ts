@@ -13,7 +13,8 @@ import {
   credentialsPath,
   loadAdminCredentials,
 } from "../../../src/admin/credentials.ts";
-import { formatSchemaErrors } from "../../../src/admin/http-errors.ts";
+import { errorBody, formatSchemaErrors } from "../../../src/admin/http-errors.ts";
+import { PATH_PARAM_CHARS_MAX } from "../../../src/admin/limits.ts";
 import { redactConfig } from "../../../src/admin/routes-node.ts";
 import { buildAdminApp } from "../../../src/admin/server.ts";
 import { bearerToken, TokenStore } from "../../../src/admin/tokens.ts";
@@ -230,6 +231,52 @@ describe("admin app through inject()", () => {
       await app.close();
       await broker.shutdown();
     }
+  });
+
+  test("a path the router cannot decode is answered in the API's error shape, token or not", async () => {
+    const config = defaultConfig();
+    config.admin.password = "pw";
+    const broker = new MqttBroker(config, silent);
+    const credentials = await loadAdminCredentials(config.admin, dir, silent);
+    const app = await buildAdminApp({
+      node: { config, startedAtMs: Date.now(), listeners: () => ({}) },
+      broker,
+      credentials,
+      logger: silent,
+    });
+    try {
+      const login = await app.inject({
+        method: "POST",
+        url: "/api/v1/login",
+        payload: { username: "admin", password: "pw" },
+      });
+      const withToken = { authorization: `Bearer ${login.json().token}` };
+      const long = "a".repeat(PATH_PARAM_CHARS_MAX + 1);
+      const cases = [
+        { url: "/api/v1/clients/%FF", status: 400, error: "Bad Request", why: /percent-encoded/ },
+        { url: `/api/v1/clients/${long}`, status: 414, error: "URI Too Long", why: /longer than/ },
+      ];
+      // Refused before a route (and its token check) is chosen, as an unknown route is.
+      for (const headers of [withToken, {}]) {
+        for (const { url, status, error, why } of cases) {
+          const answer = await app.inject({ url, headers });
+          assert.equal(answer.statusCode, status, url);
+          const body = answer.json();
+          assert.deepEqual(Object.keys(body).sort(), ["code", "error", "message", "statusCode"]);
+          assert.equal(body.statusCode, status);
+          assert.equal(body.code, "RMQ_ERR_ADMIN_INVALID_REQUEST");
+          assert.equal(body.error, error);
+          assert.match(body.message, why);
+        }
+      }
+    } finally {
+      await app.close();
+      await broker.shutdown();
+    }
+  });
+
+  test("every status the API answers has its name in the error body", () => {
+    assert.equal(errorBody(409, "RMQ_ERR_ADMIN_CONFLICT", "x").error, "Conflict");
   });
 
   test("a node without the broker role has no MQTT routes", async () => {
