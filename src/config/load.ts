@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
-import type { z } from "zod";
+import { z } from "zod";
 import { ErrorCode, RobustMQError } from "../errors.ts";
 import {
   type Config,
@@ -16,6 +16,7 @@ import {
   keySchemaAt,
   keysAt,
   quoteAll,
+  unwrapKeySchema,
 } from "./schema.ts";
 
 type Table = Record<string, unknown>;
@@ -59,10 +60,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const fileProblems =
     opts.file === undefined ? [] : problemsOf(fromFile, { pass: "file", overrides, labels });
   const merged = mergeTables(fromFile, overrides);
-  const result = ConfigSchema.safeParse(merged, { reportInput: true });
-  const mergedProblems = result.success
-    ? []
-    : describeIssues(result.error.issues, merged, { pass: "merged", overrides, labels });
+  const { result, issues } = issuesOf(merged);
+  const mergedProblems = describeIssues(issues, merged, { pass: "merged", overrides, labels });
   // A mistake in the file that no flag touches is found by both passes: report it once.
   const problems = [...new Set([...fileProblems, ...mergedProblems])];
   if (result.success && problems.length === 0) return result.data;
@@ -70,8 +69,34 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
 }
 
 function problemsOf(input: Table, origin: Origin): string[] {
+  return describeIssues(issuesOf(input).issues, input, origin);
+}
+
+/** The schema's verdict on `input`, and every issue: the schema's and notTableIssues'. */
+function issuesOf(input: Table) {
   const result = ConfigSchema.safeParse(input, { reportInput: true });
-  return result.success ? [] : describeIssues(result.error.issues, input, origin);
+  const issues = [...notTableIssues(input), ...(result.success ? [] : result.error.issues)];
+  return { result, issues };
+}
+
+/**
+ * Values that are objects but not tables where a table is expected: a TOML date or time is a
+ * JS Date, which zod's object schema takes as an empty table, so `log = 1979-05-27` would
+ * leave [log] at its defaults. Reported as zod reports any other value that is not a table.
+ * Recursion follows the schema, so its depth is the schema's (a section, a list, a rule).
+ */
+function notTableIssues(value: unknown, path: KeyPath = []): z.core.$ZodIssue[] {
+  const schema = keySchemaAt(path);
+  const shape = schema === undefined ? undefined : unwrapKeySchema(schema);
+  if (shape instanceof z.ZodArray && Array.isArray(value)) {
+    return value.flatMap((inner, index) => notTableIssues(inner, [...path, index]));
+  }
+  if (!(shape instanceof z.ZodObject)) return [];
+  if (isTable(value)) {
+    return Object.entries(value).flatMap(([key, inner]) => notTableIssues(inner, [...path, key]));
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return [];
+  return [{ code: "invalid_type", expected: "object", input: value, path, message: "not a table" }];
 }
 
 /**

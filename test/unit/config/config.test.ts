@@ -818,6 +818,32 @@ level = "loud"
     const message = invalidMessage("network = 5\n");
     assert.match(message, /network = 5: must be a table \(a \[network\] section\)/);
   });
+
+  test("a TOML date or time where a section is expected is not taken as an empty table", () => {
+    // smol-toml gives dates and times as JS Dates, which zod's object schema took as {}.
+    const message = invalidMessage(
+      "mqtt_limits = 1979-05-27\nadmin = 07:32:00\nlog = 1979-05-27T07:32:00Z\n",
+    );
+    assert.match(message, /3 problems:/);
+    assert.match(
+      message,
+      /mqtt_limits = 1979-05-27: must be a table \(a \[mqtt_limits\] section\)/,
+    );
+    assert.match(message, /admin = 07:32:00\.000: must be a table \(a \[admin\] section\)/);
+    assert.match(message, /log = 1979-05-27T07:32:00\.000Z: must be a table \(a \[log\] section\)/);
+    // A flag setting a key in that section does not hide the file's mistake.
+    const file = writeToml("log = 1979-05-27\n");
+    const withFlag = errorMessage(ErrorCode.CONFIG_INVALID, () =>
+      loadConfig({ file, overrides: { log: { level: "warn" } } }),
+    );
+    assert.match(withFlag, /log = 1979-05-27 \(in the config file\): must be a table/);
+  });
+
+  test("a TOML date where a list's table is expected names the list", () => {
+    const message = invalidMessage("mqtt_acl = { rules = [1979-05-27] }\n");
+    assert.match(message, /1 problem:/);
+    assert.match(message, /mqtt_acl\.rules = \[1979-05-27\]: must be a list of tables/);
+  });
 });
 
 describe("rules between sections", () => {
