@@ -20,8 +20,13 @@ export const LOGINS_IN_FLIGHT_MAX = 4;
 export const TOKEN_BYTES = 32;
 /** Longest client id, user name, filter or topic accepted in a query or path. */
 export const QUERY_STRING_CHARS_MAX = 65_535;
-/** Longest path parameter the router takes, percent-encoded (fastify's default; 414 beyond). */
-export const PATH_PARAM_CHARS_MAX = 100;
+/**
+ * Longest path parameter the router takes, as sent (414 beyond): a name of
+ * QUERY_STRING_CHARS_MAX characters percent-encoded, each up to 3 UTF-8 bytes of 3 characters.
+ * The route's schema then checks the decoded length. (fastify's default, 100, refused client
+ * ids, retained topics and Kafka topic names that MQTT and Kafka allow.)
+ */
+export const PATH_PARAM_CHARS_MAX = QUERY_STRING_CHARS_MAX * 3 * 3;
 /** Longest ban the API sets with `duration_s` (100 years); 0 bans forever. */
 export const BAN_DURATION_S_MAX = 100 * 365 * 86_400;
 /** Longest ban reason accepted (the ban list refuses longer ones too). */

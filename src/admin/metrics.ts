@@ -418,7 +418,9 @@ function registerBridge(registry: Registry, bridge: Bridge): void {
   );
   new Counter({
     name: "robustmq_bridge_skipped_total",
-    help: "Kafka records or batches not published to MQTT (no valid topic, undecodable batch)",
+    help:
+      "Kafka records, batches or headers not published to MQTT (no valid topic, record not " +
+      "publishable, undecodable batch, header an MQTT string cannot carry)",
     registers: [registry],
     collect() {
       this.reset();

@@ -57,6 +57,7 @@ export async function buildAdminApp(options: AdminServerOptions): Promise<Fastif
   const app = Fastify({
     logger: false,
     bodyLimit: ADMIN_BODY_BYTES_MAX,
+    routerOptions: { maxParamLength: PATH_PARAM_CHARS_MAX },
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     schemaErrorFormatter: (errors, dataVar) => formatSchemaErrors(errors, dataVar),
     frameworkErrors: makeFrameworkErrorHandler(logger, PATH_PARAM_CHARS_MAX),

@@ -3,9 +3,10 @@
  * direction) are published to MQTT subscribers. The MQTT topic comes from the rule's template:
  * `{key}` is the record key, `{topic}` the Kafka topic, `{partition}` the partition; QoS and
  * retain come from the rule. Headers become v5 user properties, except `mqtt.content_type`
- * (the content type) and the other `mqtt.*` headers the MQTT -> Kafka direction adds. Each
- * partition is read from where the bridge left off (positions are saved under
- * data_dir/bridge); a fresh rule starts at the end of the log.
+ * (the content type), the other `mqtt.*` headers the MQTT -> Kafka direction adds and those an
+ * MQTT string cannot carry (record-message.ts). Each partition is read from where the bridge
+ * left off (positions are saved under data_dir/bridge); a fresh rule starts at the end of the
+ * log. A record that cannot be published is skipped and counted, never retried.
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -15,7 +16,6 @@ import type { MqttBroker } from "../broker/mqtt/broker.ts";
 import { Message } from "../broker/mqtt/message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { QoS } from "../protocol/mqtt/constants.ts";
-import type { Properties } from "../protocol/mqtt/packets.ts";
 import {
   anyBatchRecords,
   batchBaseOffset,
@@ -23,7 +23,7 @@ import {
   batchSizeBytes,
   type LogRecord,
 } from "../storage/log/index.ts";
-import { templatedTopic } from "./record-message.ts";
+import { propertiesBytesMax, recordProperties, templatedTopic } from "./record-message.ts";
 
 export interface KafkaToMqttRule {
   kafka_topic: string;
@@ -38,6 +38,8 @@ export const BRIDGE_ORIGIN = "$bridge";
 const READ_BYTES = 1 << 20;
 const POLL_MS = 1000;
 const SAVE_INTERVAL_MS = 1000;
+/** A header key in a log line is cut to this: keys can be as long as a record. */
+const LOGGED_KEY_CHARS_MAX = 100;
 
 export class KafkaToMqtt {
   readonly #rules: readonly KafkaToMqttRule[];
@@ -51,8 +53,13 @@ export class KafkaToMqtt {
   readonly #loops: Promise<void>[] = [];
   #saveTimer: NodeJS.Timeout | null = null;
   published = 0;
-  /** Records or batches not published: no valid MQTT topic, or a batch it cannot decode. */
+  /**
+   * Records, batches and headers not published: a record with no valid MQTT topic, too large
+   * for an MQTT packet or whose publishing failed; a batch it cannot decode; a header an MQTT
+   * string cannot carry (the rest of its record is published).
+   */
   skipped = 0;
+  #headersLeftOutLogged = false;
   /** Reads of a partition that failed (retried after POLL_MS). */
   failed = 0;
 
@@ -171,7 +178,8 @@ export class KafkaToMqtt {
       const decoded = anyBatchRecords(buffer, at);
       if (decoded.kind === "ok") {
         for (const record of decoded.records) {
-          if (record.offset >= offset) this.#publish(rule, topic.metadata.name, partition, record);
+          if (record.offset < offset) continue;
+          this.#publishRecord(rule, topic.metadata.name, partition, record);
         }
       } else {
         this.skipped++;
@@ -186,6 +194,21 @@ export class KafkaToMqtt {
     return next;
   }
 
+  /** Publishes one record; one that fails is skipped, so it cannot hold up its partition. */
+  #publishRecord(rule: KafkaToMqttRule, kafkaTopic: string, partition: number, record: LogRecord) {
+    try {
+      this.#publish(rule, kafkaTopic, partition, record);
+    } catch (err) {
+      // Not retried: the same record would fail again, and again, blocking the records after
+      // it while subscribers that did get it receive it once more on every try.
+      this.skipped++;
+      this.#logger.warn(
+        { err, kafkaTopic, partition, offset: record.offset },
+        "bridge: record could not be published to MQTT: skipped",
+      );
+    }
+  }
+
   #publish(rule: KafkaToMqttRule, kafkaTopic: string, partition: number, record: LogRecord): void {
     const topic = templatedTopic(rule.mqtt_topic, record.key, kafkaTopic, partition);
     if (topic === null) {
@@ -196,27 +219,54 @@ export class KafkaToMqtt {
       );
       return;
     }
-    const properties: Properties = {};
-    const userProperties: Array<[string, string]> = [];
-    for (const header of record.headers) {
-      const value = header.value?.toString() ?? "";
-      if (header.key === "mqtt.content_type") properties.contentType = value;
-      else if (!header.key.startsWith("mqtt.")) userProperties.push([header.key, value]);
-    }
-    if (userProperties.length > 0) properties.userProperties = userProperties;
     const payload = Buffer.from(record.value ?? Buffer.alloc(0));
-    const hasProperties = properties.contentType !== undefined || userProperties.length > 0;
+    const bytesMax = propertiesBytesMax(topic, payload.length);
+    if (bytesMax < 0) {
+      this.skipped++;
+      this.#logger.warn(
+        { kafkaTopic, partition, offset: record.offset },
+        "bridge: record too large for an MQTT packet: skipped",
+      );
+      return;
+    }
+    const { properties, leftOutCount, leftOut } = recordProperties(record.headers, bytesMax);
+    if (leftOut !== null)
+      this.#headersLeftOut(kafkaTopic, partition, record, leftOutCount, leftOut);
     const message = new Message(
       topic,
       payload,
       rule.qos,
       rule.retain,
-      hasProperties ? properties : undefined,
+      properties,
       0,
       BRIDGE_ORIGIN,
     );
     this.#broker.publish(message);
     this.published++;
+  }
+
+  /** Counts headers MQTT cannot carry; logs at warn the first time, at debug after that. */
+  #headersLeftOut(
+    kafkaTopic: string,
+    partition: number,
+    record: LogRecord,
+    count: number,
+    first: { key: string; reason: string },
+  ): void {
+    this.skipped += count;
+    const level = this.#headersLeftOutLogged ? "debug" : "warn";
+    this.#headersLeftOutLogged = true;
+    this.#logger[level](
+      {
+        kafkaTopic,
+        partition,
+        offset: record.offset,
+        headers: count,
+        header: first.key.slice(0, LOGGED_KEY_CHARS_MAX),
+        reason: first.reason,
+      },
+      "bridge: Kafka headers MQTT cannot carry left out (logged once at warn)",
+    );
   }
 
   async #save(): Promise<void> {

@@ -34,6 +34,12 @@ qos = 1
 kafka_topic = "loop"
 mqtt_topic = "loop-back/{key}"
 qos = 1
+
+[[bridge.kafka_to_mqtt]]
+kafka_topic = "headers"
+mqtt_topic = "hdr/{key}"
+qos = 1
+retain = true
 `;
 
 let broker: BrokerProcess;
@@ -170,5 +176,45 @@ describe("Kafka -> MQTT", () => {
     let total = 0;
     for (let p = 0; p < PARTITIONS; p++) total += (await records("loop", p)).length;
     assert.equal(total, 1, "one record: the bridged-back message was not appended again");
+  });
+
+  test("headers MQTT cannot carry are left out: no stuck partition, no resends, no poisoned retain", async () => {
+    const v5 = tracker.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+    const v3 = tracker.mqtt(await connectMqtt(broker.url, { protocolVersion: 4 }));
+    const [v5Inbox, v3Inbox] = [new Inbox(v5), new Inbox(v3)];
+    await v5.subscribeAsync("hdr/#", { qos: 1 });
+    await v3.subscribeAsync("hdr/#", { qos: 1 });
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: "headers",
+        messages: [{ key: "nul", value: "m1", headers: { bad: "a\u0000b", ok: "1" } }],
+      });
+      await producer.send({
+        topic: "headers",
+        messages: [{ key: "big", value: "m2", headers: { bad: "x".repeat(70_000) } }],
+      });
+      await producer.send({ topic: "headers", messages: [{ key: "after", value: "m3" }] });
+    } finally {
+      await producer.disconnect();
+    }
+    const got = await v5Inbox.waitFor(3, () => true, WAIT_TIMEOUT_MS + 2000);
+    // Three partitions: keys "nul", "big" and "after" need not arrive in order.
+    const byTopic = Object.fromEntries(got.map((m) => [m.topic, m]));
+    assert.deepEqual(Object.keys(byTopic).sort(), ["hdr/after", "hdr/big", "hdr/nul"]);
+    assert.deepEqual({ ...byTopic["hdr/nul"].packet.properties?.userProperties }, { ok: "1" });
+    // A failed publish used to be retried every second: the 3.1.1 subscriber got copies.
+    await v3Inbox.waitFor(3);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.deepEqual(v3Inbox.payloads().sort(), ["m1", "m2", "m3"]);
+    assert.ok(v5.connected);
+    // The retained messages reach a later MQTT 5 subscriber, which stays connected.
+    const late = tracker.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+    const lateInbox = new Inbox(late);
+    await late.subscribeAsync("hdr/#", { qos: 1 });
+    const retained = await lateInbox.waitFor(3);
+    assert.deepEqual(retained.map((m) => m.payload.toString()).sort(), ["m1", "m2", "m3"]);
+    assert.ok(late.connected);
   });
 });

@@ -256,6 +256,13 @@ describe("admin app through inject()", () => {
         { url: "/api/v1/clients/%FF", status: 400, error: "Bad Request", why: /percent-encoded/ },
         { url: `/api/v1/clients/${long}`, status: 414, error: "URI Too Long", why: /longer than/ },
       ];
+      // A path parameter over fastify's default of 100 characters reaches its route.
+      const longId = await app.inject({
+        url: `/api/v1/clients/${"c".repeat(300)}`,
+        headers: withToken,
+      });
+      assert.equal(longId.statusCode, 404, longId.body);
+      assert.equal(longId.json().code, "RMQ_ERR_ADMIN_NOT_FOUND");
       // Refused before a route (and its token check) is chosen, as an unknown route is.
       for (const headers of [withToken, {}]) {
         for (const { url, status, error, why } of cases) {
