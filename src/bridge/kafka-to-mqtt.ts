@@ -32,9 +32,6 @@ export interface KafkaToMqttRule {
   retain: boolean;
 }
 
-/** Messages the bridge publishes carry this origin; the other direction skips them (no loops). */
-export const BRIDGE_ORIGIN = "$bridge";
-
 const READ_BYTES = 1 << 20;
 const POLL_MS = 1000;
 const SAVE_INTERVAL_MS = 1000;
@@ -232,15 +229,9 @@ export class KafkaToMqtt {
     const { properties, leftOutCount, leftOut } = recordProperties(record.headers, bytesMax);
     if (leftOut !== null)
       this.#headersLeftOut(kafkaTopic, partition, record, leftOutCount, leftOut);
-    const message = new Message(
-      topic,
-      payload,
-      rule.qos,
-      rule.retain,
-      properties,
-      0,
-      BRIDGE_ORIGIN,
-    );
+    // Origin "" like the broker's own messages: no client id is empty (one is assigned).
+    const message = new Message(topic, payload, rule.qos, rule.retain, properties, 0, "");
+    message.fromKafka = true; // the other direction skips it: no loop
     this.#broker.publish(message);
     this.published++;
   }

@@ -9,7 +9,6 @@ import type { Message } from "../broker/mqtt/message.ts";
 import { SubscriptionTrie } from "../broker/mqtt/topic-trie.ts";
 import type { Logger } from "../log/logger.ts";
 import { buildRecordBatch, type RecordHeader } from "../storage/log/index.ts";
-import { BRIDGE_ORIGIN } from "./kafka-to-mqtt.ts";
 import { partitionForKey } from "./partitioner.ts";
 
 export interface MqttToKafkaRule {
@@ -41,7 +40,7 @@ export class MqttToKafka {
 
   /** Appends the message for every matching rule; resolves once stored, null if none matched. */
   forward(message: Message): Promise<unknown> | null {
-    if (message.origin === BRIDGE_ORIGIN) return null; // came from Kafka: no loop back
+    if (message.fromKafka) return null; // came from Kafka: no loop back
     let appends: Promise<unknown>[] | null = null;
     this.#rules.match(message.topic, (_key, rule) => {
       if (appends === null) appends = [];

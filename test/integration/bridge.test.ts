@@ -8,6 +8,7 @@ import { CompressionTypes, Kafka, logLevel } from "kafkajs";
 import type { MqttClient } from "mqtt";
 import { partitionForKey } from "../../src/bridge/partitioner.ts";
 import type { LogRecord } from "../../src/storage/log/index.ts";
+import { ackCode } from "../helpers/ack-codes.ts";
 import { type BrokerProcess, startBroker } from "../helpers/broker-process.ts";
 import { fetchRecords } from "../helpers/kafka-wire.ts";
 import { ClientTracker, connectMqtt, Inbox, WAIT_TIMEOUT_MS } from "../helpers/mqtt-clients.ts";
@@ -216,5 +217,33 @@ describe("Kafka -> MQTT", () => {
     const retained = await lateInbox.waitFor(3);
     assert.deepEqual(retained.map((m) => m.payload.toString()).sort(), ["m1", "m2", "m3"]);
     assert.ok(late.connected);
+  });
+});
+
+describe("client ids", () => {
+  test("a client whose id is $bridge is bridged, and No Local does not hide Kafka records from it", async () => {
+    const client = tracker.mqtt(
+      await connectMqtt(broker.url, { protocolVersion: 5, clientId: "$bridge" }),
+    );
+    const inbox = new Inbox(client);
+    await client.subscribeAsync("devices/nl/commands", { qos: 1, nl: true });
+    assert.equal(await ackCode(client, "sensors/id-bridge", "from $bridge"), 0);
+    const partition = partitionForKey(Buffer.from("sensors/id-bridge"), PARTITIONS);
+    const appended = (await records("mqtt-sensors", partition)).filter(
+      (r) => String(r.key) === "sensors/id-bridge",
+    );
+    assert.deepEqual(
+      appended.map((r) => String(r.value)),
+      ["from $bridge"],
+    );
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      await producer.send({ topic: "commands", messages: [{ key: "nl", value: "to $bridge" }] });
+    } finally {
+      await producer.disconnect();
+    }
+    const received = await inbox.waitForTopic("devices/nl/commands", WAIT_TIMEOUT_MS + 2000);
+    assert.equal(received.payload.toString(), "to $bridge");
   });
 });

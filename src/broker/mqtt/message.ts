@@ -35,6 +35,11 @@ export class Message {
   /** Appends of the MQTT -> Kafka bridge, when a rule matched. */
   bridged: Promise<unknown> | null;
   /**
+   * Published by the Kafka -> MQTT bridge, which the other direction must not send back (a
+   * loop). A flag of its own: any string in `origin` could be some client's id.
+   */
+  fromKafka: boolean;
+  /**
    * When the broker took it in (ms since the epoch), for slow-subscription statistics; 0 when
    * they are off (set by MqttBroker.publish, so it costs nothing then).
    */
@@ -61,6 +66,7 @@ export class Message {
     this.logOffset = -1;
     this.stored = null;
     this.bridged = null;
+    this.fromKafka = false;
     this.receivedAtMs = 0;
     this.compacted = false;
   }
