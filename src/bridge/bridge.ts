@@ -28,8 +28,11 @@ export async function startBridge(
       rules.mqtt_to_kafka,
       kafka.store,
       config.kafka.default_partitions,
+      // The store's default, as KafkaBroker opens it: what a topic the bridge creates takes.
+      Math.min(config.kafka.message_max_bytes, config.kafka.segment_bytes),
       logger,
     );
+    mqtt.kafkaRefuses = (message) => forwarder.refuses(message);
     mqtt.forwardToKafka = (message) => {
       const appended = forwarder.forward(message);
       // Only a QoS 1/2 publisher's acknowledgement awaits this; for QoS 0 messages and wills
@@ -54,6 +57,7 @@ export async function startBridge(
     toMqtt,
     async stop() {
       mqtt.forwardToKafka = null;
+      mqtt.kafkaRefuses = null;
       await toMqtt?.stop();
     },
   };

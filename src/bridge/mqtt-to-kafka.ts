@@ -23,40 +23,90 @@ export class MqttToKafka {
   readonly #logger: Logger;
   /** Topics by name, created on first use. */
   readonly #topics = new Map<string, Promise<KafkaTopic>>();
+  /** Largest batch a topic the bridge creates takes (its max.message.bytes). */
+  readonly #batchBytesMaxDefault: number;
+  /** The message refuses() last let through and its record batch, built once for forward(). */
+  #checked: { message: Message; batch: Buffer } | null = null;
   forwarded = 0;
+  /** Appends that failed, and messages refused up front as too large for a rule's topic. */
   failed = 0;
 
   constructor(
     rules: readonly MqttToKafkaRule[],
     store: TopicStore,
     partitions: number,
+    batchBytesMaxDefault: number,
     logger: Logger,
   ) {
     for (const [i, rule] of rules.entries()) this.#rules.add(rule.mqtt_filter, String(i), rule);
     this.#store = store;
     this.#partitions = partitions;
+    this.#batchBytesMaxDefault = batchBytesMaxDefault;
     this.#logger = logger;
+  }
+
+  /**
+   * Whether a matching rule's Kafka topic would refuse the message's record as too large. Asked
+   * before the message is routed or acknowledged: the publisher is refused up front, and no
+   * subscriber gets a message Kafka does not take (a v3.1.1 publisher would otherwise be
+   * disconnected, resend, and the subscribers get it again each time).
+   */
+  refuses(message: Message): boolean {
+    if (message.fromKafka) return false;
+    let batch: Buffer | null = null;
+    let refusedBy: string | null = null;
+    let limit = 0;
+    this.#rules.match(message.topic, (_key, rule) => {
+      if (refusedBy !== null) return;
+      batch ??= recordBatch(message);
+      limit = this.#batchBytesMax(rule.kafka_topic, message.topic);
+      if (batch.length > limit) refusedBy = rule.kafka_topic;
+    });
+    this.#checked = batch === null || refusedBy !== null ? null : { message, batch };
+    if (refusedBy === null) return false;
+    this.failed++;
+    this.#logger.warn(
+      {
+        clientId: message.origin,
+        topic: message.topic,
+        kafkaTopic: refusedBy,
+        bytes: (batch as Buffer | null)?.length,
+        bytesMax: limit,
+      },
+      "bridge: MQTT message larger than its Kafka topic takes: refused",
+    );
+    return true;
+  }
+
+  /** The topic's limit on one batch; a topic not created yet will have the default one. */
+  #batchBytesMax(name: string, key: string): number {
+    const topic = this.#store.get(name);
+    if (topic === undefined) return this.#batchBytesMaxDefault;
+    const partition = partitionForKey(Buffer.from(key), topic.logs.length);
+    return topic.logs[partition].options.batch_bytes_max;
   }
 
   /** Appends the message for every matching rule; resolves once stored, null if none matched. */
   forward(message: Message): Promise<unknown> | null {
     if (message.fromKafka) return null; // came from Kafka: no loop back
+    const checked = this.#checked;
+    this.#checked = null;
+    let batch = checked?.message === message ? checked.batch : null;
     let appends: Promise<unknown>[] | null = null;
     this.#rules.match(message.topic, (_key, rule) => {
       if (appends === null) appends = [];
-      appends.push(this.#append(rule.kafka_topic, message));
+      // Each append gets a batch of its own: the log may write into it (its base offset).
+      appends.push(this.#append(rule.kafka_topic, message, batch ?? recordBatch(message)));
+      batch = null;
     });
     if (appends === null) return null;
     return Promise.all(appends as Promise<unknown>[]);
   }
 
-  async #append(name: string, message: Message): Promise<void> {
+  async #append(name: string, message: Message, batch: Buffer): Promise<void> {
     try {
       const topic = await this.#topic(name);
       const key = Buffer.from(message.topic);
-      const batch = buildRecordBatch([
-        { timestamp: Date.now(), key, value: message.payload, headers: headersOf(message) },
-      ]);
       await this.#store.append(topic, partitionForKey(key, topic.logs.length), batch);
       this.forwarded++;
     } catch (err) {
@@ -82,6 +132,14 @@ export class MqttToKafka {
     }
     return pending;
   }
+}
+
+/** The one record a message becomes, in a batch of its own. */
+function recordBatch(message: Message): Buffer {
+  const key = Buffer.from(message.topic);
+  return buildRecordBatch([
+    { timestamp: Date.now(), key, value: message.payload, headers: headersOf(message) },
+  ]);
 }
 
 function headersOf(message: Message): RecordHeader[] {

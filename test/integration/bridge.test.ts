@@ -14,13 +14,20 @@ import { fetchRecords } from "../helpers/kafka-wire.ts";
 import { ClientTracker, connectMqtt, Inbox, WAIT_TIMEOUT_MS } from "../helpers/mqtt-clients.ts";
 
 const PARTITIONS = 3;
+const KAFKA_MESSAGE_BYTES_MAX = 200_000;
 const CONFIG = `
 [kafka]
 default_partitions = ${PARTITIONS}
+# Under MQTT's max_packet_size (10 MiB): an MQTT message can be too large for Kafka.
+message_max_bytes = ${KAFKA_MESSAGE_BYTES_MAX}
 
 [[bridge.mqtt_to_kafka]]
 mqtt_filter = "sensors/#"
 kafka_topic = "mqtt-sensors"
+
+[[bridge.mqtt_to_kafka]]
+mqtt_filter = "big/#"
+kafka_topic = "mqtt-big"
 
 [[bridge.mqtt_to_kafka]]
 mqtt_filter = "loop/#"
@@ -245,5 +252,38 @@ describe("client ids", () => {
     }
     const received = await inbox.waitForTopic("devices/nl/commands", WAIT_TIMEOUT_MS + 2000);
     assert.equal(received.payload.toString(), "to $bridge");
+  });
+});
+
+describe("MQTT messages too large for the Kafka topic", () => {
+  test("are refused before any subscriber gets them: v3.1.1 acknowledged and dropped, v5 0x97", async () => {
+    const sub = tracker.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+    const inbox = new Inbox(sub);
+    await sub.subscribeAsync("big/#", { qos: 1 });
+    const v3 = tracker.mqtt(
+      await connectMqtt(broker.url, { protocolVersion: 4, clean: false, clientId: "big-v3" }),
+    );
+    const big = Buffer.alloc(KAFKA_MESSAGE_BYTES_MAX + 1000, 0x62);
+    // Used to be: routed, then the append failed and the 3.1.1 publisher was disconnected.
+    const closed = new Promise<string>((resolve) => v3.once("close", () => resolve("closed")));
+    const outcome = await Promise.race([
+      v3.publishAsync("big/v3", big, { qos: 1 }).then(() => "acknowledged"),
+      closed,
+    ]);
+    assert.equal(outcome, "acknowledged");
+    const v5 = tracker.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+    assert.equal(await ackCode(v5, "big/v5", big.toString()), 0x97);
+    // One that fits goes through, after the refused ones: they never reached the subscriber.
+    assert.equal(await ackCode(v5, "big/small", "fits"), 0);
+    await inbox.waitForTopic("big/small");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(
+      inbox.messages.map((m) => m.topic),
+      ["big/small"],
+    );
+    assert.ok(v3.connected, "the 3.1.1 publisher keeps its connection");
+    let appended = 0;
+    for (let p = 0; p < PARTITIONS; p++) appended += (await records("mqtt-big", p)).length;
+    assert.equal(appended, 1);
   });
 });

@@ -62,6 +62,11 @@ export class MqttBroker {
   persistence: MqttPersistence | null = null;
   /** The MQTT -> Kafka bridge (src/bridge/): appends a message, null if no rule matches. */
   forwardToKafka: ((message: Message) => Promise<unknown> | null) | null = null;
+  /**
+   * The bridge's check that its Kafka topics take the message (not over their size limit),
+   * made before a client's message is routed or acknowledged; null without MQTT -> Kafka rules.
+   */
+  kafkaRefuses: ((message: Message) => boolean) | null = null;
   /** Set while routing when a persistent session takes a QoS 1/2 delivery of the message. */
   private routeNeedsLog = false;
   /** Persistent sessions that took it through a shared subscription: [clientId, filter]. */

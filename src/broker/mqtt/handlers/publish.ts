@@ -205,6 +205,13 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
     expiryOf(conn, props),
     conn.clientId,
   );
+  if (broker.kafkaRefuses?.(message) === true) {
+    // Too large for a bridged Kafka topic: refused before any subscriber gets it, not after
+    // (which disconnected a v3 publisher, and it resent). v3 has no negative acknowledgement:
+    // the message is acknowledged, dropped and counted (by the bridge, which logs it).
+    if (packet.qos > 0) refuse(conn, packet, ReasonCode.QUOTA_EXCEEDED);
+    return;
+  }
   if (delay !== null) {
     acceptDelayed(conn, packet, session, delayed as DelayedPublisher, message, delay.delayS);
     return;
