@@ -23,6 +23,30 @@ const CONTENT_TYPE_HEADER = "mqtt.content_type";
 
 /** The template placeholders, replaced in one pass (see templatedTopic). */
 const PLACEHOLDERS = /\{(key|topic|partition)\}/g;
+/** Anything shaped like a placeholder, to refuse a template with an unknown one. */
+const PLACEHOLDER_LIKE = /\{[^{}/]*\}/g;
+const PLACEHOLDER_NAMES = new Set(["{key}", "{topic}", "{partition}"]);
+
+/**
+ * Why a kafka_to_mqtt `mqtt_topic` template can never give a topic the bridge publishes to, or
+ * null when it can; checked when the config is loaded, not on every record.
+ */
+export function topicTemplateProblem(template: string): string | null {
+  if (template.length === 0) return "must not be empty";
+  if (template.includes("+") || template.includes("#")) {
+    return "a topic template may hold no wildcard";
+  }
+  if (template.includes("\0")) return "a topic template may not contain U+0000 (NUL)";
+  if (template.startsWith("$")) {
+    return "a topic template may not start with $ (topics starting with $ are not published to)";
+  }
+  for (const [placeholder] of template.matchAll(PLACEHOLDER_LIKE)) {
+    if (!PLACEHOLDER_NAMES.has(placeholder)) {
+      return `unknown placeholder ${placeholder}: only {key}, {topic} and {partition}`;
+    }
+  }
+  return null;
+}
 
 /**
  * The MQTT topic `template` gives a record; null when that is not a valid topic name (or starts

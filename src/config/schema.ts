@@ -8,12 +8,14 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
+import { topicTemplateProblem } from "../bridge/record-message.ts";
 import {
   KAFKA_SASL_MECHANISMS,
   kafkaAllowsAnonymous,
   offeredMechanisms,
 } from "../broker/kafka/sasl/mechanisms.ts";
 import { topicNameProblem } from "../broker/kafka/topic-names.ts";
+import { EXCLUSIVE_PREFIX, QUEUE_PREFIX, SHARE_PREFIX } from "../broker/mqtt/filter-prefixes.ts";
 import { mqttLogBatchBytesMax } from "../broker/mqtt/persistence/batch-limits.ts";
 import { CONFIG_RULES_MAX } from "../broker/mqtt/rules/limits.ts";
 import {
@@ -164,6 +166,9 @@ export const MqttPersistenceSchema = z.strictObject({
   checkpoint_interval_ms: intRange(100, 3_600_000, " (milliseconds)").default(5000),
 });
 
+/** Filter prefixes that make a subscription special (filter-prefixes.ts). */
+const SUBSCRIPTION_PREFIXES = [SHARE_PREFIX, QUEUE_PREFIX, EXCLUSIVE_PREFIX];
+
 /** A Kafka topic name, refused with the reason the Kafka listener gives (CreateTopics). */
 const kafkaTopicName = z.string().superRefine((name, ctx) => {
   const problem = topicNameProblem(name);
@@ -171,16 +176,23 @@ const kafkaTopicName = z.string().superRefine((name, ctx) => {
 });
 
 const MqttToKafkaRuleSchema = z.strictObject({
-  mqtt_filter: z.string().refine(validateTopicFilter, "not a valid MQTT topic filter"),
+  mqtt_filter: z
+    .string()
+    .refine(validateTopicFilter, "not a valid MQTT topic filter")
+    // Rules match topic names; subscription prefixes would only match topics named so.
+    .refine(
+      (f) => !SUBSCRIPTION_PREFIXES.some((prefix) => f.startsWith(prefix)),
+      "a bridge filter is matched against topic names: no $share/, $queue/ or $exclusive/",
+    ),
   kafka_topic: kafkaTopicName,
 });
 
 const KafkaToMqttRuleSchema = z.strictObject({
   kafka_topic: kafkaTopicName,
-  mqtt_topic: z
-    .string()
-    .min(1)
-    .refine((t) => !t.includes("+") && !t.includes("#"), "a topic template may hold no wildcard"),
+  mqtt_topic: z.string().superRefine((template, ctx) => {
+    const problem = topicTemplateProblem(template);
+    if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+  }),
   qos: z.literal([0, 1, 2]).default(1),
   retain: z.boolean().default(false),
 });

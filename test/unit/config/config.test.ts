@@ -682,6 +682,34 @@ const RULE_PROBLEMS: Array<{ dotted: string; rules: unknown[]; problem: string }
     rules: [{ kafka_topic: "t", mqtt_topic: "a/+" }],
     problem: 'bridge.kafka_to_mqtt[0].mqtt_topic = "a/+": a topic template may hold no wildcard',
   },
+  ...["$share/g/a/#", "$queue/a", "$exclusive/a/+"].map((filter) => ({
+    dotted: "bridge.mqtt_to_kafka",
+    rules: [{ mqtt_filter: filter, kafka_topic: "t" }],
+    problem: `bridge.mqtt_to_kafka[0].mqtt_filter = "${filter}": a bridge filter is matched against topic names: no $share/, $queue/ or $exclusive/`,
+  })),
+  {
+    dotted: "bridge.kafka_to_mqtt",
+    rules: [{ kafka_topic: "t", mqtt_topic: "$out/{key}" }],
+    problem:
+      'bridge.kafka_to_mqtt[0].mqtt_topic = "$out/{key}": a topic template may not start with $',
+  },
+  {
+    dotted: "bridge.kafka_to_mqtt",
+    rules: [{ kafka_topic: "t", mqtt_topic: "a/\u0000/{key}" }],
+    problem:
+      'bridge.kafka_to_mqtt[0].mqtt_topic = "a/\\u0000/{key}": a topic template may not contain U+0000 (NUL)',
+  },
+  {
+    dotted: "bridge.kafka_to_mqtt",
+    rules: [{ kafka_topic: "t", mqtt_topic: "d/{keys}/{key}" }],
+    problem:
+      'bridge.kafka_to_mqtt[0].mqtt_topic = "d/{keys}/{key}": unknown placeholder {keys}: only {key}, {topic} and {partition}',
+  },
+  {
+    dotted: "bridge.kafka_to_mqtt",
+    rules: [{ kafka_topic: "t", mqtt_topic: "" }],
+    problem: 'bridge.kafka_to_mqtt[0].mqtt_topic = "": must not be empty',
+  },
   {
     dotted: "mqtt_schema_validation.rules",
     rules: [{ topic: "a", schema: "not json" }],
