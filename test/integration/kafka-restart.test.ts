@@ -167,3 +167,57 @@ test("topic names of the longest length Kafka allows are created, auto-created a
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test("offsets left by a crash in the middle of a topic's deletion are gone at the next start", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "rmq-kafka-orphans-"));
+  const committed = async (port: number | null, topic: string) => {
+    const admin = client(port).admin();
+    await admin.connect();
+    try {
+      return await admin.fetchOffsets({ groupId: "orphans", topics: [topic] });
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  try {
+    const first = await startBroker({ dataDir, logLevel: "info" });
+    try {
+      const admin = client(first.kafkaPort).admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic: "doomed" }, { topic: "kept" }] });
+      for (const topic of ["doomed", "kept"]) {
+        await admin.setOffsets({
+          groupId: "orphans",
+          topic,
+          partitions: [{ partition: 0, offset: "0" }],
+        });
+      }
+      await admin.disconnect();
+    } finally {
+      assert.equal(await first.stop(), 0);
+    }
+    // What a crash after the topic's file went, and before its offsets did, leaves behind.
+    rmSync(join(dataDir, "kafka", "topics", "doomed.json"));
+
+    const second = await startBroker({ dataDir, logLevel: "info" });
+    try {
+      await second.waitForLog(
+        (l) =>
+          l.msg === "removed committed offsets of deleted topics" && String(l.topics) === "doomed",
+        5000,
+      );
+      const admin = client(second.kafkaPort).admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic: "doomed" }] });
+      await admin.disconnect();
+      const [doomed] = await committed(second.kafkaPort, "doomed");
+      assert.deepEqual(doomed.partitions, [{ partition: 0, offset: "-1", metadata: null }]);
+      const [kept] = await committed(second.kafkaPort, "kept");
+      assert.equal(kept.partitions[0].offset, "0", "other topics keep theirs");
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -136,6 +136,18 @@ export class KafkaBroker {
       await store.close();
       throw err;
     }
+    try {
+      const orphans = await offsets.deleteTopicsOtherThan(
+        (topic) => store.get(topic) !== undefined,
+      );
+      if (orphans.length > 0) {
+        logger.warn({ topics: orphans }, "removed committed offsets of deleted topics");
+      }
+    } catch (err) {
+      await offsets.close();
+      await store.close();
+      throw err;
+    }
     const groups = new CoordinatorShell({
       minSessionTimeoutMs: kafka.group_min_session_timeout_ms,
       maxSessionTimeoutMs: kafka.group_max_session_timeout_ms,

@@ -107,6 +107,20 @@ export class OffsetStore {
     await this.#removeDurably(doomed);
   }
 
+  /**
+   * Forgets the offsets of every topic `exists` denies; returns those topics. At start: a crash
+   * between a topic's deletion and its offsets' leaves them, and a topic created later under
+   * the same name would be read from them.
+   */
+  async deleteTopicsOtherThan(exists: (topic: string) => boolean): Promise<string[]> {
+    const gone = new Set<string>();
+    for (const topics of this.#cache.values()) {
+      for (const topic of topics.keys()) if (!exists(topic)) gone.add(topic);
+    }
+    for (const topic of gone) await this.deleteTopic(topic);
+    return [...gone];
+  }
+
   /** Removes every offset the group committed (DeleteGroups); false when it had none. */
   async deleteGroup(groupId: string): Promise<boolean> {
     const topics = this.#cache.get(groupId);
