@@ -145,6 +145,7 @@ export const MqttLimitsSchema = z.strictObject({
   queue_drop_policy: oneOf(QUEUE_DROP_POLICIES).default("drop_oldest"),
   max_subscriptions_per_client: intAtLeast(0, " (0 = unlimited)").default(0),
   max_topic_levels: intRange(1, 1024).default(128),
+  max_topic_alias_bytes: intRange(65_536, 2_147_483_647, " (bytes)").default(1_048_576),
   max_write_buffer_bytes: intAtLeast(65_536, " (bytes)").default(8_388_608),
   shared_subscription_strategy: oneOf(SHARED_SUBSCRIPTION_STRATEGIES).default("round_robin"),
   max_retained_messages: intAtLeast(0, " (0 = unlimited)").default(0),

@@ -94,6 +94,23 @@ describe("MQTT 5 features", () => {
     await client.waitClosed();
   });
 
+  test("aliases holding more than max_topic_alias_bytes of topics: DISCONNECT 0x97", async () => {
+    const { client } = await raw("ai-bytes");
+    // 16 topics of 65,000 bytes fit the default 1 MiB; a 17th would not. Replacing an
+    // alias counts the new topic instead of the old one.
+    const topic = (n: number) => `${n}/`.padEnd(65_000, "t");
+    for (let alias = 1; alias <= 16; alias++) {
+      client.publish(topic(alias), "x", { qos: 1, properties: { topicAlias: alias } });
+      assert.equal((await client.expect("puback")).packetId > 0, true, `alias ${alias}`);
+    }
+    client.publish(topic(1), "x", { qos: 1, properties: { topicAlias: 16 } });
+    assert.ok((await client.expect("puback")).packetId > 0, "alias 16 replaced");
+    client.publish(topic(17), "x", { qos: 1, properties: { topicAlias: 17 } });
+    const disconnect = await client.expect("disconnect");
+    assert.equal(disconnect.reasonCode, 0x97);
+    await client.waitClosed();
+  });
+
   test("server-to-client topic alias: the second message on a topic arrives with the alias and an empty topic", async () => {
     const base = uniqueName("alias/out");
     const { client: sub } = await raw("ao-sub", { topicAliasMaximum: 2 });

@@ -194,6 +194,8 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   topicAliasMaxOut = 0;
   outAliases: Map<string, number> | null = null;
   inAliases: Map<number, string> | null = null;
+  /** UTF-8 bytes of the topics in inAliases (bounded by mqtt_limits.max_topic_alias_bytes). */
+  inAliasBytes = 0;
   /** False when the client set Request Problem Information to 0 [MQTT-3.1.2-29]. */
   problemInfo = true;
   will: Will | null = null;

@@ -82,6 +82,7 @@ const EXPECTED_DEFAULTS: Config = {
     queue_drop_policy: "drop_oldest",
     max_subscriptions_per_client: 0,
     max_topic_levels: 128,
+    max_topic_alias_bytes: 1048576,
     max_write_buffer_bytes: 8388608,
     shared_subscription_strategy: "round_robin",
     max_retained_messages: 0,
@@ -418,6 +419,10 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
   },
   "mqtt_limits.max_subscriptions_per_client": { values: [-1], allowed: "an integer >= 0" },
   "mqtt_limits.max_topic_levels": { values: [0, 1025], allowed: "an integer from 1 to 1024" },
+  "mqtt_limits.max_topic_alias_bytes": {
+    values: [1024, 2 ** 31],
+    allowed: "an integer from 65536 to 2147483647",
+  },
   "mqtt_limits.max_write_buffer_bytes": { values: [65535, 0], allowed: "an integer >= 65536" },
   "mqtt_limits.shared_subscription_strategy": {
     values: ["sticky", "hash"],

@@ -32,6 +32,19 @@ function resolveTopic(conn: MqttConnection, packet: PublishPacket): string | nul
     }
     return topic;
   }
+  // Each alias keeps its topic for the connection's life: their bytes are bounded, or one
+  // client could fill the heap with 65,535 aliases of 64 KiB topics.
+  const previous = conn.inAliases.get(alias);
+  const bytes =
+    conn.inAliasBytes +
+    Buffer.byteLength(packet.topic) -
+    (previous === undefined ? 0 : Buffer.byteLength(previous));
+  const max = conn.broker.config.mqtt_limits.max_topic_alias_bytes;
+  if (bytes > max) {
+    conn.protocolError(ReasonCode.QUOTA_EXCEEDED, `topic aliases would hold over ${max} bytes`);
+    return null;
+  }
+  conn.inAliasBytes = bytes;
   conn.inAliases.set(alias, packet.topic);
   return packet.topic;
 }
