@@ -5,6 +5,7 @@
  * messages, messages above max_packet_size, client certificates over WSS.
  */
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
 import { encode, MqttParser, type Packet } from "../../src/protocol/mqtt/index.ts";
@@ -224,6 +225,31 @@ describe("WebSocket and secure WebSocket listeners", () => {
 
   test("after every refusal the broker still serves WebSocket clients", async () => {
     await roundTrip(broker, wsUrl, { protocolVersion: 5 });
+  });
+});
+
+describe("WebSocket upgrade deadline", () => {
+  let broker: BrokerProcess;
+  before(async () => {
+    broker = await startBroker({ config: "[mqtt_limits]\nconnect_timeout_ms = 1000\n" });
+  });
+  after(() => broker.stop());
+
+  test("a socket that sends no upgrade request is answered 408 at connect_timeout_ms, logged", async () => {
+    const socket = connect(broker.ports.ws ?? 0, "127.0.0.1");
+    const started = performance.now();
+    let answer = "";
+    socket.on("data", (chunk: Buffer) => {
+      answer += chunk.toString();
+    });
+    await new Promise((resolve) => socket.once("close", resolve));
+    const ms = performance.now() - started;
+    // Within a second's check of the deadline, not Node's default 30 s.
+    assert.ok(ms >= 900 && ms < 3000, `closed after ${Math.round(ms)} ms`);
+    assert.match(answer, /^HTTP\/1\.1 408 Request Timeout/);
+    await broker.waitForLog((l) =>
+      /closing WebSocket connection: no upgrade request in time/.test(l.msg),
+    );
   });
 });
 

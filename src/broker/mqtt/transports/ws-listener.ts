@@ -55,19 +55,33 @@ export function createWsListener(
 ): HttpServer {
   const logger = broker.logger;
   const transport = tls === null ? "WebSocket" : "secure WebSocket";
+  // An upgrade request must arrive as fast as a CONNECT would. Node checks these timeouts only
+  // every connectionsCheckingInterval (30 s by default): checked every second instead.
+  const requestTimeoutMs = broker.config.mqtt_limits.connect_timeout_ms;
+  const checking = { connectionsCheckingInterval: Math.min(1000, requestTimeoutMs) };
   const server =
     tls === null
-      ? createHttpServer()
+      ? createHttpServer(checking)
       : createHttpsServer({
+          ...checking,
           ...tls.options,
           requestCert: tls.verifyClient,
           rejectUnauthorized: false,
           handshakeTimeout: tls.handshakeTimeoutMs,
         });
-  // An upgrade request must arrive as fast as a CONNECT would.
-  const requestTimeoutMs = broker.config.mqtt_limits.connect_timeout_ms;
   server.headersTimeout = requestTimeoutMs;
   server.requestTimeout = requestTimeoutMs;
+  // What Node would answer itself (408, 400), with a log line.
+  server.on("clientError", (err: Error & { code?: string }, socket: Socket) => {
+    const timeout = err.code === "ERR_HTTP_REQUEST_TIMEOUT";
+    const reason = timeout
+      ? "no upgrade request in time"
+      : `bad HTTP request: ${err.code ?? err.message}`;
+    logger.info({ remote: peerOf(socket), reason }, `closing ${transport} connection: ${reason}`);
+    if (!socket.writable) socket.destroy();
+    else if (timeout) refuseUpgrade(socket, 408, "Request Timeout");
+    else refuseUpgrade(socket, 400, "Bad Request");
+  });
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
