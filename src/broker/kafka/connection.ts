@@ -6,8 +6,9 @@
  * next request starts while the earlier one waits for the disk. A client's pipelined produces
  * then share group commits instead of paying one fsync each, and still reach the log in the
  * order sent. Responses always go out in request order. Requests read ahead wait in a bounded
- * queue; past it (or with too many answers outstanding) the socket is paused. A response larger
- * than the socket's buffer pauses writing until the socket drains.
+ * queue; past it (or with too many answers outstanding, or too many of their bytes held) the
+ * socket is paused. A response larger than the socket's buffer pauses writing until the socket
+ * drains.
  *
  * Anything that makes the byte stream untrustworthy closes the connection with a log line: a
  * negative or oversized size prefix, a malformed header or body, an unknown API key or an
@@ -55,6 +56,19 @@ const UNAUTHENTICATED_REQUEST_BYTES_MAX = 524_288;
 const QUEUED_REQUESTS_MAX = 32;
 /** Released requests still waiting for their answer, before handling waits for the oldest. */
 const UNANSWERED_MAX = 16;
+/**
+ * Bytes of computed answers one connection may hold (not yet written, or written but not yet
+ * taken by the kernel) before the next request waits. A client that pipelines fetches and stops
+ * reading would otherwise make the broker compute UNANSWERED_MAX answers ahead, each holding its
+ * copied records (16 of 20 MiB each: 320 MiB for one connection). One answer is always allowed
+ * whatever its size, so a consumer asking for fetch.max.bytes (50 MiB by default) still
+ * progresses, one answer at a time, as Kafka does (it reads nothing from a connection whose
+ * answer is still being sent). 4 MiB keeps a few answers of Kafka's default
+ * max.partition.fetch.bytes (1 MiB) ready behind the one being written, and is far above what
+ * Produce and the other small answers ever hold. Records sent with sendfile hold no memory
+ * (their placeholders are views of one shared buffer) and do not count.
+ */
+const ANSWER_BYTES_HELD_MAX = 4 * 1024 * 1024;
 /**
  * What of a file range the socket did not take goes through the process this much at a time;
  * each such write completing means the socket has room again, and sendfile takes over.
@@ -106,6 +120,8 @@ const BEFORE_AUTHENTICATION = new Set<number>([
 interface Answer {
   result: Promise<DispatchResult>;
   leases: AnswerLeases;
+  /** Bytes of the computed answer held in memory (ANSWER_BYTES_HELD_MAX), 0 once released. */
+  heldBytes: number;
 }
 
 export interface RequestTiming {
@@ -128,8 +144,13 @@ export class KafkaConnection {
   #writing = false;
   /** The socket is corked until the next tick (see #send). */
   #corked = false;
-  /** Resolves when the writer has sent an answer (handling waits on it past UNANSWERED_MAX). */
+  /**
+   * Resolves when the writer has taken an answer or the kernel an answer's bytes (handling waits
+   * on it past UNANSWERED_MAX or ANSWER_BYTES_HELD_MAX).
+   */
   #answered: PromiseWithResolvers<void> | null = null;
+  /** Sum of the answers' heldBytes. */
+  #heldBytes = 0;
   #closed = false;
   /** Set by a request whose answer must be the last (a failed SASL step). */
   #closeAfterAnswer = false;
@@ -257,9 +278,11 @@ export class KafkaConnection {
           this.#zeroCopy,
           this.#deps.fetchBytes,
         );
-        const result = this.#handle(frame, leases, () => released.resolve());
-        void result.finally(() => released.resolve());
-        this.#answers.push({ result, leases });
+        const handled = this.#handle(frame, leases, () => released.resolve());
+        const answer: Answer = { result: handled, leases, heldBytes: 0 };
+        answer.result = handled.then((result) => this.#hold(answer, result));
+        void answer.result.finally(() => released.resolve());
+        this.#answers.push(answer);
         void this.#writeAnswers();
         await released.promise;
         if (this.#authTimer !== null && this.#sasl.principal !== null) {
@@ -270,7 +293,10 @@ export class KafkaConnection {
           this.#queue.length = 0;
           return;
         }
-        while (!this.#closed && this.#answers.length >= UNANSWERED_MAX) {
+        while (
+          !this.#closed &&
+          (this.#answers.length >= UNANSWERED_MAX || this.#heldBytes > ANSWER_BYTES_HELD_MAX)
+        ) {
           this.#answered = Promise.withResolvers<void>();
           await this.#answered.promise;
         }
@@ -282,23 +308,44 @@ export class KafkaConnection {
     }
   }
 
+  /** Counts a computed answer's bytes as held, until #release. */
+  #hold(answer: Answer, result: DispatchResult): DispatchResult {
+    if (!Array.isArray(result)) return result;
+    let bytes = 0;
+    for (const chunk of result) {
+      if (answer.leases.rangeOf(chunk) === undefined) bytes += chunk.length;
+    }
+    answer.heldBytes = bytes;
+    this.#heldBytes += bytes;
+    return result;
+  }
+
+  /** Gives back what an answer holds, once the kernel has its bytes or it is dropped. */
+  #release(answer: Answer): void {
+    answer.leases.release();
+    this.#heldBytes -= answer.heldBytes;
+    answer.heldBytes = 0;
+    if (this.#heldBytes < 0) throw new Error("answer bytes released twice");
+    this.#answered?.resolve();
+  }
+
   /** Sends the answers in request order, each once it is ready. */
   async #writeAnswers(): Promise<void> {
     if (this.#writing) return;
     this.#writing = true;
     try {
       while (this.#answers.length > 0 && !this.#closed) {
-        const { result: pending, leases } = this.#answers[0];
-        const result = await pending;
+        const answer = this.#answers[0];
+        const result = await answer.result;
         this.#answers.shift();
         this.#answered?.resolve();
         if (this.#closed || result === null || result === "close") {
-          leases.release();
+          this.#release(answer);
           if (result === "close") this.destroy();
           if (result === "close" || this.#closed) return;
           continue;
         }
-        await this.#send(result, leases);
+        await this.#send(result, answer);
         if (this.#closeAfterAnswer && this.#answers.length === 0) {
           this.#endAfterWrite();
           return;
@@ -309,9 +356,9 @@ export class KafkaConnection {
       // Answers never to be written (the connection closed) give their buffers back once
       // settled: a handler still running may be reading into one.
       if (this.#closed) {
-        for (const { result, leases } of this.#answers) {
-          const giveBack = () => leases.release();
-          void result.then(giveBack, giveBack);
+        for (const answer of this.#answers) {
+          const giveBack = () => this.#release(answer);
+          void answer.result.then(giveBack, giveBack);
         }
       }
     }
@@ -331,8 +378,8 @@ export class KafkaConnection {
    * machine every socket write also wakes the client, and these syscalls were a fifth of the
    * broker's busy time when producing.
    */
-  async #send(chunks: Buffer[], leases: AnswerLeases): Promise<void> {
-    if (leases.hasRanges) return this.#sendWithRanges(chunks, leases);
+  async #send(chunks: Buffer[], answer: Answer): Promise<void> {
+    if (answer.leases.hasRanges) return this.#sendWithRanges(chunks, answer);
     const socket = this.#socket;
     if (!this.#corked) {
       this.#corked = true;
@@ -343,7 +390,7 @@ export class KafkaConnection {
     const last = chunks.length - 1;
     for (let i = 0; i < last; i++) flowing = socket.write(chunks[i]);
     // Called once the last chunk (so every chunk) was written, or dropped with the socket.
-    flowing = socket.write(chunks[last], () => leases.release());
+    flowing = socket.write(chunks[last], () => this.#release(answer));
     if (flowing || this.#closed) return;
     // A full buffer only drains once written out: lift the cork now, then wait.
     this.#uncork();
@@ -372,7 +419,8 @@ export class KafkaConnection {
    * such write completing means there is room again, and sendfile resumes. A failure part-way
    * leaves the stream unusable, so it closes the connection.
    */
-  async #sendWithRanges(chunks: Buffer[], leases: AnswerLeases): Promise<void> {
+  async #sendWithRanges(chunks: Buffer[], answer: Answer): Promise<void> {
+    const leases = answer.leases;
     try {
       let from = 0;
       for (let i = 0; i < chunks.length && !this.#closed; i++) {
@@ -398,7 +446,7 @@ export class KafkaConnection {
         this.#closeFor("fetch answer not sent", { err: message });
       }
     } finally {
-      leases.release();
+      this.#release(answer);
     }
   }
 
