@@ -296,6 +296,8 @@ export const KafkaSchema = z
       })
       .default([...KAFKA_SASL_MECHANISMS]),
     auth_timeout_ms: intRange(100, 3_600_000, " (milliseconds)").default(10_000),
+    // Node's timers take at most 2^31 - 1 ms (24.8 days).
+    connections_max_idle_ms: intRange(100, 2_147_483_647, " (milliseconds)").default(600_000),
   })
   // min > max would refuse every JoinGroup, whatever session timeout a consumer asks for.
   .superRefine((kafka, ctx) => {

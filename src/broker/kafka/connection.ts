@@ -14,6 +14,14 @@
  * negative or oversized size prefix, a malformed header or body, an unknown API key or an
  * unsupported version (except where Kafka answers with UNSUPPORTED_VERSION).
  *
+ * A connection on which no byte was read or written for connections_max_idle_ms, with no request
+ * being handled (a fetch waiting for records included), is closed with a log line, as Kafka's
+ * connections.max.idle.ms: a client that opened it and went silent, or sent part of a request,
+ * would otherwise hold a max_connections slot, and its partial request's buffer, for good. Node's
+ * socket timeout measures this: reads and completed writes restart it, and it does not fire while
+ * a write is under way and the client takes its bytes, however slowly. A client that stops
+ * reading an answer is idle too, as with Kafka.
+ *
  * Where clients must authenticate, only ApiVersions, SaslHandshake and SaslAuthenticate are
  * served until they have; any other request, or no authentication within auth_timeout_ms,
  * closes the connection. After SaslHandshake v0 the frames of the exchange are raw SASL tokens,
@@ -107,6 +115,8 @@ export interface ConnectionDependencies {
   aclBindings: KafkaAclBindingStore;
   /** How long a client that must authenticate has to do it. */
   authTimeoutMs: number;
+  /** How long a connection may go without a byte read or written (connections_max_idle_ms). */
+  idleMs: number;
 }
 
 /** What a client that has not authenticated yet may ask. */
@@ -152,6 +162,10 @@ export class KafkaConnection {
   /** Sum of the answers' heldBytes. */
   #heldBytes = 0;
   #closed = false;
+  /** Requests whose answer is not computed yet: the connection is not idle meanwhile. */
+  #handlingCount = 0;
+  /** A file range is being sent by the addon, which Node's socket timeout does not see. */
+  #sendingRange = false;
   /** Set by a request whose answer must be the last (a failed SASL step). */
   #closeAfterAnswer = false;
   readonly #sasl: SaslSession;
@@ -178,6 +192,8 @@ export class KafkaConnection {
         }
       }, deps.authTimeoutMs);
     }
+    socket.setTimeout(deps.idleMs);
+    socket.on("timeout", () => this.#onIdle());
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("error", (err) =>
       deps.logger.debug({ remote: this.#remote, err: err.message }, "Kafka socket error"),
@@ -209,6 +225,13 @@ export class KafkaConnection {
     this.#abort.abort();
     this.#queue.length = 0;
     this.#answered?.resolve();
+  }
+
+  #onIdle(): void {
+    if (this.#closed) return;
+    // Busy, not idle: the timeout starts again, from now.
+    if (this.#handlingCount > 0 || this.#sendingRange) this.#socket.setTimeout(this.#deps.idleMs);
+    else this.#closeFor("idle", { connectionsMaxIdleMs: this.#deps.idleMs });
   }
 
   #closeFor(reason: string, fields: Record<string, unknown> = {}): void {
@@ -278,7 +301,9 @@ export class KafkaConnection {
           this.#zeroCopy,
           this.#deps.fetchBytes,
         );
+        this.#handlingCount++;
         const handled = this.#handle(frame, leases, () => released.resolve());
+        void handled.finally(() => this.#handlingCount--);
         const answer: Answer = { result: handled, leases, heldBytes: 0 };
         answer.result = handled.then((result) => this.#hold(answer, result));
         void answer.result.finally(() => released.resolve());
@@ -456,7 +481,12 @@ export class KafkaConnection {
     const counts = this.#deps.fetchBytes;
     let done = 0;
     while (done < range.length && !this.#closed) {
-      const { headSent, fileSent } = await zeroCopy.send(this.#socket, range, done, head);
+      this.#sendingRange = true;
+      const { headSent, fileSent } = await zeroCopy
+        .send(this.#socket, range, done, head)
+        .finally(() => {
+          this.#sendingRange = false;
+        });
       if (headSent < head.length) {
         // The socket was full before the range began: the rest of the head goes the usual way.
         await this.#flush([head.subarray(headSent)]);

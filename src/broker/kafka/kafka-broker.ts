@@ -185,6 +185,7 @@ export class KafkaBroker {
       acl: security.kafkaAcl,
       aclBindings: new KafkaAclBindingStore(security.kafkaAclRules, logger),
       authTimeoutMs: kafka.auth_timeout_ms,
+      idleMs: kafka.connections_max_idle_ms,
     };
     const connections = new Set<KafkaConnection>();
     const accept = (socket: Socket, principal: string | null) => {

@@ -123,6 +123,7 @@ const EXPECTED_DEFAULTS: Config = {
     allow_anonymous: "auto",
     sasl_mechanisms: ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
     auth_timeout_ms: 10000,
+    connections_max_idle_ms: 600000,
   },
   kafka_acl: { no_match: "allow", rules: [] },
   mqtt_sys: { enable: true, interval_ms: 10000, client_events: true },
@@ -468,6 +469,10 @@ const BAD_VALUES: Record<string, { values: unknown[]; allowed: string }> = {
     allowed: "a list of tables, each with permission",
   },
   "kafka.auth_timeout_ms": { values: [99, 3_600_001], allowed: "an integer from 100" },
+  "kafka.connections_max_idle_ms": {
+    values: [99, 2_147_483_648],
+    allowed: "an integer from 100",
+  },
   "kafka.group_initial_rebalance_delay_ms": {
     values: [-1, 300_001],
     allowed: "an integer from 0",
