@@ -183,25 +183,33 @@ describe("helpers", () => {
   });
 });
 
+/** An admin app over a fresh broker (admin password "pw"), after one login as admin. */
+async function appWithLogin(prepare: (broker: MqttBroker) => void = () => {}) {
+  const config = defaultConfig();
+  config.admin.password = "pw";
+  const broker = new MqttBroker(config, silent);
+  prepare(broker);
+  const credentials = await loadAdminCredentials(config.admin, dir, silent);
+  const app = await buildAdminApp({
+    node: { config, startedAtMs: Date.now(), listeners: () => ({}) },
+    broker,
+    credentials,
+    logger: silent,
+  });
+  const login = await app.inject({
+    method: "POST",
+    url: "/api/v1/login",
+    payload: { username: "admin", password: "pw" },
+  });
+  return { app, broker, login };
+}
+
 describe("admin app through inject()", () => {
   test("login, list a session, retained, kick of an offline client, 401/404/400", async () => {
-    const config = defaultConfig();
-    config.admin.password = "pw";
-    const broker = new MqttBroker(config, silent);
-    broker.publish(new Message("t/1", Buffer.from("hi"), 1, true, undefined, 0, "x"));
-    const credentials = await loadAdminCredentials(config.admin, dir, silent);
-    const app = await buildAdminApp({
-      node: { config, startedAtMs: Date.now(), listeners: () => ({}) },
-      broker,
-      credentials,
-      logger: silent,
-    });
+    const { app, broker, login } = await appWithLogin((b) =>
+      b.publish(new Message("t/1", Buffer.from("hi"), 1, true, undefined, 0, "x")),
+    );
     try {
-      const login = await app.inject({
-        method: "POST",
-        url: "/api/v1/login",
-        payload: { username: "admin", password: "pw" },
-      });
       assert.equal(login.statusCode, 200);
       for (const type of ["text/plain", "application/x-www-form-urlencoded"]) {
         const notJson = await app.inject({
@@ -234,22 +242,8 @@ describe("admin app through inject()", () => {
   });
 
   test("a path the router cannot decode is answered in the API's error shape, token or not", async () => {
-    const config = defaultConfig();
-    config.admin.password = "pw";
-    const broker = new MqttBroker(config, silent);
-    const credentials = await loadAdminCredentials(config.admin, dir, silent);
-    const app = await buildAdminApp({
-      node: { config, startedAtMs: Date.now(), listeners: () => ({}) },
-      broker,
-      credentials,
-      logger: silent,
-    });
+    const { app, broker, login } = await appWithLogin();
     try {
-      const login = await app.inject({
-        method: "POST",
-        url: "/api/v1/login",
-        payload: { username: "admin", password: "pw" },
-      });
       const withToken = { authorization: `Bearer ${login.json().token}` };
       const long = "a".repeat(PATH_PARAM_CHARS_MAX + 1);
       const cases = [
