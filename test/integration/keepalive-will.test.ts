@@ -202,15 +202,18 @@ describe("keep alive and will", () => {
       });
     }
 
-    test("v5: published after DISCONNECT with reason 0x04 (Disconnect with Will Message)", async () => {
-      const clientId = uniqueName("with-will");
-      const topic = `${willBase}/${clientId}`;
-      const { client } = tracker.raw(await connectRaw(broker.port, willOptions(clientId, topic)));
-      client.send({ type: "disconnect", reasonCode: 0x04 });
-      await client.waitClosed();
-      const will = await inbox.waitForTopic(topic);
-      assert.equal(will.payload.toString(), `will of ${clientId}`);
-    });
+    // Only 0x00 drops the will [MQTT-3.14.4-3, MQTT-3.1.2-8]: 0x04 asks for it, errors keep it.
+    for (const reasonCode of [0x04, 0x80, 0x83]) {
+      test(`v5: published after DISCONNECT with reason 0x${reasonCode.toString(16)}`, async () => {
+        const clientId = uniqueName(`with-will-${reasonCode}`);
+        const topic = `${willBase}/${clientId}`;
+        const { client } = tracker.raw(await connectRaw(broker.port, willOptions(clientId, topic)));
+        client.send({ type: "disconnect", reasonCode });
+        await client.waitClosed();
+        const will = await inbox.waitForTopic(topic);
+        assert.equal(will.payload.toString(), `will of ${clientId}`);
+      });
+    }
 
     test("published when the broker closes the connection for a protocol error", async () => {
       const clientId = uniqueName("violator");
