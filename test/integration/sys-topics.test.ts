@@ -62,6 +62,30 @@ test("connect and disconnect events name the client", async () => {
   assert.equal(JSON.parse(gone.payload.toString()).event, "disconnected");
 });
 
+test("a session taken over: the old connection's disconnected event, then the new one's connected", async () => {
+  const watcher = clients.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
+  const events = new Inbox(watcher);
+  const clientId = uniqueName("sys-takeover");
+  await watcher.subscribeAsync(`$SYS/brokers/7/clients/${clientId}/+`, { qos: 0 });
+  const options = { clientId, protocolVersion: 5 as const, reconnectPeriod: 0 };
+  clients.mqtt(await connectMqtt(broker.url, options));
+  await events.waitFor(1);
+  const second = clients.mqtt(await connectMqtt(broker.url, options));
+  await events.waitFor(3);
+  await second.endAsync();
+  await events.waitFor(4);
+  const kinds = events.messages.map((m) => {
+    const event = JSON.parse(m.payload.toString()) as { event: string; reason?: string };
+    return event.reason === undefined ? event.event : `${event.event}: ${event.reason}`;
+  });
+  assert.deepEqual(kinds, [
+    "connected",
+    "disconnected: session taken over",
+    "connected",
+    "disconnected: client disconnected",
+  ]);
+});
+
 test("a client id with / + # % gets its own percent-encoded level, never the count's topic", async () => {
   const watcher = clients.mqtt(await connectMqtt(broker.url, { protocolVersion: 5 }));
   const events = new Inbox(watcher);

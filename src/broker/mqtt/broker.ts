@@ -425,6 +425,7 @@ export class MqttBroker {
       session.link = null;
       this.connectedClients--;
       old.disconnect(ReasonCode.SESSION_TAKEN_OVER, "session taken over");
+      this.connectionEnded(old); // its close finds no session: counted here
       // The old connection's will follows the usual rules; a resumed session cancels a delayed one.
       if (old.will !== null) this.scheduleWill(session, old.will, cleanStart);
       if (session.expiryIntervalS === 0) {
@@ -462,14 +463,7 @@ export class MqttBroker {
     session.link = null;
     this.connectedClients--;
     session.disconnectedAtMs = Date.now();
-    this.stats.disconnects++;
-    const lost = conn.closeReason === CONNECTION_LOST;
-    this.disconnectCounts.add(
-      disconnectReason(conn.clientDisconnected, conn.serverDisconnectCode, lost),
-    );
-    this.security?.onDisconnect(conn.clientId);
-    this.logger.debug({ clientId: conn.clientId, reason: conn.closeReason }, "client disconnected");
-    this.sys?.clientDisconnected({ ...clientEvent(conn), reason: conn.closeReason });
+    this.connectionEnded(conn);
     const settle = () => {
       this.persistence?.touch(session);
       this.redistributeShared(session);
@@ -486,6 +480,18 @@ export class MqttBroker {
     // A close while a message is being routed must not change subscriptions under it.
     if (this.router.routing) setImmediate(settle);
     else settle();
+  }
+
+  /** A connected client's connection ended (closed, or its session taken over): counted, told. */
+  private connectionEnded(conn: MqttConnection): void {
+    this.stats.disconnects++;
+    const lost = conn.closeReason === CONNECTION_LOST;
+    this.disconnectCounts.add(
+      disconnectReason(conn.clientDisconnected, conn.serverDisconnectCode, lost),
+    );
+    this.security?.onDisconnect(conn.clientId);
+    this.logger.debug({ clientId: conn.clientId, reason: conn.closeReason }, "client disconnected");
+    this.sys?.clientDisconnected({ ...clientEvent(conn), reason: conn.closeReason });
   }
 
   /** Disconnects the clients a ban now covers (v5: DISCONNECT 0x98); returns how many. */
