@@ -341,6 +341,35 @@ max_write_buffer_bytes = ${WRITE_BUFFER_MAX}
     });
   });
 
+  test("[MQTT-3.3.4-9] QoS 1 PUBLISH count too, until their PUBACK is sent: DISCONNECT 0x93", async () => {
+    const { client } = tracker.raw(
+      await connectRaw(broker.port, { clientId: uniqueName("receive-max-1") }),
+    );
+    const topic = uniqueName("t/rm1");
+    // One at a time, any number: each PUBACK frees its slot.
+    for (let packetId = 1; packetId <= RECEIVE_MAX + 2; packetId++) {
+      client.publish(topic, "in window", { qos: 1, packetId });
+      assert.equal((await client.expect("puback")).packetId, packetId);
+    }
+    // Retained, so each PUBACK waits for the message log: all in one write, one too many.
+    const burst = Array.from({ length: RECEIVE_MAX + 1 }, (_, i) =>
+      encode(
+        {
+          type: "publish",
+          topic,
+          payload: Buffer.from("kept"),
+          qos: 1,
+          retain: true,
+          dup: false,
+          packetId: 100 + i,
+        },
+        5,
+      ),
+    );
+    client.sendBytes(Buffer.concat(burst));
+    await assertDisconnected(client, 0x93);
+  });
+
   describe("maximum packet size", () => {
     test("a PUBLISH of exactly max_packet_size bytes is accepted", async () => {
       const client = await offender("size-max");

@@ -196,6 +196,8 @@ export class MqttConnection implements SessionLink, WheelEntry, FlowOwner {
   inAliases: Map<number, string> | null = null;
   /** UTF-8 bytes of the topics in inAliases (bounded by mqtt_limits.max_topic_alias_bytes). */
   inAliasBytes = 0;
+  /** QoS 1 PUBLISH packets received and not yet answered with PUBACK (for receive_max). */
+  inboundQos1Unacked = 0;
   /** False when the client set Request Problem Information to 0 [MQTT-3.1.2-29]. */
   problemInfo = true;
   will: Will | null = null;

@@ -62,6 +62,7 @@ function forwardedProperties(properties: Properties | undefined): Properties | u
 /** Sends PUBACK or PUBREC with a reason code (v3 has none: plain ack). */
 function acknowledge(conn: MqttConnection, packet: PublishPacket, reasonCode: number): void {
   const packetId = packet.packetId as number;
+  if (packet.qos === 1) conn.inboundQos1Unacked--;
   conn.sendAck(packet.qos === 1 ? "puback" : "pubrec", packetId, conn.isV5 ? reasonCode : 0);
 }
 
@@ -143,10 +144,11 @@ function admissible(conn: MqttConnection, packet: PublishPacket, session: Sessio
     conn.protocolError(ReasonCode.RETAIN_NOT_SUPPORTED, "retain not supported"); // [MQTT-3.2.2-14]
     return false;
   }
+  // QoS 2 until PUBCOMP, QoS 1 until its PUBACK is sent (it may wait for the disk).
   if (
-    packet.qos === 2 &&
-    session.inboundQos2.size >= protocol.receive_max &&
-    !session.inboundQos2.has(packet.packetId as number)
+    packet.qos > 0 &&
+    session.inboundQos2.size + conn.inboundQos1Unacked >= protocol.receive_max &&
+    !(packet.qos === 2 && session.inboundQos2.has(packet.packetId as number))
   ) {
     conn.protocolError(ReasonCode.RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded"); // [MQTT-3.3.4-9]
     return false;
@@ -169,6 +171,9 @@ export function handlePublish(conn: MqttConnection, packet: PublishPacket): void
     return;
   }
   if (!admissible(conn, packet, session)) return;
+  // Every QoS 1 PUBLISH admitted is acknowledged (acknowledge() counts it down) or its
+  // connection closed.
+  if (packet.qos === 1) conn.inboundQos1Unacked++;
   if (packet.qos === 2 && session.inboundQos2.has(packet.packetId as number)) {
     // Duplicate: already accepted [MQTT-4.3.3-10]; answered once the original is stored.
     conn.answerAfter(
