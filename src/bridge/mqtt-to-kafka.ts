@@ -59,7 +59,7 @@ export class MqttToKafka {
     this.#rules.match(message.topic, (_key, rule) => {
       if (refusedBy !== null) return;
       batch ??= recordBatch(message);
-      limit = this.#batchBytesMax(rule.kafka_topic, message.topic);
+      limit = this.#batchBytesMax(rule.kafka_topic);
       if (batch.length > limit) refusedBy = rule.kafka_topic;
     });
     this.#checked = batch === null || refusedBy !== null ? null : { message, batch };
@@ -78,12 +78,12 @@ export class MqttToKafka {
     return true;
   }
 
-  /** The topic's limit on one batch; a topic not created yet will have the default one. */
-  #batchBytesMax(name: string, key: string): number {
-    const topic = this.#store.get(name);
-    if (topic === undefined) return this.#batchBytesMaxDefault;
-    const partition = partitionForKey(Buffer.from(key), topic.logs.length);
-    return topic.logs[partition].options.batch_bytes_max;
+  /**
+   * The topic's limit on one batch (its partitions share their options); a topic not created
+   * yet will have the default one.
+   */
+  #batchBytesMax(name: string): number {
+    return this.#store.get(name)?.logs[0].options.batch_bytes_max ?? this.#batchBytesMaxDefault;
   }
 
   /** Appends the message for every matching rule; resolves once stored, null if none matched. */

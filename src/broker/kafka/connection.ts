@@ -302,10 +302,15 @@ export class KafkaConnection {
           this.#deps.fetchBytes,
         );
         this.#handlingCount++;
-        const handled = this.#handle(frame, leases, () => released.resolve());
-        void handled.finally(() => this.#handlingCount--);
-        const answer: Answer = { result: handled, leases, heldBytes: 0 };
-        answer.result = handled.then((result) => this.#hold(answer, result));
+        // #handle never rejects: one step counts the request done and its answer's bytes held.
+        const answer: Answer = {
+          result: this.#handle(frame, leases, () => released.resolve()).then((result) => {
+            this.#handlingCount--;
+            return this.#hold(answer, result);
+          }),
+          leases,
+          heldBytes: 0,
+        };
         void answer.result.finally(() => released.resolve());
         this.#answers.push(answer);
         void this.#writeAnswers();
